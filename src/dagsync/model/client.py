@@ -1,0 +1,161 @@
+"""client.yaml: identity, contacts, contract, mail, dev space and network-wide settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
+
+from pydantic import Field
+
+from .base import Derogable, Email, HHMM, RequestId, Slug, Strict
+
+
+class PaymentMethod(StrEnum):
+    BANK_TRANSFER = "bank_transfer"
+    DIRECT_DEBIT = "direct_debit"
+    CARD = "card"
+    CHEQUE = "cheque"
+    CASH = "cash"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    REGISTERED_LETTER = "registered_letter"
+    TICKET = "ticket"
+    PHONE = "phone"
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class ContactRole(StrEnum):
+    ADMIN = "admin"
+    BILLING = "billing"
+    TECHNICAL = "technical"
+
+
+class Contact(Strict):
+    name: str = Field(min_length=1)
+    email: Email
+    phone: str | None = None
+    roles: list[ContactRole] = Field(min_length=1)
+
+
+class Payment(Strict):
+    method: PaymentMethod = Field(description="CGV Art. 8: bank transfer or direct debit only.")
+    period_months: int = Field(ge=1, le=36, description="Months paid in advance per invoice.")
+    in_advance: bool = True
+
+
+class PriceChange(Strict):
+    notified_on: dt.date
+    effective_on: dt.date
+    new_monthly_price_eur: Decimal = Field(gt=0)
+    increase: bool = Field(default=True, description="True when the new price is less favourable.")
+
+
+class Termination(Strict):
+    requested_on: dt.date = Field(description="Day the request was received by DAG.")
+    channel: Channel
+    to: Email | None = Field(default=None, description="Address the email was sent to.")
+    effective_on: dt.date = Field(description="The termination date the client asked for.")
+    request: RequestId
+
+
+class RootAccessWindow(Strict):
+    """CGV Art. 6: root access given to the client, with its days and hours."""
+
+    server: Slug
+    granted_to: str = Field(min_length=1)
+    start: dt.date
+    end: dt.date
+    days: list[Weekday] = Field(min_length=1)
+    hours: list[HHMM] = Field(min_length=2, max_length=2, description="[from, to], e.g. [09:00, 18:00].")
+    guarantees_suspended: bool = Field(
+        description="CGV Art. 6: intervention guarantees are suspended while root is given."
+    )
+    request: RequestId
+
+
+class Contract(Strict):
+    cgv_version: str = Field(description="The CGV version the contract was signed under.")
+    signed_on: dt.date
+    start_date: dt.date
+    initial_term_months: int = Field(ge=1, le=120)
+    tacit_renewal: bool
+    renewal_term_months: int = Field(ge=1, le=120)
+    payment: Payment
+    monthly_price_eur: Decimal = Field(gt=0)
+    price_changes: list[PriceChange] = Field(default_factory=list)
+    termination: Termination | None = None
+    root_access: list[RootAccessWindow] = Field(default_factory=list)
+
+
+class MailHosting(StrEnum):
+    SHARED = "shared"
+    DEDICATED = "dedicated"
+
+
+class ExternalForward(Strict):
+    source: Email = Field(description="The DAG-hosted mailbox.")
+    target: Email = Field(description="The external address mail is copied to.")
+    request: RequestId | None = None
+
+
+class Mail(Derogable):
+    hosting: MailHosting
+    domains: list[str] = Field(default_factory=list)
+    quota_gb: Decimal = Field(default=Decimal(25), gt=0)
+    cc_limit: int = Field(default=9, ge=1)
+    mass_mailing: bool = False
+    smtp_from_sites: bool = Field(
+        default=False, description="Sites or scripts send through the shared SMTP (forbidden)."
+    )
+    external_forwards: list[ExternalForward] = Field(default_factory=list)
+
+
+class DevSpace(Derogable):
+    enabled: bool = True
+    location: str = Field(description="Where the dev space lives: a server name or 'external'.")
+    size_gb: int = Field(ge=1)
+    production_size_gb: int = Field(ge=1, description="Size of the production site to version.")
+    archive_gb: int = Field(ge=0, description="Room to archive it.")
+    backed_up: bool = False
+
+
+class BlockedAddress(Strict):
+    address: IPv4Network | IPv6Network
+    reason: str = Field(min_length=3)
+    added_on: dt.date
+    request: RequestId | None = None
+
+
+class Network(Derogable):
+    blocklist: list[BlockedAddress] = Field(default_factory=list)
+    blocklist_propagation: bool = Field(
+        default=True,
+        description="CGV Art. 4: a block on one server is propagated to all the client's servers.",
+    )
+    share_blocklist_network_wide: bool = Field(
+        default=True, description="Also push this client's blocklist to every DAG server."
+    )
+
+
+class Client(Strict):
+    id: Slug
+    name: str = Field(min_length=1)
+    contacts: list[Contact] = Field(min_length=1)
+    contract: Contract
+    mail: Mail
+    dev_space: DevSpace | None = None
+    network: Network = Field(default_factory=Network)
+    notes: str | None = None

@@ -1,0 +1,118 @@
+"""policies/: the CGV terms as versioned data, and DAG's own company settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
+from typing import Generic, TypeVar
+
+from pydantic import Field
+
+from .base import HHMM, Email, HostName, Slug, Strict
+from .client import Channel, PaymentMethod
+from .server import BackupScope, Frequency, Metric, ServerType
+
+T = TypeVar("T")
+
+
+class Term(Strict, Generic[T]):
+    """One number or promise of the CGV, with the article it comes from and its French text."""
+
+    value: T
+    article: str = Field(pattern=r"^[0-9]+(\.[0-9]+)?$", description="CGV article, e.g. 6.1.")
+    quote: str = Field(min_length=10, description="The French clause, verbatim.")
+
+
+class CgvPolicy(Strict):
+    """Every checkable number of one CGV version; rules read these, never code constants."""
+
+    version: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$")
+    title: str
+    effective_from: dt.date
+    # Article 7 and 8: contract
+    min_initial_term_months: Term[int]
+    renewal_same_duration: Term[bool]
+    payment_methods: Term[list[PaymentMethod]]
+    payment_period_months: Term[int]
+    termination_channels: Term[list[Channel]]
+    termination_email: Term[Email]
+    termination_notice_jours_francs: Term[int]
+    termination_earliest_month: Term[int]
+    price_increase_notice_months: Term[int]
+    cure_jours_ouvrables: Term[int]
+    unpaid_suspension_days: Term[int]
+    service_change_termination_days: Term[int]
+    force_majeure_days: Term[int]
+    # Article 6: the client's obligations
+    client_change_notice_hours: Term[int]
+    password_loss_notice_hours: Term[int]
+    root_access_suspends_guarantees: Term[bool]
+    # Article 4: supply, security, supervision, backups
+    server_type: Term[ServerType]
+    default_tls_issuer: Term[str]
+    security_features: Term[list[str]]
+    blocklist_propagation: Term[bool]
+    supervision_metrics: Term[list[Metric]]
+    alert_interval_max_minutes: Term[int]
+    uptime_interval_max_minutes: Term[int]
+    backup_frequency: Term[Frequency]
+    backup_window: Term[list[HHMM]]
+    backup_retention_days: Term[int]
+    backup_scope: Term[list[BackupScope]]
+    backup_country: Term[str]
+    # Article 6.1: advice and limits
+    traffic_peak_notice_jours_ouvres: Term[int]
+    separate_production_and_development: Term[bool]
+    dev_spaces_per_contract: Term[int]
+    dev_space_backed_up: Term[bool]
+    mail_quota_included_gb: Term[Decimal]
+    mail_hard_limit_gb: Term[Decimal]
+    mail_overage_slice_gb: Term[Decimal]
+    mail_overage_slice_price_eur: Term[Decimal]
+    mail_overage_grace_days: Term[int]
+    mail_cc_limit: Term[int]
+    mail_mass_mailing_allowed: Term[bool]
+    mail_smtp_from_sites_allowed: Term[bool]
+    mail_external_forward_advised: Term[bool]
+    no_deploy_on_eve_of_rest_days: Term[bool]
+
+
+class Datacenter(Strict):
+    code: str = Field(pattern=r"^[a-z]{3}$", description="Site prefix of OVH datacenter codes.")
+    city: str
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166 country code.")
+
+
+class BackupStorage(Strict):
+    name: Slug
+    host: HostName
+    datacenter: str = Field(pattern=r"^[a-z]{3}[0-9]{0,2}$")
+    address: IPv4Address | None = Field(default=None, description="Where the reconciler reaches it.")
+    host_key: str | None = None
+    repository_root: str = "/srv/borg"
+
+
+class MailHost(Strict):
+    name: Slug
+    host: HostName
+    address: IPv4Address | None = None
+    host_key: str | None = None
+
+
+class DagSettings(Strict):
+    """policies/dag.yaml: company settings every client is checked against."""
+
+    company: str
+    accounting_email: Email
+    ovh_account: str
+    management_ranges: list[IPv4Network | IPv6Network] = Field(min_length=1)
+    public_services: list[Slug] = Field(
+        description="Services that may be opened to the whole Internet when declared public."
+    )
+    tls_issuers: list[str] = Field(min_length=1, description="Accepted TLS certificate issuers.")
+    datacenters: list[Datacenter] = Field(min_length=1)
+    backup_storages: list[BackupStorage] = Field(min_length=1)
+    mail_hosts: list[MailHost] = Field(default_factory=list)
+    passphrase_escrow: str = Field(description="Where borg passphrase recovery copies go.")
+    ssh_user: str = "root"

@@ -1,0 +1,25 @@
+"""requests.yaml: the client's requests, which back derogations and commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field
+
+from .base import RequestId, Strict
+from .client import Channel
+
+
+class Request(Strict):
+    id: RequestId
+    date: dt.date = Field(description="Day DAG received the request.")
+    channel: Channel
+    author: str = Field(min_length=1, description="Who asked, at the client.")
+    summary: str = Field(min_length=3)
+    expires: dt.date | None = Field(
+        default=None, description="Last day a derogation backed by this request holds."
+    )
+
+
+class Requests(Strict):
+    requests: list[Request] = Field(default_factory=list)

@@ -1,0 +1,204 @@
+"""servers/<name>.yaml: one OVH server with its stack, ports, accesses, backups and monitoring."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from .base import HHMM, Derogable, HostName, RequestId, Slug, SshPublicKey, Strict
+
+
+class Role(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+
+
+class ServerType(StrEnum):
+    BARE_METAL = "bare_metal"
+    VPS = "vps"
+    PUBLIC_CLOUD = "public_cloud"
+
+
+class Ovh(Derogable):
+    service_name: HostName = Field(description="OVH service name, e.g. ns3012345.ip-198-51-100.eu.")
+    datacenter: Annotated[str, Field(pattern=r"^[a-z]{3}[0-9]{1,2}$")] = Field(
+        description="OVH datacenter code, e.g. gra3, rbx8, sbg5."
+    )
+    type: ServerType = ServerType.BARE_METAL
+    commercial_range: str = Field(min_length=1, description="OVH range, e.g. advance, rise.")
+
+
+class Ssh(Strict):
+    port: int = Field(default=22, ge=1, le=65535)
+    host_key: SshPublicKey = Field(description="The server's SSH host key, pinned in git.")
+
+
+class Software(Strict):
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+
+
+class TlsIssuer(Strict):
+    issuer: str = Field(min_length=2, description="'ovh' or an issuer of policies/dag.yaml.")
+
+
+class Vhost(Strict):
+    domain: HostName
+    aliases: list[HostName] = Field(default_factory=list)
+    tls: TlsIssuer | None = None
+
+
+class DbPrivilege(StrEnum):
+    ALL = "all"
+    READ_WRITE = "read_write"
+    READ_ONLY = "read_only"
+
+
+class DbUser(Strict):
+    name: Slug | Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")]
+    privileges: DbPrivilege
+    hosts: list[str] = Field(default_factory=lambda: ["localhost"])
+
+
+class DbEngine(StrEnum):
+    MARIADB = "mariadb"
+    MYSQL = "mysql"
+    POSTGRESQL = "postgresql"
+
+
+class Database(Strict):
+    engine: DbEngine
+    name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+    users: list[DbUser] = Field(default_factory=list)
+
+
+class AccountKind(StrEnum):
+    SSH = "ssh"
+    SFTP = "sftp"
+    FTP = "ftp"
+
+
+class Account(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
+    kind: AccountKind
+    keys: list[SshPublicKey] = Field(default_factory=list)
+    owner: str = Field(min_length=1, description="Who holds this account.")
+
+
+class Protocol(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
+Source = Literal["any"] | IPv4Network | IPv6Network
+
+
+class OpenPort(Strict):
+    protocol: Protocol = Protocol.TCP
+    port: int | Annotated[str, Field(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$")] = Field(
+        description="A port, or a range 'from-to'."
+    )
+    service: Slug = Field(description="What listens, e.g. https, mariadb, sftp.")
+    sources: list[Source] = Field(min_length=1, description="'any' or CIDR blocks.")
+    justification: str = Field(
+        min_length=1, description="The client's external connection need this port serves."
+    )
+    public: bool = Field(
+        default=False, description="The service is meant to be public (open to 'any')."
+    )
+    request: RequestId | None = None
+
+    @field_validator("port")
+    @classmethod
+    def _check_range(cls, value: int | str) -> int | str:
+        low, high = port_bounds(value)
+        if not (1 <= low <= high <= 65535):
+            raise ValueError("ports are 1-65535 and a range goes from low to high")
+        return value
+
+
+def port_bounds(port: int | str) -> tuple[int, int]:
+    """The first and last port of a port or a 'from-to' range."""
+    if isinstance(port, int):
+        return port, port
+    low, _, high = port.partition("-")
+    return int(low), int(high)
+
+
+class Firewall(Strict):
+    icmp: bool = True
+    open_ports: list[OpenPort] = Field(default_factory=list)
+
+
+class Security(Derogable):
+    anti_ddos: bool = True
+    intrusion_detection: bool = True
+    antivirus: bool = True
+    ip_reputation_monitoring: bool = True
+
+
+class Metric(StrEnum):
+    CPU = "cpu"
+    RAM = "ram"
+    DISK = "disk"
+    BANDWIDTH = "bandwidth"
+    LOAD = "load"
+    APP_CONNECTIONS = "app_connections"
+    DB_CONNECTIONS = "db_connections"
+
+
+class Supervision(Derogable):
+    metrics: list[Metric] = Field(min_length=1)
+    alert_interval_minutes: int = Field(ge=1)
+    uptime_interval_minutes: int = Field(ge=1)
+    uptime_urls: list[str] = Field(default_factory=list)
+    ovh_monitoring: bool = True
+
+
+class BackupScope(StrEnum):
+    SYSTEM = "system"
+    FILES = "files"
+    DATABASES = "databases"
+    DEV_SPACE = "dev_space"
+
+
+class Frequency(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class Backup(Derogable):
+    frequency: Frequency = Frequency.DAILY
+    schedule: HHMM = Field(description="Start time, between 01:00 and 06:00 by default.")
+    retention_days: int = Field(ge=1, le=3650)
+    scope: list[BackupScope] = Field(min_length=1)
+    storage: Slug = Field(description="A backup storage host of policies/dag.yaml.")
+    paths: list[str] = Field(default_factory=list, description="Site file paths to include.")
+
+
+class ReverseDns(Strict):
+    ip: IPv4Address | IPv6Address
+    name: HostName
+
+
+class Server(Strict):
+    name: Slug
+    role: Role
+    ovh: Ovh
+    ips: list[IPv4Address | IPv6Address] = Field(min_length=1)
+    ssh: Ssh
+    os: Software
+    app_server: Software | None = None
+    vhosts: list[Vhost] = Field(default_factory=list)
+    databases: list[Database] = Field(default_factory=list)
+    accounts: list[Account] = Field(default_factory=list)
+    firewall: Firewall = Field(default_factory=Firewall)
+    security: Security = Field(default_factory=Security)
+    supervision: Supervision
+    backup: Backup
+    reverse_dns: list[ReverseDns] = Field(default_factory=list)
+    hosts_dev_space: bool = False
+
