@@ -1,0 +1,134 @@
+"""The command line: parse, call the library, render, choose the exit code. Nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import DagsyncError
+
+EXIT_USAGE = 2
+
+
+def find_repo(start: Path) -> Path:
+    """The configuration repository: the nearest folder upward holding clients/ and policies/."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        if (folder / "clients").is_dir() and (folder / "policies").is_dir():
+            return folder
+    raise DagsyncError(
+        f"no configuration repository (a folder with clients/ and policies/) at or above {start}: "
+        "run dagsync inside one or pass --repo DIR"
+    )
+
+
+def _repo(repo: str | None) -> Path:
+    return Path(repo).resolve() if repo else find_repo(Path.cwd())
+
+
+repo_option = click.option(
+    "--repo", metavar="DIR", default=None, help="The configuration repository (default: found upward)."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dagsync")
+def cli() -> None:
+    """dagsync: validate client configurations against the CGV, plan and apply them."""
+
+
+def _clients_of(root: Path, paths: Sequence[str]) -> list[str]:
+    ids = []
+    for raw in paths:
+        path = Path(raw).resolve()
+        try:
+            parts = path.relative_to(root).parts
+        except ValueError as exc:
+            raise DagsyncError(f"{raw} is outside the repository {root}") from exc
+        if len(parts) >= 2 and parts[0] == "clients":
+            ids.append(parts[1])
+        elif not path.exists():
+            raise DagsyncError(f"{raw} does not exist")
+    return ids
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@repo_option
+@click.option("--changed-since", "changed_since", metavar="REV", default=None,
+              help="Validate only the clients changed since REV, plus every repository invariant.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
+              default="text", show_default=True)
+@click.option("--on", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Judge dates (expiries, deadlines) as of this day.")
+@click.option("--no-cache", is_flag=True, help="Ignore and do not write .dagsync-cache/.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes.")
+def validate(paths: tuple[str, ...], repo: str | None, changed_since: str | None, fmt: str,
+             on: dt.datetime | None, no_cache: bool, jobs: int | None) -> None:
+    """Check client files against the model, the CGV rules and the repository invariants."""
+    from .report import FORMATS, render_text
+    from .validate import validate_repository
+
+    root = _repo(repo)
+    only: list[str] | None = _clients_of(root, paths) if paths else None
+    extra = ""
+    if changed_since is not None:
+        from .gitops import changed_clients
+
+        changes = changed_clients(root, changed_since)
+        only = sorted(set(only or []) | set(changes.present)) if only else sorted(changes.present)
+        extra = changes.describe()
+    result = validate_repository(
+        root, only=only, today=on.date() if on else None, jobs=jobs, use_cache=not no_cache
+    )
+    if extra and fmt == "text":
+        click.echo(extra, err=True)
+    if fmt == "text":
+        click.echo(render_text(result, root, colour=sys.stdout.isatty()), nl=False)
+    else:
+        click.echo(FORMATS[fmt](result), nl=False)
+    raise SystemExit(result.exit_code)
+
+
+@cli.command()
+@repo_option
+@click.option("--check", is_flag=True, help="Fail if schemas/ is stale instead of writing it.")
+def schema(repo: str | None, check: bool) -> None:
+    """Regenerate schemas/ from the model (or check that it is up to date)."""
+    from . import schema as schemas
+
+    root = _repo(repo)
+    if check:
+        stale = schemas.stale(root)
+        for name in stale:
+            click.echo(f"schemas/{name} is stale: run `dagsync schema` and commit it", err=True)
+        raise SystemExit(1 if stale else 0)
+    changed = schemas.write(root)
+    click.echo(f"wrote {len(changed)} schema file(s)" + (f": {', '.join(changed)}" if changed else ""))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: returns the exit code; a DagsyncError becomes a message and exit code 2."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="dagsync",
+                 standalone_mode=False)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except DagsyncError as exc:
+        click.echo(f"dagsync: error: {exc}", err=True)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

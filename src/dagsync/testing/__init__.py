@@ -1,0 +1,1 @@
+"""Test infrastructure: the OVH API emulator and the network-namespace test hosts."""

@@ -1,0 +1,225 @@
+"""Behaviour of the network-namespace test hosts (dagsync.testing.hosts), on real namespaces."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dagsync.testing import hosts as th
+from dagsync.testing.hosts import TestHosts, TestHostsError, probe_from, tcp_probe, testhosts
+
+pytestmark = pytest.mark.hosts
+
+# Distinct from the defaults so a sandbox or another session can run beside these tests.
+SHARED = {"network": "10.209.0", "bridge": "dsthbr0", "ns_prefix": "dsth-", "veth_prefix": "dsthv"}
+LIFECYCLE = {"network": "10.208.0", "bridge": "dstlbr0", "ns_prefix": "dstl-", "veth_prefix": "dstlv"}
+
+
+@pytest.fixture(autouse=True)
+def _need_namespaces() -> None:
+    if reason := th.skip_reason():
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestHosts]:
+    if reason := th.skip_reason():
+        pytest.skip(reason)
+    with testhosts(3, state_dir=tmp_path_factory.mktemp("th") / "state", **SHARED) as hosts:
+        yield hosts
+
+
+def _nft_tables() -> str:
+    return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
+
+
+def _leftovers(net: dict[str, str]) -> list[str]:
+    """Kernel objects of one test network still present in the root namespace."""
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    found = [n for n in names if n.startswith(net["ns_prefix"])]
+    links = [p.name for p in Path("/sys/class/net").iterdir()]
+    found += [n for n in links if n.startswith(net["veth_prefix"]) or n == net["bridge"]]
+    return found
+
+
+def _netns_pids(namespace: str) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True)
+    return [int(pid) for pid in out.stdout.split()]
+
+
+def test_each_host_answers_ssh_with_its_own_hostname_under_strict_host_key_checking(
+    lab: TestHosts,
+) -> None:
+    assert [h.name for h in lab.hosts] == ["h1", "h2", "h3"]
+    for host in lab.hosts:
+        result = host.ssh("hostname; cat /etc/hostname", check=True)
+        assert result.stdout.split() == [host.name, host.name]
+    assert "StrictHostKeyChecking yes" in lab.ssh_config.read_text()
+
+
+def test_hosts_reach_each_other_over_ssh_with_pinned_keys(lab: TestHosts) -> None:
+    result = lab["h1"].ssh("ssh h2 hostname && ssh 10.209.0.13 hostname", check=True)
+    assert result.stdout.split() == ["h2", "h3"]
+
+
+def test_run_acts_inside_the_hosts_own_mount_and_uts_namespaces(lab: TestHosts) -> None:
+    h1 = lab["h1"]
+    result = h1.run("hostname; echo marker > /etc/dagsync-th-marker; ls /root/.ssh", check=True)
+    assert result.stdout.split()[0] == "h1"
+    assert "authorized_keys" in result.stdout
+    assert not Path("/etc/dagsync-th-marker").exists()
+    assert (h1.root / "etc.upper/dagsync-th-marker").read_text() == "marker\n"
+    assert lab["h2"].run("test -e /etc/dagsync-th-marker").returncode == 1
+
+
+def test_ssh_refuses_a_host_whose_key_differs_from_the_pinned_one(
+    lab: TestHosts, tmp_path: Path
+) -> None:
+    h1, h2 = lab["h1"], lab["h2"]
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"{h1.name},{h1.address} {h2.host_key_public}\n")
+    argv = ["ssh", "-F", str(lab.ssh_config), "-o", f"UserKnownHostsFile={wrong}"]
+    result = subprocess.run([*argv, h1.name, "true"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 255
+    assert "Host key verification failed" in result.stderr
+    unknown = subprocess.run(
+        [*argv[:-1], "UserKnownHostsFile=/dev/null", h1.name, "true"], capture_output=True, text=True
+    )
+    assert unknown.returncode == 255
+
+
+def test_nft_table_added_on_one_host_stays_on_that_host(lab: TestHosts) -> None:
+    before = _nft_tables()
+    h1, h2 = lab["h1"], lab["h2"]
+    h1.ssh("nft add table inet dsth_t1", check=True)
+    try:
+        assert "dsth_t1" in h1.ssh("nft list tables", check=True).stdout
+        assert "dsth_t1" not in h2.ssh("nft list tables", check=True).stdout
+        assert _nft_tables() == before
+    finally:
+        h1.ssh("nft delete table inet dsth_t1")
+
+
+def test_an_address_blocked_by_a_hosts_ruleset_cannot_connect_while_others_can(
+    lab: TestHosts,
+) -> None:
+    h1, h2, h3 = lab.hosts
+    assert probe_from(h1, h2.address, 22) == "open"
+    rule = f"nft add table inet dsth_blk; nft add chain inet dsth_blk in '{{ type filter hook input priority 0; }}'; nft add rule inet dsth_blk in ip saddr {h1.address} tcp dport 22 drop"
+    h2.run(rule, check=True)
+    try:
+        assert probe_from(h1, h2.address, 22, timeout=0.3) == "timeout"
+        assert probe_from(h3, h2.address, 22) == "open"
+        assert tcp_probe(h2.address, 22) == "open"
+    finally:
+        h2.run("nft delete table inet dsth_blk", check=True)
+    assert probe_from(h1, h2.address, 22) == "open"
+
+
+def test_probes_tell_refused_ports_and_unroutable_addresses_apart(lab: TestHosts) -> None:
+    h1, h2 = lab["h1"], lab["h2"]
+    assert tcp_probe(h2.address, 2222) == "refused"
+    assert probe_from(h1, h2.address, 2222) == "refused"
+    # No default route inside a host: a documentation address fails before any packet leaves.
+    assert probe_from(h1, "192.0.2.1", 22) == "unreachable"
+    assert "default" not in h1.run("ip route", check=True).stdout
+
+
+def test_useradd_on_one_host_changes_only_that_hosts_accounts_and_home(lab: TestHosts) -> None:
+    real_passwd = Path("/etc/passwd").read_bytes()
+    h1, h2 = lab["h1"], lab["h2"]
+    h1.ssh("useradd -m -s /bin/sh dsthalice", check=True)
+    assert "dsthalice:" in h1.ssh("getent passwd dsthalice", check=True).stdout
+    assert h2.ssh("id dsthalice").returncode != 0
+    assert Path("/etc/passwd").read_bytes() == real_passwd
+    assert not Path("/home/dsthalice").exists()
+    assert (h1.root / "home/dsthalice").is_dir()
+    # StrictModes accepts the per-host home: the new account can log in with the client key.
+    setup = "install -d -m 700 -o dsthalice -g dsthalice ~dsthalice/.ssh && install -m 600 -o dsthalice /root/.ssh/authorized_keys ~dsthalice/.ssh/"
+    h1.ssh(setup, check=True)
+    assert h1.ssh("id -un; pwd", user="dsthalice", check=True).stdout.split() == [
+        "dsthalice",
+        "/home/dsthalice",
+    ]
+
+
+def test_up_refuses_while_the_bridge_exists_and_names_the_down_command(
+    lab: TestHosts, tmp_path: Path
+) -> None:
+    with pytest.raises(TestHostsError, match=r"dsthbr0 already exists.*hosts down --state"):
+        th.up(1, state_dir=tmp_path / "other", **SHARED)
+    assert lab["h1"].ssh("true").returncode == 0
+    assert not (tmp_path / "other").exists()
+
+
+def test_down_leaves_nothing_and_a_second_up_works(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    names = ["web1", "db1"]
+    extra = [("10.208.0.99", "backup-store")]
+    for _ in range(2):
+        lab = th.up(names=names, state_dir=state, extra_hosts_entries=extra, **LIFECYCLE)
+        assert lab["db1"].ssh("hostname", check=True).stdout.strip() == "db1"
+        assert "10.208.0.99" in lab["web1"].ssh("getent hosts backup-store", check=True).stdout
+        pids = [pid for h in lab.hosts for pid in _netns_pids(h.namespace)]
+        assert len(pids) == 2
+        th.down(state)
+        assert _leftovers(LIFECYCLE) == []
+        assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+        assert not state.exists()
+
+
+def test_standalone_down_cleans_up_after_a_crashed_session(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in LIFECYCLE.items()]
+    cli = [sys.executable, "-m", "dagsync.testing.hosts"]
+    # The CLI process exits with its hosts still running: what a crashed test session leaves.
+    subprocess.run([*cli, "up", "2", "--state", str(state), *flags], check=True, timeout=60)
+    ns = LIFECYCLE["ns_prefix"]
+    pids = _netns_pids(f"{ns}1") + _netns_pids(f"{ns}2")
+    # A live SSH session is one more process the teardown must end.
+    session = subprocess.Popen(
+        ["ssh", "-F", str(state / "ssh_config"), "h1", "sleep 60"], stdout=subprocess.DEVNULL
+    )
+    try:
+        assert th.main(["down", "--state", str(state)]) == 0
+        assert session.wait(timeout=10) != 0
+    finally:
+        session.kill()
+    assert _leftovers(LIFECYCLE) == []
+    assert len(pids) == 2
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+    assert not state.exists()
+    assert th.main(["down", "--state", str(state)]) == 0  # twice is harmless
+
+
+def test_down_without_state_file_removes_objects_by_name_pattern(tmp_path: Path) -> None:
+    lab = th.up(1, state_dir=tmp_path / "state", **LIFECYCLE)
+    (lab.state_dir / "state.json").unlink()
+    th.down(tmp_path / "state", th.Network(*LIFECYCLE.values()))
+    assert _leftovers(LIFECYCLE) == []
+
+
+def test_an_sshd_that_dies_at_start_fails_up_with_its_log_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(th, "_sshd_config", lambda d, address: "NoSuchDagsyncOption yes\n")
+    with pytest.raises(TestHostsError, match=r"exited[\s\S]*NoSuchDagsyncOption"):
+        th.up(1, state_dir=tmp_path / "state", **LIFECYCLE)
+    assert _leftovers(LIFECYCLE) == []
+    assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("names", [["h1", "h1"], ["Web1"], ["a" * 64]])
+def test_up_rejects_bad_host_names(names: list[str], tmp_path: Path) -> None:
+    with pytest.raises(TestHostsError, match="host names"):
+        th.up(names=names, state_dir=tmp_path / "state", **LIFECYCLE)
+    assert _leftovers(LIFECYCLE) == []
+
+
+def test_up_rejects_link_names_longer_than_the_kernel_allows(tmp_path: Path) -> None:
+    with pytest.raises(TestHostsError, match="longer than 15"):
+        th.up(1, state_dir=tmp_path / "state", **{**LIFECYCLE, "bridge": "a-very-long-bridge"})
