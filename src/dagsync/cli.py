@@ -111,6 +111,17 @@ def schema(repo: str | None, check: bool) -> None:
     click.echo(f"wrote {len(changed)} schema file(s)" + (f": {', '.join(changed)}" if changed else ""))
 
 
+def _register() -> None:
+    """The explicit table of subcommands that live in dagsync.commands."""
+    from .commands.contracts import contracts
+
+    for command in (contracts,):
+        cli.add_command(command)
+
+
+_register()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the exit code; a DagsyncError becomes a message and exit code 2."""
     try:

@@ -97,6 +97,10 @@ class Contract(Strict):
     monthly_price_eur: Decimal = Field(gt=0)
     price_changes: list[PriceChange] = Field(default_factory=list)
     termination: Termination | None = None
+    renewal_unpaid: dt.date | None = Field(
+        default=None,
+        description="CGV Art. 8: the anniversary whose renewal is still unpaid, if any.",
+    )
     root_access: list[RootAccessWindow] = Field(default_factory=list)
 
 
