@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHosts, TestHostsError, probe_from, tcp_probe, testhosts
+from dagsync.testing.hosts import (
+    Network,
+    TestHosts,
+    TestHostsError,
+    probe_from,
+    tcp_probe,
+    testhosts,
+)
 
 pytestmark = pytest.mark.hosts
 
-# Distinct from the defaults so a sandbox or another session can run beside these tests.
-SHARED = {"network": "10.209.0", "bridge": "dsthbr0", "ns_prefix": "dsth-", "veth_prefix": "dsthv"}
-LIFECYCLE = {"network": "10.208.0", "bridge": "dstlbr0", "ns_prefix": "dstl-", "veth_prefix": "dstlv"}
+# Distinct from the defaults so a sandbox can run beside these tests, and per xdist worker.
+_W = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+SHARED = Network(
+    f"10.209.{_W}", bridge=f"dsthbr{_W}", ns_prefix=f"dsth{_W}-", veth_prefix=f"dsth{_W}v"
+)
+LIFECYCLE = Network(
+    f"10.208.{_W}", bridge=f"dstlbr{_W}", ns_prefix=f"dstl{_W}-", veth_prefix=f"dstl{_W}v"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -29,20 +45,30 @@ def _need_namespaces() -> None:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestHosts]:
     if reason := th.skip_reason():
         pytest.skip(reason)
-    with testhosts(3, state_dir=tmp_path_factory.mktemp("th") / "state", **SHARED) as hosts:
+    with testhosts(3, state_dir=tmp_path_factory.mktemp("th") / "state", network=SHARED) as hosts:
         yield hosts
 
 
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[Path]:
+    """State folder for a LIFECYCLE test; whatever a failed test leaves is removed after it."""
+    yield tmp_path / "state"
+    if _leftovers(LIFECYCLE):
+        th.down(tmp_path / "state", LIFECYCLE)
+
+
 def _nft_tables() -> str:
-    return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["nft", "list", "tables"], capture_output=True, text=True, check=True
+    ).stdout
 
 
-def _leftovers(net: dict[str, str]) -> list[str]:
+def _leftovers(net: Network) -> list[str]:
     """Kernel objects of one test network still present in the root namespace."""
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
-    found = [n for n in names if n.startswith(net["ns_prefix"])]
+    found = [n for n in names if n.startswith(net.ns_prefix)]
     links = [p.name for p in Path("/sys/class/net").iterdir()]
-    found += [n for n in links if n.startswith(net["veth_prefix"]) or n == net["bridge"]]
+    found += [n for n in links if n.startswith(net.veth_prefix) or n == net.bridge]
     return found
 
 
@@ -62,7 +88,7 @@ def test_each_host_answers_ssh_with_its_own_hostname_under_strict_host_key_check
 
 
 def test_hosts_reach_each_other_over_ssh_with_pinned_keys(lab: TestHosts) -> None:
-    result = lab["h1"].ssh("ssh h2 hostname && ssh 10.209.0.13 hostname", check=True)
+    result = lab["h1"].ssh(f"ssh h2 hostname && ssh {lab['h3'].address} hostname", check=True)
     assert result.stdout.split() == ["h2", "h3"]
 
 
@@ -87,7 +113,9 @@ def test_ssh_refuses_a_host_whose_key_differs_from_the_pinned_one(
     assert result.returncode == 255
     assert "Host key verification failed" in result.stderr
     unknown = subprocess.run(
-        [*argv[:-1], "UserKnownHostsFile=/dev/null", h1.name, "true"], capture_output=True, text=True
+        [*argv[:-1], "UserKnownHostsFile=/dev/null", h1.name, "true"],
+        capture_output=True,
+        text=True,
     )
     assert unknown.returncode == 255
 
@@ -138,88 +166,137 @@ def test_useradd_on_one_host_changes_only_that_hosts_accounts_and_home(lab: Test
     assert Path("/etc/passwd").read_bytes() == real_passwd
     assert not Path("/home/dsthalice").exists()
     assert (h1.root / "home/dsthalice").is_dir()
-    # StrictModes accepts the per-host home: the new account can log in with the client key.
-    setup = "install -d -m 700 -o dsthalice -g dsthalice ~dsthalice/.ssh && install -m 600 -o dsthalice /root/.ssh/authorized_keys ~dsthalice/.ssh/"
-    h1.ssh(setup, check=True)
-    assert h1.ssh("id -un; pwd", user="dsthalice", check=True).stdout.split() == [
-        "dsthalice",
-        "/home/dsthalice",
-    ]
+
+
+def test_a_new_account_logs_in_with_its_key_once_its_password_is_not_locked(
+    lab: TestHosts,
+) -> None:
+    h3 = lab["h3"]
+    keys = "install -d -m 700 -o dsthbob -g dsthbob ~dsthbob/.ssh && install -m 600 -o dsthbob /root/.ssh/authorized_keys ~dsthbob/.ssh/"
+    h3.ssh(f"useradd -m -s /bin/sh dsthbob && {keys}", check=True)
+    # With UsePAM no, sshd treats useradd's default "!" password as a locked account.
+    assert h3.ssh("true", user="dsthbob").returncode == 255
+    h3.ssh("usermod -p '*' dsthbob", check=True)
+    result = h3.ssh("id -un; pwd", user="dsthbob", check=True)
+    assert result.stdout.split() == ["dsthbob", "/home/dsthbob"]
 
 
 def test_up_refuses_while_the_bridge_exists_and_names_the_down_command(
     lab: TestHosts, tmp_path: Path
 ) -> None:
-    with pytest.raises(TestHostsError, match=r"dsthbr0 already exists.*hosts down --state"):
-        th.up(1, state_dir=tmp_path / "other", **SHARED)
+    with pytest.raises(
+        TestHostsError, match=rf"{SHARED.bridge} already exists.*hosts down --state"
+    ):
+        th.up(1, state_dir=tmp_path / "other", network=SHARED)
     assert lab["h1"].ssh("true").returncode == 0
     assert not (tmp_path / "other").exists()
 
 
-def test_down_leaves_nothing_and_a_second_up_works(tmp_path: Path) -> None:
-    state = tmp_path / "state"
+def test_down_leaves_nothing_and_a_second_up_works(state: Path) -> None:
     names = ["web1", "db1"]
-    extra = [("10.208.0.99", "backup-store")]
+    extra = [(f"{LIFECYCLE.prefix}.99", "backup-store")]
     for _ in range(2):
-        lab = th.up(names=names, state_dir=state, extra_hosts_entries=extra, **LIFECYCLE)
+        lab = th.up(names=names, state_dir=state, extra_hosts_entries=extra, network=LIFECYCLE)
         assert lab["db1"].ssh("hostname", check=True).stdout.strip() == "db1"
-        assert "10.208.0.99" in lab["web1"].ssh("getent hosts backup-store", check=True).stdout
+        assert (
+            f"{LIFECYCLE.prefix}.99"
+            in lab["web1"].ssh("getent hosts backup-store", check=True).stdout
+        )
         pids = [pid for h in lab.hosts for pid in _netns_pids(h.namespace)]
-        assert len(pids) == 2
+        assert {h.sshd_pid for h in lab.hosts} <= set(pids)
         th.down(state)
         assert _leftovers(LIFECYCLE) == []
-        assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+        assert [pid for pid in pids if _alive(pid)] == []
+        assert [h.sshd_pid for h in lab.hosts if Path(f"/proc/{h.sshd_pid}").exists()] == []
         assert not state.exists()
 
 
-def test_standalone_down_cleans_up_after_a_crashed_session(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    flags = [f"--{k.replace('_', '-')}={v}" for k, v in LIFECYCLE.items()]
+def _alive(pid: int) -> bool:
+    """Not gone and not a zombie (a crashed session's orphans are reaped by PID 1, later)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_for_command(namespace: str, comm: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for pid in _netns_pids(namespace):
+            with contextlib.suppress(FileNotFoundError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == comm:
+                    return
+        time.sleep(0.02)
+    raise AssertionError(f"no {comm} process in {namespace}")
+
+
+def test_standalone_down_cleans_up_after_a_crashed_session(state: Path) -> None:
+    net = LIFECYCLE
+    flags = ["--network", net.prefix, "--bridge", net.bridge, "--ns-prefix", net.ns_prefix]
+    flags += ["--veth-prefix", net.veth_prefix]
     cli = [sys.executable, "-m", "dagsync.testing.hosts"]
     # The CLI process exits with its hosts still running: what a crashed test session leaves.
     subprocess.run([*cli, "up", "2", "--state", str(state), *flags], check=True, timeout=60)
-    ns = LIFECYCLE["ns_prefix"]
-    pids = _netns_pids(f"{ns}1") + _netns_pids(f"{ns}2")
-    # A live SSH session is one more process the teardown must end.
+    ns = LIFECYCLE.ns_prefix
+    # A live SSH session is more processes the teardown must end.
     session = subprocess.Popen(
         ["ssh", "-F", str(state / "ssh_config"), "h1", "sleep 60"], stdout=subprocess.DEVNULL
     )
     try:
+        _wait_for_command(f"{ns}1", "sleep")
+        pids = _netns_pids(f"{ns}1") + _netns_pids(f"{ns}2")
         assert th.main(["down", "--state", str(state)]) == 0
         assert session.wait(timeout=10) != 0
     finally:
         session.kill()
     assert _leftovers(LIFECYCLE) == []
-    assert len(pids) == 2
-    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+    assert len(pids) >= 4  # two sshd, the session's sshd and its sleep
+    assert [pid for pid in pids if _alive(pid)] == []
     assert not state.exists()
     assert th.main(["down", "--state", str(state)]) == 0  # twice is harmless
 
 
-def test_down_without_state_file_removes_objects_by_name_pattern(tmp_path: Path) -> None:
-    lab = th.up(1, state_dir=tmp_path / "state", **LIFECYCLE)
+def test_down_without_state_file_removes_objects_by_name_pattern_but_keeps_the_folder(
+    state: Path,
+) -> None:
+    lab = th.up(1, state_dir=state, network=LIFECYCLE)
     (lab.state_dir / "state.json").unlink()
-    th.down(tmp_path / "state", th.Network(*LIFECYCLE.values()))
+    with pytest.raises(TestHostsError, match="not a test-hosts state folder"):
+        th.down(state, LIFECYCLE)
     assert _leftovers(LIFECYCLE) == []
+    assert (state / "h1").is_dir()
 
 
 def test_an_sshd_that_dies_at_start_fails_up_with_its_log_and_cleans_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(th, "_sshd_config", lambda d, address: "NoSuchDagsyncOption yes\n")
     with pytest.raises(TestHostsError, match=r"exited[\s\S]*NoSuchDagsyncOption"):
-        th.up(1, state_dir=tmp_path / "state", **LIFECYCLE)
+        th.up(1, state_dir=state, network=LIFECYCLE)
     assert _leftovers(LIFECYCLE) == []
-    assert not (tmp_path / "state").exists()
+    assert not state.exists()
 
 
 @pytest.mark.parametrize("names", [["h1", "h1"], ["Web1"], ["a" * 64]])
 def test_up_rejects_bad_host_names(names: list[str], tmp_path: Path) -> None:
     with pytest.raises(TestHostsError, match="host names"):
-        th.up(names=names, state_dir=tmp_path / "state", **LIFECYCLE)
+        th.up(names=names, state_dir=tmp_path / "state", network=LIFECYCLE)
     assert _leftovers(LIFECYCLE) == []
 
 
-def test_up_rejects_link_names_longer_than_the_kernel_allows(tmp_path: Path) -> None:
-    with pytest.raises(TestHostsError, match="longer than 15"):
-        th.up(1, state_dir=tmp_path / "state", **{**LIFECYCLE, "bridge": "a-very-long-bridge"})
+@pytest.mark.parametrize(
+    ("network", "state_dir", "message"),
+    [
+        (replace(LIFECYCLE, bridge="a-very-long-bridge"), None, "longer than 15"),
+        (replace(LIFECYCLE, prefix="10.300.0"), None, "first three octets"),
+        (LIFECYCLE, Path("/var/tmp/dagsync-th-state"), "under a path the hosts mount over"),
+    ],
+)
+def test_up_rejects_bad_networks_and_state_folders(
+    network: Network, state_dir: Path | None, message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(TestHostsError, match=message):
+        th.up(1, state_dir=state_dir or tmp_path / "state", network=network)
+    assert _leftovers(LIFECYCLE) == []
+    assert not Path("/var/tmp/dagsync-th-state").exists()

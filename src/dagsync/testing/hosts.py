@@ -17,6 +17,7 @@ After a crash, ``python -m dagsync.testing.hosts down --state DIR`` cleans up.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import re
@@ -30,10 +31,12 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+
+from dagsync.errors import DagsyncError
 
 ProbeResult = Literal["open", "refused", "timeout", "unreachable"]
 
@@ -54,8 +57,9 @@ _LINK_NAME_MAX = 15
 _PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 _LAUNCHED: dict[int, subprocess.Popen[bytes]] = {}  # sshd children of this process, to reap
 
-# Runs as the host's PID 1-to-be: ip netns exec -> unshare -> sh -> exec sshd keeps one PID.
-# The state folder is bind-kept across the tmpfs over /tmp so a folder under /tmp still works.
+# Runs in the host's fresh mount and UTS namespaces.  ip netns exec -> unshare -> sh -> exec
+# sshd never forks, so the launcher's PID is sshd's.  The state folder is bind-kept across the
+# tmpfs over /tmp so that a folder under /tmp (pytest's tmp_path) still works.
 _LAUNCH_SCRIPT = """
 hostname "$H"
 mount -n -t tmpfs -o mode=0755,size=64m tmpfs /run
@@ -93,7 +97,7 @@ print(r)
 """
 
 
-class TestHostsError(Exception):
+class TestHostsError(DagsyncError):
     """A test host could not be created, reached or removed."""
 
     __test__: ClassVar[bool] = False
@@ -116,6 +120,9 @@ class Network:
 
     def veth(self, index: int) -> str:
         return f"{self.veth_prefix}{index}"
+
+
+DEFAULT = Network()
 
 
 @dataclass(frozen=True)
@@ -226,12 +233,18 @@ def _validate(names: Sequence[str], net: Network, state_dir: Path) -> None:
     bad = [n for n in names if not _NAME.match(n)]
     if bad or len(set(names)) != len(names):
         raise TestHostsError(f"host names must be unique lowercase hostnames: {list(names)}")
-    if not re.fullmatch(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})", net.prefix):
-        raise TestHostsError(f"network must be the first three octets of a /24: {net.prefix!r}")
+    try:
+        ipaddress.IPv4Network(f"{net.prefix}.0/24")
+    except ValueError as exc:
+        raise TestHostsError(
+            f"network must be the first three octets of a /24: {net.prefix!r}"
+        ) from exc
     for link in (net.bridge, net.veth(len(names))):
         if len(link) > _LINK_NAME_MAX:
             raise TestHostsError(f"link name {link!r} is longer than {_LINK_NAME_MAX} characters")
     resolved = str(state_dir.resolve())
+    if re.search(r"[\s\"'\\]", resolved):
+        raise TestHostsError(f"state folder {resolved!r} must not contain spaces or quotes")
     if any(resolved == s or resolved.startswith(s + "/") for s in _SHADOWED):
         raise TestHostsError(f"state folder {resolved} is under a path the hosts mount over")
 
@@ -312,6 +325,8 @@ def _client_ssh_config(state_dir: Path, names: Sequence[str], net: Network) -> s
         f"Host *\n  User root\n  IdentityFile {state_dir / CLIENT_KEY}\n  IdentitiesOnly yes\n"
         f"  UserKnownHostsFile {state_dir / 'known_hosts'}\n  GlobalKnownHostsFile /dev/null\n"
         "  StrictHostKeyChecking yes\n  BatchMode yes\n  ConnectTimeout 3\n  LogLevel ERROR\n"
+        # ~90 ms faster per connection than the default post-quantum exchange, on 2 cores.
+        "  KexAlgorithms curve25519-sha256\n"
     )
 
 
@@ -450,7 +465,7 @@ def _bring_up(state_dir: Path, names: Sequence[str], net: Network, hosts_file: s
         )
         args = [(lab, n, i, k) for i, (n, k) in enumerate(zip(names, keys, strict=True), 1)]
         hosts = list(pool.map(lambda a: _start_host(*a), args))
-    return TestHosts(**{**lab.__dict__, "hosts": tuple(hosts)})
+    return replace(lab, hosts=tuple(hosts))
 
 
 def up(
@@ -458,10 +473,7 @@ def up(
     *,
     state_dir: Path,
     names: Sequence[str] | None = None,
-    network: str = DEFAULT_NETWORK,
-    bridge: str = DEFAULT_BRIDGE,
-    ns_prefix: str = DEFAULT_NS_PREFIX,
-    veth_prefix: str = DEFAULT_VETH_PREFIX,
+    network: Network = DEFAULT,
     extra_hosts_entries: Sequence[tuple[str, str]] = (),
 ) -> TestHosts:
     """Start ``n`` hosts (named h1..hN) or one per name; clean up and raise on any failure.
@@ -471,14 +483,13 @@ def up(
     host_names = list(names) if names is not None else [f"h{i}" for i in range(1, (n or 0) + 1)]
     if n is not None and names is not None and n != len(host_names):
         raise TestHostsError(f"n={n} but {len(host_names)} names given")
-    net = Network(network, bridge, ns_prefix, veth_prefix)
     state_dir = Path(state_dir).absolute()
-    _validate(host_names, net, state_dir)
-    _refuse_stale(host_names, net, state_dir)
-    _init_state(state_dir, host_names, net)
-    hosts_file = _hosts_file(host_names, net, extra_hosts_entries)
+    _validate(host_names, network, state_dir)
+    _refuse_stale(host_names, network, state_dir)
+    _init_state(state_dir, host_names, network)
+    hosts_file = _hosts_file(host_names, network, extra_hosts_entries)
     try:
-        return _bring_up(state_dir, host_names, net, hosts_file)
+        return _bring_up(state_dir, host_names, network, hosts_file)
     except BaseException:
         down(state_dir)
         raise
@@ -490,10 +501,7 @@ def testhosts(
     *,
     state_dir: Path,
     names: Sequence[str] | None = None,
-    network: str = DEFAULT_NETWORK,
-    bridge: str = DEFAULT_BRIDGE,
-    ns_prefix: str = DEFAULT_NS_PREFIX,
-    veth_prefix: str = DEFAULT_VETH_PREFIX,
+    network: Network = DEFAULT,
     extra_hosts_entries: Sequence[tuple[str, str]] = (),
 ) -> Iterator[TestHosts]:
     """``up`` on entry, ``down`` on exit whatever happens in between."""
@@ -502,9 +510,6 @@ def testhosts(
         state_dir=state_dir,
         names=names,
         network=network,
-        bridge=bridge,
-        ns_prefix=ns_prefix,
-        veth_prefix=veth_prefix,
         extra_hosts_entries=extra_hosts_entries,
     )
     try:
@@ -549,26 +554,28 @@ def _signal_all(pids: Sequence[int], sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
-def _reap() -> None:
-    for pid, proc in list(_LAUNCHED.items()):
-        if proc.poll() is not None:
-            del _LAUNCHED[pid]
+def _reap(pids: Sequence[int]) -> None:
+    """Wait for those of ``pids`` that this process launched, so none stays a zombie."""
+    for pid in pids:
+        if (proc := _LAUNCHED.pop(pid, None)) is not None:
+            proc.wait(timeout=5)
 
 
 def _kill_namespaces(namespaces: Sequence[str]) -> None:
+    killed: set[int] = set()
     for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
         pids = netns_pids(namespaces)
+        killed.update(pids)
         _signal_all(pids, sig)
         deadline = time.monotonic() + grace
         while pids and time.monotonic() < deadline:
             time.sleep(0.01)
-            _reap()
             pids = netns_pids(namespaces)
         if not pids:
             break
-    _reap()
     if left := netns_pids(namespaces):
         raise TestHostsError(f"processes survive in test host namespaces: {left}")
+    _reap(sorted(killed))
 
 
 def _targets(state_dir: Path, net: Network | None) -> tuple[Network, list[str], list[str]]:
@@ -594,7 +601,8 @@ def down(state_dir: Path, network: Network | None = None) -> None:
     """
     state_dir = Path(state_dir).absolute()
     net, namespaces, veths = _targets(state_dir, network)
-    existing = [ns for ns in namespaces if ns in set(_netns_list())]
+    listed = set(_netns_list())
+    existing = [ns for ns in namespaces if ns in listed]
     _kill_namespaces(existing)
     # Unmounting the namespaces lets the kernel free them (and their veth pairs) in one batch,
     # far faster than deleting each veth; stragglers are deleted explicitly.
@@ -656,8 +664,10 @@ def _parser() -> argparse.ArgumentParser:
     up_cmd = sub.add_parser("up", help="start N test hosts (or --names) and leave them running")
     up_cmd.add_argument("n", type=int, nargs="?")
     up_cmd.add_argument("--names", help="comma-separated host names instead of h1..hN")
-    for cmd in (up_cmd, sub.add_parser("down", help="stop and remove"), sub.add_parser("status")):
-        cmd.add_argument("--state", type=Path, required=True, help="state folder")
+    status_cmd = sub.add_parser("status", help="list the namespaces and their processes")
+    for cmd in (up_cmd, sub.add_parser("down", help="stop and remove"), status_cmd):
+        required = cmd is not status_cmd
+        cmd.add_argument("--state", type=Path, required=required, help="state folder")
         cmd.add_argument("--network", default=None, help=f"/24 prefix ({DEFAULT_NETWORK})")
         cmd.add_argument("--bridge", default=None, help=f"bridge name ({DEFAULT_BRIDGE})")
         cmd.add_argument(
@@ -680,14 +690,14 @@ def _network_from(args: argparse.Namespace) -> Network | None:
 
 def _cmd_up(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else None
-    net = _network_from(args) or Network()
     started = time.monotonic()
-    lab = up(args.n, state_dir=args.state, names=names, network=net.prefix, bridge=net.bridge,
-             ns_prefix=net.ns_prefix, veth_prefix=net.veth_prefix)  # fmt: skip
+    lab = up(args.n, state_dir=args.state, names=names, network=_network_from(args) or DEFAULT)
     for host in lab.hosts:
         print(f"{host.name}\t{host.address}\t{host.namespace}\tsshd pid {host.sshd_pid}")
-    print(f"up {len(lab.hosts)} hosts in {time.monotonic() - started:.2f} s; "
-          f"ssh -F {lab.ssh_config} {lab.hosts[0].name}")  # fmt: skip
+    elapsed = time.monotonic() - started
+    print(
+        f"up {len(lab.hosts)} hosts in {elapsed:.2f} s; ssh -F {lab.ssh_config} {lab.hosts[0].name}"
+    )
     return 0
 
 
@@ -699,7 +709,8 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    net, namespaces, _ = _targets(Path(args.state).absolute(), _network_from(args))
+    state_dir = Path(args.state).absolute() if args.state else Path("/nonexistent")
+    net, namespaces, _ = _targets(state_dir, _network_from(args))
     existing = set(_netns_list())
     print(f"bridge {net.bridge}: {'present' if _link_exists(net.bridge) else 'absent'}")
     for ns in namespaces:

@@ -6,9 +6,9 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable
 
-from .progress import Delays, DelayKind, Progress
+from .progress import DelayKind, Delays, Progress
 from .state import Account, IpBlock, Server, Task
-from .wire import ApiError, bad_request, class_error, not_found, now_iso
+from .wire import bad_request, class_error, not_found, now_iso
 
 __all__ = ["Backend", "Resolver", "dns_name", "fixture_resolver"]
 
@@ -108,12 +108,3 @@ class Backend:
         if block is None:
             raise not_found(f"The requested object (ip = {raw}) does not exist")
         return block
-
-
-def require_found(value: object, message: str) -> None:
-    if value is None:
-        raise not_found(message)
-
-
-def pending_conflict(what: str) -> ApiError:
-    return class_error(409, "Client::Conflict", f"{what}: an operation is already pending")

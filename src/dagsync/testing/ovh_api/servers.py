@@ -24,7 +24,9 @@ from .wire import (
 __all__ = ["ROUTES", "SERVER_STATES", "TASK_STATUSES", "task_json"]
 
 SERVER_STATES = frozenset({"error", "hacked", "hackedBlocked", "ok"})
-TASK_STATUSES = frozenset({"cancelled", "customerError", "doing", "done", "init", "ovhError", "todo"})
+TASK_STATUSES = frozenset(
+    {"cancelled", "customerError", "doing", "done", "init", "ovhError", "todo"}
+)
 RENEW_FIELDS = ("automatic", "deleteAtExpiration", "forced", "manualPayment", "period")
 
 _WRITABLE: dict[str, Callable[[str, Any], Any]] = {

@@ -36,7 +36,9 @@ class ApiError(Exception):
 def legacy_error(status: int, code: str, message: str) -> ApiError:
     """The auth-layer shape: ``{"errorCode", "httpCode", "message"}``."""
     phrase = _PHRASES.get(status) or HTTPStatus(status).phrase
-    return ApiError(status, {"errorCode": code, "httpCode": f"{status} {phrase}", "message": message})
+    return ApiError(
+        status, {"errorCode": code, "httpCode": f"{status} {phrase}", "message": message}
+    )
 
 
 def class_error(status: int, error_class: str, message: str) -> ApiError:
@@ -69,6 +71,7 @@ class Call:
     params: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    application_key: str | None = None
     consumer_key: str | None = None
 
     def json_object(self, allowed: Collection[str] | None = None) -> dict[str, Any]:
@@ -96,7 +99,9 @@ class Call:
     def query_enum(self, name: str, choices: Collection[str]) -> str | None:
         raw = self.query.get(name)
         if raw is not None and raw not in choices:
-            raise bad_request(f"Invalid value for parameter {name}: {raw!r} not in {sorted(choices)}")
+            raise bad_request(
+                f"Invalid value for parameter {name}: {raw!r} not in {sorted(choices)}"
+            )
         return raw
 
 
