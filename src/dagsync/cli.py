@@ -114,8 +114,9 @@ def schema(repo: str | None, check: bool) -> None:
 def _register() -> None:
     """The explicit table of subcommands that live in dagsync.commands."""
     from .commands.contracts import contracts
+    from .commands.ovh import ovh
 
-    for command in (contracts,):
+    for command in (contracts, ovh):
         cli.add_command(command)
 
 

@@ -1,0 +1,68 @@
+"""`dagsync ovh`: the OVH API set-up (access rules and consumer keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from .. import ovhapi
+
+
+@click.group("ovh")
+def ovh() -> None:
+    """OVH API set-up: the access rules dagsync needs, and a consumer key with them."""
+
+
+@ovh.command("credentials")
+@click.option(
+    "--request",
+    "request_key",
+    is_flag=True,
+    help="Ask OVH for a consumer key with exactly these rules and print its validation URL.",
+)
+@click.option(
+    "--allowed-ip",
+    "allowed_ips",
+    multiple=True,
+    metavar="CIDR",
+    help="With --request: the key only works from these addresses (repeatable).",
+)
+@click.option(
+    "--endpoint", default=None, help="OVH endpoint name (default: OVH_ENDPOINT or ovh.conf)."
+)
+def credentials(request_key: bool, allowed_ips: tuple[str, ...], endpoint: str | None) -> None:
+    """Print the minimal OVH access rules of dagsync; with --request, ask for a consumer key.
+
+    The request needs the application key and secret (OVH_APPLICATION_KEY and
+    OVH_APPLICATION_SECRET, or ovh.conf), never a consumer key.
+    """
+    click.echo(render_rules(ovhapi.ACCESS_RULES))
+    if request_key:
+        click.echo(_request(endpoint, allowed_ips))
+
+
+def render_rules(rules: Sequence[ovhapi.AccessRule]) -> str:
+    """One rule a line: method, path, and why dagsync needs it."""
+    width = max(len(rule.path) for rule in rules)
+    lines = [f"{rule.method:<7} {rule.path:<{width}}  {rule.why}".rstrip() for rule in rules]
+    return "\n".join(["OVH access rules dagsync needs:", *lines])
+
+
+def _request(endpoint: str | None, allowed_ips: Sequence[str]) -> str:
+    try:
+        api = ovhapi.connect(endpoint, require_consumer_key=False)
+        granted = ovhapi.request_consumer_key(api, allowed_ips=allowed_ips)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--allowed-ip") from error
+    return "\n".join(
+        [
+            "",
+            f"Consumer key requested from {api.url}: {granted.state}.",
+            "1. Open this URL, log in with the OVH account and validate the key:",
+            f"   {granted.validation_url}",
+            "2. Then store the key where dagsync reads it (the environment or ovh.conf, "
+            "never the configuration repository):",
+            f"   export OVH_CONSUMER_KEY={granted.consumer_key}",
+        ]
+    )
