@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import re
 import threading
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import dagsync
 from dagsync import ovhapi
 from dagsync.commands.ovh import ovh as ovh_command
 from dagsync.ovhapi import (
@@ -739,3 +741,31 @@ def test_no_secret_in_errors_reprs_or_logs(
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+# -- the ovh boundary -------------------------------------------------------------------------
+
+
+def imports_ovh(source: Path) -> bool:
+    """Whether a Python file imports the ``ovh`` package (relative imports do not count)."""
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        if any(name == "ovh" or name.startswith("ovh.") for name in names):
+            return True
+    return False
+
+
+def test_only_the_client_module_imports_ovh() -> None:
+    package = Path(dagsync.__file__).parent
+    emulator = package / "testing" / "ovh_api"
+    importers = {
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if emulator not in path.parents and imports_ovh(path)
+    }
+    assert importers == {"ovhapi/client.py"}
