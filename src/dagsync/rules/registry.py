@@ -1,7 +1,71 @@
-"""The one table of rules: which rules exist and which CGV article backs each."""
+"""The one table of rules: which rules exist and which CGV article backs each.
+
+IDs are stable and never reused: a retired rule keeps its ID out of this table for good.
+`dagsync.rules.structural` lists the loader's and the repository pass's IDs (YAML, SCH, REP).
+"""
 
 from __future__ import annotations
 
+from . import access, advice, backup, contract, mail, repository, security, supervision, supply
 from .base import Rule
 
-RULES: tuple[Rule, ...] = ()
+RULES: tuple[Rule, ...] = (
+    # Contract, Art. 7 and 8
+    contract.initial_term,  # CTR001
+    contract.tacit_renewal,  # CTR002
+    contract.renewal_duration,  # CTR003
+    contract.payment_method,  # CTR004
+    contract.payment_in_advance,  # CTR005
+    contract.termination_channel,  # CTR006
+    contract.termination_notice,  # CTR007
+    contract.termination_earliest,  # CTR008
+    contract.price_increase_notice,  # CTR009
+    # Supply, Art. 4
+    supply.server_type,  # SUP001
+    supply.tls_issuer,  # SUP002
+    # Access, Art. 6
+    access.root_window,  # ACC001
+    access.root_window_server,  # ACC002
+    access.root_window_suspends,  # ACC003
+    access.no_secrets,  # ACC004
+    # Security, Art. 4
+    security.port_justification,  # SEC001
+    security.public_ports,  # SEC002
+    security.blocklist_spares_management,  # SEC003
+    security.ssh_port_free,  # SEC004
+    security.protections_on,  # SEC005
+    security.blocklist_propagation,  # SEC006
+    # Supervision, Art. 4
+    supervision.metrics_watched,  # MON001
+    supervision.alert_interval,  # MON002
+    supervision.uptime_interval,  # MON003
+    # Backups, Art. 4 (and 6.1 for the dev space)
+    backup.backup_daily,  # BKP001
+    backup.backup_window,  # BKP002
+    backup.backup_retention,  # BKP003
+    backup.backup_scope,  # BKP004
+    backup.dev_space_not_backed_up,  # BKP005
+    backup.backup_storage_known,  # BKP006
+    backup.backup_storage_country,  # BKP007
+    backup.backup_storage_elsewhere,  # BKP008
+    # Shared mail, Art. 6.1
+    mail.mail_domain_hosted,  # MAIL001
+    mail.mail_quota_billable,  # MAIL002
+    mail.mail_quota_limit,  # MAIL003
+    mail.mail_no_mass_mailing,  # MAIL004
+    mail.mail_cc_limit,  # MAIL005
+    mail.mail_no_smtp_from_sites,  # MAIL006
+    mail.mail_external_forward,  # MAIL007
+    # Advice, Art. 6.1 (warnings)
+    advice.production_apart,  # ADV001
+    advice.one_dev_space,  # ADV002
+    advice.dev_space_location,  # ADV003
+    advice.dev_space_size,  # ADV004
+    # Repository: requests behind derogations
+    repository.request_exists,  # REQ001
+    repository.request_current,  # REQ002
+    repository.request_cited,  # REQ003
+    repository.request_unique,  # REQ004
+)
+
+BY_ID: dict[str, Rule] = {r.id: r for r in RULES}

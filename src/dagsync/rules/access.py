@@ -1,0 +1,221 @@
+"""Access rules (CGV Art. 6): root access given to the client, and no secret in the repository."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..document import Document
+from .base import ERROR, ClientContext, Violation, rule
+from .common import minutes
+from .secrets import scan_text
+
+_ROOT = ("contract", "root_access")
+_ROOT_CLAUSE = (
+    "Dans le cas exceptionnel où l'accès ROOT a été donné au Client, ce dernier s'engage à "
+    "prévenir DAG Technologies de son utilisation (jours et heures)."
+)
+_PASSWORD_CLAUSE = (
+    "Le Client est le responsable entier et exclusif des mots de passe nécessaires à "
+    "l'utilisation de son espace Internet. [...] La fourniture des mots de passe est "
+    "considérée comme confidentielle."
+)
+
+
+@rule(id="ACC001", severity=ERROR, article="6", clause=_ROOT_CLAUSE)
+def root_window(ctx: ClientContext) -> Iterator[Violation]:
+    """Root access given to the client is recorded with its days and hours.
+
+    What it checks:
+        Each `contract.root_access` window has a period that does not end before it starts
+        (`start` <= `end`) and hours that form a window (`hours: [from, to]`, from before to).
+        The schema already requires at least one day and two hours.
+
+    Why:
+        Article 6: a client given root access tells DAG when (days and hours) it uses it, and
+        DAG's intervention guarantees are suspended during that time. A window that cannot
+        happen records nothing.
+
+    Failing example (clients/cime-conseil/client.yaml):
+        contract:
+          root_access:
+            - server: dev1
+              granted_to: Julien Favre
+              start: 2026-09-01
+              end: 2027-08-31
+              days: [tue, thu]
+              hours: ["12:00", "09:00"]
+              guarantees_suspended: true
+              request: REQ-2026-021
+
+    Passing example (clients/cime-conseil/client.yaml):
+        contract:
+          root_access:
+            - server: dev1
+              granted_to: Julien Favre
+              start: 2026-09-01
+              end: 2027-08-31
+              days: [tue, thu]
+              hours: ["09:00", "12:00"]
+              guarantees_suspended: true
+              request: REQ-2026-021
+
+    Fix:
+        Record the days and the hours the client announced, from the earlier to the later.
+    """
+    for index, window in enumerate(ctx.client.contract.root_access):
+        path = (*_ROOT, index)
+        if window.end < window.start:
+            yield Violation(
+                ctx.client_doc,
+                (*path, "end"),
+                f"root access ends on {window.end}, before it starts on {window.start}",
+            )
+        begin, finish = window.hours
+        if minutes(begin) >= minutes(finish):
+            yield Violation(
+                ctx.client_doc,
+                (*path, "hours"),
+                f"root access hours {begin}-{finish} are not a window: write `[from, to]` with "
+                "`from` before `to`",
+            )
+
+
+@rule(id="ACC002", severity=ERROR, article="6", clause=_ROOT_CLAUSE)
+def root_window_server(ctx: ClientContext) -> Iterator[Violation]:
+    """Root access is given on one of the client's servers.
+
+    What it checks:
+        `contract.root_access[].server` names a server of this client (a file under
+        `servers/`).
+
+    Why:
+        The window suspends the guarantees of one server (Article 6): it must say which.
+
+    Failing example (clients/cime-conseil/client.yaml):
+        contract:
+          root_access:
+            - server: build9
+              granted_to: Julien Favre
+              start: 2026-09-01
+              end: 2027-08-31
+              days: [tue, thu]
+              hours: ["09:00", "12:00"]
+              guarantees_suspended: true
+              request: REQ-2026-021
+
+    Passing example (clients/cime-conseil/client.yaml):
+        contract:
+          root_access:
+            - server: dev1
+              granted_to: Julien Favre
+              start: 2026-09-01
+              end: 2027-08-31
+              days: [tue, thu]
+              hours: ["09:00", "12:00"]
+              guarantees_suspended: true
+              request: REQ-2026-021
+
+    Fix:
+        Name the server root access is given on.
+    """
+    names = [entry.name for entry in ctx.servers]
+    for index, window in enumerate(ctx.client.contract.root_access):
+        if window.server not in names and window.server not in ctx.unreadable_servers:
+            yield Violation(
+                ctx.client_doc,
+                (*_ROOT, index, "server"),
+                f"root access is given on `{window.server}`, which is not a server of "
+                f"{ctx.client_id} (" + (", ".join(names) or "no servers") + ")",
+            )
+
+
+@rule(id="ACC003", severity=ERROR, article="6", terms=("root_access_suspends_guarantees",))
+def root_window_suspends(ctx: ClientContext) -> Iterator[Violation]:
+    """Root access given to the client suspends the intervention guarantees.
+
+    What it checks:
+        `contract.root_access[].guarantees_suspended` is true when the CGV version says root
+        access suspends the guarantees.
+
+    Why:
+        Article 6: "tout accès ROOT de la part du client entraîne automatiquement la
+        suspension des garanties d'intervention et de rétablissement". Supervision and
+        on-call must know it.
+
+    Failing example (clients/cime-conseil/client.yaml):
+        contract:
+          root_access:
+            - server: dev1
+              granted_to: Julien Favre
+              start: 2026-09-01
+              end: 2027-08-31
+              days: [tue, thu]
+              hours: ["09:00", "12:00"]
+              guarantees_suspended: false
+              request: REQ-2026-021
+
+    Passing example (clients/cime-conseil/client.yaml):
+        contract:
+          root_access:
+            - server: dev1
+              granted_to: Julien Favre
+              start: 2026-09-01
+              end: 2027-08-31
+              days: [tue, thu]
+              hours: ["09:00", "12:00"]
+              guarantees_suspended: true
+              request: REQ-2026-021
+
+    Fix:
+        Set `guarantees_suspended: true`.
+    """
+    if not ctx.policy.root_access_suspends_guarantees.value:
+        return
+    for index, window in enumerate(ctx.client.contract.root_access):
+        if not window.guarantees_suspended:
+            yield Violation(
+                ctx.client_doc,
+                (*_ROOT, index, "guarantees_suspended"),
+                f"root access on {window.server} suspends the intervention guarantees: set "
+                "`guarantees_suspended: true`",
+            )
+
+
+@rule(id="ACC004", severity=ERROR, article="6", clause=_PASSWORD_CLAUSE)
+def no_secrets(ctx: ClientContext) -> Iterator[Violation]:
+    """No password or private key anywhere in the repository.
+
+    What it checks:
+        The raw text of client.yaml, requests.yaml and every server file, comments included:
+        private keys (`-----BEGIN ... PRIVATE KEY-----`, OpenSSH and PuTTY keys), password-like
+        keys with a value (`password`, `passwd`, `secret`, `token`, `api_key`,
+        `application_secret`, `consumer_key`...), long random-looking values of key-like
+        fields, and URLs with a password (`scheme://user:password@host`). References such as
+        `${VAR}` or `vault://...` are fine. The finding never repeats the secret. Files
+        outside clients/ are scanned by `dagsync.rules.secrets.scan_repository`, where a line
+        marked `dagsync: allow-secret` (documentation, test data) is skipped; the marker is
+        not honoured in client files.
+
+    Why:
+        Article 6 makes passwords confidential and the client responsible for them; a secret
+        in git is readable by everyone with a clone, forever (history keeps it).
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        supervision:
+          uptime_urls: ["https://monitor:Xk9vQ2mT7pLw@www.alpine-books.example/"]  # dagsync: allow-secret
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        supervision:
+          uptime_urls: ["https://www.alpine-books.example/"]
+
+    Fix:
+        Remove the secret, rotate it (git history keeps the old value) and keep it in the
+        vault; reference it by name if a tool needs it.
+    """
+    docs: list[tuple[Document, str | None]] = [(ctx.client_doc, None)]
+    if ctx.requests_doc is not None:
+        docs.append((ctx.requests_doc, None))
+    docs.extend((entry.doc, entry.name) for entry in ctx.servers)
+    for doc, server in docs:
+        for line, column, message in scan_text(doc.rel, doc.text):
+            yield Violation.at_position(doc, line, column, message, server=server)

@@ -1,0 +1,86 @@
+"""Supply rules (CGV Art. 4): OVH bare-metal servers, TLS certificates from accepted issuers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .base import ERROR, ClientContext, Violation, rule
+from .common import ask_for_request
+
+
+@rule(id="SUP001", severity=ERROR, article="4", terms=("server_type",))
+def server_type(ctx: ClientContext) -> Iterator[Violation]:
+    """Servers are OVH dedicated bare-metal unless the client asked otherwise.
+
+    What it checks:
+        `ovh.type` of every server equals `server_type` of the CGV version, unless the `ovh`
+        section cites a client request (`ovh.request`).
+
+    Why:
+        Article 4 manages "Serveurs Dédié Bar Metal (hors demande spécifique du client sur un
+        autre de type de serveur)": another type is a derogation that must be traceable.
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        ovh:
+          type: vps
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        ovh:
+          type: bare_metal
+
+    Fix:
+        Use a bare-metal server, or record the client's request and cite it in `ovh.request`.
+    """
+    expected = ctx.policy.server_type.value
+    for entry in ctx.servers:
+        ovh = entry.model.ovh
+        if ovh.type != expected and ovh.request is None:
+            yield Violation(
+                entry.doc,
+                ("ovh", "type"),
+                f"server type `{ovh.type}` differs from the CGV's `{expected}`: "
+                + ask_for_request(ctx, "ovh"),
+                server=entry.name,
+            )
+
+
+@rule(id="SUP002", severity=ERROR, article="4", terms=("default_tls_issuer",))
+def tls_issuer(ctx: ClientContext) -> Iterator[Violation]:
+    """TLS certificates come from OVH or from an issuer DAG accepts.
+
+    What it checks:
+        `vhosts[].tls.issuer` is the CGV's `default_tls_issuer` or one of the `tls_issuers`
+        of policies/dag.yaml.
+
+    Why:
+        Article 4: certificates are supplied by OVH; "ponctuellement" DAG buys them from
+        another provider, which the company settings name.
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        vhosts:
+          - domain: www.alpine-books.example
+            aliases: [alpine-books.example]
+            tls: {issuer: cheap-certs}
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        vhosts:
+          - domain: www.alpine-books.example
+            aliases: [alpine-books.example]
+            tls: {issuer: letsencrypt}
+
+    Fix:
+        Use an accepted issuer, or add the provider to `tls_issuers` in policies/dag.yaml.
+    """
+    accepted = [ctx.policy.default_tls_issuer.value, *ctx.dag.tls_issuers]
+    for entry in ctx.servers:
+        for index, vhost in enumerate(entry.model.vhosts):
+            if vhost.tls is not None and vhost.tls.issuer not in accepted:
+                yield Violation(
+                    entry.doc,
+                    ("vhosts", index, "tls", "issuer"),
+                    f"TLS issuer `{vhost.tls.issuer}` of {vhost.domain} is not accepted: use one "
+                    "of "
+                    + ", ".join(f"`{i}`" for i in dict.fromkeys(accepted))
+                    + " (policies/dag.yaml `tls_issuers`)",
+                    server=entry.name,
+                )
