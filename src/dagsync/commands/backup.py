@@ -17,7 +17,7 @@ EXIT_FAILED = 1
 
 @click.group("backup")
 def backup() -> None:
-    """Backups (CGV Art. 4): prove that they exist, are fresh, and restore."""
+    """Backups: prove that they exist, are fresh and restore (CGV article 4)."""
 
 
 def run_verify(

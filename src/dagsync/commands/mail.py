@@ -30,7 +30,7 @@ EXIT_FAILED = 1
 
 @click.group("mail")
 def mail() -> None:
-    """Shared mail (CGV Art. 6.1): usage, overage and billing."""
+    """Shared mail: usage, overage and billing (CGV article 6.1)."""
 
 
 def _read_history(path: Path) -> dict[str, list[dict[str, str]]]:

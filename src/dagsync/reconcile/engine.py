@@ -1,0 +1,360 @@
+"""Plan and apply over many hosts in parallel; a failing host never stops the others.
+
+plan:  per host, in parallel: connect, read every fact in one round trip, close; then the
+       pure diff.
+apply: per host, in parallel: connect, take the lock, read; build (or check) the plan;
+       confirm; per host, in parallel, on the same connection: apply, release, close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from ..errors import DagsyncError
+from ..repository import Repository
+from . import facts
+from .core import Change, DiffOptions, Note, Target, Unknown
+from .desired import HostDesired, Selection, host_desired, server_inputs
+from .errors import HostError
+from .inventory import Credentials, Endpoint, Overrides, credentials, endpoint
+from .plan import Plan, TargetPlan, observed_fingerprint, stale_resources
+from .registry import HOST_RESOURCES, host_resource
+from .report import ApplyReport, HostResult, HostStatus, host_status
+from .resource import ApplyOptions, Outcome, Status
+from .session import HostSession, Timeouts
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    parallel: int = 20
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    allow_destroy: bool = False
+    apply: ApplyOptions = field(default_factory=ApplyOptions)
+    holder: str = ""
+    lock_ttl: int = 900
+
+
+@dataclass(frozen=True)
+class Work:
+    """One host to reach: where, and the commands that read its facts."""
+
+    target: Target
+    endpoint: Endpoint
+    reads: tuple[tuple[str, str], ...]
+    desired: HostDesired | None = None
+
+
+@dataclass
+class Observation:
+    """What was read from one host (or why nothing could be)."""
+
+    work: Work
+    observed: dict[str, Any] = field(default_factory=dict)  # kind -> state or Unknown
+    error: str | None = None
+    session: HostSession | None = None
+
+    def fingerprints(self) -> dict[str, str]:
+        out = {}
+        for kind, value in self.observed.items():
+            encoded = value if isinstance(value, Unknown) else host_resource(kind).encode(value)
+            out[kind] = observed_fingerprint(encoded)
+        return out
+
+
+def parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
+        return list(pool.map(fn, items))
+
+
+# --- building the work ---------------------------------------------------------------------
+
+
+def works_from_repository(
+    repo: Repository, selection: Selection, overrides: Overrides, now: dt.datetime
+) -> list[Work]:
+    out = []
+    for inputs in server_inputs(repo, selection, now, overrides.management_ranges):
+        desired = host_desired(inputs)
+        where = endpoint(inputs.target.key, inputs.server, overrides)
+        out.append(Work(inputs.target, where, desired.reads(), desired))
+    return out
+
+
+def works_from_plan(repo: Repository, saved: Plan, overrides: Overrides) -> list[Work]:
+    servers = {f"{c.id}/{s.name}": s for c, s in repo.servers()}
+    out = []
+    for planned in saved.targets:
+        if planned.error or not planned.changes:
+            continue
+        server = servers.get(planned.target.key)
+        if server is None:
+            raise DagsyncError(f"{planned.target.key} is in the plan but not in the repository")
+        where = endpoint(planned.target.key, server, overrides)
+        out.append(Work(planned.target, where, planned.reads))
+    return out
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_facts(session: HostSession, reads: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    command, nonce = facts.batch(reads)
+    result = session.run(command)
+    sections = facts.split(result.stdout, result.stderr, nonce)
+    observed: dict[str, Any] = {}
+    for kind, _ in reads:
+        section = sections.get(kind)
+        if section is None:
+            why = result.stderr.strip()[-200:] or f"exit code {result.exit_code}"
+            observed[kind] = Unknown(f"no output from the read command ({why})")
+        else:
+            observed[kind] = host_resource(kind).parse(section)
+    return observed
+
+
+def _observe(
+    work: Work, creds: Credentials, options: RunOptions, *, keep: bool, lock_holder: str | None
+) -> Observation:
+    session = HostSession(work.target, work.endpoint, creds, options.timeouts)
+    observation = Observation(work)
+    try:
+        session.open()
+        if lock_holder is not None:
+            session.lock(lock_holder, options.lock_ttl)
+        observation.observed = read_facts(session, work.reads)
+    except HostError as exc:
+        observation.error = str(exc)
+    if keep and observation.error is None:
+        observation.session = session
+    else:
+        session.close()
+    return observation
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def diff_host(
+    desired: HostDesired, observed: Mapping[str, Any], options: DiffOptions
+) -> tuple[list[Change], list[Note], list[tuple[str, str]]]:
+    changes: list[Change] = []
+    notes: list[Note] = list(desired.notes)
+    unknown: list[tuple[str, str]] = []
+    for kind, state in desired.states:
+        value = observed.get(kind, Unknown("not read"))
+        if isinstance(value, Unknown):
+            unknown.append((kind, value.reason))
+            continue
+        for item in host_resource(kind).diff(state, value, options):
+            (changes if isinstance(item, Change) else notes).append(item)  # type: ignore[arg-type]
+    return changes, notes, unknown
+
+
+def target_plan(observation: Observation, options: DiffOptions) -> TargetPlan:
+    work = observation.work
+    base = TargetPlan(
+        work.target,
+        work.endpoint.address,
+        reads=work.reads,
+        notes=work.desired.notes if work.desired else (),
+    )
+    if observation.error is not None or work.desired is None:
+        return replace(base, error=observation.error or "no desired state")
+    changes, notes, unknown = diff_host(work.desired, observation.observed, options)
+    return replace(
+        base,
+        changes=tuple(changes),
+        notes=tuple(notes),
+        unknown=tuple(unknown),
+        fingerprints=observation.fingerprints(),
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def build_plan(
+    observations: Iterable[Observation],
+    options: DiffOptions,
+    *,
+    commit: str | None,
+    overrides: Overrides,
+) -> Plan:
+    targets = tuple(
+        sorted((target_plan(o, options) for o in observations), key=lambda t: t.target.key)
+    )
+    return Plan(
+        targets,
+        _now(),
+        commit,
+        options.allow_destroy,
+        str(overrides.path) if overrides.path else None,
+    )
+
+
+# --- plan ----------------------------------------------------------------------------------
+
+
+def plan(
+    repo: Repository,
+    selection: Selection,
+    overrides: Overrides,
+    options: RunOptions,
+    *,
+    now: dt.datetime | None = None,
+    commit: str | None = None,
+    alongside: Callable[[], None] | None = None,
+) -> Plan:
+    """Read every selected server (no lock, nothing changed) and compute the plan.
+
+    `alongside` runs while the hosts are being read (the repository's validation); if it
+    raises, the reads are discarded and its error propagates.
+    """
+    works = works_from_repository(repo, selection, overrides, now or dt.datetime.now(dt.UTC))
+    creds = credentials(repo.settings.ssh_user, overrides)
+    workers = max(1, min(options.parallel, len(works)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(_observe, w, creds, options, keep=False, lock_holder=None) for w in works
+        ]
+        if alongside is not None:
+            alongside()
+        observations = [f.result() for f in futures]
+    return build_plan(
+        observations, DiffOptions(options.allow_destroy), commit=commit, overrides=overrides
+    )
+
+
+# --- apply ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _sessions(observations: Sequence[Observation]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for observation in observations:
+            if observation.session is not None:
+                observation.session.close()
+
+
+def apply(
+    repo: Repository,
+    selection: Selection,
+    overrides: Overrides,
+    options: RunOptions,
+    confirm: Callable[[Plan], bool],
+    *,
+    saved: Plan | None = None,
+    now: dt.datetime | None = None,
+    commit: str | None = None,
+) -> ApplyReport:
+    """Lock and read every host, plan (or check a saved plan), confirm, apply in parallel."""
+    started = _now()
+    if saved is not None:
+        works = works_from_plan(repo, saved, overrides)
+    else:
+        works = works_from_repository(repo, selection, overrides, now or dt.datetime.now(dt.UTC))
+    creds = credentials(repo.settings.ssh_user, overrides)
+    holder = options.holder or "dagsync apply"
+    observations = parallel(
+        lambda w: _observe(w, creds, options, keep=True, lock_holder=holder),
+        works,
+        options.parallel,
+    )
+    with _sessions(observations):
+        current = build_plan(
+            observations, DiffOptions(options.allow_destroy), commit=commit, overrides=overrides
+        )
+        chosen = _check_saved(saved, observations, options) if saved is not None else current
+        if chosen.has_changes and not confirm(chosen):
+            raise DagsyncError("apply cancelled: nothing was changed")
+        planned = {t.target.key: t for t in chosen.targets}
+        results = parallel(
+            lambda o: _apply_host(o, planned.get(o.work.target.key), options),
+            observations,
+            options.parallel,
+        )
+    return ApplyReport(chosen, tuple(sorted(results, key=lambda r: r.target.key)), started, _now())
+
+
+def _check_saved(saved: Plan, observations: Sequence[Observation], options: RunOptions) -> Plan:
+    destructive = [c for t in saved.targets for c in t.changes if c.destructive]
+    if destructive and not options.allow_destroy:
+        raise DagsyncError(
+            f"the plan deletes {len(destructive)} resource(s) "
+            f"({destructive[0].summary}): apply it with --allow-destroy"
+        )
+    by_key = {t.target.key: t for t in saved.targets}
+    problems = []
+    for observation in observations:
+        key = observation.work.target.key
+        if observation.error is not None:
+            continue  # reported as failed for this host
+        stale = stale_resources(by_key[key], observation.fingerprints())
+        if stale:
+            problems.append(f"{key}: {', '.join(stale)} changed since the plan was computed")
+    if problems:
+        raise DagsyncError(
+            "the servers no longer match the saved plan, nothing was applied: "
+            + "; ".join(problems)
+            + ". Run `dagsync plan` again."
+        )
+    return saved
+
+
+def _apply_host(
+    observation: Observation, planned: TargetPlan | None, options: RunOptions
+) -> HostResult:
+    target = observation.work.target
+    started = time.monotonic()
+    if observation.error is not None or observation.session is None:
+        return HostResult(target, HostStatus.FAILED, message=observation.error or "not connected")
+    unread = "; ".join(f"{k}: {r}" for k, r in planned.unknown) if planned else ""
+    unread = f"could not read {unread}" if unread else ""
+    outcomes: list[Outcome] = []
+    message = ""
+    if planned is not None and planned.changes:
+        try:
+            outcomes = _apply_changes(observation.session, planned.changes, options.apply)
+        except HostError as exc:
+            message = str(exc)
+        done = {id(o.change) for o in outcomes}
+        outcomes += [
+            Outcome(c, Status.SKIPPED, "not attempted")
+            for c in planned.changes
+            if id(c) not in done
+        ]
+    observation.session.close()
+    observation.session = None
+    status = host_status(outcomes)
+    if message or (unread and status in (HostStatus.APPLIED, HostStatus.UNCHANGED)):
+        status = HostStatus.FAILED
+    text = "; ".join(m for m in (message, unread) if m)
+    return HostResult(target, status, tuple(outcomes), text, time.monotonic() - started)
+
+
+def _apply_changes(
+    session: HostSession, changes: Sequence[Change], options: ApplyOptions
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for resource in HOST_RESOURCES:
+        mine = [c for c in changes if c.kind == resource.KIND]
+        if not mine:
+            continue
+        outcomes += resource.apply(session, mine, options)
+        if any(o.status is Status.ROLLED_BACK for o in outcomes):
+            break  # DAG's access was lost and restored: change nothing else on this host
+    return outcomes

@@ -1,0 +1,1 @@
+"""Resource kinds reconciled on servers over SSH, one module each (see `..registry`)."""

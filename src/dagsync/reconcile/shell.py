@@ -1,0 +1,67 @@
+"""Building remote shell commands: every variable part is quoted with `shlex.quote`.
+
+File contents never travel on the command line: they go on the command's standard input
+and are checked (SHA-256) before the file is renamed into place, so an interrupted upload
+never replaces a file with half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import shlex
+from collections.abc import Sequence
+
+q = shlex.quote
+
+
+def join(*argv: str | int) -> str:
+    """One command, each argument quoted."""
+    return " ".join(q(str(a)) for a in argv)
+
+
+def atomic_write(
+    path: str,
+    content: bytes,
+    *,
+    mode: str = "0644",
+    owner: str | None = None,
+    check: str | None = None,
+    dir_mode: str = "0755",
+    dir_owner: str | None = None,
+) -> str:
+    """A script that writes its standard input to `path` atomically (temp file + rename).
+
+    `check` is a trusted shell fragment run on the temporary file `"$tmp"` before the rename
+    (e.g. `nft -c -f "$tmp"`); the file is renamed only if the content's SHA-256 matches.
+    """
+    if not all(c.isdigit() for c in mode + dir_mode):
+        raise ValueError(f"modes are octal digits: {mode!r} {dir_mode!r}")
+    digest = hashlib.sha256(content).hexdigest()
+    folder = posixpath.dirname(path) or "/"
+    steps = [
+        "set -e",
+        "umask 077",
+        f"[ -d {q(folder)} ] || {{ mkdir -p {q(folder)} && chmod {dir_mode} {q(folder)}; }}",
+    ]
+    if dir_owner is not None:
+        steps.append(f"chown {q(dir_owner)} {q(folder)}")
+    steps += [
+        f"tmp=$(mktemp {q(path + '.dagsync-XXXXXX')})",
+        "trap 'rm -f \"$tmp\"' EXIT HUP INT TERM",
+        'cat > "$tmp"',
+        f"printf '%s  %s\\n' {q(digest)} \"$tmp\" | sha256sum -c --status - "
+        "|| { echo 'dagsync: incomplete upload, file left unchanged' >&2; exit 3; }",
+        f'chmod {mode} "$tmp"',
+    ]
+    if owner is not None:
+        steps.append(f'chown {q(owner)} "$tmp"')
+    if check is not None:
+        steps.append(check)
+    steps += [f'mv -f "$tmp" {q(path)}', "trap - EXIT HUP INT TERM"]
+    return "\n".join(steps) + "\n"
+
+
+def script(steps: Sequence[str]) -> str:
+    """Several commands that stop at the first failure."""
+    return "\n".join(["set -e", *steps]) + "\n"
