@@ -8,39 +8,43 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
+import ipaddress
+import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .document import Document
+from .document import ClientFiles, ClientIndex, Document, Located
 from .findings import Finding, Severity, pointer_from
 from .model import CgvPolicy, Client, DagSettings, Request, Requests, Server
-from .yamlio import load
+from .yamlio import line_column, load
+
+__all__ = [
+    "ClientFiles",
+    "ClientIndex",
+    "ClientReport",
+    "Collector",
+    "Located",
+    "Policies",
+    "check_client",
+    "index_client",
+    "load_policies",
+    "read_document",
+    "validate_model",
+]
 
 MAX_FILE_BYTES = 1024 * 1024
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Located:
-    """A value that must be unique across the repository, and where it is declared."""
-
-    value: str
-    file: str
-    path: tuple[str | int, ...]
-
-
-@dataclass
-class ClientIndex:
-    """What repository-wide invariants need to know about one client."""
-
-    client_id: str | None = None
-    servers: list[Located] = field(default_factory=list)
-    service_names: list[Located] = field(default_factory=list)
-    ips: list[Located] = field(default_factory=list)
+_YAML_RULES = {
+    "syntax": "YAML001",
+    "value": "YAML001",
+    "duplicate-key": "YAML002",
+    "alias": "YAML003",
+}
 
 
 @dataclass
@@ -78,62 +82,157 @@ class Collector:
         line, column = doc.locate(parts, key=key)
         self.findings.append(
             Finding(
-                file=doc.rel, line=line, column=column, rule=rule, severity=severity,
-                message=message, article=article, pointer=pointer_from(parts),
-                client=self.client, server=server,
+                file=doc.rel,
+                line=line,
+                column=column,
+                rule=rule,
+                severity=severity,
+                message=message,
+                article=article,
+                pointer=pointer_from(parts),
+                client=self.client,
+                server=server,
             )
         )
 
-    def at(self, rel: str, line: int, column: int, rule: str, message: str,
-           server: str | None = None) -> None:
+    def at(
+        self, rel: str, line: int, column: int, rule: str, message: str, server: str | None = None
+    ) -> None:
         self.findings.append(
-            Finding(file=rel, line=line, column=column, rule=rule, severity=Severity.ERROR,
-                    message=message, client=self.client, server=server)
+            Finding(
+                file=rel,
+                line=line,
+                column=column,
+                rule=rule,
+                severity=Severity.ERROR,
+                message=message,
+                client=self.client,
+                server=server,
+            )
         )
 
 
-def read_document(root: Path, rel: str, out: Collector, server: str | None = None) -> Document | None:
+def read_document(
+    root: Path, rel: str, out: Collector, server: str | None = None
+) -> Document | None:
     """Read and parse one file; report YAML-level problems and return None if unusable."""
-    raw = (root / rel).read_bytes()
+    try:
+        raw = (root / rel).read_bytes()
+    except OSError as exc:
+        out.at(rel, 1, 1, "YAML001", f"cannot read the file: {exc.strerror or exc}", server)
+        return None
     if len(raw) > MAX_FILE_BYTES:
-        out.at(rel, 1, 1, "YAML004",
-               f"file is {len(raw)} bytes, over the 1 MiB limit: split it or remove what is not "
-               "configuration", server)
+        out.at(
+            rel,
+            1,
+            1,
+            "YAML004",
+            f"file is {len(raw)} bytes, over the 1 MiB limit: split it or remove what is not "
+            "configuration",
+            server,
+        )
         return None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        out.at(rel, line, column, "YAML005",
-               f"byte 0x{raw[exc.start]:02x} is not UTF-8: save the file as UTF-8", server)
+        line, column = _byte_position(raw, exc.start)
+        out.at(
+            rel,
+            line,
+            column,
+            "YAML005",
+            f"byte 0x{raw[exc.start]:02x} is not UTF-8: save the file as UTF-8",
+            server,
+        )
         return None
     data, problem = load(text)
-    doc = Document(rel, text, data)
     if problem is not None:
-        rule = {"syntax": "YAML001", "duplicate-key": "YAML002", "alias": "YAML003"}[problem.kind]
-        out.at(rel, problem.line, problem.column, rule, problem.message, server)
+        out.at(
+            rel, problem.line, problem.column, _YAML_RULES[problem.kind], problem.message, server
+        )
         return None
     if not isinstance(data, dict):
-        kind = "empty" if data is None else type(data).__name__
-        out.at(rel, 1, 1, "YAML006",
-               f"the document is {kind}, not a mapping: it must hold `key: value` fields", server)
+        _not_a_mapping(rel, text, data, out, server)
         return None
-    return doc
+    return Document(rel, text, data)
+
+
+def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of the byte at `offset` of undecodable bytes."""
+    start = raw.rfind(b"\n", 0, offset) + 1
+    prefix = raw[start:offset].decode("utf-8", errors="replace")
+    return raw.count(b"\n", 0, offset) + 1, len(prefix) + 1
+
+
+def _not_a_mapping(rel: str, text: str, data: Any, out: Collector, server: str | None) -> None:
+    kind = {type(None): "empty", list: "a list", str: "a string"}.get(type(data))
+    line, column = _first_content(text) if data is not None else (1, 1)
+    out.at(
+        rel,
+        line,
+        column,
+        "YAML006",
+        f"the document is {kind or 'a ' + type(data).__name__}, not a mapping: it must hold "
+        "`key: value` fields",
+        server,
+    )
+
+
+def _first_content(text: str) -> tuple[int, int]:
+    """Where the document's content starts: the first character outside comments and blanks."""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.lstrip(" \t")
+        if stripped.strip() and not stripped.startswith("#") and line.strip() != "---":
+            return line_column(text, offset + len(line) - len(stripped))
+        offset += len(line)
+    return 1, 1
 
 
 def validate_model(
     model: type[M], doc: Document, out: Collector, server: str | None = None
 ) -> M | None:
+    """The model of a document, or None with its problems reported.
+
+    Validation is pydantic's strict JSON mode on the document's JSON form (dates as ISO text):
+    exactly what the generated JSON Schemas describe, so that editors, `check-jsonschema` and
+    dagsync agree. In particular no coercion: `"yes"` is not a boolean, `"22"` not a port.
+    """
     try:
-        return model.model_validate(doc.data)
+        return model.model_validate_json(as_json(doc.data), strict=True)
     except ValidationError as exc:
         for path, errors in _group_errors(doc.data, exc.errors()):
             _report_schema_error(model, doc, path, errors, out, server)
         return None
 
 
-def _group_errors(data: Any, errors: list[Any]) -> Iterator[tuple[tuple[str | int, ...], list[Any]]]:
+def as_json(data: Any) -> str:
+    """The JSON text of loaded YAML data, as a JSON Schema validator sees it."""
+    try:
+        return json.dumps(data, default=_json_default, ensure_ascii=False)
+    except (TypeError, ValueError):  # keys JSON has no form for (from YAML complex keys)
+        return json.dumps(_string_keys(data), default=_json_default, ensure_ascii=False)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date):  # dates and datetimes
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(map(str, value))
+    return str(value)
+
+
+def _string_keys(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {str(k): _string_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_string_keys(v) for v in data]
+    return data
+
+
+def _group_errors(
+    data: Any, errors: list[Any]
+) -> Iterator[tuple[tuple[str | int, ...], list[Any]]]:
     grouped: dict[tuple[str | int, ...], list[Any]] = {}
     for error in errors:
         grouped.setdefault(_real_path(data, error["loc"], error["type"]), []).append(error)
@@ -146,10 +245,9 @@ def _real_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[str | int, .
     node = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             path.append(part)
             node = node[part]
         elif last and kind in ("missing", "extra_forbidden") and isinstance(part, str):
@@ -160,8 +258,12 @@ def _real_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[str | int, .
 
 
 def _report_schema_error(
-    model: type[BaseModel], doc: Document, path: tuple[str | int, ...], errors: list[Any],
-    out: Collector, server: str | None,
+    model: type[BaseModel],
+    doc: Document,
+    path: tuple[str | int, ...],
+    errors: list[Any],
+    out: Collector,
+    server: str | None,
 ) -> None:
     kind = errors[0]["type"]
     where = ".".join(str(p) for p in path) or "document"
@@ -170,19 +272,58 @@ def _report_schema_error(
         hint = _suggest(model, path, name)
         out.add(doc, path, "SCH001", f"unknown field `{name}`{hint}", key=True, server=server)
     elif kind == "missing":
-        out.add(doc, path[:-1], "SCH003",
-                f"missing required field `{path[-1]}` in {'.'.join(map(str, path[:-1])) or 'document'}",
-                key=True, server=server)
+        out.add(
+            doc,
+            path[:-1],
+            "SCH003",
+            f"missing required field `{path[-1]}` in {'.'.join(map(str, path[:-1])) or 'document'}",
+            key=True,
+            server=server,
+        )
     else:
         given = errors[0].get("input")
-        expected = "; or ".join(dict.fromkeys(_expected(e) for e in errors))
-        out.add(doc, path, "SCH002",
-                f"`{where}`: {expected} (got {_show(given)})", server=server)
+        hint = _hint(model, path) if kind == "string_pattern_mismatch" else ""
+        message = f"`{where}`: {_expected(errors, given)}{hint} (got {_show(given)})"
+        out.add(doc, path, "SCH002", message, server=server)
 
 
-def _expected(error: Any) -> str:
-    msg = str(error["msg"])
+_KINDS = {
+    "ip_v4_address": "an IPv4 address",
+    "ip_v6_address": "an IPv6 address",
+    "ip_v4_network": "an IPv4 network (address/prefix)",
+    "ip_v6_network": "an IPv6 network (address/prefix)",
+}
+
+
+def _kind(error: Any) -> str | None:
+    """What a union branch expected, from pydantic's branch tag (e.g. an IPv4 address)."""
+    tag = str(error["loc"][-1]) if error["loc"] else ""
+    return next((label for key, label in _KINDS.items() if f"{key}_validator" in tag), None)
+
+
+def _expected(errors: list[Any], given: Any) -> str:
+    """What was expected at one place, from pydantic's errors there (one per union branch)."""
+    kinds = [k for k in map(_kind, errors) if k]
+    if not kinds:
+        return "; or ".join(dict.fromkeys(_message(e) for e in errors))
+    others = [_message(e) for e in errors if not _kind(e)]
+    what = " or ".join(
+        dict.fromkeys([*(o.removeprefix("input should be ") for o in others), *kinds])
+    )
+    family = "v6" if isinstance(given, str) and ":" in given else "v4"
+    detail = next((_message(e) for e in errors if f"ip_{family}_" in str(e["loc"][-1])), "")
+    return f"expected {what}" + (f": {detail}" if detail else "")
+
+
+def _message(error: Any) -> str:
+    msg = str(error["msg"]).removeprefix("Value error, ")
     return msg[0].lower() + msg[1:] if msg else msg
+
+
+def _hint(model: type[BaseModel], path: tuple[str | int, ...]) -> str:
+    """The field's description, when a pattern alone would not tell what is expected."""
+    description = _property_at(_json_schema(model), path).get("description")
+    return f" ({description.rstrip('.')})" if isinstance(description, str) else ""
 
 
 def _show(value: Any) -> str:
@@ -192,8 +333,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@functools.cache
+def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
 def _suggest(model: type[BaseModel], path: tuple[str | int, ...], name: str) -> str:
-    allowed = _fields_at(model.model_json_schema(), path[:-1])
+    allowed = _fields_at(_json_schema(model), path[:-1])
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
     if close:
         return f": did you mean `{close[0]}`?"
@@ -202,54 +348,63 @@ def _suggest(model: type[BaseModel], path: tuple[str | int, ...], name: str) -> 
     return ""
 
 
-def _fields_at(schema: dict[str, Any], path: tuple[str | int, ...]) -> list[str]:
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """Follow `$ref`s and pick the structured branch of an `anyOf` (e.g. of `X | None`)."""
     defs = schema.get("$defs", {})
-
-    def resolve(node: dict[str, Any]) -> dict[str, Any]:
-        while True:
-            if "$ref" in node:
-                node = defs[node["$ref"].rsplit("/", 1)[-1]]
-            elif "anyOf" in node:
-                branches = [resolve(b) for b in node["anyOf"]]
-                node = next((b for b in branches if "properties" in b or "items" in b), branches[0])
-            else:
-                return node
-
-    node = resolve(schema)
-    for part in path:
-        if isinstance(part, int):
-            node = resolve(node.get("items", {}))
+    while True:
+        if "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[-1]]
+        elif "anyOf" in node:
+            branches = [_resolve(schema, b) for b in node["anyOf"]]
+            node = next((b for b in branches if "properties" in b or "items" in b), branches[0])
         else:
-            node = resolve(node.get("properties", {}).get(part, {}))
-    return list(node.get("properties", {}))
+            return node
+
+
+def _property_at(schema: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]:
+    """The schema of the value at `path`, as written (with its description)."""
+    node: dict[str, Any] = schema
+    for part in path:
+        parent = _resolve(schema, node)
+        if isinstance(part, int):
+            node = parent.get("items", {})
+        else:
+            node = parent.get("properties", {}).get(part, {})
+    return node
+
+
+def _fields_at(schema: dict[str, Any], path: tuple[str | int, ...]) -> list[str]:
+    return list(_resolve(schema, _property_at(schema, path)).get("properties", {}))
 
 
 def load_policies(root: Path, out: Collector) -> Policies:
+    """The CGV policies and company settings; their problems go to `out`."""
     cgv: dict[str, CgvPolicy] = {}
     for path in sorted((root / "policies" / "cgv").glob("*.yaml")):
         rel = path.relative_to(root).as_posix()
         doc = read_document(root, rel, out)
         policy = validate_model(CgvPolicy, doc, out) if doc else None
-        if policy is not None:
-            if path.stem != policy.version:
-                out.add(doc, ["version"], "REP007",  # type: ignore[arg-type]
-                        f"CGV version `{policy.version}` is in a file named {path.name}: "
-                        f"rename the file to {policy.version}.yaml")
-            cgv[policy.version] = policy
-    dag_doc = read_document(root, "policies/dag.yaml", out) if (root / "policies/dag.yaml").is_file() else None
-    if dag_doc is None and not (root / "policies/dag.yaml").is_file():
-        out.at("policies/dag.yaml", 1, 1, "REP008",
-               "policies/dag.yaml is missing: company settings are required")
-    dag = validate_model(DagSettings, dag_doc, out) if dag_doc else None
-    return Policies(cgv, dag)
+        if policy is None or doc is None:
+            continue
+        if path.stem != policy.version:
+            out.add(
+                doc,
+                ["version"],
+                "REP007",
+                f"CGV version `{policy.version}` is in a file named {path.name}: "
+                f"rename the file to {policy.version}.yaml",
+            )
+        cgv[policy.version] = policy
+    return Policies(cgv, _load_dag(root, out))
 
 
-@dataclass(frozen=True)
-class ClientFiles:
-    client_id: str
-    client: str | None
-    requests: str | None
-    servers: tuple[str, ...]
+def _load_dag(root: Path, out: Collector) -> DagSettings | None:
+    rel = "policies/dag.yaml"
+    if not (root / rel).is_file():
+        out.at(rel, 1, 1, "REP008", f"{rel} is missing: company settings are required")
+        return None
+    doc = read_document(root, rel, out)
+    return validate_model(DagSettings, doc, out) if doc else None
 
 
 def check_client(
@@ -259,20 +414,36 @@ def check_client(
     out = Collector(files.client_id)
     index = ClientIndex()
     client_doc = read_document(root, files.client, out) if files.client else None
+    if client_doc is not None:
+        _index_client_doc(client_doc, files.client_id, out, index)
     client = validate_model(Client, client_doc, out) if client_doc else None
-    if client is not None and client_doc is not None:
-        index.client_id = client.id
-        if client.id != files.client_id:
-            out.add(client_doc, ["id"], "REP001",
-                    f"client id `{client.id}` differs from its folder clients/{files.client_id}/: "
-                    "make them equal")
     requests_doc = read_document(root, files.requests, out) if files.requests else None
     requests = validate_model(Requests, requests_doc, out) if requests_doc else None
     servers = _check_servers(root, files, out, index)
-    if client is None or client_doc is None or requests is None and files.requests:
-        return ClientReport(out.findings, index)
+    broken = (
+        client is None
+        or (requests is None and files.requests)
+        or (len(servers) < len(files.servers))
+    )
+    if broken or client is None or client_doc is None:
+        return ClientReport(out.findings, index)  # rules on partial data would mislead
     _run_rules(out, files, client, client_doc, requests, requests_doc, servers, policies, today)
     return ClientReport(out.findings, index)
+
+
+def _index_client_doc(doc: Document, folder: str, out: Collector, index: ClientIndex) -> None:
+    """The client id (REP001 when it differs from the folder), read even if the model fails."""
+    client_id = doc.data.get("id")
+    if not isinstance(client_id, str):
+        return
+    index.client_id = client_id
+    if client_id != folder:
+        out.add(
+            doc,
+            ["id"],
+            "REP001",
+            f"client id `{client_id}` differs from its folder clients/{folder}/: make them equal",
+        )
 
 
 def _check_servers(
@@ -282,25 +453,56 @@ def _check_servers(
     for rel in files.servers:
         stem = Path(rel).stem
         doc = read_document(root, rel, out, server=stem)
-        server = validate_model(Server, doc, out, server=stem) if doc else None
-        if server is None or doc is None:
+        if doc is None:
             continue
-        if server.name != stem:
-            out.add(doc, ["name"], "REP002",
-                    f"server `{server.name}` is in a file named {Path(rel).name}: rename the file "
-                    f"to {server.name}.yaml or fix `name`", server=stem)
-        index.servers.append(Located(server.name, rel, ("name",)))
-        index.service_names.append(Located(server.ovh.service_name, rel, ("ovh", "service_name")))
-        for i, ip in enumerate(server.ips):
-            index.ips.append(Located(str(ip), rel, ("ips", i)))
-        servers.append((server.name, server, doc))
+        name = doc.data.get("name")
+        if isinstance(name, str) and name != stem:
+            out.add(
+                doc,
+                ["name"],
+                "REP002",
+                f"server `{name}` is in a file named {Path(rel).name}: rename the file "
+                f"to {name}.yaml or fix `name`",
+                server=stem,
+            )
+        _index_server(rel, doc.data, index)
+        server = validate_model(Server, doc, out, server=stem)
+        if server is not None:
+            servers.append((server.name, server, doc))
     return servers
 
 
+def _index_server(rel: str, data: dict[Any, Any], index: ClientIndex) -> None:
+    """The server's unique identifiers, read from its data even if the model rejects it."""
+    if isinstance(data.get("name"), str):
+        index.servers.append(Located(data["name"], rel, ("name",)))
+    ovh = data.get("ovh")
+    if isinstance(ovh, dict) and isinstance(ovh.get("service_name"), str):
+        index.service_names.append(Located(ovh["service_name"], rel, ("ovh", "service_name")))
+    ips = data.get("ips")
+    for i, ip in enumerate(ips if isinstance(ips, list) else []):
+        if isinstance(ip, str):
+            index.ips.append(Located(_canonical_ip(ip), rel, ("ips", i)))
+
+
+def _canonical_ip(text: str) -> str:
+    """`2001:DB8::1` and `2001:db8:0::1` are the same address: compare canonical forms."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return text
+
+
 def _run_rules(
-    out: Collector, files: ClientFiles, client: Client, client_doc: Document,
-    requests: Requests | None, requests_doc: Document | None,
-    servers: list[tuple[str, Server, Document]], policies: Policies, today: dt.date,
+    out: Collector,
+    files: ClientFiles,
+    client: Client,
+    client_doc: Document,
+    requests: Requests | None,
+    requests_doc: Document | None,
+    servers: list[tuple[str, Server, Document]],
+    policies: Policies,
+    today: dt.date,
 ) -> None:
     from .rules.base import ClientContext, ServerEntry
     from .rules.registry import RULES
@@ -308,43 +510,54 @@ def _run_rules(
     policy = policies.cgv.get(client.contract.cgv_version)
     if policy is None:
         known = ", ".join(sorted(policies.cgv)) or "none"
-        out.add(client_doc, ["contract", "cgv_version"], "REP009",
-                f"CGV version `{client.contract.cgv_version}` has no policies/cgv/"
-                f"{client.contract.cgv_version}.yaml (known: {known})")
+        out.add(
+            client_doc,
+            ["contract", "cgv_version"],
+            "REP009",
+            f"CGV version `{client.contract.cgv_version}` has no policies/cgv/"
+            f"{client.contract.cgv_version}.yaml (known: {known})",
+        )
         return
     if policies.dag is None:
         return
     by_id: dict[str, Request] = {r.id: r for r in (requests.requests if requests else [])}
     ctx = ClientContext(
-        client_id=files.client_id, client=client, client_doc=client_doc, requests=by_id,
+        client_id=files.client_id,
+        client=client,
+        client_doc=client_doc,
+        requests=by_id,
         requests_doc=requests_doc,
         servers=tuple(ServerEntry(n, s, d) for n, s, d in servers),
-        policy=policy, dag=policies.dag, today=today,
+        policy=policy,
+        dag=policies.dag,
+        today=today,
     )
     for rule in RULES:
         for violation in rule.check(ctx):
-            out.add(violation.doc, violation.path, rule.id, violation.message,
-                    severity=rule.severity, article=rule.article, key=violation.key,
-                    server=violation.server)
+            out.add(
+                violation.doc,
+                violation.path,
+                rule.id,
+                violation.message,
+                severity=rule.severity,
+                article=rule.article,
+                key=violation.key,
+                server=violation.server,
+            )
 
 
 def index_client(root: Path, files: ClientFiles) -> ClientIndex:
     """The repository-wide identifiers of a client that is not being validated (fast, lenient)."""
     index = ClientIndex()
-    if files.client:
-        data, _ = load((root / files.client).read_text(errors="replace"))
-        if isinstance(data, dict) and isinstance(data.get("id"), str):
-            index.client_id = data["id"]
-    for rel in files.servers:
-        data, _ = load((root / rel).read_text(errors="replace"))
+    for rel in files.all:
+        try:
+            data, _ = load((root / rel).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
         if not isinstance(data, dict):
             continue
-        if isinstance(data.get("name"), str):
-            index.servers.append(Located(data["name"], rel, ("name",)))
-        ovh = data.get("ovh")
-        if isinstance(ovh, dict) and isinstance(ovh.get("service_name"), str):
-            index.service_names.append(Located(ovh["service_name"], rel, ("ovh", "service_name")))
-        ips = data.get("ips")
-        for i, ip in enumerate(ips if isinstance(ips, list) else []):
-            index.ips.append(Located(str(ip), rel, ("ips", i)))
+        if rel == files.client and isinstance(data.get("id"), str):
+            index.client_id = data["id"]
+        elif rel in files.servers:
+            _index_server(rel, data, index)
     return index

@@ -35,7 +35,25 @@ repo_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose subcommands from LAZY_COMMANDS are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attribute = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{module}.{attribute} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dagsync")
 def cli() -> None:
     """dagsync: validate client configurations against the CGV, plan and apply them."""
@@ -70,11 +88,13 @@ def _clients_of(root: Path, paths: Sequence[str]) -> list[str]:
 def validate(paths: tuple[str, ...], repo: str | None, changed_since: str | None, fmt: str,
              on: dt.datetime | None, no_cache: bool, jobs: int | None) -> None:
     """Check client files against the model, the CGV rules and the repository invariants."""
-    from .report import FORMATS, render_text
+    from .report import FORMATS, render_text, use_colour
     from .validate import validate_repository
 
     root = _repo(repo)
     only: list[str] | None = _clients_of(root, paths) if paths else None
+    if any(Path(p).resolve().is_relative_to(root / "policies") for p in paths):
+        only = None  # a policy change can affect every client
     extra = ""
     if changed_since is not None:
         from .gitops import changed_clients
@@ -88,7 +108,7 @@ def validate(paths: tuple[str, ...], repo: str | None, changed_since: str | None
     if extra and fmt == "text":
         click.echo(extra, err=True)
     if fmt == "text":
-        click.echo(render_text(result, root, colour=sys.stdout.isatty()), nl=False)
+        click.echo(render_text(result, root, colour=use_colour(sys.stdout)), nl=False)
     else:
         click.echo(FORMATS[fmt](result), nl=False)
     raise SystemExit(result.exit_code)
@@ -111,16 +131,22 @@ def schema(repo: str | None, check: bool) -> None:
     click.echo(f"wrote {len(changed)} schema file(s)" + (f": {', '.join(changed)}" if changed else ""))
 
 
-def _register() -> None:
-    """The explicit table of subcommands that live in dagsync.commands."""
-    from .commands.contracts import contracts
-    from .commands.ovh import ovh
-
-    for command in (contracts, ovh):
-        cli.add_command(command)
-
-
-_register()
+# The explicit table of subcommands that live in dagsync.commands: name -> (module, attribute).
+# They are imported only when called, so `dagsync plan` does not pay for `ovh` or the rules.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "rules": ("dagsync.commands.rules", "rules"),
+    "contracts": ("dagsync.commands.contracts", "contracts"),
+    "plan": ("dagsync.commands.reconcile", "plan"),
+    "apply": ("dagsync.commands.reconcile", "apply"),
+    "block": ("dagsync.commands.reconcile", "block"),
+    "sandbox": ("dagsync.commands.reconcile", "sandbox"),
+    "audit": ("dagsync.commands.gitops", "audit"),
+    "check-commits": ("dagsync.commands.gitops", "check_commits"),
+    "changed-clients": ("dagsync.commands.gitops", "changed_clients"),
+    "backup": ("dagsync.commands.backup", "backup"),
+    "mail": ("dagsync.commands.mail", "mail"),
+    "ovh": ("dagsync.commands.ovh", "ovh"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,11 +1,17 @@
-"""A configuration file as read from disk: its text, its data and (lazily) its positions."""
+"""Configuration files as dagsync sees them: one parsed file (`Document`), the files of one
+client (`ClientFiles`), and the identifiers a client declares (`ClientIndex`).
+
+Light on purpose (no pydantic, no ruamel at import time): a fully cached validation run
+imports only this, `findings` and `validate`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .yamlio import Positions
+if TYPE_CHECKING:
+    from .yamlio import Positions
 
 
 @dataclass
@@ -18,10 +24,45 @@ class Document:
     _positions: Positions | None = field(default=None, repr=False)
 
     def locate(self, parts: list[str], *, key: bool = False) -> tuple[int, int]:
+        """1-based (line, column) of the value at `parts` (or of its key)."""
         if self._positions is None:
+            from .yamlio import Positions
+
             self._positions = Positions(self.text)
         return self._positions.locate(parts, key=key)
 
     def line(self, number: int) -> str:
         lines = self.text.splitlines()
         return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+@dataclass(frozen=True)
+class ClientFiles:
+    """The files of `clients/<client_id>/` (repository-relative POSIX paths)."""
+
+    client_id: str
+    client: str | None
+    requests: str | None
+    servers: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return tuple(f for f in (self.client, self.requests, *self.servers) if f)
+
+
+class Located(NamedTuple):
+    """A value that must be unique across the repository, and where it is declared."""
+
+    value: str
+    file: str
+    path: tuple[str | int, ...]
+
+
+@dataclass
+class ClientIndex:
+    """What repository-wide invariants need to know about one client."""
+
+    client_id: str | None = None
+    servers: list[Located] = field(default_factory=list)
+    service_names: list[Located] = field(default_factory=list)
+    ips: list[Located] = field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -33,8 +34,16 @@ class Finding:
         return {
             key: data[key]
             for key in (
-                "rule", "severity", "article", "file", "line", "column",
-                "pointer", "message", "client", "server",
+                "rule",
+                "severity",
+                "article",
+                "file",
+                "line",
+                "column",
+                "pointer",
+                "message",
+                "client",
+                "server",
             )
         }
 
@@ -70,7 +79,7 @@ class Result:
         return 1 if self.summary.errors else 0
 
 
-def pointer_from(parts: tuple[str | int, ...] | list[str | int]) -> str:
+def pointer_from(parts: Sequence[str | int]) -> str:
     """A JSON pointer (RFC 6901) from a path of keys and indexes."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 

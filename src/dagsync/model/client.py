@@ -9,7 +9,7 @@ from ipaddress import IPv4Network, IPv6Network
 
 from pydantic import Field
 
-from .base import Derogable, Email, HHMM, RequestId, Slug, Strict
+from .base import HHMM, Amount, Derogable, Email, RequestId, Slug, Strict
 
 
 class PaymentMethod(StrEnum):
@@ -59,7 +59,7 @@ class Payment(Strict):
 class PriceChange(Strict):
     notified_on: dt.date
     effective_on: dt.date
-    new_monthly_price_eur: Decimal = Field(gt=0)
+    new_monthly_price_eur: Amount = Field(gt=0)
     increase: bool = Field(default=True, description="True when the new price is less favourable.")
 
 
@@ -94,7 +94,7 @@ class Contract(Strict):
     tacit_renewal: bool
     renewal_term_months: int = Field(ge=1, le=120)
     payment: Payment
-    monthly_price_eur: Decimal = Field(gt=0)
+    monthly_price_eur: Amount = Field(gt=0)
     price_changes: list[PriceChange] = Field(default_factory=list)
     termination: Termination | None = None
     renewal_unpaid: dt.date | None = Field(
@@ -118,7 +118,7 @@ class ExternalForward(Strict):
 class Mail(Derogable):
     hosting: MailHosting
     domains: list[str] = Field(default_factory=list)
-    quota_gb: Decimal = Field(default=Decimal(25), gt=0)
+    quota_gb: Amount = Field(default=Decimal(25), gt=0)
     cc_limit: int = Field(default=9, ge=1)
     mass_mailing: bool = False
     smtp_from_sites: bool = Field(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Generic, TypeVar
 
 from pydantic import Field
 
-from .base import HHMM, Email, HostName, Slug, Strict
+from .base import HHMM, Amount, Email, HostName, Slug, Strict
 from .client import Channel, PaymentMethod
 from .server import BackupScope, Frequency, Metric, ServerType
 
@@ -66,10 +65,10 @@ class CgvPolicy(Strict):
     separate_production_and_development: Term[bool]
     dev_spaces_per_contract: Term[int]
     dev_space_backed_up: Term[bool]
-    mail_quota_included_gb: Term[Decimal]
-    mail_hard_limit_gb: Term[Decimal]
-    mail_overage_slice_gb: Term[Decimal]
-    mail_overage_slice_price_eur: Term[Decimal]
+    mail_quota_included_gb: Term[Amount]
+    mail_hard_limit_gb: Term[Amount]
+    mail_overage_slice_gb: Term[Amount]
+    mail_overage_slice_price_eur: Term[Amount]
     mail_overage_grace_days: Term[int]
     mail_cc_limit: Term[int]
     mail_mass_mailing_allowed: Term[bool]

@@ -1,0 +1,139 @@
+"""Shared fixtures: a private copy of the example repository, and `dagsync validate` run
+in-process with its output parsed back into findings, whatever the format."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dagsync.cli import main
+
+PROJECT = Path(__file__).parents[1]
+FORMATS = ("text", "json", "sarif", "github")
+
+
+@dataclass(frozen=True, order=True)
+class Seen:
+    """A finding as a user sees it in one output format."""
+
+    file: str
+    line: int
+    column: int
+    rule: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+    findings: tuple[Seen, ...]
+
+    def at(self, file: str) -> set[tuple[str, int, int]]:
+        """(rule, line, column) of the findings in one file."""
+        return {(f.rule, f.line, f.column) for f in self.findings if f.file == file}
+
+
+def copy_repository(target: Path) -> Path:
+    for name in ("clients", "policies", "schemas"):
+        shutil.copytree(PROJECT / name, target / name)
+    return target
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """A copy of the project's clients/, policies/ and schemas/ in a temporary folder."""
+    return copy_repository(tmp_path / "repo")
+
+
+# --- parsing each output format back ----------------------------------------------------------
+
+_TEXT_FINDING = re.compile(r"^  (\d+):(\d+): (error|warning) (\S+) (.*)$")
+
+
+def parse_text(out: str) -> list[Seen]:
+    seen, current = [], ""
+    for line in out.splitlines():
+        found = _TEXT_FINDING.match(line)
+        if found:
+            seen.append(Seen(current, int(found[1]), int(found[2]), found[4], found[5]))
+        elif line and not line.startswith(" ") and not re.match(r"^(clean|failed):", line):
+            current = line
+    return seen
+
+
+def parse_json(out: str) -> list[Seen]:
+    doc = json.loads(out)
+    return [
+        Seen(f["file"], f["line"], f["column"], f["rule"], f["message"]) for f in doc["findings"]
+    ]
+
+
+def parse_sarif(out: str) -> list[Seen]:
+    doc = json.loads(out)
+    seen = []
+    for result in doc["runs"][0]["results"]:
+        where = result["locations"][0]["physicalLocation"]
+        region = where["region"]
+        seen.append(
+            Seen(
+                where["artifactLocation"]["uri"],
+                region["startLine"],
+                region["startColumn"],
+                result["ruleId"],
+                result["message"]["text"],
+            )
+        )
+    return seen
+
+
+def gh_unescape(text: str) -> str:
+    for code, char in (("%0A", "\n"), ("%0D", "\r"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        text = text.replace(code, char)
+    return text
+
+
+_GITHUB_FINDING = re.compile(r"^::(error|warning) ([^:]*)::(.*)$")
+
+
+def parse_github(out: str) -> list[Seen]:
+    seen = []
+    for line in out.splitlines():
+        found = _GITHUB_FINDING.match(line)
+        if not found:
+            continue
+        props = dict(p.split("=", 1) for p in found[2].split(","))
+        props = {k: gh_unescape(v) for k, v in props.items()}
+        rule = props["title"].split(" ", 1)[0]
+        seen.append(
+            Seen(props["file"], int(props["line"]), int(props["col"]), rule, gh_unescape(found[3]))
+        )
+    return seen
+
+
+PARSERS: dict[str, Callable[[str], list[Seen]]] = {
+    "text": parse_text,
+    "json": parse_json,
+    "sarif": parse_sarif,
+    "github": parse_github,
+}
+
+
+@pytest.fixture
+def validate(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """`validate(root, fmt, *args)`: run `dagsync validate` in-process, parse its findings."""
+
+    def run(root: Path, fmt: str = "json", *args: str) -> Run:
+        capsys.readouterr()
+        code = main(["validate", "--repo", str(root), "--no-cache", "--format", fmt, *args])
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err, tuple(PARSERS[fmt](captured.out)))
+
+    return run
