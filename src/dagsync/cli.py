@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from . import __version__
 from .errors import DagsyncError
+from .findings import Finding
 
 EXIT_USAGE = 2
 
@@ -96,15 +98,19 @@ def validate(paths: tuple[str, ...], repo: str | None, changed_since: str | None
     if any(Path(p).resolve().is_relative_to(root / "policies") for p in paths):
         only = None  # a policy change can affect every client
     extra = ""
+    frozen: list[Finding] = []
+    day = on.date() if on else dt.date.today()
     if changed_since is not None:
+        from .freeze import freeze_findings
         from .gitops import changed_clients
 
         changes = changed_clients(root, changed_since)
         only = sorted(set(only or []) | set(changes.present)) if only else sorted(changes.present)
         extra = changes.describe()
-    result = validate_repository(
-        root, only=only, today=on.date() if on else None, jobs=jobs, use_cache=not no_cache
-    )
+        frozen = freeze_findings(root, (p for f in changes.files for p in f.paths), day)
+    result = validate_repository(root, only=only, today=day, jobs=jobs, use_cache=not no_cache)
+    if frozen:
+        result = replace(result, findings=tuple(sorted({*result.findings, *frozen})))
     if extra and fmt == "text":
         click.echo(extra, err=True)
     if fmt == "text":

@@ -54,4 +54,9 @@ STRUCTURAL: tuple[StructuralRule, ...] = (
     StructuralRule("REP010", "IP address not unique",
                    "Each IP belongs to one server of one client."),
     StructuralRule("REP011", "Client id not unique", "Client ids are unique."),
+    StructuralRule("FRZ001", "Production change on a freeze day",
+                   "validate --changed-since and apply warn when a production server changes on "
+                   "the eve of a weekend or public holiday (CGV 6.1 advises no production "
+                   "release then); --on DATE asks in advance.",
+                   severity=Severity.WARNING, article="6.1"),
 )
