@@ -35,6 +35,7 @@ AREAS = {
     "mail": "MAIL",
     "advice": "ADV",
     "repository": "REQ",
+    "edge": "EDG",
 }
 POLICY = docs.latest_policy(PROJECT)
 

@@ -6,7 +6,18 @@ IDs are stable and never reused: a retired rule keeps its ID out of this table f
 
 from __future__ import annotations
 
-from . import access, advice, backup, contract, mail, repository, security, supervision, supply
+from . import (
+    access,
+    advice,
+    backup,
+    contract,
+    edge,
+    mail,
+    repository,
+    security,
+    supervision,
+    supply,
+)
 from .base import Rule
 
 RULES: tuple[Rule, ...] = (
@@ -35,6 +46,8 @@ RULES: tuple[Rule, ...] = (
     security.ssh_port_free,  # SEC004
     security.protections_on,  # SEC005
     security.blocklist_propagation,  # SEC006
+    # Edge firewall, Art. 4
+    edge.edge_rules_fit,  # EDG001
     # Supervision, Art. 4
     supervision.metrics_watched,  # MON001
     supervision.alert_interval,  # MON002

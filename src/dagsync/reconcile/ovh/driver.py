@@ -1,0 +1,401 @@
+"""Plan and apply the OVH resources of the declared servers, in the backup driver's shape.
+
+plan:  read DAG's OVH account (its server list) and the resources of each selected server
+       through the OVH API, nothing changed; then the pure diff. One target per declared
+       server, ``<client>/<server>@ovh`` (transport ``ovh``, address: the service name), and
+       for a run over the whole repository the account, ``dag/ovh-account``, whose notes
+       name the account's servers that no client declares.
+apply: the same reads and plan, ``confirm(plan)``, then each server's changes in order,
+       with the access check of :mod:`.apply` after edge-firewall changes.
+
+Inventory: a declared server missing from the account, found in another datacenter or
+range, or declaring an address that is not its own, is an error for that server; nothing
+else of that client is read further or changed (its other servers are reported skipped)
+until git or the account is fixed. Credentials come from the environment or ``ovh.conf``
+(:func:`dagsync.ovhapi.connect`): where OVH is not set up at all, nothing is planned and the
+account target says so; incomplete or refused credentials make every target unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from ... import ovhapi
+from ...errors import DagsyncError
+from ...ovhapi import DedicatedServer, OvhApi, OvhError
+from ...repository import Repository
+from ..core import Change, Note, Target, Transport, Unknown
+from ..desired import Selection
+from ..engine import RunOptions
+from ..inventory import Overrides
+from ..plan import Plan, TargetPlan, fingerprint, stale_resources
+from ..report import ApplyReport, HostResult, HostStatus, host_status
+from ..resource import Outcome, Status
+from . import firewall
+from .apply import AccessCheck, OvhOptions, apply_server
+from .desired import ACCOUNT_TARGET, ServerDesired, server_desired
+from .diff import (
+    KIND_BACKUP,
+    KIND_INVENTORY,
+    KIND_REVERSE,
+    account_notes,
+    address_problems,
+    placement_problems,
+    server_diff,
+)
+from .observe import EdgeObserved, ServerObserved, encode, list_account, observe_server, read_server
+
+__all__ = [
+    "AccessCheck",
+    "OvhOptions",
+    "apply",
+    "check_saved",
+    "configured",
+    "plan",
+    "set_up",
+    "ssh_access_check",
+]
+
+
+NOT_READ = Unknown("not read")
+
+
+@dataclass
+class Entry:
+    """One selected server: desired, what was read, or why it is not planned."""
+
+    desired: ServerDesired
+    server: DedicatedServer | Unknown | None = None
+    observed: ServerObserved | None = None
+    error: str | None = None
+    skipped: str | None = None
+
+
+@dataclass
+class Run:
+    ovh_account: str
+    declared: frozenset[str]  # every service name the repository declares
+    full: bool  # no selection: the account target is planned too
+    entries: list[Entry] = field(default_factory=list)
+    account: tuple[str, ...] | Unknown = NOT_READ
+    not_set_up: bool = False  # no OVH configuration at all: nothing is planned
+
+
+def configured() -> bool:
+    """Whether OVH credentials are available (environment or ``ovh.conf``)."""
+    try:
+        ovhapi.resolve_credentials()
+    except OvhError:
+        return False
+    return True
+
+
+def set_up() -> bool:
+    """Whether OVH is set up at all: an ``OVH_*`` or ``DAGSYNC_OVH_URL`` variable, or an
+    ``ovh.conf`` file. Without any, OVH resources are not planned (a note says so); with
+    incomplete credentials, they are unknown (an error that names what is missing)."""
+    names = (*ovhapi.ENV_VARS.values(), ovhapi.URL_ENV)
+    return any(os.environ.get(n) for n in names) or any(f.is_file() for f in ovhapi.config_files())
+
+
+def build(repo: Repository, selection: Selection) -> Run:
+    ranges = repo.settings.management_ranges
+    run = Run(
+        repo.settings.ovh_account,
+        frozenset(s.ovh.service_name for _, s in repo.servers()),
+        full=not selection.clients and not selection.servers,
+    )
+    for config, server in repo.servers():
+        if selection.wants(config.id, server.name):
+            run.entries.append(Entry(server_desired(config.id, server, ranges)))
+    return run
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def _block_clients(run: Run) -> None:
+    """A client with an inventory error: its other servers are skipped."""
+    broken = {e.desired.target.client: e for e in run.entries if e.error}
+    for entry in run.entries:
+        culprit = broken.get(entry.desired.target.client)
+        if culprit is not None and culprit is not entry and entry.skipped is None:
+            entry.skipped = (
+                f"skipped: {culprit.desired.ssh_target.key} has an inventory error, and nothing "
+                f"of client {culprit.desired.target.client} is changed until it is fixed"
+            )
+            entry.observed = None
+
+
+def _active(run: Run) -> list[Entry]:
+    return [
+        e
+        for e in run.entries
+        if not (e.error or e.skipped or e.desired.error or e.desired.unmanaged)
+    ]
+
+
+def _observe_entry(api: OvhApi, entry: Entry) -> None:
+    entry.server = read_server(api, entry.desired.service_name)
+    if isinstance(entry.server, Unknown):
+        return
+    problems = placement_problems(entry.desired, entry.server)
+    if not problems:
+        entry.observed = observe_server(api, entry.desired, entry.server)
+        if not isinstance(entry.observed.blocks, Unknown):
+            problems = address_problems(entry.desired, entry.observed.blocks)
+    if problems:
+        entry.error = "; ".join(problems)
+
+
+def observe(api: OvhApi, run: Run) -> None:
+    run.account = list_account(api)
+    if isinstance(run.account, Unknown):
+        return
+    for entry in _active(run):
+        if entry.desired.service_name not in run.account:
+            entry.error = (
+                f"{entry.desired.service_name} is not in the OVH account {run.ovh_account}: "
+                f"check `ovh.service_name` of {entry.desired.ssh_target.key}"
+            )
+    _block_clients(run)
+    for entry in _active(run):
+        _observe_entry(api, entry)
+    _block_clients(run)
+
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _fingerprints(observed: ServerObserved) -> dict[str, str]:
+    return {
+        KIND_INVENTORY: fingerprint(encode(observed.server)),
+        firewall.KIND: fingerprint([[a, encode(e)] for a, e in observed.edges]),
+        KIND_REVERSE: fingerprint([[a, encode(r)] for a, r in observed.reverses]),
+        KIND_BACKUP: fingerprint(encode(observed.backup)),
+    }
+
+
+def _unplanned(entry: Entry, run: Run) -> TargetPlan | None:
+    """The target plan of a server that is not diffed, or ``None``."""
+    base = TargetPlan(entry.desired.target, entry.desired.service_name)
+    desired = entry.desired
+    if desired.unmanaged:
+        return replace(base, notes=(Note(KIND_INVENTORY, desired.unmanaged),))
+    error = desired.error or entry.error or entry.skipped
+    if error:
+        return replace(base, error=error)
+    for value in (run.account, entry.server):
+        if isinstance(value, Unknown):
+            return replace(base, unknown=((KIND_INVENTORY, value.reason),))
+    return None if entry.observed else replace(base, unknown=((KIND_INVENTORY, "not read"),))
+
+
+def entry_plan(entry: Entry, run: Run) -> TargetPlan:
+    unplanned = _unplanned(entry, run)
+    if unplanned is not None or entry.observed is None:
+        return unplanned or TargetPlan(entry.desired.target, entry.desired.service_name)
+    diff = server_diff(entry.desired, entry.observed)
+    blocks = entry.observed.blocks
+    unknown = ((KIND_INVENTORY, blocks.reason),) if isinstance(blocks, Unknown) else ()
+    return TargetPlan(
+        entry.desired.target,
+        entry.desired.service_name,
+        changes=diff.changes,
+        notes=diff.notes,
+        unknown=unknown + diff.unknown,
+        fingerprints=_fingerprints(entry.observed),
+    )
+
+
+def account_plan(run: Run) -> TargetPlan:
+    base = TargetPlan(ACCOUNT_TARGET, run.ovh_account)
+    if isinstance(run.account, Unknown):
+        return replace(base, unknown=((KIND_INVENTORY, run.account.reason),))
+    return replace(
+        base,
+        notes=tuple(account_notes(run.account, run.declared)),
+        fingerprints={KIND_INVENTORY: fingerprint(sorted(run.account))},
+    )
+
+
+NOT_SET_UP = (
+    "OVH is not set up here (no OVH_* variable, no ovh.conf): the OVH resources were not "
+    "planned. `dagsync ovh credentials` shows how to set it up"
+)
+
+
+def compute_plan(run: Run) -> Plan:
+    if run.not_set_up:
+        note = Note(KIND_INVENTORY, NOT_SET_UP)
+        return Plan((TargetPlan(ACCOUNT_TARGET, run.ovh_account, notes=(note,)),), _now())
+    targets = [account_plan(run)] if run.full else []
+    targets += [entry_plan(e, run) for e in run.entries]
+    return Plan(tuple(sorted(targets, key=lambda t: t.target.key)), _now())
+
+
+def _connect(api: OvhApi | None, run: Run, rate: float | None) -> OvhApi | None:
+    if api is not None:
+        return api
+    if not set_up():
+        run.not_set_up = True
+        return None
+    try:
+        return ovhapi.connect() if rate is None else ovhapi.connect(max_rate_per_minute=rate)
+    except OvhError as error:
+        run.account = Unknown(str(error))
+        return None
+
+
+def plan(
+    repo: Repository,
+    selection: Selection,
+    overrides: Overrides,
+    options: RunOptions,
+    *,
+    api: OvhApi | None = None,
+    max_rate_per_minute: float | None = None,
+) -> Plan:
+    """Read the OVH account and the selected servers (nothing changed); the OVH plan.
+
+    Without ``api``, it connects with the credentials of the environment or ``ovh.conf``
+    (``max_rate_per_minute`` bounds the client, e.g. higher for a local emulator)."""
+    run = build(repo, selection)
+    connected = _connect(api, run, max_rate_per_minute)
+    if connected is not None:
+        observe(connected, run)
+    return compute_plan(run)
+
+
+# -- applying ---------------------------------------------------------------------------------
+
+
+def ssh_access_check(repo: Repository, overrides: Overrides, options: RunOptions) -> AccessCheck:
+    """A fresh SSH connection (pinned host key, DAG's user and key) to the server works."""
+    from ..errors import HostError
+    from ..inventory import credentials, endpoint
+    from ..session import HostSession
+
+    servers = {f"{c.id}/{s.name}": s for c, s in repo.servers()}
+
+    def check(target: Target) -> bool:
+        server = servers.get(target.key)
+        if server is None:
+            return False
+        try:
+            creds = credentials(repo.settings.ssh_user, overrides)
+            where = endpoint(target.key, server, overrides)
+            session = HostSession(target, where, creds, options.timeouts).open()
+        except (HostError, DagsyncError):
+            return False
+        try:
+            return session.run("true").ok
+        except HostError:
+            return False
+        finally:
+            session.close()
+
+    return check
+
+
+def _previous(entry: Entry) -> dict[str, EdgeObserved]:
+    edges = entry.observed.edges if entry.observed else ()
+    return {a: e for a, e in edges if isinstance(e, EdgeObserved)}
+
+
+def _not_attempted(changes: Sequence[Change], outcomes: list[Outcome]) -> list[Outcome]:
+    done = {id(o.change) for o in outcomes}
+    return outcomes + [
+        Outcome(c, Status.SKIPPED, "not attempted") for c in changes if id(c) not in done
+    ]
+
+
+def _result(
+    api: OvhApi | None,
+    entry: Entry | None,
+    planned: TargetPlan,
+    check: AccessCheck,
+    options: OvhOptions,
+) -> HostResult:
+    started = time.monotonic()
+    target = planned.target
+    if planned.error:
+        skipped = entry is not None and entry.skipped is not None
+        status = HostStatus.SKIPPED if skipped else HostStatus.FAILED
+        return HostResult(target, status, message=planned.error)
+    outcomes: list[Outcome] = []
+    if planned.changes and api is not None and entry is not None:
+        outcomes = apply_server(
+            api, entry.desired.ssh_target, planned.changes, _previous(entry), check, options
+        )
+    outcomes = _not_attempted(planned.changes, outcomes)
+    status = host_status(outcomes)
+    unread = "; ".join(f"{k}: {r}" for k, r in planned.unknown)
+    if unread and status in (HostStatus.APPLIED, HostStatus.UNCHANGED):
+        status = HostStatus.FAILED
+    message = f"could not read {unread}" if unread else ""
+    return HostResult(target, status, tuple(outcomes), message, time.monotonic() - started)
+
+
+def check_saved(saved: Plan, fresh: Plan) -> None:
+    """Refuse a saved plan whose OVH targets no longer match the account (or git)."""
+    now = {t.target.key: t for t in fresh.targets}
+    problems = []
+    for old in (t for t in saved.targets if t.target.transport is Transport.OVH):
+        new = now.get(old.target.key)
+        if new is None:
+            problems.append(f"{old.target.key} is no longer planned")
+            continue
+        stale = stale_resources(old, new.fingerprints)
+        if stale or old.changes != new.changes:
+            what = ", ".join(stale) or "its changes"
+            problems.append(f"{old.target.key}: {what} changed since the plan was computed")
+    if problems:
+        raise DagsyncError(
+            "the OVH account no longer matches the saved plan, nothing was applied: "
+            + "; ".join(problems)
+            + ". Run `dagsync plan` again."
+        )
+
+
+def apply(
+    repo: Repository,
+    selection: Selection,
+    overrides: Overrides,
+    options: RunOptions,
+    confirm: Callable[[Plan], bool],
+    *,
+    api: OvhApi | None = None,
+    max_rate_per_minute: float | None = None,
+    ovh_options: OvhOptions | None = None,
+    check_access: AccessCheck | None = None,
+    saved: Plan | None = None,
+) -> ApplyReport:
+    """Read, plan, confirm, then converge each server (``check_access`` defaults to a fresh
+    SSH connection: :func:`ssh_access_check`; ``ovh_options`` bounds the waits). With
+    ``saved``, its OVH targets must still match what is read (:func:`check_saved`)."""
+    started = _now()
+    run = build(repo, selection)
+    connected = _connect(api, run, max_rate_per_minute)
+    if connected is not None:
+        observe(connected, run)
+    chosen = compute_plan(run)
+    if saved is not None:
+        check_saved(saved, chosen)
+    if chosen.has_changes and not confirm(chosen):
+        raise DagsyncError("apply cancelled: nothing was changed")
+    check = check_access or ssh_access_check(repo, overrides, options)
+    entries = {e.desired.target.key: e for e in run.entries}
+    results = [
+        _result(connected, entries.get(t.target.key), t, check, ovh_options or OvhOptions())
+        for t in chosen.targets
+    ]
+    return ApplyReport(chosen, tuple(results), started, _now())
