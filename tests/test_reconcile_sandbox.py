@@ -1,37 +1,107 @@
-"""`dagsync sandbox up`, then `plan` and `apply` on the example repository, then `down`."""
+"""The sandbox end to end, as a new user meets it: `dagsync sandbox up`, `plan`, `apply --yes`
+twice, `sandbox run-backups`, `backup verify`, then `down` leaves nothing.
+
+The tests run in file order on one sandbox of the example repository: the client servers,
+DAG's backup storages and mail hosts as test hosts, the OVH emulator when the OVH driver
+exists; commands go through `dagsync.cli.main`, as typed.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.errors import DagsyncError
-from dagsync.reconcile.inventory import HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV
-from dagsync.sandbox import down, status, up
+from dagsync import sandbox
+from dagsync.cli import main
+from dagsync.reconcile import drivers
+from dagsync.reconcile.desired import Selection
+from dagsync.reconcile.engine import RunOptions
+from dagsync.reconcile.inventory import HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV, load_overrides
+from dagsync.reconcile.report import HostStatus
+from dagsync.repository import load_repository
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import Network
 
-pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-sandbox")]
-
 REPO = Path(__file__).resolve().parents[1]
 NET = Network("10.205.0", bridge="dssbxt0", ns_prefix="dssbxt-", veth_prefix="dssbxtv")
+SERVERS = [
+    "alpine-books/shop1",
+    "cime-conseil/dev1",
+    "cime-conseil/prod1",
+    "velo-savoie/db1",
+    "velo-savoie/web1",
+    "velo-savoie/web2",
+]
+DAG_HOSTS = ["dag/sbg-backup-1", "dag/rbx-backup-1", "dag/mx1", "dag/mx2"]
+CLEAN_ENV = (
+    HOSTS_FILE_ENV,
+    SSH_KEY_ENV,
+    SSH_USER_ENV,
+    "DAGSYNC_PASSPHRASE_ESCROW",
+    "DAGSYNC_OVH_URL",
+    "OVH_ENDPOINT",
+    "OVH_APPLICATION_KEY",
+    "OVH_APPLICATION_SECRET",
+    "OVH_CONSUMER_KEY",
+)
 
 
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _missing() -> str | None:
     if reason := th.skip_reason():
+        return reason
+    tools = ("borg", "doveconf", "dovecot", "postconf", "postfix", "openssl")
+    absent = [t for t in tools if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
+    return f"the sandbox needs {', '.join(absent)}" if absent else None
+
+
+@pytest.fixture(scope="module")
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state-home")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory, state_home: Path) -> Iterator[Path]:
+    """A git clone-like copy of the repository, with the sandbox's environment cleared."""
+    if reason := _missing():
         pytest.skip(reason)
-    for var in (HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV):
-        monkeypatch.delenv(var, raising=False)
-    root = tmp_path / "repo"
+    repo = tmp_path_factory.mktemp("sandbox") / "repo"
     for folder in ("clients", "policies", "schemas"):
-        shutil.copytree(REPO / folder, root / folder)
-    return root
+        shutil.copytree(REPO / folder, repo / folder)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in CLEAN_ENV:
+            patch.delenv(name, raising=False)
+        patch.setenv("XDG_STATE_HOME", str(state_home))
+        for role in ("AUTHOR", "COMMITTER"):
+            patch.setenv(f"GIT_{role}_NAME", "Sandbox Tester")
+            patch.setenv(f"GIT_{role}_EMAIL", "tester@dagtechnologies.example")
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
+        subprocess.run(["git", "-C", str(repo), "commit", "-qm", "clients"], check=True)
+        try:
+            yield repo
+        finally:
+            sandbox.down(repo)
+
+
+def dagsync(capsys: pytest.CaptureFixture[str], root: Path, *args: str) -> tuple[int, str]:
+    code = main([*args, "--repo", str(root)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def ssh(root: Path, host: str, command: str) -> subprocess.CompletedProcess[str]:
+    config = root / sandbox.STATE / "ssh_config"
+    return subprocess.run(
+        ["ssh", "-F", str(config), host, "--", command], capture_output=True, text=True, timeout=60
+    )
 
 
 def _leftovers() -> list[str]:
@@ -40,31 +110,204 @@ def _leftovers() -> list[str]:
     return [n for n in names.split() + links if n.startswith(("dssbxt", NET.bridge))]
 
 
-def test_sandbox_up_then_plan_and_apply_work_on_the_repository_then_down_removes_all(
-    repo: Path, capsys: pytest.CaptureFixture[str]
+# --- without hosts -------------------------------------------------------------------------
+
+
+def test_the_sandbox_has_a_host_per_server_storage_and_mail_host() -> None:
+    members = sandbox.members(load_repository(REPO, validate=False))
+    assert [m.key for m in members] == SERVERS + DAG_HOSTS
+    web1 = members[SERVERS.index("velo-savoie/web1")]
+    assert (web1.name, web1.role, web1.site) == ("velo-savoie-web1", "server", ("/srv/shop",))
+    dev1 = members[SERVERS.index("cime-conseil/dev1")]
+    assert dev1.site == ("/srv/portal", "/srv/dev-space")
+
+
+def test_the_escrow_folder_lies_outside_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    try:
-        assert "6 test hosts" in up(repo, NET)
-        overrides = json.loads((repo / ".dagsync-sandbox/hosts.json").read_text())
-        assert sorted(overrides["hosts"]) == [
-            "alpine-books/shop1",
-            "cime-conseil/dev1",
-            "cime-conseil/prod1",
-            "velo-savoie/db1",
-            "velo-savoie/web1",
-            "velo-savoie/web2",
-        ]
-        assert overrides["management_ranges"] == ["10.205.0.1/32"]
-        with pytest.raises(DagsyncError, match="already up"):
-            up(repo, NET)
-        assert run_plan(Scope(repo), "text", detailed_exitcode=True) == 2
-        assert "on 6 of 6 server(s)" in capsys.readouterr().out
-        assert run_apply(Scope(repo), yes=True, record=False) == 0
-        assert "Apply: 6 applied." in capsys.readouterr().out
-        assert run_plan(Scope(repo), "text", detailed_exitcode=True) == 0
-        assert "sandbox: up (6 hosts" in status(repo)
-    finally:
-        down(repo)
-    assert not (repo / ".dagsync-sandbox").exists()
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    folder = sandbox.escrow_folder(tmp_path / "repo")
+    assert folder.parent.parent == tmp_path / "state/dagsync" and folder.name == "escrow"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "repo/.state"))
+    assert not sandbox.escrow_folder(tmp_path / "repo").is_relative_to(tmp_path / "repo")
+
+
+def test_the_emulator_banner_gives_its_url_and_validated_credentials() -> None:
+    banner = (
+        "OVH API emulator listening on http://127.0.0.1:41367/1.0\n"
+        "Accepted credentials (application key, application secret, consumer key, state):\n"
+        "  appKey appSecret pendingKey pendingValidation\n"
+        "  appKey appSecret goodKey validated\n"
+        "Stop with Ctrl-C or SIGTERM.\n"
+    )
+    assert sandbox.parse_banner(banner.split("Accepted")[0], 7) is None  # not complete yet
+    emulator = sandbox.parse_banner(banner, 7)
+    assert emulator is not None and emulator.environment() == {
+        "DAGSYNC_OVH_URL": "http://127.0.0.1:41367/1.0",
+        "OVH_APPLICATION_KEY": "appKey",
+        "OVH_APPLICATION_SECRET": "appSecret",
+        "OVH_CONSUMER_KEY": "goodKey",
+    }
+
+
+# --- end to end ----------------------------------------------------------------------------
+
+
+@pytest.mark.hosts
+@pytest.mark.xdist_group("hosts-sandbox")
+def test_up_plan_apply_twice_then_backups_are_verified(
+    root: Path, state_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = sandbox.up(root, NET)
+    assert "sandbox up: 10 test hosts (6 servers, 4 of DAG's)" in text
+    overrides = json.loads((root / ".dagsync-sandbox/hosts.json").read_text())
+    assert sorted(overrides["hosts"]) == sorted(SERVERS + DAG_HOSTS)
+    escrow = Path(overrides["environment"]["DAGSYNC_PASSPHRASE_ESCROW"])
+    assert escrow.is_dir() and escrow.is_relative_to(state_home)
+    ovh = drivers.driver("ovh").available()
+    assert ("DAGSYNC_OVH_URL" in overrides["environment"]) == ovh
+
+    code, out = dagsync(capsys, root, "plan", "--detailed-exitcode")
+    assert code == 2, out
+    for kind in ("firewall", "accounts", "backup", "backup-storage", "mail"):
+        assert f"+ {kind}: " in out or f"~ {kind}: " in out, kind
+    assert ("ovh-firewall: " in out) == ovh
+
+    code, out = dagsync(capsys, root, "apply", "--yes")
+    assert code == 0, out
+    assert "apply recorded for" in out
+    code, out = dagsync(capsys, root, "apply", "--yes")
+    assert code == 0, out
+    assert "Nothing to do: every server already matches the configuration." in out
+    assert "applied" not in out
+    assert sorted(p.name for p in escrow.rglob("*.json")) == sorted(
+        f"{key.split('/')[1]}.json" for key in SERVERS
+    )
+
+    code, out = dagsync(capsys, root, "sandbox", "run-backups")
+    assert code == 0, out
+    assert out.count(": backed up") == 6
+    code, out = dagsync(capsys, root, "backup", "verify")
+    assert code == 0, out
+    assert "6 of 6 server(s) verified" in out
+
+
+@pytest.mark.hosts
+@pytest.mark.xdist_group("hosts-sandbox")
+def test_plan_reports_a_server_whose_last_backup_is_too_old_in_every_format(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stamp = dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)
+    job = (
+        f"DAGSYNC_DUMP_COMMAND={sandbox.DUMP_TOOL} "
+        f"DAGSYNC_BACKUP_TIMESTAMP={stamp:%Y-%m-%dT%H:%M:%S} {sandbox.BACKUP_JOB}"
+    )
+    result = ssh(root, "velo-savoie-web1", job)
+    assert result.returncode == 0, result.stderr
+    outputs = {}
+    for fmt in ("text", "markdown", "json"):
+        code, outputs[fmt] = dagsync(capsys, root, "plan", "--only", "backup", "--format", fmt)
+        assert code == 0, outputs[fmt]
+    assert "note (backup): last backup too old" in outputs["text"]
+    assert "30.0 h ago" in outputs["text"] and outputs["text"].count("too old") == 1
+    assert "<b>velo-savoie/web1</b>" in outputs["markdown"]
+    assert "last backup too old" in outputs["markdown"]
+    data = json.loads(outputs["json"][outputs["json"].index("{") :])
+    notes = {
+        f"{t['target']['client']}/{t['target']['name']}": [n["text"] for n in t["notes"]]
+        for t in data["targets"]
+    }
+    assert any("too old" in n for n in notes["velo-savoie/web1"])
+    assert not any("too old" in n for n in notes["velo-savoie/web2"])
+
+
+@pytest.mark.hosts
+@pytest.mark.xdist_group("hosts-sandbox")
+def test_a_driver_whose_hosts_moved_after_the_confirmation_is_refused_the_others_apply(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = dagsync(capsys, root, "block", "198.51.100.99", "--client", "velo-savoie",
+                        "--reason", "sandbox test")  # fmt: skip
+    assert code == 0, out
+    client = root / "clients/alpine-books/client.yaml"
+    client.write_text(client.read_text().replace("quota_gb: 25", "quota_gb: 20"))
+    repo = load_repository(root)
+    overrides = load_overrides(root / ".dagsync-sandbox/hosts.json")
+    ctx = drivers.Context(repo, Selection(), overrides, RunOptions(parallel=8))
+    extras = drivers.read_extras(overrides.path)
+
+    def hand_edit_on_mx1(plan: object) -> bool:
+        edit = ssh(root, "dag-mx1", "postconf -e 'smtpd_client_restrictions = permit'")
+        assert edit.returncode == 0, edit.stderr
+        return True
+
+    with drivers.environment(extras.environment):
+        combined = drivers.plan_all(ctx, drivers.selected(ctx))
+        assert {t.target.key for t in combined.part("mail").targets if t.changes} == {
+            "dag/mx1",
+            "dag/mx2",
+        }
+        report = drivers.apply_all(ctx, combined, hand_edit_on_mx1)
+    by_key = {r.target.key: r for r in report.results}
+    assert by_key["velo-savoie/web1"].status is HostStatus.APPLIED
+    assert by_key["alpine-books/shop1"].status is HostStatus.APPLIED  # shared blocklist
+    for mx in ("dag/mx1", "dag/mx2"):
+        assert by_key[mx].status is HostStatus.FAILED
+        assert "the state moved since the plan was confirmed" in by_key[mx].message
+    assert "dag/mx1: now also mail" in by_key["dag/mx1"].message
+    code, out = dagsync(capsys, root, "plan", "--detailed-exitcode")
+    assert code == 2 and re.search(r"^dag/mx1 \(.*\): 1 to change", out, re.M), out
+    assert re.search(r"^velo-savoie/web1 \(.*\): no changes", out, re.M), out
+    code, out = dagsync(capsys, root, "apply", "--yes", "--no-record")
+    assert code == 0, out
+    code, out = dagsync(capsys, root, "plan", "--detailed-exitcode")
+    assert code == 0, out
+
+
+@pytest.mark.hosts
+@pytest.mark.xdist_group("hosts-sandbox")
+def test_a_saved_plan_of_every_kind_applies_while_nothing_moved(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = root / "clients/alpine-books/client.yaml"
+    client.write_text(client.read_text().replace("quota_gb: 20", "quota_gb: 25"))
+    saved = tmp_path / "plan.json"
+    code, out = dagsync(capsys, root, "plan", "--out", str(saved), "--detailed-exitcode")
+    assert code == 2, out
+    assert json.loads(saved.read_text())["drivers"][:3] == ["hosts", "backup", "mail"]
+    code, out = dagsync(capsys, root, "apply", "--plan", str(saved), "--yes", "--no-record")
+    assert code == 0, out
+    assert "dag/mx1" in out and "applied" in out
+    code, out = dagsync(capsys, root, "plan", "--detailed-exitcode")
+    assert code == 0, out
+
+
+@pytest.mark.hosts
+@pytest.mark.xdist_group("hosts-sandbox")
+def test_an_unreachable_host_of_an_excluded_kind_is_not_an_error(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid = int((root / sandbox.STATE / "dag-mx1/sshd.pid").read_text())
+    os.kill(pid, 15)
+    code, out = dagsync(capsys, root, "plan", "--detailed-exitcode")
+    assert code == 1 and "dag/mx1" in out, out
+    others = ",".join(k for k in drivers.KINDS if k != "mail")
+    code, out = dagsync(capsys, root, "plan", "--only", others, "--detailed-exitcode")
+    assert code == 0, out
+    assert "dag/mx1" not in out
+
+
+@pytest.mark.hosts
+@pytest.mark.xdist_group("hosts-sandbox")
+def test_down_stops_everything_and_leaves_nothing(
+    root: Path, state_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emulator = json.loads((root / sandbox.SANDBOX_STATE).read_text()).get("emulator")
+    code, out = dagsync(capsys, root, "sandbox", "down")
+    assert code == 0, out
+    assert not (root / ".dagsync-sandbox").exists()
     assert _leftovers() == []
-    assert status(repo) == "sandbox: down"
+    assert list(state_home.iterdir()) == []  # the escrow folder is gone
+    if emulator:
+        assert not Path(f"/proc/{emulator['pid']}").exists()
+    assert sandbox.status(root) == "sandbox: down"

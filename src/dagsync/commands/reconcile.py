@@ -1,7 +1,9 @@
 """`dagsync plan`, `apply`, `block` and `sandbox`: thin wrappers over `dagsync.reconcile`.
 
+`plan` and `apply` run the drivers of `dagsync.reconcile.drivers` (host resources over SSH,
+backups, shared mail, OVH), or those of `--only KIND,...`, as one plan with one confirmation.
 Exit codes: plan 0 (no change) / 1 (error) / 2 (changes, with --detailed-exitcode);
-apply 0 (every host applied or unchanged) / 1 (a host failed or was rolled back, or the
+apply 0 (every target applied or unchanged) / 1 (a target failed or was rolled back, or the
 apply was refused).  Heavy modules (Fabric, pydantic models) are imported inside the
 commands, so that `dagsync --help` stays fast.
 """
@@ -20,8 +22,12 @@ import click
 from ..errors import DagsyncError
 
 if TYPE_CHECKING:
+    from ..reconcile.drivers import Combined, Context, Driver
     from ..reconcile.engine import RunOptions
+    from ..reconcile.inventory import Overrides
     from ..reconcile.plan import Plan
+    from ..reconcile.report import ApplyReport
+    from ..repository import Repository
 
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -40,6 +46,7 @@ class Scope:
     allow_destroy: bool = False
     confirm_timeout: float = 30.0
     day: dt.date | None = None
+    kinds: tuple[str, ...] = ()  # `--only`: resource kinds; empty: every kind
 
 
 def _options(scope: Scope) -> RunOptions:
@@ -79,6 +86,54 @@ def _freeze_warning(plan: Plan, day: dt.date) -> str | None:
     )
 
 
+def _context(
+    scope: Scope, repo: Repository, overrides: Overrides, saved: Combined | None = None
+) -> Context:
+    from ..reconcile.desired import Selection
+    from ..reconcile.drivers import Context, parse_kinds
+
+    if saved is None:
+        kinds = parse_kinds(scope.kinds)
+        selection = Selection(scope.clients, scope.servers)
+    else:
+        _refuse_other_scope(scope, saved)
+        kinds, selection = saved.kinds, Selection(*saved.selection)
+    return Context(repo, selection, overrides, _options(scope), kinds)
+
+
+def _refuse_other_scope(scope: Scope, saved: Combined) -> None:
+    """A saved plan fixes its kinds and selection: other ones on the command line are refused."""
+    from ..reconcile.drivers import parse_kinds
+
+    asked = {
+        "--only": (parse_kinds(scope.kinds), saved.kinds) if scope.kinds else None,
+        "--client": (set(scope.clients), set(saved.selection[0])) if scope.clients else None,
+        "--server": (set(scope.servers), set(saved.selection[1])) if scope.servers else None,
+    }
+    for option, pair in asked.items():
+        if pair is not None and pair[0] != pair[1]:
+            raise DagsyncError(
+                f"the saved plan was not computed with this {option}: apply it without "
+                f"{option} (it applies what it holds), or run `dagsync plan` again"
+            )
+
+
+def _drivers(ctx: Context, scope: Scope, saved: Combined | None = None) -> list[Driver]:
+    from ..reconcile import drivers
+
+    if saved is not None:
+        return [drivers.driver(name) for name, _ in saved.parts]
+    return drivers.selected(ctx, explicit=bool(scope.kinds))
+
+
+def _render(combined: Combined, fmt: str) -> str:
+    from ..reconcile.render import RENDERERS
+
+    if fmt == "json":
+        return combined.dumps()
+    return RENDERERS[fmt](combined.plan, colour=fmt == "text" and sys.stdout.isatty())
+
+
 def run_plan(
     scope: Scope,
     fmt: str = "text",
@@ -87,24 +142,21 @@ def run_plan(
     out: Path | None = None,
     echo: Callable[[str], None] = click.echo,
 ) -> int:
-    """Compute, render and optionally save the plan; returns the exit code."""
-    from ..reconcile.desired import Selection
-    from ..reconcile.engine import plan as compute
-    from ..reconcile.render import RENDERERS
+    """Compute, render and optionally save the plan of every driver; returns the exit code."""
+    from ..reconcile import drivers
     from ..repository import refuse_invalid
 
     repo, overrides = _load(scope, validate=False)  # validated while the hosts are read
-    plan = compute(
-        repo,
-        Selection(scope.clients, scope.servers),
-        overrides,
-        _options(scope),
-        alongside=lambda: refuse_invalid(scope.root),
-    )
-    colour = fmt == "text" and sys.stdout.isatty()
-    echo(RENDERERS[fmt](plan, colour=colour).rstrip("\n"))
+    ctx = _context(scope, repo, overrides)
+    drivers.check_selection(repo, ctx.selection)
+    with drivers.environment(drivers.read_extras(overrides.path).environment):
+        combined = drivers.plan_all(
+            ctx, _drivers(ctx, scope), alongside=lambda: refuse_invalid(scope.root)
+        )
+    plan = combined.plan
+    echo(_render(combined, fmt).rstrip("\n"))
     if out is not None:
-        _write(out, plan.dumps())
+        _write(out, combined.dumps())
     warning = _freeze_warning(plan, scope.day or dt.date.today())
     if warning:
         click.echo(warning, err=True)
@@ -139,26 +191,34 @@ def _confirmer(yes: bool, scope: Scope) -> Callable[[Plan], bool]:
 def run_apply(
     scope: Scope, *, yes: bool = False, plan_file: Path | None = None, record: bool = True
 ) -> int:
-    """Apply the configuration (or a saved plan) and report per host; returns the exit code."""
-    from ..reconcile.desired import Selection
-    from ..reconcile.engine import apply
-    from ..reconcile.plan import Plan
+    """Apply the configuration (or a saved plan) and report per target; returns the exit code."""
+    from ..reconcile import drivers
     from ..reconcile.report import render_report
 
     repo, overrides = _load(scope)
-    saved = Plan.loads(plan_file.read_text(), str(plan_file)) if plan_file else None
-    report = apply(
-        repo,
-        Selection(scope.clients, scope.servers),
-        overrides,
-        _options(scope),
-        _confirmer(yes, scope),
-        saved=saved,
-    )
+    saved = drivers.Combined.loads(plan_file.read_text(), str(plan_file)) if plan_file else None
+    ctx = _context(scope, repo, overrides, saved)
+    drivers.check_selection(repo, ctx.selection)
+    with drivers.environment(drivers.read_extras(overrides.path).environment):
+        report = _apply(ctx, _drivers(ctx, scope, saved), _confirmer(yes, scope), saved)
     click.echo(render_report(report, colour=sys.stdout.isatty()).rstrip("\n"))
     if record and not report.changed_nothing:
         click.echo(_record(scope.root, report), err=True)
     return 0 if report.ok else EXIT_ERROR
+
+
+def _apply(
+    ctx: Context, rows: list[Driver], confirm: Callable[[Plan], bool], saved: Combined | None
+) -> ApplyReport:
+    """One driver: it plans under its locks and asks; several: one combined plan first."""
+    from ..reconcile import drivers
+
+    if len(rows) == 1:
+        return drivers.apply_single(
+            rows[0], ctx, confirm, saved.part(rows[0].name) if saved else None
+        )
+    combined = saved or drivers.plan_all(ctx, rows)
+    return drivers.apply_all(ctx, combined, confirm, saved=saved is not None)
 
 
 def _record(root: Path, report: Any) -> str:
@@ -223,6 +283,13 @@ _common = [
         help="Delete accounts no longer declared (else they are locked).",
     ),
     click.option(
+        "--only",
+        "kinds",
+        multiple=True,
+        metavar="KIND[,KIND...]",
+        help="Only these kinds: firewall, accounts, root-access, backup, mail, ovh (default: all).",
+    ),
+    click.option(
         "--on",
         "on",
         type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -240,7 +307,8 @@ def _with_common(fn: Callable[..., None]) -> Callable[..., None]:
 
 def _scope(common: dict[str, Any], **extra: Any) -> Scope:
     on = common.pop("on")
-    return Scope(_repo_root(common.pop("repo")), day=on.date() if on else None, **common, **extra)
+    root = _repo_root(common.pop("repo"))
+    return Scope(root, day=on.date() if on else None, **common, **extra)
 
 
 @click.command("plan")
@@ -262,7 +330,7 @@ def _scope(common: dict[str, Any], **extra: Any) -> Scope:
     help="Also save the plan as JSON, for `dagsync apply --plan FILE`.",
 )
 def plan(fmt: str, detailed_exitcode: bool, out: Path | None, **common: Any) -> None:
-    """Show what apply would change on each server (nothing is changed)."""
+    """Show what apply would change: servers, backups, shared mail, OVH (nothing is changed)."""
     _guard(lambda: run_plan(_scope(common), fmt, detailed_exitcode=detailed_exitcode, out=out))
 
 
@@ -287,7 +355,7 @@ def plan(fmt: str, detailed_exitcode: bool, out: Path | None, **common: Any) -> 
 def apply(
     yes: bool, plan_file: Path | None, confirm_timeout: float, no_record: bool, **common: Any
 ) -> None:
-    """Make the servers match the configuration (firewall, accounts, root access)."""
+    """Make servers, backups, shared mail and OVH match the configuration (one confirmation)."""
     _guard(
         lambda: run_apply(
             _scope(common, confirm_timeout=confirm_timeout),
@@ -318,13 +386,14 @@ def block(address: str, client: str, reason: str, request: str | None, repo: str
 
 @click.group("sandbox")
 def sandbox() -> None:
-    """Local test hosts, one per server of the repository, that plan and apply target."""
+    """Local test hosts (each server, backup storage and mail host) and the OVH emulator,
+    which plan and apply target while the sandbox is up."""
 
 
 @sandbox.command("up")
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 def sandbox_up(repo: str | None) -> None:
-    """Start the test hosts and write the hosts override file (needs root)."""
+    """Start the test hosts and the OVH emulator, write the hosts override file (root)."""
     from ..sandbox import up
 
     _guard(lambda: _echo_zero(up(_repo_root(repo))))
@@ -333,7 +402,7 @@ def sandbox_up(repo: str | None) -> None:
 @sandbox.command("down")
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 def sandbox_down(repo: str | None) -> None:
-    """Stop the test hosts and remove everything the sandbox made."""
+    """Stop the hosts and the emulator, and remove everything the sandbox made."""
     from ..sandbox import down
 
     _guard(lambda: _echo_zero(down(_repo_root(repo))))
@@ -342,10 +411,25 @@ def sandbox_down(repo: str | None) -> None:
 @sandbox.command("status")
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 def sandbox_status(repo: str | None) -> None:
-    """Show the sandbox's hosts."""
+    """Show the sandbox's hosts and emulator."""
     from ..sandbox import status
 
     _guard(lambda: _echo_zero(status(_repo_root(repo))))
+
+
+@sandbox.command("run-backups")
+@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
+def sandbox_run_backups(repo: str | None) -> None:
+    """Run every server's backup job now (the test hosts have no cron), then
+    `dagsync backup verify` has archives to check."""
+    from ..sandbox import run_backups
+
+    def run() -> int:
+        text, ok = run_backups(_repo_root(repo))
+        click.echo(text)
+        return 0 if ok else EXIT_ERROR
+
+    _guard(run)
 
 
 def _echo_zero(text: str) -> int:

@@ -24,7 +24,7 @@ from .desired import HostDesired, Selection, host_desired, server_inputs
 from .errors import HostError
 from .inventory import Credentials, Endpoint, Overrides, credentials, endpoint
 from .plan import Plan, TargetPlan, observed_fingerprint, stale_resources
-from .registry import HOST_RESOURCES, host_resource
+from .registry import HOST_KINDS, HOST_RESOURCES, host_resource
 from .report import ApplyReport, HostResult, HostStatus, host_status
 from .resource import ApplyOptions, Outcome, Status
 from .session import HostSession, Timeouts
@@ -41,6 +41,7 @@ class RunOptions:
     apply: ApplyOptions = field(default_factory=ApplyOptions)
     holder: str = ""
     lock_ttl: int = 900
+    kinds: frozenset[str] | None = None  # host resource kinds to plan and apply; None: all
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,27 @@ def parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
 # --- building the work ---------------------------------------------------------------------
 
 
+def only_kinds(desired: HostDesired, kinds: frozenset[str] | None) -> HostDesired:
+    """The desired state restricted to `kinds` (with their notes); unchanged for None."""
+    if kinds is None:
+        return desired
+    return replace(
+        desired,
+        states=tuple((k, s) for k, s in desired.states if k in kinds),
+        notes=tuple(n for n in desired.notes if n.kind in kinds or n.kind not in HOST_KINDS),
+    )
+
+
 def works_from_repository(
-    repo: Repository, selection: Selection, overrides: Overrides, now: dt.datetime
+    repo: Repository,
+    selection: Selection,
+    overrides: Overrides,
+    now: dt.datetime,
+    kinds: frozenset[str] | None = None,
 ) -> list[Work]:
     out = []
     for inputs in server_inputs(repo, selection, now, overrides.management_ranges):
-        desired = host_desired(inputs)
+        desired = only_kinds(host_desired(inputs), kinds)
         where = endpoint(inputs.target.key, inputs.server, overrides)
         out.append(Work(inputs.target, where, desired.reads(), desired))
     return out
@@ -222,7 +238,8 @@ def plan(
     `alongside` runs while the hosts are being read (the repository's validation); if it
     raises, the reads are discarded and its error propagates.
     """
-    works = works_from_repository(repo, selection, overrides, now or dt.datetime.now(dt.UTC))
+    moment = now or dt.datetime.now(dt.UTC)
+    works = works_from_repository(repo, selection, overrides, moment, options.kinds)
     creds = credentials(repo.settings.ssh_user, overrides)
     workers = max(1, min(options.parallel, len(works)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -266,7 +283,8 @@ def apply(
     if saved is not None:
         works = works_from_plan(repo, saved, overrides)
     else:
-        works = works_from_repository(repo, selection, overrides, now or dt.datetime.now(dt.UTC))
+        moment = now or dt.datetime.now(dt.UTC)
+        works = works_from_repository(repo, selection, overrides, moment, options.kinds)
     creds = credentials(repo.settings.ssh_user, overrides)
     holder = options.holder or "dagsync apply"
     observations = parallel(

@@ -1,9 +1,9 @@
-"""The explicit table of resource kinds: which exist, in which order they are applied.
+"""The explicit table of host resource kinds: which exist, in which order they are applied.
 
 The firewall comes first: if its change is rolled back (DAG's access was lost), the other
-changes of that host are not attempted.  OVH API resources (edge firewall, monitoring,
-backup-storage ACL, reverse DNS) and backups/mail will be listed here too, with their
-transport.
+changes of that host are not attempted.  These kinds are reconciled by the engine, one SSH
+connection per server; the other drivers (backups, shared mail, OVH) and the order in which
+`dagsync plan` / `apply` run them are listed in `dagsync.reconcile.drivers`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .resource import HostResource
 from .resources import accounts, firewall, rootaccess
 
 HOST_RESOURCES: tuple[HostResource[Any, Any], ...] = (firewall, accounts, rootaccess)
+HOST_KINDS: tuple[str, ...] = tuple(r.KIND for r in HOST_RESOURCES)
 
 
 def host_resource(kind: str) -> HostResource[Any, Any]:
