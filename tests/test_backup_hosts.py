@@ -233,11 +233,15 @@ def test_prune_keeps_the_declared_number_of_days_with_forged_dates(
 ) -> None:
     web1 = lab.host("web1")  # retention_days: 3, by request
     today = dt.datetime.now(dt.UTC).replace(hour=1, minute=0, second=0, microsecond=0)
-    for days in (4, 3, 2, 1):
-        run_job(web1, stamp=f"{today - dt.timedelta(days=days):%Y-%m-%dT%H:%M:%S}")
+    # The newest forged archive is today at 01:00 UTC (or now, if earlier), so that the
+    # freshness test below (< 26 h) holds at any time of day.
+    newest = min(today, dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1))
+    for days in (3, 2, 1, 0):
+        run_job(web1, stamp=f"{newest - dt.timedelta(days=days):%Y-%m-%dT%H:%M:%S}")
     names = archive_names(lab, "web1")
-    yesterday, before = today - dt.timedelta(days=1), today - dt.timedelta(days=2)
+    yesterday, before = newest - dt.timedelta(days=1), newest - dt.timedelta(days=2)
     assert len(names) == 3, names
+    assert any(n.startswith(f"web1-{newest:%Y-%m-%d}") for n in names)
     assert any(n.startswith(f"web1-{yesterday:%Y-%m-%d}") for n in names)
     assert any(n.startswith(f"web1-{before:%Y-%m-%d}") for n in names)
 

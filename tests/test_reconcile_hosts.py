@@ -34,6 +34,7 @@ from dagsync.reconcile.inventory import (
     load_overrides,
     overrides_path,
 )
+from dagsync.reconcile.registry import HOST_KINDS
 from dagsync.reconcile.report import HostStatus
 from dagsync.reconcile.resource import ApplyOptions
 from dagsync.reconcile.session import HostSession, Timeouts
@@ -203,7 +204,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def scope(w: World, **changes: Any) -> Scope:
-    return Scope(w.root, **{"connect_timeout": 3.0, **changes})
+    # These tests are about the host resources; backups and mail have their own host tests.
+    return Scope(w.root, **{"connect_timeout": 3.0, "kinds": HOST_KINDS, **changes})
 
 
 def do_apply(w: World, **changes: Any) -> int:
@@ -548,7 +550,8 @@ def test_a_killed_apply_leaves_no_half_written_file_and_a_rerun_converges(
         script = (
             "import sys\nfrom pathlib import Path\n"
             "from dagsync.commands.reconcile import Scope, run_apply\n"
-            "run_apply(Scope(Path(sys.argv[1])), yes=True, record=False)\n"
+            "from dagsync.reconcile.registry import HOST_KINDS\n"
+            "run_apply(Scope(Path(sys.argv[1]), kinds=HOST_KINDS), yes=True, record=False)\n"
         )
         proc = subprocess.Popen(
             [sys.executable, "-c", script, str(w.root)], stdout=subprocess.PIPE, text=True

@@ -231,8 +231,8 @@ def render_job(spec: JobSpec) -> str:
 
 
 def _dump_lines(databases: Sequence[DatabaseDump]) -> list[str]:
-    if not databases:
-        return []
+    # The dump folder is always made afresh, even empty: a scope with `databases` and no
+    # database declared yet archives an empty folder instead of failing every night.
     q = shlex.quote
     out = [f"rm -rf {q(DUMP_DIR)}", f"mkdir -p {q(DUMP_DIR)}"]
     for db in databases:

@@ -35,15 +35,18 @@ def run_verify(
     from ..reconcile.inventory import load_overrides, overrides_path
     from ..repository import load_repository
 
+    from ..reconcile.drivers import environment, read_extras
+
     repo = load_repository(root)
     overrides = load_overrides(overrides_path(root))
-    verdicts = verify(
-        repo,
-        Selection(clients, servers),
-        overrides,
-        RunOptions(parallel=parallel),
-        restore_test=restore_test,
-    )
+    with environment(read_extras(overrides.path).environment):  # the sandbox's escrow folder
+        verdicts = verify(
+            repo,
+            Selection(clients, servers),
+            overrides,
+            RunOptions(parallel=parallel),
+            restore_test=restore_test,
+        )
     if fmt == "json":
         click.echo(
             json.dumps(
