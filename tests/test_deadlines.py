@@ -45,15 +45,25 @@ def test_deadlines_are_sorted_soonest_first_and_limited_by_within(clients) -> No
 def test_termination_request_gives_effective_date_and_amount_due(clients) -> None:  # type: ignore[no-untyped-def]
     client, policy = _by_client(clients, "alpine-books")
     termination = {
-        "requested_on": dt.date(2026, 6, 1), "channel": "email",
-        "to": "comptabilite@dagtechnologies.fr", "effective_on": dt.date(2026, 7, 15),
+        "requested_on": dt.date(2026, 6, 1),
+        "channel": "email",
+        "to": "comptabilite@dagtechnologies.fr",
+        "effective_on": dt.date(2026, 7, 15),
         "request": "REQ-2025-001",
     }
-    contract = client.contract.model_copy(update={"termination": type(client.contract).model_fields[
-        "termination"].annotation.__args__[0](**termination)})  # type: ignore[union-attr]
+    contract = client.contract.model_copy(
+        update={
+            "termination": type(client.contract)
+            .model_fields["termination"]
+            .annotation.__args__[0](**termination)
+        }
+    )  # type: ignore[union-attr]
     changed = client.model_copy(update={"contract": contract})
-    rows = [d for d in client_deadlines(changed, policy, dt.date(2026, 6, 2))
-            if d.kind == "termination effective"]
+    rows = [
+        d
+        for d in client_deadlines(changed, policy, dt.date(2026, 6, 2))
+        if d.kind == "termination effective"
+    ]
     assert len(rows) == 1
     # Period started 1 March 2026; service ends 14 July -> March..July = 5 started months.
     assert rows[0].date == dt.date(2026, 7, 15)
@@ -62,15 +72,23 @@ def test_termination_request_gives_effective_date_and_amount_due(clients) -> Non
 
 def test_mail_overage_rows_come_from_readings_and_policy_numbers(clients) -> None:  # type: ignore[no-untyped-def]
     client, policy = _by_client(clients, "alpine-books")
-    readings = [Reading(dt.date(2026, 9, 1), Decimal("27")), Reading(dt.date(2026, 10, 5), Decimal("31"))]
-    rows = [d for d in client_deadlines(client, policy, dt.date(2026, 10, 6), readings)
-            if d.kind.startswith("mail")]
+    readings = [
+        Reading(dt.date(2026, 9, 1), Decimal("27")),
+        Reading(dt.date(2026, 10, 5), Decimal("31")),
+    ]
+    rows = [
+        d
+        for d in client_deadlines(client, policy, dt.date(2026, 10, 6), readings)
+        if d.kind.startswith("mail")
+    ]
     assert rows[0].kind == "mail quota warning" and rows[0].date == dt.date(2026, 9, 1)
     billed = [d for d in rows if d.kind == "mail overage billed"]
     assert billed and billed[0].amount_eur == Decimal("20.00")  # 6 GB over: 2 started slices
 
 
-def test_contracts_command_text_and_json_give_the_same_deadlines(capsys: pytest.CaptureFixture[str]) -> None:
+def test_contracts_command_text_and_json_give_the_same_deadlines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["contracts", "--repo", str(ROOT), "--on", "2027-01-15", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["on"] == "2027-01-15"
@@ -80,7 +98,9 @@ def test_contracts_command_text_and_json_give_the_same_deadlines(capsys: pytest.
         assert row["date"] in text and row["client"] in text
 
 
-def test_contracts_command_rejects_a_bad_usage_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_contracts_command_rejects_a_bad_usage_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "usage.json"
     bad.write_text("[1, 2]")
     assert main(["contracts", "--repo", str(ROOT), "--mail-usage", str(bad)]) == 2

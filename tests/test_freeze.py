@@ -18,10 +18,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org",
-                        "PATH": "/usr/bin:/bin", "HOME": str(repo)})
+    subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.org",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.org",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(repo),
+        },
+    )
 
 
 @pytest.fixture
@@ -35,8 +44,20 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _findings(repo: Path, on: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
-    code = main(["validate", "--repo", str(repo), "--changed-since", "HEAD", "--on", on,
-                 "--format", "json", "--no-cache"])
+    code = main(
+        [
+            "validate",
+            "--repo",
+            str(repo),
+            "--changed-since",
+            "HEAD",
+            "--on",
+            on,
+            "--format",
+            "json",
+            "--no-cache",
+        ]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 0  # a warning never fails validation
     return [f for f in data["findings"] if f["rule"] == "FRZ001"]

@@ -33,7 +33,10 @@ def _repo(repo: str | None) -> Path:
 
 
 repo_option = click.option(
-    "--repo", metavar="DIR", default=None, help="The configuration repository (default: found upward)."
+    "--repo",
+    metavar="DIR",
+    default=None,
+    help="The configuration repository (default: found upward).",
 )
 
 
@@ -79,16 +82,38 @@ def _clients_of(root: Path, paths: Sequence[str]) -> list[str]:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @repo_option
-@click.option("--changed-since", "changed_since", metavar="REV", default=None,
-              help="Validate only the clients changed since REV, plus every repository invariant.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
-              default="text", show_default=True)
-@click.option("--on", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Judge dates (expiries, deadlines) as of this day.")
+@click.option(
+    "--changed-since",
+    "changed_since",
+    metavar="REV",
+    default=None,
+    help="Validate only the clients changed since REV, plus every repository invariant.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--on",
+    "on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Judge dates (expiries, deadlines) as of this day.",
+)
 @click.option("--no-cache", is_flag=True, help="Ignore and do not write .dagsync-cache/.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes.")
-def validate(paths: tuple[str, ...], repo: str | None, changed_since: str | None, fmt: str,
-             on: dt.datetime | None, no_cache: bool, jobs: int | None) -> None:
+def validate(
+    paths: tuple[str, ...],
+    repo: str | None,
+    changed_since: str | None,
+    fmt: str,
+    on: dt.datetime | None,
+    no_cache: bool,
+    jobs: int | None,
+) -> None:
     """Check client files against the model, the CGV rules and the repository invariants."""
     from .report import FORMATS, render_text, use_colour
     from .validate import validate_repository
@@ -134,7 +159,9 @@ def schema(repo: str | None, check: bool) -> None:
             click.echo(f"schemas/{name} is stale: run `dagsync schema` and commit it", err=True)
         raise SystemExit(1 if stale else 0)
     changed = schemas.write(root)
-    click.echo(f"wrote {len(changed)} schema file(s)" + (f": {', '.join(changed)}" if changed else ""))
+    click.echo(
+        f"wrote {len(changed)} schema file(s)" + (f": {', '.join(changed)}" if changed else "")
+    )
 
 
 # The explicit table of subcommands that live in dagsync.commands: name -> (module, attribute).
@@ -158,8 +185,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: returns the exit code; a DagsyncError becomes a message and exit code 2."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="dagsync",
-                 standalone_mode=False)
+        cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="dagsync",
+            standalone_mode=False,
+        )
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except click.exceptions.Abort:

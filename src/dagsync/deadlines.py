@@ -24,8 +24,11 @@ class Deadline:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "date": self.date.isoformat(), "client": self.client, "kind": self.kind,
-            "detail": self.detail, "article": self.article,
+            "date": self.date.isoformat(),
+            "client": self.client,
+            "kind": self.kind,
+            "detail": self.detail,
+            "article": self.article,
             "amount_eur": None if self.amount_eur is None else str(self.amount_eur),
         }
 
@@ -60,7 +63,9 @@ def quota_terms(policy: CgvPolicy) -> billing.MailQuotaTerms:
 
 
 def client_deadlines(
-    client: Client, policy: CgvPolicy, on: dt.date,
+    client: Client,
+    policy: CgvPolicy,
+    on: dt.date,
     readings: Sequence[billing.Reading] = (),
 ) -> Iterator[Deadline]:
     terms = terms_of(client, policy)
@@ -70,61 +75,104 @@ def client_deadlines(
         yield from _renewal(client, terms, policy, on)
     if c.renewal_unpaid is not None:
         unpaid = contracts.unpaid_renewal(terms, c.renewal_unpaid)
-        yield Deadline(unpaid.service_stop, client.id, "service stop (unpaid renewal)",
-                       f"renewal of {c.renewal_unpaid} unpaid", "8")
-        yield Deadline(unpaid.definitive_suspension, client.id, "definitive suspension",
-                       f"{policy.unpaid_suspension_days.value} days after the unpaid anniversary",
-                       "8")
+        yield Deadline(
+            unpaid.service_stop,
+            client.id,
+            "service stop (unpaid renewal)",
+            f"renewal of {c.renewal_unpaid} unpaid",
+            "8",
+        )
+        yield Deadline(
+            unpaid.definitive_suspension,
+            client.id,
+            "definitive suspension",
+            f"{policy.unpaid_suspension_days.value} days after the unpaid anniversary",
+            "8",
+        )
     for change in c.price_changes:
         if change.increase:
             window = contracts.price_increase_window(terms, change.notified_on)
-            yield Deadline(window.termination_deadline, client.id, "price-increase termination window ends",
-                           f"new price {change.new_monthly_price_eur} EUR/month notified "
-                           f"{change.notified_on}", "8")
+            yield Deadline(
+                window.termination_deadline,
+                client.id,
+                "price-increase termination window ends",
+                f"new price {change.new_monthly_price_eur} EUR/month notified {change.notified_on}",
+                "8",
+            )
     if readings:
         yield from _overage(client, policy, readings)
 
 
-def _renewal(client: Client, terms: contracts.ContractTerms, policy: CgvPolicy,
-             on: dt.date) -> Iterator[Deadline]:
+def _renewal(
+    client: Client, terms: contracts.ContractTerms, policy: CgvPolicy, on: dt.date
+) -> Iterator[Deadline]:
     chance = contracts.next_termination_opportunity(terms, on)
     renewal = contracts.next_renewal(terms, on)
     if renewal is not None:
-        yield Deadline(renewal, client.id, "renewal",
-                       f"tacit renewal for {terms.renewal_term_months} months", "7")
+        yield Deadline(
+            renewal,
+            client.id,
+            "renewal",
+            f"tacit renewal for {terms.renewal_term_months} months",
+            "7",
+        )
     if chance is not None:
-        yield Deadline(chance.last_notice, client.id, "last day to receive a termination",
-                       f"for the anniversary of {chance.anniversary} "
-                       f"({policy.termination_notice_jours_francs.value} jours francs)", "7")
+        yield Deadline(
+            chance.last_notice,
+            client.id,
+            "last day to receive a termination",
+            f"for the anniversary of {chance.anniversary} "
+            f"({policy.termination_notice_jours_francs.value} jours francs)",
+            "7",
+        )
 
 
-def _termination(client: Client, terms: contracts.ContractTerms, policy: CgvPolicy,
-                 on: dt.date) -> Iterator[Deadline]:
+def _termination(
+    client: Client, terms: contracts.ContractTerms, policy: CgvPolicy, on: dt.date
+) -> Iterator[Deadline]:
     t = client.contract.termination
     if t is None:
         return
     result = contracts.early_termination(terms, t.requested_on, t.effective_on)
-    yield Deadline(result.effective_date, client.id, "termination effective",
-                   f"requested {t.requested_on} for {t.effective_on} ({result.binding}); "
-                   f"{result.months_due} month(s) due", "7", result.amount_due)
+    yield Deadline(
+        result.effective_date,
+        client.id,
+        "termination effective",
+        f"requested {t.requested_on} for {t.effective_on} ({result.binding}); "
+        f"{result.months_due} month(s) due",
+        "7",
+        result.amount_due,
+    )
 
 
-def _overage(client: Client, policy: CgvPolicy,
-             readings: Sequence[billing.Reading]) -> Iterator[Deadline]:
+def _overage(
+    client: Client, policy: CgvPolicy, readings: Sequence[billing.Reading]
+) -> Iterator[Deadline]:
     report = billing.mail_overage(readings, quota_terms(policy))
     for episode in report.episodes:
-        yield Deadline(episode.warned_on, client.id, "mail quota warning",
-                       f"{episode.warned_used_gb} GB used, over {policy.mail_quota_included_gb.value} GB",
-                       "6.1")
+        yield Deadline(
+            episode.warned_on,
+            client.id,
+            "mail quota warning",
+            f"{episode.warned_used_gb} GB used, over {policy.mail_quota_included_gb.value} GB",
+            "6.1",
+        )
     for month in report.billable_months:
         first = dt.date.fromisoformat(month.month + "-01")
-        yield Deadline(first, client.id, "mail overage billed",
-                       f"{month.slices} slice(s) of {policy.mail_overage_slice_gb.value} GB in "
-                       f"{month.month}", "6.1", month.amount)
+        yield Deadline(
+            first,
+            client.id,
+            "mail overage billed",
+            f"{month.slices} slice(s) of {policy.mail_overage_slice_gb.value} GB in {month.month}",
+            "6.1",
+            month.amount,
+        )
 
 
 def upcoming(
-    clients: Iterable[tuple[Client, CgvPolicy]], on: dt.date, within: int | None,
+    clients: Iterable[tuple[Client, CgvPolicy]],
+    on: dt.date,
+    within: int | None,
     usage: Mapping[str, Sequence[billing.Reading]] | None = None,
 ) -> list[Deadline]:
     """Every client's deadlines from `on` (inclusive) to `on + within` days, soonest first."""

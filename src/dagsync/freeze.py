@@ -39,11 +39,20 @@ def freeze_findings(root: Path, changed: Iterable[str], day: dt.date) -> list[Fi
         if not isinstance(data, dict) or data.get("role") != "production":
             continue
         line = next((i for i, s in enumerate(text.splitlines(), 1) if s.startswith("role:")), 1)
-        out.append(Finding(
-            rel, line, 1, RULE, Severity.WARNING,
-            f"production server `{match.group(2)}` changes on {day.isoformat()}, the eve of a "
-            f"weekend or public holiday: CGV 6.1 advises no production release today; merge and "
-            f"apply on {next_release_day(day).isoformat()} or later",
-            article="6.1", pointer="/role", client=match.group(1), server=match.group(2),
-        ))
+        out.append(
+            Finding(
+                rel,
+                line,
+                1,
+                RULE,
+                Severity.WARNING,
+                f"production server `{match.group(2)}` changes on {day.isoformat()}, the eve of a "
+                f"weekend or public holiday: CGV 6.1 advises no production release today; merge and "
+                f"apply on {next_release_day(day).isoformat()} or later",
+                article="6.1",
+                pointer="/role",
+                client=match.group(1),
+                server=match.group(2),
+            )
+        )
     return out

@@ -31,11 +31,10 @@ def run_verify(
     """Verify, print the report, return the exit code."""
     from ..backup.verify import verify
     from ..reconcile.desired import Selection
+    from ..reconcile.drivers import environment, read_extras
     from ..reconcile.engine import RunOptions
     from ..reconcile.inventory import load_overrides, overrides_path
     from ..repository import load_repository
-
-    from ..reconcile.drivers import environment, read_extras
 
     repo = load_repository(root)
     overrides = load_overrides(overrides_path(root))

@@ -20,8 +20,10 @@ def _load_usage(path: Path) -> dict[str, list[Reading]]:
     try:
         raw = json.loads(path.read_text())
         return {
-            client: [Reading(dt.date.fromisoformat(r["on"]), Decimal(str(r["used_gb"])))
-                     for r in readings]
+            client: [
+                Reading(dt.date.fromisoformat(r["on"]), Decimal(str(r["used_gb"])))
+                for r in readings
+            ]
             for client, readings in raw.items()
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidOperation) as exc:
@@ -33,16 +35,32 @@ def _load_usage(path: Path) -> dict[str, list[Reading]]:
 
 @click.command("contracts")
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
-@click.option("--on", "on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Compute deadlines as of this day (default: today).")
-@click.option("--within", type=click.IntRange(0, 3650), default=None, metavar="DAYS",
-              help="Only deadlines in the next DAYS days.")
-@click.option("--mail-usage", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Mail usage readings (JSON) for overage warnings and billing.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def contracts(repo: str | None, on: dt.datetime | None, within: int | None,
-              mail_usage: Path | None, fmt: str) -> None:
+@click.option(
+    "--on",
+    "on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Compute deadlines as of this day (default: today).",
+)
+@click.option(
+    "--within",
+    type=click.IntRange(0, 3650),
+    default=None,
+    metavar="DAYS",
+    help="Only deadlines in the next DAYS days.",
+)
+@click.option(
+    "--mail-usage",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Mail usage readings (JSON) for overage warnings and billing.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def contracts(
+    repo: str | None, on: dt.datetime | None, within: int | None, mail_usage: Path | None, fmt: str
+) -> None:
     """Renewals, termination notice deadlines, suspensions and mail overage of every client."""
     from ..cli import _repo
     from ..deadlines import upcoming
@@ -52,9 +70,13 @@ def contracts(repo: str | None, on: dt.datetime | None, within: int | None,
     usage = _load_usage(mail_usage) if mail_usage else None
     rows = upcoming(load_clients(_repo(repo)), day, within, usage)
     if fmt == "json":
-        click.echo(json.dumps({"version": 1, "on": day.isoformat(),
-                               "deadlines": [d.as_json() for d in rows]}, indent=2,
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {"version": 1, "on": day.isoformat(), "deadlines": [d.as_json() for d in rows]},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     _print_table(rows, day)
 
@@ -69,8 +91,16 @@ def _print_table(rows: list, day: dt.date) -> None:  # type: ignore[type-arg]
     for d in rows:
         days = (d.date - day).days
         style = "bold red" if 0 <= days <= 7 else ("yellow" if 0 <= days <= 31 else "")
-        table.add_row(d.date.isoformat(), f"{days} d", d.client, d.kind, d.detail, d.article,
-                      "" if d.amount_eur is None else f"{d.amount_eur:.2f}", style=style)
+        table.add_row(
+            d.date.isoformat(),
+            f"{days} d",
+            d.client,
+            d.kind,
+            d.detail,
+            d.article,
+            "" if d.amount_eur is None else f"{d.amount_eur:.2f}",
+            style=style,
+        )
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
     if rows:
         console.print(table)

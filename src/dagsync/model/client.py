@@ -79,7 +79,9 @@ class RootAccessWindow(Strict):
     start: dt.date
     end: dt.date
     days: list[Weekday] = Field(min_length=1)
-    hours: list[HHMM] = Field(min_length=2, max_length=2, description="[from, to], e.g. [09:00, 18:00].")
+    hours: list[HHMM] = Field(
+        min_length=2, max_length=2, description="[from, to], e.g. [09:00, 18:00]."
+    )
     guarantees_suspended: bool = Field(
         description="CGV Art. 6: intervention guarantees are suspended while root is given."
     )

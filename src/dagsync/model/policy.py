@@ -87,7 +87,9 @@ class BackupStorage(Strict):
     name: Slug
     host: HostName
     datacenter: str = Field(pattern=r"^[a-z]{3}[0-9]{0,2}$")
-    address: IPv4Address | None = Field(default=None, description="Where the reconciler reaches it.")
+    address: IPv4Address | None = Field(
+        default=None, description="Where the reconciler reaches it."
+    )
     host_key: str | None = None
     repository_root: str = "/srv/borg"
 

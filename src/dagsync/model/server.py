@@ -202,4 +202,3 @@ class Server(Strict):
     backup: Backup
     reverse_dns: list[ReverseDns] = Field(default_factory=list)
     hosts_dev_space: bool = False
-

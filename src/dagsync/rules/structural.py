@@ -21,42 +21,74 @@ class StructuralRule:
 
 
 STRUCTURAL: tuple[StructuralRule, ...] = (
-    StructuralRule("YAML001", "YAML syntax error",
-                   "The file is not valid YAML 1.2; the finding points at the first error."),
-    StructuralRule("YAML002", "Duplicate key",
-                   "A mapping repeats a key; YAML loaders would silently keep one value."),
-    StructuralRule("YAML003", "Anchor or alias",
-                   "Anchors and aliases are refused: they hide values from review and allow "
-                   "'billion laughs' expansion bombs."),
+    StructuralRule(
+        "YAML001",
+        "YAML syntax error",
+        "The file is not valid YAML 1.2; the finding points at the first error.",
+    ),
+    StructuralRule(
+        "YAML002",
+        "Duplicate key",
+        "A mapping repeats a key; YAML loaders would silently keep one value.",
+    ),
+    StructuralRule(
+        "YAML003",
+        "Anchor or alias",
+        "Anchors and aliases are refused: they hide values from review and allow "
+        "'billion laughs' expansion bombs.",
+    ),
     StructuralRule("YAML004", "File over 1 MiB", "Configuration files are limited to 1 MiB."),
     StructuralRule("YAML005", "Not UTF-8", "Configuration files are UTF-8 text."),
     StructuralRule("YAML006", "Not a mapping", "Each configuration file holds one mapping."),
-    StructuralRule("SCH001", "Unknown field",
-                   "A field the model does not know; usually a typo (a close match is suggested)."),
+    StructuralRule(
+        "SCH001",
+        "Unknown field",
+        "A field the model does not know; usually a typo (a close match is suggested).",
+    ),
     StructuralRule("SCH002", "Wrong type or value", "A value of the wrong type, or out of range."),
     StructuralRule("SCH003", "Missing field", "A required field is absent."),
-    StructuralRule("REP001", "Client id differs from its folder",
-                   "clients/<id>/client.yaml must declare `id: <id>`."),
-    StructuralRule("REP002", "Server name differs from its file",
-                   "clients/<id>/servers/<name>.yaml must declare `name: <name>`."),
+    StructuralRule(
+        "REP001",
+        "Client id differs from its folder",
+        "clients/<id>/client.yaml must declare `id: <id>`.",
+    ),
+    StructuralRule(
+        "REP002",
+        "Server name differs from its file",
+        "clients/<id>/servers/<name>.yaml must declare `name: <name>`.",
+    ),
     StructuralRule("REP003", "Stray file", "Every file under clients/ must be part of the layout."),
-    StructuralRule("REP004", "Missing client file",
-                   "Each client folder has client.yaml and requests.yaml."),
-    StructuralRule("REP005", "Server name not unique",
-                   "Server names are unique across the repository."),
-    StructuralRule("REP006", "OVH service name not unique",
-                   "An OVH service is declared by one server only."),
-    StructuralRule("REP007", "CGV policy file misnamed",
-                   "policies/cgv/<version>.yaml declares `version: <version>`."),
+    StructuralRule(
+        "REP004", "Missing client file", "Each client folder has client.yaml and requests.yaml."
+    ),
+    StructuralRule(
+        "REP005", "Server name not unique", "Server names are unique across the repository."
+    ),
+    StructuralRule(
+        "REP006", "OVH service name not unique", "An OVH service is declared by one server only."
+    ),
+    StructuralRule(
+        "REP007",
+        "CGV policy file misnamed",
+        "policies/cgv/<version>.yaml declares `version: <version>`.",
+    ),
     StructuralRule("REP008", "Company settings missing", "policies/dag.yaml is required."),
-    StructuralRule("REP009", "Unknown CGV version",
-                   "A contract names a CGV version with no policies/cgv/<version>.yaml."),
-    StructuralRule("REP010", "IP address not unique",
-                   "Each IP belongs to one server of one client."),
+    StructuralRule(
+        "REP009",
+        "Unknown CGV version",
+        "A contract names a CGV version with no policies/cgv/<version>.yaml.",
+    ),
+    StructuralRule(
+        "REP010", "IP address not unique", "Each IP belongs to one server of one client."
+    ),
     StructuralRule("REP011", "Client id not unique", "Client ids are unique."),
-    StructuralRule("FRZ001", "Production change on a freeze day",
-                   "validate --changed-since and apply warn when a production server changes on "
-                   "the eve of a weekend or public holiday (CGV 6.1 advises no production "
-                   "release then); --on DATE asks in advance.",
-                   severity=Severity.WARNING, article="6.1"),
+    StructuralRule(
+        "FRZ001",
+        "Production change on a freeze day",
+        "validate --changed-since and apply warn when a production server changes on "
+        "the eve of a weekend or public holiday (CGV 6.1 advises no production "
+        "release then); --on DATE asks in advance.",
+        severity=Severity.WARNING,
+        article="6.1",
+    ),
 )
