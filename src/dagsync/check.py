@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
-import ipaddress
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .document import ClientFiles, ClientIndex, Document, Located
 from .findings import Finding, Severity, pointer_from
+from .indexing import index_client, index_server
 from .model import CgvPolicy, Client, DagSettings, Request, Requests, Server
 from .yamlio import line_column, load
 
@@ -465,32 +465,11 @@ def _check_servers(
                 f"to {name}.yaml or fix `name`",
                 server=stem,
             )
-        _index_server(rel, doc.data, index)
+        index_server(rel, doc.data, index)
         server = validate_model(Server, doc, out, server=stem)
         if server is not None:
             servers.append((server.name, server, doc))
     return servers
-
-
-def _index_server(rel: str, data: dict[Any, Any], index: ClientIndex) -> None:
-    """The server's unique identifiers, read from its data even if the model rejects it."""
-    if isinstance(data.get("name"), str):
-        index.servers.append(Located(data["name"], rel, ("name",)))
-    ovh = data.get("ovh")
-    if isinstance(ovh, dict) and isinstance(ovh.get("service_name"), str):
-        index.service_names.append(Located(ovh["service_name"], rel, ("ovh", "service_name")))
-    ips = data.get("ips")
-    for i, ip in enumerate(ips if isinstance(ips, list) else []):
-        if isinstance(ip, str):
-            index.ips.append(Located(_canonical_ip(ip), rel, ("ips", i)))
-
-
-def _canonical_ip(text: str) -> str:
-    """`2001:DB8::1` and `2001:db8:0::1` are the same address: compare canonical forms."""
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        return text
 
 
 def _run_rules(
@@ -544,20 +523,3 @@ def _run_rules(
                 key=violation.key,
                 server=violation.server,
             )
-
-
-def index_client(root: Path, files: ClientFiles) -> ClientIndex:
-    """The repository-wide identifiers of a client that is not being validated (fast, lenient)."""
-    index = ClientIndex()
-    for rel in files.all:
-        try:
-            data, _ = load((root / rel).read_text(encoding="utf-8", errors="replace"))
-        except OSError:
-            continue
-        if not isinstance(data, dict):
-            continue
-        if rel == files.client and isinstance(data.get("id"), str):
-            index.client_id = data["id"]
-        elif rel in files.servers:
-            _index_server(rel, data, index)
-    return index

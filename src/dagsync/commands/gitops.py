@@ -75,8 +75,8 @@ def check_commits(rev_range: str, repo: str | None, fmt: str) -> None:
 def audit(client: str, repo: str | None, since: dt.datetime | None, fmt: str) -> None:
     """The client's history, newest first: commits, requests cited, merges and PRs, files,
     apply records. Requests no commit cites, and commits citing no request, stand out."""
-    from ..gitops.audit import audit as build
     from ..gitops.report import audit_text
+    from ..gitops.trail import audit as build
 
     result = build(_root(repo), client, since=since.date() if since else None)
     if fmt == "json":

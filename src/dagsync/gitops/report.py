@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from .audit import (
+from .notes import ApplyRecord
+from .trail import (
     NO_COMMIT,
     NO_REQUEST,
     NOT_APPLIED,
@@ -14,7 +15,6 @@ from .audit import (
     AuditRequest,
     MergeInfo,
 )
-from .notes import ApplyRecord
 from .trailers import CommitsCheck
 
 MARK, PAD = "! ", "  "
