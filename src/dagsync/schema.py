@@ -52,7 +52,7 @@ def _amount_text_pattern(schema: core_schema.DecimalSchema) -> str:
         return r"^[0-9]+(\.[0-9]+)?$"
     if all(v is None for v in bounds.values()):
         return AMOUNT_TEXT_PATTERN
-    raise NotImplementedError(f"no JSON Schema pattern for amounts bounded by {bounds}")
+    raise ValueError(f"no JSON Schema pattern for amounts bounded by {bounds}: add one here")
 
 
 class _Generator(GenerateJsonSchema):

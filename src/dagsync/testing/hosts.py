@@ -6,7 +6,7 @@ the machine) running its own ``sshd``, with private ``/etc`` and ``/var`` overla
 (user accounts, nftables rulesets, files) stay on that host.  Everything on disk lives in a
 state folder; the only other objects are the kernel ones (namespaces, veths, bridge) and the
 ``/run/netns`` mount that ``ip netns add`` creates.  Needs root, iproute2, util-linux and
-openssh-server.  See ``/work/shared/reference/testhosts.md``.
+openssh-server.  See ``../shared/reference/testhosts.md`` (beside the checkout).
 
     with testhosts(3, state_dir=tmp_path / "th") as lab:
         lab.hosts[0].ssh("hostname")

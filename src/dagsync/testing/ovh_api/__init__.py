@@ -3,7 +3,7 @@
 A real HTTP server on 127.0.0.1 that python-ovh talks to through an ``ENDPOINTS`` entry
 (:meth:`OvhEmulator.client` does it), seeded from an account fixture (:func:`seed_account`,
 :func:`load_account`). It reproduces the behaviours listed in §9 of
-``/work/shared/reference/ovh-api.md``: signatures, consumer keys and access rules, error
+``../shared/reference/ovh-api.md`` (beside the checkout): signatures, consumer keys and access rules, error
 shapes and status codes, dedicated servers, the edge firewall and mitigation state machines,
 reverse DNS, backup storage, injectable faults and an optional rate limit.
 
