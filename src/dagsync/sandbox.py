@@ -37,10 +37,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,20 +45,44 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DagsyncError
 from .reconcile.inventory import SANDBOX_DIR, SANDBOX_HOSTS_FILE
+from .sandbox_emulator import (
+    EMULATOR_MODULE,
+    OVH_FIXTURE,
+    OVH_LOG,
+    Emulator,
+    is_emulator,
+    ovh_sandbox_available,
+    parse_banner,
+    start_emulator,
+    stop_process,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from .model import Server
     from .repository import Repository
     from .testing.hosts import Network, TestHost, TestHosts
 
+__all__ = [  # the public names, wherever they are defined
+    "EMULATOR_MODULE",
+    "Emulator",
+    "Member",
+    "default_network",
+    "down",
+    "escrow_folder",
+    "host_name",
+    "members",
+    "parse_banner",
+    "run_backups",
+    "start_emulator",
+    "status",
+    "stop_process",
+    "up",
+]
+
 NETWORK_PREFIX = "10.203.0"
 STATE = f"{SANDBOX_DIR}/hosts"  # the test hosts' state folder
 SANDBOX_STATE = f"{SANDBOX_DIR}/sandbox.json"  # what else `up` made: escrow, emulator
-OVH_FIXTURE = f"{SANDBOX_DIR}/ovh-account.json"
-OVH_LOG = f"{SANDBOX_DIR}/ovh-emulator.log"
-OVH_SANDBOX_MODULE = "dagsync.reconcile.ovh.sandbox"
-EMULATOR_MODULE = "dagsync.testing.ovh_api"
-EMULATOR_START_TIMEOUT = 15.0
 EMULATOR_RATE_PER_MINUTE = 60_000  # the client's limit towards the local emulator
 EMULATOR_POLL = 0.05  # seconds between two reads of a pending state (OVH: 5)
 ESCROW_ENV = "DAGSYNC_PASSPHRASE_ESCROW"  # == dagsync.backup.escrow.ESCROW_ENV
@@ -154,18 +174,18 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
         raise DagsyncError("the repository declares no server")
     net = network or default_network()
     state: dict[str, Any] = {"version": 1, "escrow": str(escrow_folder(root))}
-    _write_json(root / SANDBOX_STATE, state)
+    write_json(root / SANDBOX_STATE, state)
     try:
         lab = hosts.up(state_dir=root / STATE, names=[m.name for m in wanted], network=net)
         notes = _prepare(lab, wanted)
         environment = {ESCROW_ENV: _make_escrow(Path(state["escrow"]))}
-        if emulator and _ovh_sandbox_available():
+        if emulator and ovh_sandbox_available():
             ovh = start_emulator(root, repo)
             state["emulator"] = {"pid": ovh.pid, "url": ovh.url}
-            _write_json(root / SANDBOX_STATE, state)
+            write_json(root / SANDBOX_STATE, state)
             environment.update(ovh.environment())
             notes.append(f"OVH API emulator on {ovh.url} (pid {ovh.pid})")
-        _write_json(root / SANDBOX_HOSTS_FILE, _overrides(wanted, lab, net, environment))
+        write_json(root / SANDBOX_HOSTS_FILE, _overrides(wanted, lab, net, environment))
     except BaseException as exc:
         try:
             down(root)
@@ -177,13 +197,6 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
             raise DagsyncError(f"the sandbox could not start: {exc}") from exc
         raise
     return _summary(wanted, lab, notes)
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
 
 
 def _make_escrow(folder: Path) -> str:
@@ -275,111 +288,6 @@ def _summary(wanted: Sequence[Member], lab: TestHosts, notes: Sequence[str]) -> 
     )
 
 
-# --- the OVH API emulator ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Emulator:
-    pid: int
-    url: str
-    application_key: str
-    application_secret: str
-    consumer_key: str
-
-    def environment(self) -> dict[str, str]:
-        return {
-            "DAGSYNC_OVH_URL": self.url,
-            "OVH_APPLICATION_KEY": self.application_key,
-            "OVH_APPLICATION_SECRET": self.application_secret,
-            "OVH_CONSUMER_KEY": self.consumer_key,
-        }
-
-
-def _ovh_sandbox_available() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(OVH_SANDBOX_MODULE) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def start_emulator(root: Path, repo: Repository) -> Emulator:
-    """`python -m dagsync.testing.ovh_api` in the background, seeded with the repository's
-    account; returns once it listens (its banner names the URL and the credentials)."""
-    import importlib
-
-    fixture = importlib.import_module(OVH_SANDBOX_MODULE).account_fixture(repo)
-    _write_json(root / OVH_FIXTURE, fixture)
-    log = root / OVH_LOG
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                EMULATOR_MODULE,
-                "--port",
-                "0",
-                "--fixture",
-                str(root / OVH_FIXTURE),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + EMULATOR_START_TIMEOUT
-    while time.monotonic() < deadline:
-        found = parse_banner(log.read_text(errors="replace"), proc.pid)
-        if found is not None:
-            return found
-        if proc.poll() is not None:
-            raise DagsyncError(f"the OVH emulator exited: {log.read_text()[-500:]}")
-        time.sleep(0.05)
-    stop_process(proc.pid)
-    raise DagsyncError(f"the OVH emulator did not start in {EMULATOR_START_TIMEOUT:g} s")
-
-
-def parse_banner(text: str, pid: int) -> Emulator | None:
-    """The URL and the first validated credentials of the emulator's banner, once complete."""
-    url = re.search(r"listening on (http://127\.0\.0\.1:\d+/1\.0)", text)
-    if url is None or "Stop with" not in text:
-        return None
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) == 4 and fields[3] == "validated":
-            return Emulator(pid, url.group(1), fields[0], fields[1], fields[2])
-    raise DagsyncError("the OVH emulator offers no validated consumer key")
-
-
-def _is_emulator(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return EMULATOR_MODULE.encode() in cmdline
-
-
-def stop_process(pid: int, timeout: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL; reaps it when it is our child (tests)."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
-        if not _is_emulator(pid):
-            return
-        os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            _reap(pid)
-            if not _is_emulator(pid):
-                return
-            time.sleep(0.02)
-    raise DagsyncError(f"the OVH emulator (pid {pid}) does not stop")
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):  # not our child: init reaps it
-        os.waitpid(pid, os.WNOHANG)
-
-
 # --- down and status -----------------------------------------------------------------------
 
 
@@ -426,7 +334,7 @@ def status(root: Path) -> str:
     rows = [f"{key:<32} {value['address']}" for key, value in data["hosts"].items()]
     emulator = _read_state(root).get("emulator")
     if emulator:
-        alive = "running" if _is_emulator(int(emulator["pid"])) else "NOT RUNNING"
+        alive = "running" if is_emulator(int(emulator["pid"])) else "NOT RUNNING"
         rows.append(f"{'OVH API emulator':<32} {emulator['url']} ({alive})")
     return "\n".join([f"sandbox: up ({len(data['hosts'])} hosts, override file {path})", *rows])
 

@@ -1,0 +1,61 @@
+"""What the override file adds beyond hosts (the sandbox's escrow folder and OVH emulator)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DagsyncError
+
+ENVIRONMENT_KEY = "environment"  # the override file's variables for plan and apply
+OVH_KEY = "ovh"  # the override file's OVH client settings (the sandbox's emulator)
+
+
+@dataclass(frozen=True)
+class Extras:
+    """The override file's settings beyond hosts: `"environment"`, variables set while plan
+    and apply run, and `"ovh"`, the client-side rate limit towards a local emulator."""
+
+    environment: Mapping[str, str] = field(default_factory=dict)
+    ovh_rate_per_minute: float | None = None
+    ovh_poll_interval: float | None = None  # seconds between two reads of a pending state
+
+
+def read_extras(path: Path | None) -> Extras:
+    if path is None:
+        return Extras()
+    try:
+        data = json.loads(path.read_text())
+        values = dict(data.get(ENVIRONMENT_KEY) or {})
+        ovh = dict(data.get(OVH_KEY) or {})
+        rate, interval = ovh.get("rate_per_minute"), ovh.get("poll_interval")
+        return Extras(
+            {str(k): str(v) for k, v in values.items()},
+            float(rate) if rate else None,
+            float(interval) if interval else None,
+        )
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise DagsyncError(f"{path}: not a hosts override file ({exc})") from exc
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set these variables for the length of a plan or an apply, then restore them.
+
+    The override file describes the world plan and apply talk to (the sandbox's hosts, its
+    escrow folder, its OVH emulator), so its values win over the caller's environment.
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
