@@ -1,16 +1,15 @@
 """Checking one client: read its files strictly, validate them against the model, run rules.
 
 This is the heavy half of validation (YAML, pydantic, rules); `validate.py` decides which
-clients to check, runs this in worker processes and caches the results.
+clients to check, `workers.py` runs this in worker processes and `cache.py` keeps the results.
+pydantic's errors are worded as findings in `schema_errors.py`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from .document import ClientFiles, ClientIndex, Document, Located
 from .findings import Finding, Severity, pointer_from
 from .indexing import index_client, index_server
 from .model import CgvPolicy, Client, DagSettings, Request, Requests, Server
+from .schema_errors import schema_problems
 from .yamlio import line_column, load
 
 __all__ = [
@@ -201,8 +201,10 @@ def validate_model(
     try:
         return model.model_validate_json(as_json(doc.data), strict=True)
     except ValidationError as exc:
-        for path, errors in _group_errors(doc.data, exc.errors()):
-            _report_schema_error(model, doc, path, errors, out, server)
+        for problem in schema_problems(model, doc.data, exc.errors()):
+            out.add(
+                doc, problem.path, problem.rule, problem.message, key=problem.key, server=server
+            )
         return None
 
 
@@ -228,153 +230,6 @@ def _string_keys(data: Any) -> Any:
     if isinstance(data, list):
         return [_string_keys(v) for v in data]
     return data
-
-
-def _group_errors(
-    data: Any, errors: list[Any]
-) -> Iterator[tuple[tuple[str | int, ...], list[Any]]]:
-    grouped: dict[tuple[str | int, ...], list[Any]] = {}
-    for error in errors:
-        grouped.setdefault(_real_path(data, error["loc"], error["type"]), []).append(error)
-    yield from grouped.items()
-
-
-def _real_path(data: Any, loc: tuple[Any, ...], kind: str) -> tuple[str | int, ...]:
-    """Drop pydantic's union-branch tags from a location, keeping real keys and indexes."""
-    path: list[str | int] = []
-    node = data
-    for index, part in enumerate(loc):
-        last = index == len(loc) - 1
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
-            path.append(part)
-            node = node[part]
-        elif last and kind in ("missing", "extra_forbidden") and isinstance(part, str):
-            path.append(part)
-        elif not isinstance(node, dict | list):
-            break
-    return tuple(path)
-
-
-def _report_schema_error(
-    model: type[BaseModel],
-    doc: Document,
-    path: tuple[str | int, ...],
-    errors: list[Any],
-    out: Collector,
-    server: str | None,
-) -> None:
-    kind = errors[0]["type"]
-    where = ".".join(str(p) for p in path) or "document"
-    if kind == "extra_forbidden":
-        name = str(path[-1])
-        hint = _suggest(model, path, name)
-        out.add(doc, path, "SCH001", f"unknown field `{name}`{hint}", key=True, server=server)
-    elif kind == "missing":
-        out.add(
-            doc,
-            path[:-1],
-            "SCH003",
-            f"missing required field `{path[-1]}` in {'.'.join(map(str, path[:-1])) or 'document'}",
-            key=True,
-            server=server,
-        )
-    else:
-        given = errors[0].get("input")
-        hint = _hint(model, path) if kind == "string_pattern_mismatch" else ""
-        message = f"`{where}`: {_expected(errors, given)}{hint} (got {_show(given)})"
-        out.add(doc, path, "SCH002", message, server=server)
-
-
-_KINDS = {
-    "ip_v4_address": "an IPv4 address",
-    "ip_v6_address": "an IPv6 address",
-    "ip_v4_network": "an IPv4 network (address/prefix)",
-    "ip_v6_network": "an IPv6 network (address/prefix)",
-}
-
-
-def _kind(error: Any) -> str | None:
-    """What a union branch expected, from pydantic's branch tag (e.g. an IPv4 address)."""
-    tag = str(error["loc"][-1]) if error["loc"] else ""
-    return next((label for key, label in _KINDS.items() if f"{key}_validator" in tag), None)
-
-
-def _expected(errors: list[Any], given: Any) -> str:
-    """What was expected at one place, from pydantic's errors there (one per union branch)."""
-    kinds = [k for k in map(_kind, errors) if k]
-    if not kinds:
-        return "; or ".join(dict.fromkeys(_message(e) for e in errors))
-    others = [_message(e) for e in errors if not _kind(e)]
-    what = " or ".join(
-        dict.fromkeys([*(o.removeprefix("input should be ") for o in others), *kinds])
-    )
-    family = "v6" if isinstance(given, str) and ":" in given else "v4"
-    detail = next((_message(e) for e in errors if f"ip_{family}_" in str(e["loc"][-1])), "")
-    return f"expected {what}" + (f": {detail}" if detail else "")
-
-
-def _message(error: Any) -> str:
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    return msg[0].lower() + msg[1:] if msg else msg
-
-
-def _hint(model: type[BaseModel], path: tuple[str | int, ...]) -> str:
-    """The field's description, when a pattern alone would not tell what is expected."""
-    description = _property_at(_json_schema(model), path).get("description")
-    return f" ({description.rstrip('.')})" if isinstance(description, str) else ""
-
-
-def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
-    if isinstance(value, dict | list):
-        text = type(value).__name__
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-@functools.cache
-def _json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema()
-
-
-def _suggest(model: type[BaseModel], path: tuple[str | int, ...], name: str) -> str:
-    allowed = _fields_at(_json_schema(model), path[:-1])
-    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
-    if close:
-        return f": did you mean `{close[0]}`?"
-    if allowed:
-        return f": expected one of {', '.join(f'`{a}`' for a in sorted(allowed))}"
-    return ""
-
-
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    """Follow `$ref`s and pick the structured branch of an `anyOf` (e.g. of `X | None`)."""
-    defs = schema.get("$defs", {})
-    while True:
-        if "$ref" in node:
-            node = defs[node["$ref"].rsplit("/", 1)[-1]]
-        elif "anyOf" in node:
-            branches = [_resolve(schema, b) for b in node["anyOf"]]
-            node = next((b for b in branches if "properties" in b or "items" in b), branches[0])
-        else:
-            return node
-
-
-def _property_at(schema: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]:
-    """The schema of the value at `path`, as written (with its description)."""
-    node: dict[str, Any] = schema
-    for part in path:
-        parent = _resolve(schema, node)
-        if isinstance(part, int):
-            node = parent.get("items", {})
-        else:
-            node = parent.get("properties", {}).get(part, {})
-    return node
-
-
-def _fields_at(schema: dict[str, Any], path: tuple[str | int, ...]) -> list[str]:
-    return list(_resolve(schema, _property_at(schema, path)).get("properties", {}))
 
 
 def load_policies(root: Path, out: Collector) -> Policies:
