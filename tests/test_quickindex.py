@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dagsync.quickindex import client_id, server_ids
@@ -72,6 +72,10 @@ EDITS = {
     "second document": ("role: production", "role: production\n---\nname: x"),
     "multi-line flow mapping": ("os: {name: debian,", "os: {name: debian,\nname: x,"),
     "tab indentation": ("  service_name:", "\tservice_name:"),
+    # Found by hypothesis: `name:1#: web1` is the key `name:1#`, not `name` with a comment.
+    "no space after the key's colon": ("name: web1", "name:1#: web1"),
+    "hash inside a plain value": ("name: web1", "name: web1#x"),
+    "id without space after the colon": ("  service_name: ", "  service_name:x#: "),
 }
 
 
@@ -88,6 +92,7 @@ def test_the_scan_never_disagrees_with_the_parser(edit: str) -> None:
     st.text(alphabet=" \n#:-[]{}'\"abc12", max_size=12),
     st.integers(min_value=0, max_value=len(BASE)),
 )
+@example(edits=[("comment after the value", False)], noise="1#:", at=BASE.index("name:") + 5)
 def test_random_edits_never_make_the_scan_disagree(
     edits: list[tuple[str, bool]], noise: str, at: int
 ) -> None:
@@ -98,3 +103,16 @@ def test_random_edits_never_make_the_scan_disagree(
             text = text.replace(old, new, 1)
     text = text[:at] + noise + text[at:]
     assert _agrees(text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["id:alpine-books", "id:x#: alpine-books", "id: alpine-books#x", "id:\talpine#: x"],
+)
+def test_a_client_id_the_parser_does_not_read_as_id_makes_the_scan_abstain(line: str) -> None:
+    text = (ROOT / "clients/alpine-books/client.yaml").read_text()
+    edited = text.replace("\nid: alpine-books", "\n" + line, 1)
+    assert edited != text
+    data, problem = load(edited)
+    assert problem is not None or data.get("id") != "alpine-books"
+    assert client_id(edited) is None

@@ -18,13 +18,15 @@ import re
 
 _PLAIN = r"[A-Za-z0-9._:/-]+"
 _VALUE = rf"(?:\"({_PLAIN})\"|'({_PLAIN})'|({_PLAIN}))"
-_TAIL = r"[ \t]*(?:#[^\n]*)?$"
+# A comment starts only after white space (`a#b` is one plain scalar), and a mapping key's
+# colon must be followed by white space (`name:1` is one plain scalar, not the key `name`).
+_TAIL = r"(?:[ \t]+#[^\n]*)?[ \t]*$"
 _ITEM = re.compile(rf"^[ \t]*{_VALUE}[ \t]*$")
-_ID = re.compile(rf"^id:[ \t]*{_VALUE}{_TAIL}", re.M)
-_NAME = re.compile(rf"^name:[ \t]*{_VALUE}{_TAIL}", re.M)
-_OVH = re.compile(r"^ovh:[ \t]*(?:#[^\n]*)?$", re.M)
-_SERVICE = re.compile(rf"^[ \t]+service_name:[ \t]*{_VALUE}{_TAIL}", re.M)
-_IPS = re.compile(rf"^ips:[ \t]*\[([^\]\n#]*)\]{_TAIL}", re.M)
+_ID = re.compile(rf"^id:[ \t]+{_VALUE}{_TAIL}", re.M)
+_NAME = re.compile(rf"^name:[ \t]+{_VALUE}{_TAIL}", re.M)
+_OVH = re.compile(rf"^ovh:{_TAIL}", re.M)
+_SERVICE = re.compile(rf"^[ \t]+service_name:[ \t]+{_VALUE}{_TAIL}", re.M)
+_IPS = re.compile(rf"^ips:[ \t]+\[([^\]\n#]*)\]{_TAIL}", re.M)
 _TOP_KEY = re.compile(r"^[^\s#]", re.M)
 _UNSAFE = re.compile(r"[&*!%\t]")
 
