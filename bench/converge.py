@@ -453,7 +453,9 @@ def _measure(state: Path, lab: th.TestHosts, apb_bin: Path, args: argparse.Names
 
     def toggle_cold() -> None:
         """A real change: the new YAML is validated, not found in the validation cache."""
-        shutil.rmtree(repo / ".dagsync-cache", ignore_errors=True)
+        from dagsync.cache import cache_path
+
+        cache_path(repo).unlink(missing_ok=True)
         toggle()
 
     py = sys.executable

@@ -47,6 +47,16 @@ def copy_repository(target: Path) -> Path:
     return target
 
 
+@pytest.fixture(autouse=True)
+def _private_validation_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test's validation cache lives in a temporary folder (never the user's), and the
+    cache is enabled even when the suite itself runs in CI (tests that want CI set it)."""
+    monkeypatch.setenv("DAGSYNC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("CI", raising=False)
+
+
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """A copy of the project's clients/, policies/ and schemas/ in a temporary folder."""

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import PROJECT, Run
 from dagsync import check
+from dagsync.cache import cache_path
 from dagsync.cli import main
 from dagsync.document import ClientFiles
 from dagsync.findings import Finding, Result, Severity
@@ -255,7 +256,8 @@ def summary(result: Result) -> list[tuple[str, int, int, str]]:
 
 def test_cached_run_sees_an_edit(repo_copy: Path) -> None:
     first = validate_repository(repo_copy, today=DAY, use_cache=True, jobs=1)
-    assert (repo_copy / CACHE_DIR).is_dir() and first.exit_code == 0
+    assert cache_path(repo_copy).is_file() and first.exit_code == 0
+    assert not (repo_copy / CACHE_DIR).exists()  # outside the work tree
     assert validate_repository(repo_copy, today=DAY, use_cache=True).findings == first.findings
     edit(repo_copy, SHOP1, "role: production", "role: prod")
     second = validate_repository(repo_copy, today=DAY, use_cache=True)
@@ -296,14 +298,14 @@ def test_policy_change_invalidates_the_cache(repo_copy: Path) -> None:
 
 def test_corrupt_cache_is_ignored(repo_copy: Path) -> None:
     validate_repository(repo_copy, today=DAY, use_cache=True)
-    for path in (repo_copy / CACHE_DIR).rglob("*.json"):
-        path.write_text("{not json")
+    assert cache_path(repo_copy).is_file()
+    cache_path(repo_copy).write_text("{not json")
     assert validate_repository(repo_copy, today=DAY, use_cache=True).exit_code == 0
 
 
 def test_no_cache_writes_nothing(repo_copy: Path, validate: Callable[..., Run]) -> None:
     assert validate(repo_copy).code == 0
-    assert not (repo_copy / CACHE_DIR).exists()
+    assert not cache_path(repo_copy).exists() and not (repo_copy / CACHE_DIR).exists()
 
 
 def _generate(target: Path, clients: int) -> None:

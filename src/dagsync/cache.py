@@ -1,6 +1,14 @@
 """The validation cache: one client's result is reused while its files' content hashes, the
 policies, the day and dagsync's own code are unchanged (`Cache`, one JSON file).
 
+Nothing in the work tree is trusted as if it had been reviewed: the cache lives OUTSIDE the
+repository, in the user's cache folder keyed by the repository's real path
+(`$DAGSYNC_CACHE_DIR`, else `$XDG_CACHE_HOME/dagsync`, else `~/.cache/dagsync`, then
+`repos/<sha256 of the path>/`), so a `.dagsync-cache/` committed with `git add -f` is never
+read; and in CI (`CI` set to a true value) the cache is neither read nor written, so a result
+always comes from the checker.  A cache folder that another user owns or that others may
+write is ignored as well.
+
 This module stays light (standard library and dagsync's own plain types only): a fully cached
 run imports neither pydantic nor ruamel.
 """
@@ -12,7 +20,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +29,43 @@ from . import __version__
 from .document import ClientFiles, ClientIndex, Located
 from .findings import Finding
 
-CACHE_DIR = ".dagsync-cache"
+CACHE_DIR = ".dagsync-cache"  # the former, in-tree location: never read (see `in_ci`)
 CACHE_FILE = "v2/clients.json"
+CACHE_DIR_ENV = "DAGSYNC_CACHE_DIR"
+CI_ENV = "CI"
+_TRUE = frozenset({"1", "true", "yes", "on"})
 _RACY_NS = 2_000_000_000  # a file modified this recently is hashed, never trusted by its stat
+
+
+def in_ci(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this run is a CI job (`CI=true`, as GitHub Actions and most runners set it)."""
+    value = (os.environ if environ is None else environ).get(CI_ENV, "")
+    return value.strip().lower() in _TRUE
+
+
+def cache_base(environ: Mapping[str, str] | None = None) -> Path:
+    """The user's dagsync cache folder (outside any repository)."""
+    env = os.environ if environ is None else environ
+    named = env.get(CACHE_DIR_ENV)
+    if named:
+        return Path(named)
+    xdg = env.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache") / "dagsync"
+
+
+def cache_path(root: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The cache file of the repository at `root`: keyed by its resolved path."""
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:32]
+    return cache_base(environ) / "repos" / key / CACHE_FILE
+
+
+def _trusted_folder(path: Path) -> bool:
+    """A cache folder is read only if this user owns it and nobody else may write to it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
 def _hash_files(h: Any, root: Path, rels: Iterable[str]) -> None:
@@ -149,18 +191,20 @@ class Cache:
 
     @staticmethod
     def exists(root: Path) -> bool:
-        return (root / CACHE_DIR / CACHE_FILE).is_file()
+        return not in_ci() and cache_path(root).is_file()
 
     @classmethod
     def open(cls, root: Path, salt: str | None) -> Cache:
-        """The cache of `root` for this salt; a disabled cache when `salt` is None."""
-        if salt is None:
+        """The cache of `root` for this salt; a disabled cache when `salt` is None or in CI."""
+        if salt is None or in_ci():
             return cls(None, "", {})
-        path = root / CACHE_DIR / CACHE_FILE
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            data = {}
+        path = cache_path(root)
+        data: Any = {}
+        if _trusted_folder(path.parent) and _trusted_folder(path.parent.parent):
+            try:
+                data = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                data = {}
         if not isinstance(data, dict) or data.get("salt") != salt:
             data = {}
         return cls(path, salt, data)
@@ -213,8 +257,10 @@ class Cache:
         data = {"salt": self.salt, "policy": self._policy, "clients": clients}
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.parent.parent.mkdir(parents=True, exist_ok=True)
+            for folder in (self.path.parent.parent, self.path.parent):
+                folder.mkdir(mode=0o700, exist_ok=True)
             tmp.write_text(json.dumps(data, separators=(",", ":")))
             tmp.replace(self.path)
         except OSError:
-            pass  # a read-only checkout still validates, just uncached
+            pass  # a read-only cache folder: the run still validates, just uncached

@@ -103,7 +103,12 @@ def _clients_of(root: Path, paths: Sequence[str]) -> list[str]:
     default=None,
     help="Judge dates (expiries, deadlines) as of this day.",
 )
-@click.option("--no-cache", is_flag=True, help="Ignore and do not write .dagsync-cache/.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Ignore and do not write the validation cache (kept outside the repository; "
+    "never used in CI).",
+)
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Worker processes.")
 def validate(
     paths: tuple[str, ...],

@@ -216,6 +216,9 @@ def _validate(
     from .invariants import repository_findings
 
     findings.extend(repository_findings(root, indexes))
+    from .trackedstate import tracked_state_findings
+
+    findings.extend(tracked_state_findings(root))
     files = sum(len(layout.clients[c].all) for c in wanted) + len(layout.stray)
     return Result(tuple(sorted(set(findings))), files, len(wanted), tuple(wanted))
 

@@ -83,6 +83,12 @@ STRUCTURAL: tuple[StructuralRule, ...] = (
     ),
     StructuralRule("REP011", "Client id not unique", "Client ids are unique."),
     StructuralRule(
+        "LOC001",
+        "Local state tracked by git",
+        "A file under .dagsync-cache/ or .dagsync-sandbox/ (dagsync's local cache and sandbox "
+        "state, never reviewed nor trusted) is tracked by git: remove it with git rm --cached.",
+    ),
+    StructuralRule(
         "FRZ001",
         "Production change on a freeze day",
         "validate --changed-since and apply warn when a production server changes on "
