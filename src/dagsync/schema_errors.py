@@ -124,7 +124,9 @@ def _hint(model: type[BaseModel], path: tuple[str | int, ...]) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    # Control characters (CR, LF, NUL...) are shown escaped, never written to the terminal.
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    text = repr(value) if not isinstance(value, str) else f"'{shown}'"
     if isinstance(value, dict | list):
         text = type(value).__name__
     return text if len(text) <= 60 else text[:57] + "..."

@@ -17,11 +17,14 @@ Two environment variables exist for tests and drills, never set by cron:
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..model.base import SAFE_PATH_PATTERN, SSH_PUBLIC_KEY_RE
 from ..model.server import BackupScope, DbEngine, Frequency
+from ..reconcile.shell import UnsafeValue, comment, one_line
 
 CONFIG_DIR = "/root/.config/dagsync"
 PASSPHRASE_FILE = f"{CONFIG_DIR}/borg-passphrase"
@@ -199,8 +202,8 @@ def render_job(spec: JobSpec) -> str:
     )
     lines = [
         "#!/bin/sh",
-        f"# {HEADER} ({spec.key}).",
-        f"# Daily at {spec.schedule} from {CRON_FILE}; see dagsync.backup.job for the test",
+        comment(f"{HEADER} ({spec.key})."),
+        comment(f"Daily at {spec.schedule} from {CRON_FILE}; see dagsync.backup.job for the test"),
         "# variables DAGSYNC_BACKUP_TIMESTAMP and DAGSYNC_DUMP_COMMAND.",
         "set -eu",
         "umask 077",
@@ -246,7 +249,8 @@ def _path_lines(spec: JobSpec) -> list[str]:
     for path in spec.optional_paths:
         out.append(f'if [ -e {q(path)} ]; then set -- "$@" {q(path)}; fi')
     for path in spec.required_paths:
-        out.append(f'[ -e {q(path)} ] || fail "declared path {path} does not exist"')
+        # The path is an argument of its own, quoted: never pasted inside the message.
+        out.append(f"[ -e {q(path)} ] || fail 'declared path does not exist:' {q(path)}")
         out.append(f'set -- "$@" {q(path)}')
     out.append('[ "$#" -gt 0 ] || fail "nothing to back up"')
     return out
@@ -264,22 +268,50 @@ def _status_lines() -> list[str]:
 
 def render_cron(key: str, schedule: str, frequency: Frequency) -> str:
     """The cron file: at `schedule` (the server's local time, Europe/Paris), as root."""
-    hour, minute = (int(x) for x in schedule.split(":"))
+    hour, minute = _hour_minute(schedule)
     weekday = "*" if frequency is Frequency.DAILY else "0"
     return (
-        f"# {HEADER} ({key}).\n"
-        f"# Backup {frequency.value} at {schedule} (CGV Art. 4: between 01:00 and 06:00).\n"
+        f"{comment(f'{HEADER} ({key}).')}\n"
+        f"# Backup {frequency.value} at {hour:02d}:{minute:02d} "
+        "(CGV Art. 4: between 01:00 and 06:00).\n"
         "SHELL=/bin/sh\n"
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
         f"{minute} {hour} * * {weekday} root {JOB_FILE} >>{LOG_FILE} 2>&1\n"
     )
 
 
+def _hour_minute(schedule: str) -> tuple[int, int]:
+    hour, sep, minute = schedule.partition(":")
+    if not (sep and hour.isascii() and hour.isdigit() and minute.isascii() and minute.isdigit()):
+        raise UnsafeValue(f"schedule {schedule!r} is not HH:MM")
+    if not (0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
+        raise UnsafeValue(f"schedule {schedule!r} is not a time of day")
+    return int(hour), int(minute)
+
+
+_SAFE_PATH = re.compile(SAFE_PATH_PATTERN)
+_KEY_NAME = re.compile(r"[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*")
+
+
+def _key_type_and_blob(public_key: str) -> tuple[str, str]:
+    """The type and base64 blob of an OpenSSH public key line (its comment is dropped)."""
+    if SSH_PUBLIC_KEY_RE.fullmatch(public_key) is None:
+        raise UnsafeValue(f"{one_line(public_key[:40], 'public key')!r}... is not an OpenSSH key")
+    kind, blob = public_key.split(" ")[:2]
+    return kind, blob
+
+
 def restricted_key_line(repository_path: str, public_key: str, key: str) -> str:
-    """The storage's `authorized_keys` line: this key may only serve its own repository."""
-    if any(c in repository_path for c in '"\\ \n'):
-        raise ValueError(f"repository path {repository_path!r} cannot be quoted in a key option")
-    kind, blob = public_key.split()[:2]
+    """The storage's `authorized_keys` line: this key may only serve its own repository.
+
+    The forced command is run by the storage user's shell: the path must be a safe path
+    (no quote, `$`, backquote or space can reach that shell) and `key` a client/server pair.
+    """
+    if _SAFE_PATH.fullmatch(repository_path) is None:
+        raise UnsafeValue(f"repository path {repository_path!r} cannot be put in a key option")
+    if _KEY_NAME.fullmatch(key) is None:
+        raise UnsafeValue(f"{key!r} is not a client/server pair")
+    kind, blob = _key_type_and_blob(public_key)
     return (
         f'command="borg serve --restrict-to-repository {repository_path}",restrict '
         f"{kind} {blob} dagsync-borg {key}"
@@ -296,6 +328,8 @@ def restricted_path(line: str) -> str | None:
 
 
 def known_hosts_line(address: str, port: int, host_key: str) -> str:
+    if not address or any(c.isspace() or not c.isprintable() or c in "[]#," for c in address):
+        raise UnsafeValue(f"address {address!r} cannot be written in known_hosts")
     name = address if port == 22 else f"[{address}]:{port}"
-    kind, blob = host_key.split()[:2]
+    kind, blob = _key_type_and_blob(" ".join(host_key.split(" ")[:2]))
     return f"{name} {kind} {blob}\n"

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 REQUEST_ID_PATTERN = r"^REQ-[0-9]{4}-[0-9]{3,}$"
+
+
+@dataclass(frozen=True)
+class HostBound:
+    """Marker (in `Annotated` metadata) of a value that reaches a host: a script, a
+    configuration file or a command line.  Such a value has a strict syntax, enforced by the
+    model and stated in the JSON schema, and every renderer quotes or escapes it anyway.
+    `tests/test_hostile_fields.py` finds these fields by this marker and fails when a string
+    field without it reaches a renderer."""
+
+    syntax: str
+
 
 RequestId = Annotated[
     str,
@@ -19,6 +32,7 @@ Slug = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$"),
     Field(description="Lower-case letters, digits and dashes."),
+    HostBound("slug"),
 ]
 HostName = Annotated[
     str,
@@ -31,22 +45,97 @@ HostName = Annotated[
         pattern=r"^([A-Za-z0-9_]([_-]*[A-Za-z0-9])*\.)*[A-Za-z0-9](-*[A-Za-z0-9])*\.?$",
     ),
     Field(description="A DNS name."),
+    HostBound("host name"),
+]
+# A mail domain: lower-case DNS labels (letters, digits, inner dashes), at least two, no
+# trailing dot; it is a key of the shared Postfix and Dovecot tables.
+DOMAIN_PATTERN = r"^([a-z0-9](-*[a-z0-9])*\.)+[a-z0-9](-*[a-z0-9])*$"
+MailDomain = Annotated[
+    str,
+    StringConstraints(max_length=253, pattern=DOMAIN_PATTERN),
+    Field(
+        description="A mail domain in lower case: labels of letters, digits and inner dashes, "
+        "dot-separated, no trailing dot (e.g. alpine-books.example)."
+    ),
+    HostBound("mail domain"),
+]
+# A hosted mail address: a local part of letters, digits and `.`, `_`, `+`, `-` (no dot at
+# either end, no two dots in a row), then a mail domain.  Postfix maps split on commas and
+# white space: neither can occur.
+MAIL_ADDRESS_PATTERN = (
+    r"^[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*@([a-z0-9](-*[a-z0-9])*\.)+[a-z0-9](-*[a-z0-9])*$"
+)
+MailAddress = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=MAIL_ADDRESS_PATTERN),
+    Field(
+        description="A mail address: a local part of letters, digits, `.`, `_`, `+` and `-` "
+        "(no leading, trailing or doubled dot), `@`, a mail domain in lower case."
+    ),
+    HostBound("mail address"),
 ]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 HHMM = Annotated[
     str,
     StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$"),
     Field(description="A time of day, HH:MM (24 h, Europe/Paris)."),
+    HostBound("time of day"),
+]
+# An absolute, normalised path in a safe character set: components of letters, digits and
+# `.`, `_`, `+`, `@`, `-`, never `.` or `..`, no empty component, no trailing slash.  Written
+# without look-around so that every regular expression engine reads it the same way.
+SAFE_PATH_PATTERN = (
+    r"^(/([A-Za-z0-9_+@-][A-Za-z0-9._+@-]*|\.[A-Za-z0-9_+@-][A-Za-z0-9._+@-]*"
+    r"|\.\.[A-Za-z0-9._+@-]+))+$"
+)
+SafePath = Annotated[
+    str,
+    StringConstraints(max_length=1024, pattern=SAFE_PATH_PATTERN),
+    Field(
+        description="An absolute, normalised path: `/` then components of letters, digits, "
+        "`.`, `_`, `+`, `@` and `-` (not `.` or `..`), no trailing slash; no spaces, quotes, "
+        "`$`, globs or control characters."
+    ),
+    HostBound("absolute path"),
+]
+# A Unix user name (useradd's portable set).
+USER_NAME_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
+UserName = Annotated[
+    str,
+    StringConstraints(pattern=USER_NAME_PATTERN),
+    Field(
+        description="A Unix user name: a lower-case letter or `_`, then up to 31 lower-case "
+        "letters, digits, `_` or `-`."
+    ),
+    HostBound("user name"),
+]
+# Free text that lands on one line of a host file (e.g. the comment field of /etc/passwd):
+# printable, no control character, no `:` or `,` (passwd field separators).
+ONE_LINE_PATTERN = r"^[^\x00-\x1F\x7F:,]+$"
+OneLine = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=ONE_LINE_PATTERN),
+    Field(
+        description="Text on one line: no control characters (CR, LF, NUL, tab...), no `:` "
+        "or `,`; at most 200 characters."
+    ),
+    HostBound("one line of text"),
 ]
 
+# An OpenSSH public key line: type, base64 key, optional comment of printable characters (no
+# CR, LF, NUL or other control character: authorized_keys and known_hosts are line based).
 SSH_PUBLIC_KEY_RE = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)"
-    r" [A-Za-z0-9+/]+={0,3}( .*)?$"
+    r" [A-Za-z0-9+/]+={0,3}( [^\x00-\x1F\x7F]*)?$"
 )
 SshPublicKey = Annotated[
     str,
-    StringConstraints(pattern=SSH_PUBLIC_KEY_RE.pattern),
-    Field(description="An OpenSSH public key line: type, base64 key, optional comment."),
+    StringConstraints(max_length=16384, pattern=SSH_PUBLIC_KEY_RE.pattern),
+    Field(
+        description="An OpenSSH public key line: type, base64 key, optional comment; one "
+        "line, no control character (CR, LF, NUL, tab) anywhere."
+    ),
+    HostBound("authorized key line"),
 ]
 
 

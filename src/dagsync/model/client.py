@@ -9,7 +9,7 @@ from ipaddress import IPv4Network, IPv6Network
 
 from pydantic import Field
 
-from .base import HHMM, Amount, Derogable, Email, RequestId, Slug, Strict
+from .base import HHMM, Amount, Derogable, Email, MailAddress, MailDomain, RequestId, Slug, Strict
 
 
 class PaymentMethod(StrEnum):
@@ -112,14 +112,18 @@ class MailHosting(StrEnum):
 
 
 class ExternalForward(Strict):
-    source: Email = Field(description="The DAG-hosted mailbox.")
-    target: Email = Field(description="The external address mail is copied to.")
+    source: MailAddress = Field(
+        description="The DAG-hosted mailbox: an address of one of this client's mail domains."
+    )
+    target: MailAddress = Field(description="The external address mail is copied to.")
     request: RequestId | None = None
 
 
 class Mail(Derogable):
     hosting: MailHosting
-    domains: list[str] = Field(default_factory=list)
+    domains: list[MailDomain] = Field(
+        default_factory=list, description="The client's mail domains (each belongs to one client)."
+    )
     quota_gb: Amount = Field(default=Decimal(25), gt=0)
     cc_limit: int = Field(default=9, ge=1)
     mass_mailing: bool = False

@@ -6,9 +6,47 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
-from .base import HHMM, Derogable, HostName, RequestId, Slug, SshPublicKey, Strict
+from .base import (
+    HHMM,
+    Derogable,
+    HostBound,
+    HostName,
+    OneLine,
+    RequestId,
+    SafePath,
+    Slug,
+    SshPublicKey,
+    Strict,
+    UserName,
+)
+
+DbName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
+    Field(
+        description="A database name: a lower-case letter or `_`, then lower-case letters, "
+        "digits or `_`."
+    ),
+    HostBound("database name"),
+]
+DbUserName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9_][a-z0-9_-]{0,31}$"),
+    Field(description="A database user: lower-case letters, digits, `_` and `-`."),
+    HostBound("database user name"),
+]
+DbHost = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9.:%_/-]{1,255}$"),
+    Field(
+        description="Where a database user connects from: `localhost`, a host name, an "
+        "address, a CIDR block or a MySQL host pattern (letters, digits, `.`, `:`, `%`, `_`, `/`, "
+        "`-`)."
+    ),
+    HostBound("database host"),
+]
 
 
 class Role(StrEnum):
@@ -58,9 +96,9 @@ class DbPrivilege(StrEnum):
 
 
 class DbUser(Strict):
-    name: Slug | Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")]
+    name: DbUserName
     privileges: DbPrivilege
-    hosts: list[str] = Field(default_factory=lambda: ["localhost"])
+    hosts: list[DbHost] = Field(default_factory=lambda: ["localhost"])
 
 
 class DbEngine(StrEnum):
@@ -71,7 +109,7 @@ class DbEngine(StrEnum):
 
 class Database(Strict):
     engine: DbEngine
-    name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+    name: DbName
     users: list[DbUser] = Field(default_factory=list)
 
 
@@ -82,10 +120,10 @@ class AccountKind(StrEnum):
 
 
 class Account(Strict):
-    name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
+    name: UserName
     kind: AccountKind
     keys: list[SshPublicKey] = Field(default_factory=list)
-    owner: str = Field(min_length=1, description="Who holds this account.")
+    owner: OneLine = Field(description="Who holds this account (its /etc/passwd comment).")
 
 
 class Protocol(StrEnum):
@@ -177,7 +215,9 @@ class Backup(Derogable):
     retention_days: int = Field(ge=1, le=3650)
     scope: list[BackupScope] = Field(min_length=1)
     storage: Slug = Field(description="A backup storage host of policies/dag.yaml.")
-    paths: list[str] = Field(default_factory=list, description="Site file paths to include.")
+    paths: list[SafePath] = Field(
+        default_factory=list, description="Site file paths to include (absolute, normalised)."
+    )
 
 
 class ReverseDns(Strict):

@@ -15,6 +15,25 @@ from collections.abc import Sequence
 q = shlex.quote
 
 
+class UnsafeValue(ValueError):
+    """A value that a renderer refuses to write: it would change the meaning of the script,
+    file or command it lands in (a line break in a one-line field, a separator in a key...).
+    The validator refuses such values first; renderers check again, independently."""
+
+
+def one_line(text: str, what: str) -> str:
+    """`text` if it holds no control character (CR, LF, NUL, tab...), else UnsafeValue."""
+    bad = next((c for c in text if not c.isprintable()), None)
+    if bad is not None:
+        raise UnsafeValue(f"{what} {text!r} contains the control character {bad!r}")
+    return text
+
+
+def comment(text: str) -> str:
+    """A shell (or crontab) comment line holding `text`, which must be one line."""
+    return f"# {one_line(text, 'comment text')}"
+
+
 def join(*argv: str | int) -> str:
     """One command, each argument quoted."""
     return " ".join(q(str(a)) for a in argv)
