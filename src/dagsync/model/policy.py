@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 from pydantic import Field
 
-from .base import HHMM, Amount, Email, HostName, Slug, Strict
+from .base import HHMM, Amount, Email, HostName, SafePath, Slug, SshPublicKey, Strict, UserName
 from .client import Channel, PaymentMethod
 from .server import BackupScope, Frequency, Metric, ServerType
 
@@ -90,15 +90,15 @@ class BackupStorage(Strict):
     address: IPv4Address | None = Field(
         default=None, description="Where the reconciler reaches it."
     )
-    host_key: str | None = None
-    repository_root: str = "/srv/borg"
+    host_key: SshPublicKey | None = None
+    repository_root: SafePath = "/srv/borg"
 
 
 class MailHost(Strict):
     name: Slug
     host: HostName
     address: IPv4Address | None = None
-    host_key: str | None = None
+    host_key: SshPublicKey | None = None
 
 
 class DagSettings(Strict):
@@ -116,4 +116,4 @@ class DagSettings(Strict):
     backup_storages: list[BackupStorage] = Field(min_length=1)
     mail_hosts: list[MailHost] = Field(default_factory=list)
     passphrase_escrow: str = Field(description="Where borg passphrase recovery copies go.")
-    ssh_user: str = "root"
+    ssh_user: UserName = "root"
