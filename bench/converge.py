@@ -164,6 +164,7 @@ def make_repo(state: Path, lab: th.TestHosts, keys: Sequence[str]) -> Path:
     }
     (repo / ".dagsync-sandbox").mkdir()
     (repo / ".dagsync-sandbox/hosts.json").write_text(json.dumps(overrides, indent=1))
+    os.environ["DAGSYNC_SANDBOX"] = "1"  # dagsync reads the override only in sandbox mode
     return repo
 
 

@@ -17,6 +17,16 @@ import pytest
 from conftest import copy_repository
 from dagsync.cache import CACHE_DIR, CACHE_FILE, cache_path, in_ci
 from dagsync.errors import DagsyncError
+from dagsync.reconcile.extras import Extras, read_extras
+from dagsync.reconcile.inventory import (
+    HOSTS_FILE_ENV,
+    SANDBOX_ENV,
+    SANDBOX_HOSTS_FILE,
+    Overrides,
+    ignored_sandbox_notice,
+    load_overrides,
+    overrides_path,
+)
 from dagsync.repository import refuse_invalid
 from dagsync.validate import validate_repository
 
@@ -172,3 +182,106 @@ def test_no_git_no_tracked_state(tmp_path: Path) -> None:
     (root / ".dagsync-cache").mkdir()
     (root / ".dagsync-cache/anything.json").write_text("{}")
     assert validate_repository(root, today=DAY, use_cache=False).findings == ()
+
+
+# --- sandbox state: only in sandbox mode, never widening anything -----------------------------
+
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIF+0NLAofU66ht9s98VkVf2f+nD56ggkTZhuefrMA3fO"
+
+
+def _sandbox_file(root: Path, **extra: object) -> Path:
+    data: dict[str, object] = {
+        "version": 1,
+        "hosts": {"alpine-books/shop1": {"address": "10.203.0.11", "host_key": HOST_KEY}},
+        "management_ranges": ["10.203.0.1/32"],
+        "environment": {
+            "DAGSYNC_PASSPHRASE_ESCROW": "/var/lib/escrow",
+            "DAGSYNC_OVH_URL": "http://127.0.0.1:41367/1.0",
+        },
+    }
+    data.update(extra)
+    path = root / SANDBOX_HOSTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def no_override_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.delenv(HOSTS_FILE_ENV, raising=False)
+    monkeypatch.delenv(SANDBOX_ENV, raising=False)
+    return monkeypatch
+
+
+def test_a_present_sandbox_file_is_ignored_without_sandbox_mode(
+    tmp_path: Path, no_override_env: pytest.MonkeyPatch
+) -> None:
+    root = copy_repository(tmp_path / "repo")
+    _sandbox_file(root, management_ranges=["0.0.0.0/0"])
+    assert overrides_path(root) is None
+    assert load_overrides(overrides_path(root)) == Overrides()
+    assert read_extras(overrides_path(root)) == Extras()
+    assert ignored_sandbox_notice(root) == (
+        "note: .dagsync-sandbox/hosts.json is ignored: this run targets the servers declared "
+        "in git; set DAGSYNC_SANDBOX=1 to target the sandbox"
+    )
+    no_override_env.setenv(SANDBOX_ENV, "1")
+    assert ignored_sandbox_notice(root) is None
+    assert overrides_path(root) == root / SANDBOX_HOSTS_FILE
+
+
+def test_sandbox_mode_without_a_sandbox_is_a_clear_error(
+    tmp_path: Path, no_override_env: pytest.MonkeyPatch
+) -> None:
+    no_override_env.setenv(SANDBOX_ENV, "1")
+    with pytest.raises(DagsyncError, match=r"DAGSYNC_SANDBOX=1 but the sandbox is not up"):
+        overrides_path(copy_repository(tmp_path / "repo"))
+
+
+def test_the_sandbox_files_own_settings_are_accepted(tmp_path: Path) -> None:
+    path = _sandbox_file(tmp_path)
+    overrides = load_overrides(path)
+    assert [str(r) for r in overrides.management_ranges] == ["10.203.0.1/32"]
+    assert overrides.hosts["alpine-books/shop1"].address == "10.203.0.11"
+    assert read_extras(path).environment == {
+        "DAGSYNC_PASSPHRASE_ESCROW": "/var/lib/escrow",
+        "DAGSYNC_OVH_URL": "http://127.0.0.1:41367/1.0",
+    }
+
+
+@pytest.mark.parametrize(
+    "ranges",
+    [["0.0.0.0/0"], ["::/0"], ["10.0.0.0/8"], ["203.0.113.0/25"], ["8.8.8.8/32"], ["0.0.0.0"]],
+)
+def test_an_override_cannot_widen_the_management_ranges(tmp_path: Path, ranges: list[str]) -> None:
+    path = _sandbox_file(tmp_path, management_ranges=ranges)
+    with pytest.raises(DagsyncError, match="never widen the management ranges"):
+        load_overrides(path)
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2a01:4f8::1", "0.0.0.0", "not-an-address"])
+def test_an_override_cannot_point_a_server_at_a_public_address(
+    tmp_path: Path, address: str
+) -> None:
+    hosts = {"alpine-books/shop1": {"address": address, "host_key": HOST_KEY}}
+    with pytest.raises(DagsyncError, match="not a hosts override file"):
+        load_overrides(_sandbox_file(tmp_path, hosts=hosts))
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"OVH_ENDPOINT": "ovh-eu"}, "OVH_ENDPOINT refused"),
+        ({"PATH": "/tmp/evil"}, "PATH refused"),
+        ({"DAGSYNC_SSH_KEY_FILE": "/tmp/key"}, "DAGSYNC_SSH_KEY_FILE refused"),
+        ({"DAGSYNC_OVH_URL": "https://eu.api.ovh.com/1.0"}, "DAGSYNC_OVH_URL refused"),
+        ({"DAGSYNC_OVH_URL": "http://127.0.0.1.evil.example/1.0"}, "DAGSYNC_OVH_URL refused"),
+        ({"DAGSYNC_OVH_URL": "file:///etc/passwd"}, "DAGSYNC_OVH_URL refused"),
+    ],
+)
+def test_an_override_sets_only_the_allowed_variables(
+    tmp_path: Path, environment: dict[str, str], message: str
+) -> None:
+    path = _sandbox_file(tmp_path, environment=environment)
+    with pytest.raises(DagsyncError, match=message):
+        read_extras(path)

@@ -389,6 +389,9 @@ def test_a_saved_part_is_applied_only_if_it_still_matches(
 # --- the override file's environment -----------------------------------------------------
 
 
+ESCROW, URL = "DAGSYNC_PASSPHRASE_ESCROW", "DAGSYNC_OVH_URL"
+
+
 def test_the_override_environment_is_set_for_the_run_then_restored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -397,18 +400,19 @@ def test_the_override_environment_is_set_for_the_run_then_restored(
         json.dumps(
             {
                 "hosts": {},
-                "environment": {"DAGSYNC_TEST_A": "sandbox", "DAGSYNC_TEST_B": "new"},
+                "environment": {ESCROW: "/sandbox/escrow", URL: "http://127.0.0.1:8999/1.0"},
                 "ovh": {"rate_per_minute": 6000, "poll_interval": 0.05},
             }
         )
     )
-    monkeypatch.setenv("DAGSYNC_TEST_A", "mine")
-    monkeypatch.delenv("DAGSYNC_TEST_B", raising=False)
+    monkeypatch.setenv(ESCROW, "mine")
+    monkeypatch.delenv(URL, raising=False)
     extras = drivers.read_extras(path)
     assert (extras.ovh_rate_per_minute, extras.ovh_poll_interval) == (6000.0, 0.05)
     with drivers.environment(extras.environment):
-        assert os.environ["DAGSYNC_TEST_A"] == "sandbox" and os.environ["DAGSYNC_TEST_B"] == "new"
-    assert os.environ["DAGSYNC_TEST_A"] == "mine" and "DAGSYNC_TEST_B" not in os.environ
+        assert os.environ[ESCROW] == "/sandbox/escrow"
+        assert os.environ[URL] == "http://127.0.0.1:8999/1.0"
+    assert os.environ[ESCROW] == "mine" and URL not in os.environ
     assert drivers.read_extras(None) == drivers.Extras()
     path.write_text("[1, 2]")
     with pytest.raises(DagsyncError, match="not a hosts override file"):

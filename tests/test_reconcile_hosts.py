@@ -28,6 +28,7 @@ from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.engine import RunOptions, apply
 from dagsync.reconcile.inventory import (
     HOSTS_FILE_ENV,
+    SANDBOX_ENV,
     SSH_KEY_ENV,
     SSH_USER_ENV,
     credentials,
@@ -187,6 +188,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
         for var in (HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV):
             mp.delenv(var, raising=False)
+        mp.setenv(SANDBOX_ENV, "1")  # the test hosts' override file is read only then
         with th.testhosts(names=NAMES, state_dir=base / "th", network=NET) as lab:
             keys_dir = base / "keys"
             keys_dir.mkdir()

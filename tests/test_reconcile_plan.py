@@ -287,13 +287,16 @@ def test_override_file_with_a_bad_key_is_refused(tmp_path: Path) -> None:
         load_overrides(bad)
 
 
-def test_sandbox_override_is_picked_up_only_when_present(
+def test_sandbox_override_is_picked_up_only_in_sandbox_mode(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(HOSTS_FILE_ENV, raising=False)
+    monkeypatch.delenv("DAGSYNC_SANDBOX", raising=False)
     assert overrides_path(repo) is None
     (repo / ".dagsync-sandbox").mkdir()
     (repo / ".dagsync-sandbox/hosts.json").write_text("{}")
+    assert overrides_path(repo) is None  # present, but nobody asked for the sandbox
+    monkeypatch.setenv("DAGSYNC_SANDBOX", "1")
     assert overrides_path(repo) == repo / ".dagsync-sandbox/hosts.json"
 
 

@@ -24,7 +24,13 @@ from dagsync.cli import main
 from dagsync.reconcile import drivers
 from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.engine import RunOptions
-from dagsync.reconcile.inventory import HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV, load_overrides
+from dagsync.reconcile.inventory import (
+    HOSTS_FILE_ENV,
+    SANDBOX_ENV,
+    SSH_KEY_ENV,
+    SSH_USER_ENV,
+    load_overrides,
+)
 from dagsync.reconcile.report import HostStatus
 from dagsync.repository import load_repository
 from dagsync.testing import hosts as th
@@ -79,6 +85,7 @@ def root(tmp_path_factory: pytest.TempPathFactory, state_home: Path) -> Iterator
         for name in CLEAN_ENV:
             patch.delenv(name, raising=False)
         patch.setenv("XDG_STATE_HOME", str(state_home))
+        patch.setenv(SANDBOX_ENV, "1")  # plan and apply read the sandbox's file only then
         for role in ("AUTHOR", "COMMITTER"):
             patch.setenv(f"GIT_{role}_NAME", "Sandbox Tester")
             patch.setenv(f"GIT_{role}_EMAIL", "tester@dagtechnologies.example")

@@ -7,7 +7,8 @@ base set-up of the mail hosts (a TLS certificate, Dovecot and Postfix started), 
 server a stand-in database dump tool (the test hosts run no database), makes a passphrase
 escrow folder, and, when the OVH driver exists, starts the OVH API emulator in the
 background, seeded with the account the repository declares.  Then it writes
-`.dagsync-sandbox/hosts.json`, the hosts override file that `plan` and `apply` pick up:
+`.dagsync-sandbox/hosts.json`, the hosts override file that `plan` and `apply` use in
+sandbox mode only (`DAGSYNC_SANDBOX=1`; never because the file exists):
 
 - `hosts`: each server's address and host key become its test host's (`client/server`),
   DAG's own hosts are `dag/<name>`;
@@ -20,6 +21,7 @@ background, seeded with the account the repository declares.  Then it writes
 
 So, as root:
 
+    export DAGSYNC_SANDBOX=1
     dagsync sandbox up && dagsync plan && dagsync apply --yes
     dagsync sandbox run-backups && dagsync backup verify
     dagsync sandbox down
@@ -282,8 +284,9 @@ def _summary(wanted: Sequence[Member], lab: TestHosts, notes: Sequence[str]) -> 
             *lines,
             *notes,
             f"sandbox up: {len(wanted)} test hosts ({servers} servers, "
-            f"{len(wanted) - servers} of DAG's); now run `dagsync plan` and `dagsync apply`; "
-            "`dagsync sandbox down` removes everything",
+            f"{len(wanted) - servers} of DAG's); now run `DAGSYNC_SANDBOX=1 dagsync plan` and "
+            "`DAGSYNC_SANDBOX=1 dagsync apply` (without DAGSYNC_SANDBOX=1 they target the "
+            "servers declared in git); `dagsync sandbox down` removes everything",
         ]
     )
 

@@ -66,10 +66,13 @@ def _options(scope: Scope) -> RunOptions:
 
 
 def _load(scope: Scope, *, validate: bool = True) -> tuple[Any, Any]:
-    from ..reconcile.inventory import load_overrides, overrides_path
+    from ..reconcile.inventory import ignored_sandbox_notice, load_overrides, overrides_path
     from ..repository import load_repository
 
     repo = load_repository(scope.root, validate=validate)
+    notice = ignored_sandbox_notice(scope.root)  # sandbox state only with DAGSYNC_SANDBOX=1
+    if notice:
+        click.echo(notice, err=True)
     return repo, load_overrides(overrides_path(scope.root))
 
 

@@ -8,11 +8,24 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..errors import DagsyncError
 
 ENVIRONMENT_KEY = "environment"  # the override file's variables for plan and apply
 OVH_KEY = "ovh"  # the override file's OVH client settings (the sandbox's emulator)
+# The only variables an override file may set (the sandbox's escrow folder and its OVH
+# emulator); anything else (another endpoint, SSH settings, PATH...) is refused.
+ALLOWED_ENVIRONMENT = frozenset(
+    {
+        "DAGSYNC_PASSPHRASE_ESCROW",
+        "DAGSYNC_OVH_URL",
+        "OVH_APPLICATION_KEY",
+        "OVH_APPLICATION_SECRET",
+        "OVH_CONSUMER_KEY",
+    }
+)
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -33,13 +46,34 @@ def read_extras(path: Path | None) -> Extras:
         values = dict(data.get(ENVIRONMENT_KEY) or {})
         ovh = dict(data.get(OVH_KEY) or {})
         rate, interval = ovh.get("rate_per_minute"), ovh.get("poll_interval")
+        environment = {str(k): str(v) for k, v in values.items()}
+        _check_environment(environment)
         return Extras(
-            {str(k): str(v) for k, v in values.items()},
+            environment,
             float(rate) if rate else None,
             float(interval) if interval else None,
         )
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         raise DagsyncError(f"{path}: not a hosts override file ({exc})") from exc
+
+
+def _check_environment(values: Mapping[str, str]) -> None:
+    """Only the allowed variables, and an OVH URL on this machine (the emulator)."""
+    refused = sorted(set(values) - ALLOWED_ENVIRONMENT)
+    if refused:
+        names = ", ".join(name[:40] for name in refused)
+        raise ValueError(
+            f"environment variable(s) {names} refused: an override file may only set "
+            + ", ".join(sorted(ALLOWED_ENVIRONMENT))
+        )
+    url = values.get("DAGSYNC_OVH_URL")
+    if url is not None:
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or parsed.hostname not in _LOCAL_HOSTS:
+            raise ValueError(
+                "DAGSYNC_OVH_URL refused: an override file may only point at an OVH emulator "
+                "on this machine (http://127.0.0.1:PORT/...)"
+            )
 
 
 @contextmanager

@@ -1,5 +1,10 @@
 """Where each server is reached, and with which pinned host key.
 
+The sandbox's file is local, unreviewed state: `plan` and `apply` read it only in the explicit
+sandbox mode (`DAGSYNC_SANDBOX=1`), never because it happens to exist; and any override file
+(the sandbox's or `$DAGSYNC_HOSTS_FILE`) can only point at private test addresses and add
+single private controller addresses as management ranges, never widen them.
+
 By default: the server's first declared IP, its SSH port and the host key declared in git.
 An override file (written by `dagsync sandbox up`, or named by `DAGSYNC_HOSTS_FILE`) maps
 `client/server` to another address, port and host key, for test hosts; with it, strict
@@ -19,7 +24,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,7 @@ from ..model.base import SSH_PUBLIC_KEY_RE
 from .resource import Net
 
 HOSTS_FILE_ENV = "DAGSYNC_HOSTS_FILE"
+SANDBOX_ENV = "DAGSYNC_SANDBOX"  # "1": plan and apply target the sandbox's test hosts
 SANDBOX_DIR = ".dagsync-sandbox"
 SANDBOX_HOSTS_FILE = f"{SANDBOX_DIR}/hosts.json"
 SSH_USER_ENV = "DAGSYNC_SSH_USER"
@@ -58,8 +64,14 @@ class Overrides:
     ssh_user: str | None = None
 
 
+def sandbox_mode() -> bool:
+    """Whether the caller asked for the sandbox (`DAGSYNC_SANDBOX=1`)."""
+    return os.environ.get(SANDBOX_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def overrides_path(root: Path) -> Path | None:
-    """The override file in effect: `$DAGSYNC_HOSTS_FILE`, else the sandbox's, else none."""
+    """The override file in effect: `$DAGSYNC_HOSTS_FILE`, else, in sandbox mode only, the
+    sandbox's, else none (the declared hosts)."""
     named = os.environ.get(HOSTS_FILE_ENV)
     if named:
         path = Path(named)
@@ -67,7 +79,26 @@ def overrides_path(root: Path) -> Path | None:
             raise DagsyncError(f"{HOSTS_FILE_ENV}={named}: no such file")
         return path
     sandbox = root / SANDBOX_HOSTS_FILE
-    return sandbox if sandbox.is_file() else None
+    if not sandbox_mode():
+        return None
+    if not sandbox.is_file():
+        raise DagsyncError(
+            f"{SANDBOX_ENV}=1 but the sandbox is not up (no {SANDBOX_HOSTS_FILE}): "
+            "run `dagsync sandbox up` first"
+        )
+    return sandbox
+
+
+def ignored_sandbox_notice(root: Path) -> str | None:
+    """A notice when the sandbox's file exists but is not used (no sandbox mode)."""
+    if sandbox_mode() or os.environ.get(HOSTS_FILE_ENV):
+        return None
+    if not (root / SANDBOX_HOSTS_FILE).is_file():
+        return None
+    return (
+        f"note: {SANDBOX_HOSTS_FILE} is ignored: this run targets the servers declared in git; "
+        f"set {SANDBOX_ENV}=1 to target the sandbox"
+    )
 
 
 def load_overrides(path: Path | None) -> Overrides:
@@ -76,18 +107,36 @@ def load_overrides(path: Path | None) -> Overrides:
     try:
         data = json.loads(path.read_text())
         hosts = {key: _endpoint(value, path) for key, value in data.get("hosts", {}).items()}
-        ranges = tuple(ip_network(r) for r in data.get("management_ranges", []))
+        ranges = tuple(_controller(r) for r in data.get("management_ranges", []))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DagsyncError(f"{path}: not a hosts override file ({exc})") from exc
     key = data.get("ssh_key")
     return Overrides(path, hosts, ranges, Path(key) if key else None, data.get("ssh_user"))
 
 
+def _controller(value: object) -> Net:
+    """A management range an override may add: one private address (the sandbox's
+    controller), never a network: an override can never widen who reaches SSH."""
+    net = ip_network(str(value))
+    if net.num_addresses != 1 or not net.is_private or net.is_unspecified:
+        raise ValueError(
+            f"management range {str(value)[:50]!r} is refused: an override file may only add "
+            "one private address (a /32 or /128), never widen the management ranges"
+        )
+    return net
+
+
 def _endpoint(value: Mapping[str, Any], path: Path) -> Endpoint:
     host_key = " ".join(str(value["host_key"]).split()[:2])
     if not SSH_PUBLIC_KEY_RE.match(host_key):
         raise ValueError(f"host_key {host_key[:40]!r} is not an OpenSSH public key")
-    return Endpoint(str(value["address"]), int(value.get("port", 22)), host_key, str(path))
+    address = ip_address(str(value["address"]))
+    if not address.is_private or address.is_unspecified:
+        raise ValueError(
+            f"address {str(address)!r} is refused: an override file only points at private "
+            "test addresses"
+        )
+    return Endpoint(str(address), int(value.get("port", 22)), host_key, str(path))
 
 
 def endpoint(key: str, server: Server, overrides: Overrides) -> Endpoint:
