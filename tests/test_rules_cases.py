@@ -1,8 +1,9 @@
 """Every CGV rule, failing and passing, on temporary copies of the example repository.
 
-Two data sources: tests/data/rules/cases.yaml (break one value of an example client: exactly
-that rule's finding, at that line, with its article; restore: clean) and the failing and
-passing examples of each rule's documentation (merged into the example file they name).
+Two data sources: tests/data/rules/cases*.yaml (break one value of an example client: exactly
+that rule's finding, with the severity, article, line, column, server and message the case
+states as literals; restore: clean) and the failing and passing examples of each rule's
+documentation (merged into the example file they name).
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from dagsync.rules.registry import BY_ID, RULES
 from dagsync.validate import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
-CASES_FILE = PROJECT / "tests" / "data" / "rules" / "cases.yaml"
-CASES: list[dict[str, Any]] = YAML(typ="safe").load(CASES_FILE.read_text())["cases"]
+CASES_FILES = sorted((PROJECT / "tests" / "data" / "rules").glob("cases*.yaml"))
+CASES: list[dict[str, Any]] = [
+    case for path in CASES_FILES for case in YAML(typ="safe").load(path.read_text())["cases"]
+]
+EXPECTED = ("rule", "severity", "article", "line", "column", "server", "message")
 TODAY = dt.date(2026, 12, 1)
 
 
@@ -73,11 +77,18 @@ def _expected_line(before: str, case: dict[str, str]) -> int:
     return before.count("\n", 0, offset) + case["replace"].count("\n", 0, inner) + 1
 
 
+def test_every_case_states_its_whole_finding_as_literals() -> None:
+    incomplete = [
+        (c["rule"], c["find"]) for c in CASES if any(key not in c for key in EXPECTED)
+    ]
+    assert incomplete == []
+    assert len(CASES_FILES) >= 1
+
+
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['rule']}-{i}" for i, c in enumerate(CASES)])
 def test_breaking_one_value_yields_exactly_its_rule_at_its_line(
     repo: Path, case: dict[str, Any]
 ) -> None:
-    rule = BY_ID[case["rule"]]
     only = _client_of(case["file"])
     setup = case.get("setup", [])
     with _restoring(repo, [e["file"] for e in setup] + [case["file"]]):
@@ -87,9 +98,23 @@ def test_breaking_one_value_yields_exactly_its_rule_at_its_line(
         before = (repo / case["file"]).read_text()
         _edit(repo, case)
         found = _findings(repo, only)
-        assert [(f.rule, f.file, f.line, f.article, f.severity) for f in found] == [
-            (rule.id, case["file"], _expected_line(before, case), rule.article, rule.severity)
+        assert case["line"] == _expected_line(before, case), "the case's line is where it edits"
+        seen = [
+            (f.rule, f.severity.value, f.article, f.file, f.line, f.column, f.server)
+            for f in found
+        ]
+        assert seen == [
+            (
+                case["rule"],
+                case["severity"],
+                case["article"],
+                case["file"],
+                case["line"],
+                case["column"],
+                case["server"],
+            )
         ], [f.message for f in found]
+        assert case["message"] in found[0].message
         (repo / case["file"]).write_text(before)
         assert _findings(repo, only) == [], "restoring the value clears the finding"
 
