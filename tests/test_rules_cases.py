@@ -78,9 +78,7 @@ def _expected_line(before: str, case: dict[str, str]) -> int:
 
 
 def test_every_case_states_its_whole_finding_as_literals() -> None:
-    incomplete = [
-        (c["rule"], c["find"]) for c in CASES if any(key not in c for key in EXPECTED)
-    ]
+    incomplete = [(c["rule"], c["find"]) for c in CASES if any(key not in c for key in EXPECTED)]
     assert incomplete == []
     assert len(CASES_FILES) >= 1
 
@@ -100,8 +98,7 @@ def test_breaking_one_value_yields_exactly_its_rule_at_its_line(
         found = _findings(repo, only)
         assert case["line"] == _expected_line(before, case), "the case's line is where it edits"
         seen = [
-            (f.rule, f.severity.value, f.article, f.file, f.line, f.column, f.server)
-            for f in found
+            (f.rule, f.severity.value, f.article, f.file, f.line, f.column, f.server) for f in found
         ]
         assert seen == [
             (
