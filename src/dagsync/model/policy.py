@@ -101,6 +101,19 @@ class MailHost(Strict):
     host_key: SshPublicKey | None = None
 
 
+class ObserverAccount(Strict):
+    """The observer: a read-only SSH key for `dagsync plan` (pull requests, drift checks).
+
+    dagsync installs it on every client server and on DAG's storage and mail hosts, in
+    root's `authorized_keys`, `restrict`ed, with a forced command that runs only the plan's
+    reads (see `dagsync.reconcile.resources.observer`).  Only the public key lives here.
+    """
+
+    key: SshPublicKey = Field(
+        description="The observer's OpenSSH public key (its private key is a CI secret)."
+    )
+
+
 class DagSettings(Strict):
     """policies/dag.yaml: company settings every client is checked against."""
 
@@ -117,3 +130,7 @@ class DagSettings(Strict):
     mail_hosts: list[MailHost] = Field(default_factory=list)
     passphrase_escrow: str = Field(description="Where borg passphrase recovery copies go.")
     ssh_user: UserName = "root"
+    observer: ObserverAccount | None = Field(
+        default=None,
+        description="The read-only observer key that plans run with; none: no observer.",
+    )

@@ -6,6 +6,7 @@
 | backup | backup                          | the client servers, `dag/<storage>`        | dagsync.backup.driver            |
 | mail   | mail                            | `dag/<mail host>`                          | dagsync.reconcile.resources.mail |
 | ovh    | ovh                             | `<client>/<server>@ovh`, `dag/ovh-account` | dagsync.reconcile.ovh.driver     |
+| observer | observer                      | the client servers, DAG's storage and mail hosts | ...resources.observer      |
 
 Every driver has the same shape: `plan(context) -> Plan` reads (nothing is locked or
 changed) and `apply(context, confirm, saved) -> ApplyReport` locks and reads its targets,
@@ -235,11 +236,24 @@ def _apply_ovh(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyRepor
     return report
 
 
+def _plan_observer(ctx: Context) -> Plan:
+    from .resources import observer
+
+    return observer.plan(ctx)
+
+
+def _apply_observer(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
+    from .resources import observer
+
+    return observer.apply_all(ctx, confirm, saved)
+
+
 DRIVERS: tuple[Driver, ...] = (
     Driver("hosts", HOST_KINDS, HOST_KINDS, _plan_hosts, _apply_hosts),
     Driver("backup", ("backup",), ("backup", "backup-storage"), _plan_backup, _apply_backup),
     Driver("mail", ("mail",), ("mail",), _plan_mail, _apply_mail, _mail_concerned),
     Driver("ovh", ("ovh",), OVH_CHANGE_KINDS, _plan_ovh, _apply_ovh, available=_ovh_available),
+    Driver("observer", ("observer",), ("observer",), _plan_observer, _apply_observer),
 )
 
 

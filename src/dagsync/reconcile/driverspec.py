@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .inventory import Overrides
 
 HOST_KINDS = ("firewall", "accounts", "root-access")  # == registry.HOST_KINDS (a test checks)
-KINDS = (*HOST_KINDS, "backup", "mail", "ovh")
+KINDS = (*HOST_KINDS, "backup", "mail", "ovh", "observer")
 DRIVER_CLIENT = "dagsync"  # the "client" of the target that stands for a whole driver
 
 Confirm = Callable[[Plan], bool]

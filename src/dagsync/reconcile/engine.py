@@ -26,7 +26,7 @@ from .inventory import Credentials, Endpoint, Overrides, credentials, endpoint
 from .plan import Plan, TargetPlan, observed_fingerprint, stale_resources
 from .registry import HOST_KINDS, HOST_RESOURCES, host_resource
 from .report import ApplyReport, HostResult, HostStatus, host_status
-from .resource import ApplyOptions, Outcome, Status
+from .resource import ApplyOptions, CommandResult, Outcome, Status
 from .session import HostSession, Timeouts
 
 T = TypeVar("T")
@@ -125,9 +125,15 @@ def works_from_plan(repo: Repository, saved: Plan, overrides: Overrides) -> list
 
 
 def read_facts(session: HostSession, reads: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    command, nonce = facts.batch(reads)
-    result = session.run(command)
-    sections = facts.split(result.stdout, result.stderr, nonce)
+    """Every fact in one round trip; an observer session sends each read on its own (its
+    forced command runs one known read per request, never a batch script)."""
+    if session.observer:
+        sections: Mapping[str, Any] = {kind: session.run(command) for kind, command in reads}
+        result = CommandResult(0, "", "")
+    else:
+        command, nonce = facts.batch(reads)
+        result = session.run(command)
+        sections = facts.split(result.stdout, result.stderr, nonce)
     observed: dict[str, Any] = {}
     for kind, _ in reads:
         section = sections.get(kind)

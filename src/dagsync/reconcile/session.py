@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from . import lock
@@ -10,6 +11,14 @@ from .errors import CommandTimeout, HostError, Unreachable
 from .inventory import Credentials, Endpoint
 from .resource import CommandResult
 from .ssh import Connection, Stream, connect
+
+OBSERVER_ENV = "DAGSYNC_OBSERVER"  # "1": connect as the observer (see resources.observer)
+
+
+def observer_mode() -> bool:
+    """Whether this run reads through the observer key's forced command."""
+    return os.environ.get(OBSERVER_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
 
 LOCK_ANSWER_TIMEOUT = 15.0
 
@@ -36,6 +45,7 @@ class HostSession:
         self.timeouts = timeouts
         self._connection: Connection | None = None
         self._lock: Stream | None = None
+        self.observer = observer_mode()  # `DAGSYNC_OBSERVER=1`: reads only, as requests
 
     @property
     def target(self) -> Target:
@@ -53,6 +63,10 @@ class HostSession:
     def run(
         self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
+        if self.observer:  # the observer key's forced command takes a request, not a script
+            from .resources.observer import request_for
+
+            command = request_for(command)
         return self._conn().run(command, stdin=stdin, timeout=timeout or self.timeouts.command)
 
     def run_fresh(self, command: str, *, timeout: float | None = None) -> CommandResult:
@@ -65,6 +79,11 @@ class HostSession:
 
     def lock(self, holder: str, ttl: int = lock.DEFAULT_TTL) -> None:
         """Take the host's apply lock or raise LockHeld naming its holder."""
+        if self.observer:
+            raise HostError(
+                f"{self._target.key}: the observer key only plans; "
+                "apply runs with DAG's root key (unset DAGSYNC_OBSERVER)"
+            )
         stream = self._conn().stream(lock.acquire_command(holder, ttl))
         try:
             first = stream.readline(LOCK_ANSWER_TIMEOUT)

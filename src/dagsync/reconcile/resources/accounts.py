@@ -95,7 +95,7 @@ def desired(inputs: ServerInputs) -> tuple[tuple[AccountSpec, ...], tuple[Note, 
 _READ = r"""
 FILENAME == "/etc/group" && $1 == group { n = split($4, m, ","); for (i = 1; i <= n; i++) member[m[i]] = 1 }
 FILENAME == "/etc/passwd" { pw[$1] = $0 }
-FILENAME == "/etc/shadow" { sp[$1] = $2 "\t" $8 }
+FILENAME == "/etc/shadow" { sp[$1] = substr($2, 1, 1) "\t" $8 }
 END {
   printf "members\t"; for (u in member) printf "%s ", u; print ""
   n = split(names, d, " "); for (i = 1; i <= n; i++) want[d[i]] = 1
@@ -114,7 +114,9 @@ END {
 
 def read(desired: Sequence[AccountSpec]) -> str:
     """One awk over the local account files (dagsync creates its users with useradd, so they
-    live there); a file that cannot be read makes the whole fact unknown."""
+    live there); a file that cannot be read makes the whole fact unknown.  Of the password
+    field only the first character leaves the host (`!`: locked): never a hash, so the
+    read is safe for the observer key (`resources.observer`)."""
     names = " ".join(s.name for s in desired)
     return (
         f"awk -F: -v group={GROUP} -v names={q(names)} {q(_READ.strip())} "

@@ -1,0 +1,256 @@
+"""The observer account without hosts: its table covers every read a plan issues, its wrapper
+runs exactly those and refuses (and logs) anything else, its resource installs and revokes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dagsync.backup import driver as backup_driver
+from dagsync.errors import DagsyncError
+from dagsync.reconcile import drivers
+from dagsync.reconcile.core import Action, Target, Unknown
+from dagsync.reconcile.desired import Selection
+from dagsync.reconcile.driverspec import Context
+from dagsync.reconcile.engine import RunOptions, works_from_repository
+from dagsync.reconcile.errors import HostError
+from dagsync.reconcile.inventory import Credentials, Endpoint, Overrides
+from dagsync.reconcile.registry import HOST_RESOURCES
+from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.resources import accounts, backup, firewall, mail
+from dagsync.reconcile.resources import observer as obs
+from dagsync.reconcile.session import OBSERVER_ENV, HostSession
+from dagsync.repository import load_repository
+
+REPO = Path(__file__).resolve().parents[1]
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGmVJ0Kuk3wf2rRrKJ6z5dDFvv0ZIskFZ1sdtsIbPdum"
+KEY = f"{HOST_KEY} ci-observer@dag"
+
+
+def wrapper(log: Path) -> dict[str, Any]:
+    """The rendered wrapper, loaded as a module namespace, logging to `log`."""
+    namespace: dict[str, Any] = {"__name__": "dagsync_observer_wrapper"}
+    exec(compile(obs.render_wrapper(), obs.WRAPPER_FILE, "exec"), namespace)
+    namespace["LOG"] = str(log)
+    return namespace
+
+
+def plan_reads() -> list[tuple[str, str]]:
+    """Every (kind, command) `dagsync plan` of the example repository sends to a host."""
+    repo = load_repository(REPO)
+    dag_hosts = {
+        f"dag/{name}": Endpoint(f"10.0.9.{i}", 22, HOST_KEY, "test")
+        for i, name in enumerate(("sbg-backup-1", "rbx-backup-1", "mx1", "mx2"), 1)
+    }
+    overrides = Overrides(hosts=dag_hosts)
+    now = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
+    reads = [r for w in works_from_repository(repo, Selection(), overrides, now) for r in w.reads]
+    run = backup_driver.build(repo, Selection(), overrides)
+    reads += [(h.kind, h.read) for h in run.hosts() if h.read]
+    clients = drivers._mail_clients(repo)
+    reads.append((mail.KIND, mail.read(mail.desired(clients)[0])))
+    ctx = Context(repo, Selection(), overrides, RunOptions())
+    reads += [(h.kind, h.read) for h in obs.hosts(ctx)]
+    return reads
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+def test_the_table_has_a_read_for_every_host_resource_and_every_driver_read() -> None:
+    names = [r.name for r in obs.READS]
+    assert names == [
+        *(r.KIND for r in HOST_RESOURCES),
+        "backup",
+        "backup-storage",
+        "mail",
+        "observer",
+    ]
+
+
+def test_every_read_of_a_plan_passes_the_wrapper_and_runs_the_identical_script(
+    tmp_path: Path,
+) -> None:
+    """A new read builder (or a changed one) that the observer would refuse fails here."""
+    reads = plan_reads()
+    kinds = {k for k, _ in reads}
+    assert kinds == {"firewall", "accounts", "root-access", "backup", "backup-storage", "mail",
+                     "observer"}  # fmt: skip
+    w = wrapper(tmp_path / "log")
+    for kind, command in reads:
+        request = obs.request_for(command)
+        assert request.split()[0] == kind
+        script, why = w["decide"](request)
+        assert (script, why) == (command, ""), kind
+    assert not (tmp_path / "log").exists()
+
+
+def test_a_read_with_account_names_and_a_storage_root_round_trips() -> None:
+    spec = [accounts.AccountSpec(n, "ssh", "/bin/bash", (), "") for n in ("deploy", "dba")]
+    command = accounts.read(spec)
+    assert obs.request_for(command) == "accounts 'deploy dba'"
+    assert obs.table()["accounts"].render(["deploy dba"]) == command
+    storage = backup.StorageSpec("s", "10.0.0.1", 22, HOST_KEY, "/srv/borg-repos")
+    assert obs.request_for(backup.storage_read(storage)) == "backup-storage /srv/borg-repos"
+    assert obs.request_for(accounts.read([])) == "accounts ''"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat /etc/shadow",
+        "nft flush ruleset",
+        firewall.read(None) + "id\n",  # type: ignore[arg-type]
+        "id; " + firewall.read(None),  # type: ignore[arg-type]
+        accounts.read([]).replace("/etc/shadow", "/etc/shadow /root/.ssh/id_ed25519"),
+    ],
+)
+def test_a_command_that_is_not_a_plan_read_is_never_sent(command: str) -> None:
+    with pytest.raises(obs.ObserverRefused, match="cannot run this command"):
+        obs.request_for(command)
+
+
+# --- the wrapper ---------------------------------------------------------------------------
+
+HOSTILE = [
+    ("", "no command (interactive login)"),
+    ("cat /etc/shadow", "not one of the plan's reads"),
+    ("cat /etc/dagsync/borg-passphrase", "not one of the plan's reads"),
+    ("sh -c 'cat /etc/shadow'", "not one of the plan's reads"),
+    ("nft flush ruleset", "not one of the plan's reads"),
+    ("firewall; cat /etc/shadow", "not one of the plan's reads"),
+    ("firewall ; cat /etc/shadow", "firewall takes 0 argument(s), not 3"),
+    ("firewall && id", "firewall takes 0 argument(s), not 2"),
+    ("firewall extra", "firewall takes 0 argument(s), not 1"),
+    ("firewall $(id)", "firewall takes 0 argument(s), not 1"),
+    ("accounts '$(id)'", "argument refused for accounts"),
+    ("accounts 'root;id'", "argument refused for accounts"),
+    ("accounts '`id`'", "argument refused for accounts"),
+    ("accounts ../../etc/shadow", "argument refused for accounts"),
+    ("accounts 'deploy\nid'", "argument refused for accounts"),
+    ("accounts", "accounts takes 1 argument(s), not 0"),
+    ("backup-storage /srv/../etc", "argument refused for backup-storage"),
+    ("backup-storage /srv/borg/", "argument refused for backup-storage"),
+    ("backup-storage 'srv/borg'", "argument refused for backup-storage"),
+    ("backup-storage '/srv/borg /etc/shadow'", "argument refused for backup-storage"),
+    ("backup-storage '/srv/*'", "argument refused for backup-storage"),
+    ("'firewall", "unparsable request (No closing quotation)"),
+    ("x" * 70000, "request too long"),
+]
+
+
+@pytest.mark.parametrize(("raw", "why"), HOSTILE)
+def test_the_wrapper_refuses_and_logs_anything_else(tmp_path: Path, raw: str, why: str) -> None:
+    w = wrapper(tmp_path / "observer.log")
+    assert w["decide"](raw) == (None, why)
+    os.environ["SSH_ORIGINAL_COMMAND"] = raw
+    os.environ["SSH_CONNECTION"] = "10.9.9.9 40000 10.0.0.1 22"
+    try:
+        assert w["main"]() == obs.REFUSED_EXIT
+    finally:
+        del os.environ["SSH_ORIGINAL_COMMAND"], os.environ["SSH_CONNECTION"]
+    logged = (tmp_path / "observer.log").read_text()
+    assert f"refused from 10.9.9.9: {why}: {raw[:500]!a}" in logged
+    assert logged.count("\n") == 1
+
+
+def test_the_wrapper_runs_the_allowed_read_with_stdin_closed(tmp_path: Path) -> None:
+    """Run as the host runs it (python3 -I, the forced command's interpreter): the observer
+    read of this machine's files, the exact output of the script."""
+    path = tmp_path / "observer"
+    path.write_text(obs.render_wrapper())
+    env = {"PATH": "/usr/bin:/bin", "SSH_ORIGINAL_COMMAND": "observer"}
+    ran = subprocess.run(
+        [obs.PYTHON, "-I", str(path)], env=env, capture_output=True, text=True, timeout=30
+    )
+    direct = subprocess.run(
+        ["sh", "-c", obs.read()], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert (ran.returncode, ran.stdout) == (0, direct.stdout)
+
+
+def test_the_wrapper_compiles_with_the_host_python_and_refuses_a_broken_one(
+    tmp_path: Path,
+) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.write_text(obs.render_wrapper())
+    bad.write_text(obs.render_wrapper().replace("def main():", "def main(:"))
+    check = obs.WRAPPER_CHECK.replace('"$tmp"', '"$1"')
+    assert subprocess.run(["sh", "-c", check, "sh", str(good)]).returncode == 0
+    assert subprocess.run(["sh", "-c", check, "sh", str(bad)], capture_output=True).returncode != 0
+
+
+# --- the resource --------------------------------------------------------------------------
+
+
+def test_the_key_line_is_restricted_to_the_forced_command_and_drops_the_comment() -> None:
+    assert obs.key_line(KEY) == (
+        f'restrict,command="/usr/bin/python3 -I /etc/dagsync/observer" {HOST_KEY} dagsync-observer'
+    )
+    with pytest.raises(DagsyncError, match="not one OpenSSH public key line"):
+        obs.key_line(f"{HOST_KEY}\nssh-ed25519 AAAA evil")
+
+
+def test_a_fresh_host_gets_the_wrapper_then_the_key_and_a_conforming_host_nothing() -> None:
+    wanted = obs.desired(KEY)
+    fresh = obs.ObserverObserved(None, False, ())
+    changes = obs.diff(wanted, fresh)
+    assert [(c.action, c.resource) for c in changes] == [
+        (Action.CREATE, obs.WRAPPER_FILE),
+        (Action.CREATE, "/root/.ssh/authorized_keys (BEGIN dagsync observer)"),
+    ]
+    digest = hashlib.sha256(str(wanted.wrapper).encode()).hexdigest()
+    assert obs.diff(wanted, obs.ObserverObserved(digest, True, wanted.lines)) == []
+
+
+def test_a_key_removed_from_git_is_revoked_and_nothing_is_installed_without_one() -> None:
+    installed = obs.ObserverObserved("0" * 64, True, (obs.key_line(KEY),))
+    (change,) = obs.diff(obs.desired(None), installed)
+    assert change.summary == "revoke the observer key (none in policies/dag.yaml)"
+    assert change.payload == {"lines": []}
+    assert obs.diff(obs.desired(None), obs.ObserverObserved(None, False, ())) == []
+
+
+def test_the_observer_read_parses_the_digest_and_the_block() -> None:
+    line = obs.key_line(KEY)
+    out = f"wrapper\t{'a' * 64}\nblock\nline\t{line}\nline\t# comment\n"
+    assert obs.parse(CommandResult(0, out, "")) == obs.ObserverObserved("a" * 64, True, (line,))
+    assert obs.parse(CommandResult(0, "", "")) == obs.ObserverObserved(None, False, ())
+    assert obs.parse(CommandResult(2, "", "denied")) == Unknown(
+        "reading the observer failed (2): denied"
+    )
+
+
+def test_the_account_read_never_sends_a_password_hash() -> None:
+    assert 'sp[$1] = substr($2, 1, 1) "\\t" $8' in accounts.read([])
+    listing = "members\tdeploy \nuser\tdeploy\t1000\t/bin/bash\t/home/deploy\nshadow\tdeploy\t!\t\n"
+    observed = accounts.parse(CommandResult(0, listing, ""))
+    assert isinstance(observed, accounts.AccountsObserved)
+    assert observed.users[0].locked is True
+
+
+def test_an_observer_session_refuses_to_lock_before_connecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(OBSERVER_ENV, "1")
+    where = Endpoint("10.0.9.1", 22, HOST_KEY, "test")
+    session = HostSession(Target("c", "s"), where, Credentials("root", None))
+    with pytest.raises(HostError, match="the observer key only plans"):
+        session.lock("dagsync apply")
+
+
+def test_an_override_file_observer_key_replaces_the_declared_one(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.json"
+    path.write_text(json.dumps({"version": 1, "observer": {"key": f"{HOST_KEY} sandbox"}}))
+    assert obs.public_key(None, path) == f"{HOST_KEY} sandbox"
+    path.write_text('{"version": 1, "observer": {"key": "not a key"}}')
+    with pytest.raises(DagsyncError, match=r"observer\.key is not one OpenSSH public key line"):
+        obs.public_key(KEY, path)
+    assert obs.public_key(KEY, None) == KEY
