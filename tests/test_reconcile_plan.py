@@ -22,6 +22,7 @@ from dagsync.reconcile.engine import diff_host
 from dagsync.reconcile.inventory import (
     HOSTS_FILE_ENV,
     SSH_KEY_ENV,
+    SSH_KEY_FILE_ENV,
     SSH_USER_ENV,
     Overrides,
     credentials,
@@ -304,15 +305,16 @@ def test_credentials_come_from_the_environment_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = tmp_path / "id"
-    key.write_text("x")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     monkeypatch.delenv(SSH_KEY_ENV, raising=False)
+    monkeypatch.delenv(SSH_KEY_FILE_ENV, raising=False)
     monkeypatch.delenv(SSH_USER_ENV, raising=False)
     assert credentials("root", Overrides()).key_file is None  # ssh-agent
     monkeypatch.setenv(SSH_USER_ENV, "deployer")
-    monkeypatch.setenv(SSH_KEY_ENV, str(key))
+    monkeypatch.setenv(SSH_KEY_FILE_ENV, str(key))
     assert credentials("root", Overrides(ssh_user="other")) == credentials("root", Overrides())
     assert credentials("root", Overrides()).user == "deployer"
-    monkeypatch.setenv(SSH_KEY_ENV, str(tmp_path / "missing"))
+    monkeypatch.setenv(SSH_KEY_FILE_ENV, str(tmp_path / "missing"))
     with pytest.raises(DagsyncError, match="does not exist"):
         credentials("root", Overrides())
 

@@ -16,6 +16,10 @@ sandbox's own controller address) and name the SSH key and user to use:
                                      "host_key": "ssh-ed25519 AAAA..."}},
      "management_ranges": ["10.203.0.1/32"],
      "ssh_key": "/path/to/id_ed25519", "ssh_user": "root"}
+
+The SSH key: `DAGSYNC_SSH_KEY` holds the private key's TEXT (as CI secrets give it),
+`DAGSYNC_SSH_KEY_FILE` a path to it; with neither, the override file's `ssh_key`, else the
+ssh-agent.  The key is parsed before any host is contacted; no error ever quotes it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ SANDBOX_DIR = ".dagsync-sandbox"
 SANDBOX_HOSTS_FILE = f"{SANDBOX_DIR}/hosts.json"
 SSH_USER_ENV = "DAGSYNC_SSH_USER"
 SSH_KEY_ENV = "DAGSYNC_SSH_KEY"
+SSH_KEY_FILE_ENV = "DAGSYNC_SSH_KEY_FILE"
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,8 @@ class Endpoint:
 @dataclass(frozen=True)
 class Credentials:
     user: str
-    key_file: Path | None  # None: ssh-agent
+    key_file: Path | None  # None: the key's text below, or ssh-agent
+    key_text: str | None = field(default=None, repr=False)  # from $DAGSYNC_SSH_KEY
 
 
 @dataclass(frozen=True)
@@ -149,10 +155,25 @@ def endpoint(key: str, server: Server, overrides: Overrides) -> Endpoint:
 
 def credentials(default_user: str, overrides: Overrides) -> Credentials:
     """User and key: the environment first, then the override file, then the company
-    settings' user with ssh-agent."""
+    settings' user with ssh-agent.  A key that cannot be used is refused here, before any
+    host is contacted, with a message that never quotes it."""
+    from .ssh import check_key
+
     user = os.environ.get(SSH_USER_ENV) or overrides.ssh_user or default_user
-    key = os.environ.get(SSH_KEY_ENV)
-    key_file = Path(key) if key else overrides.ssh_key
-    if key_file is not None and not key_file.is_file():
-        raise DagsyncError(f"SSH key {key_file} does not exist (from ${SSH_KEY_ENV} or overrides)")
-    return Credentials(user, key_file)
+    text = os.environ.get(SSH_KEY_ENV) or None
+    named = os.environ.get(SSH_KEY_FILE_ENV) or None
+    if text is not None and named is not None:
+        raise DagsyncError(
+            f"both ${SSH_KEY_ENV} (the key's text) and ${SSH_KEY_FILE_ENV} (a path) are set: "
+            "set only one"
+        )
+    if text is not None:
+        creds = Credentials(user, None, text)
+    else:
+        key_file = Path(named) if named else overrides.ssh_key
+        if key_file is not None and not key_file.is_file():
+            origin = f"${SSH_KEY_FILE_ENV}" if named else f"the override file {overrides.path}"
+            raise DagsyncError(f"SSH key {key_file} does not exist (from {origin})")
+        creds = Credentials(user, key_file)
+    check_key(creds)
+    return creds

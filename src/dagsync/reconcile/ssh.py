@@ -9,6 +9,8 @@ channels of the connection's transport (one exec per command, no pty), with time
 
 from __future__ import annotations
 
+import io
+import re
 import socket
 import time
 from functools import cache
@@ -19,8 +21,9 @@ import fabric
 import paramiko
 from paramiko.hostkeys import HostKeyEntry
 
+from ..errors import DagsyncError
 from .errors import AuthenticationFailed, CommandTimeout, HostKeyRejected, Unreachable
-from .inventory import Credentials, Endpoint
+from .inventory import SSH_KEY_ENV, SSH_KEY_FILE_ENV, Credentials, Endpoint
 from .resource import CommandResult
 from .shell import q
 
@@ -33,12 +36,98 @@ def _config() -> Any:
     return fabric.Config(overrides={"load_ssh_configs": False, "run": {"hide": True}})
 
 
+_BLOCK_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+_HINT = (
+    "expected an unencrypted OpenSSH or PEM private key, BEGIN and END lines included "
+    "(`ssh-keygen -t ed25519 -N '' -f KEY`; a key with a passphrase belongs in ssh-agent)"
+)
+
+
+def _origin(credentials: Credentials) -> str:
+    """Where the key comes from, for messages: a path or the variable's name, never the key."""
+    if credentials.key_file is not None:
+        return f"the SSH key {credentials.key_file}"
+    return f"the SSH key in ${SSH_KEY_ENV}"
+
+
+def normalise_key_text(text: str) -> str:
+    """The key as OpenSSH writes it, from what a CI secret or a copy-paste gives: CRLF line
+    ends, surrounding blanks, literal ``\\n`` escapes, or the whole key on one line."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if "\n" not in text and "\\n" in text:
+        text = text.replace("\\n", "\n")
+    match = _BLOCK_RE.search(text)
+    if match is None or ":" in match.group(2):
+        return text + "\n"  # not a key (refused by the parser) or PEM with headers: as is
+    label, body = match.group(1), "".join(match.group(2).split())
+    width = 70 if label == "OPENSSH PRIVATE KEY" else 64
+    lines = [body[i : i + width] for i in range(0, len(body), width)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
+
+
+def _looks_like_a_path(text: str) -> bool:
+    return "\n" not in text and "-----" not in text and len(text) < 4096 and Path(text).is_file()
+
+
 @cache
-def _private_key(path: Path) -> Any:
+def _parse(data: str, origin: str) -> Any:
+    """A paramiko key from its text; errors name ``origin`` and never contain the key: the
+    parsers' own messages can quote it, so none of them is passed on."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    raw = data.encode()
+    problem = ""
     try:
-        return paramiko.PKey.from_path(path)
-    except (OSError, paramiko.SSHException, ValueError) as exc:
-        raise AuthenticationFailed(f"cannot read the SSH key {path}: {exc}") from exc
+        try:
+            loaded: Any = serialization.load_ssh_private_key(raw, password=None)
+        except ValueError:
+            loaded = serialization.load_pem_private_key(raw, password=None)
+    except TypeError:
+        problem = "is protected by a passphrase: load it into ssh-agent instead"
+    except Exception:
+        problem = f"cannot be read: {_HINT}"
+    if problem:
+        raise DagsyncError(f"{origin} {problem}") from None
+    classes = (
+        (rsa.RSAPrivateKey, paramiko.RSAKey),
+        (ed25519.Ed25519PrivateKey, paramiko.Ed25519Key),
+        (ec.EllipticCurvePrivateKey, paramiko.ECDSAKey),
+    )
+    kind = next((cls for base, cls in classes if isinstance(loaded, base)), None)
+    if kind is None:
+        raise DagsyncError(f"{origin} is of an unsupported type: use ed25519, ECDSA or RSA")
+    try:
+        return kind.from_private_key(io.StringIO(data))
+    except Exception:
+        raise DagsyncError(f"{origin} cannot be read: {_HINT}") from None
+
+
+def _private_key(credentials: Credentials) -> Any:
+    """The parsed key of ``credentials``, or None for ssh-agent."""
+    origin = _origin(credentials)
+    if credentials.key_text is not None:
+        text = credentials.key_text
+        if _looks_like_a_path(text.strip()):
+            raise DagsyncError(
+                f"${SSH_KEY_ENV} holds a file name, not a key: it must hold the private key's "
+                f"text (as a CI secret gives it); for a path, set ${SSH_KEY_FILE_ENV} instead"
+            )
+        return _parse(normalise_key_text(text), origin)
+    if credentials.key_file is not None:
+        try:
+            text = credentials.key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not text"
+            raise DagsyncError(f"{origin} cannot be read ({reason})") from None
+        return _parse(normalise_key_text(text), origin)
+    return None
+
+
+def check_key(credentials: Credentials) -> None:
+    """Raise a DagsyncError (naming where the key comes from, never quoting it) if the key of
+    ``credentials`` cannot be used."""
+    _private_key(credentials)
 
 
 def _known_name(endpoint: Endpoint) -> str:
@@ -70,13 +159,14 @@ class Connection:
         self.user = credentials.user
         kwargs: dict[str, Any] = {
             "look_for_keys": False,
-            "allow_agent": credentials.key_file is None,
+            "allow_agent": credentials.key_file is None and credentials.key_text is None,
             "banner_timeout": timeout,
             "auth_timeout": timeout,
             "channel_timeout": timeout,
         }
-        if credentials.key_file is not None:
-            kwargs["pkey"] = _private_key(credentials.key_file)
+        key = _private_key(credentials)
+        if key is not None:
+            kwargs["pkey"] = key
         self._conn = fabric.Connection(
             endpoint.address,
             user=credentials.user,
