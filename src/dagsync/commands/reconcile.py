@@ -4,7 +4,8 @@
 backups, shared mail, OVH), or those of `--only KIND,...`, as one plan with one confirmation.
 Exit codes: plan 0 (no change) / 1 (error) / 2 (changes, with --detailed-exitcode);
 apply 0 (every target applied or unchanged) / 1 (a target failed or was rolled back, or the
-apply was refused).  Heavy modules (Fabric, pydantic models) are imported inside the
+apply was refused) / 2 (HEAD is not the tip of the configured branch: nothing was done).
+Heavy modules (Fabric, pydantic models) are imported inside the
 commands, so that `dagsync --help` stays fast.
 """
 
@@ -239,7 +240,7 @@ def _guard(run: Callable[[], int]) -> None:
         code = run()
     except DagsyncError as exc:
         click.echo(f"dagsync: error: {exc}", err=True)
-        code = EXIT_ERROR
+        code = int(getattr(exc, "exit_code", EXIT_ERROR))  # NotOnTip: 2
     raise SystemExit(code)
 
 
@@ -355,18 +356,51 @@ def plan(fmt: str, detailed_exitcode: bool, out: Path | None, **common: Any) -> 
     help="Seconds before an unconfirmed firewall change rolls back.",
 )
 @click.option("--no-record", is_flag=True, help="Do not write the apply record (git notes).")
+@click.option(
+    "--require-tip",
+    metavar="REF",
+    envvar="DAGSYNC_REQUIRE_TIP",
+    default=None,
+    help="Refuse (exit 2) unless HEAD is the current tip of REF, e.g. origin/main "
+    "[env DAGSYNC_REQUIRE_TIP; default: origin/main, unless a hosts override file "
+    "(the sandbox) is in effect].",
+)
+@click.option(
+    "--any-commit", is_flag=True, help="Apply whatever HEAD is: no tip check (the sandbox)."
+)
 def apply(
-    yes: bool, plan_file: Path | None, confirm_timeout: float, no_record: bool, **common: Any
+    yes: bool,
+    plan_file: Path | None,
+    confirm_timeout: float,
+    no_record: bool,
+    require_tip: str | None,
+    any_commit: bool,
+    **common: Any,
 ) -> None:
-    """Make servers, backups, shared mail and OVH match the configuration (one confirmation)."""
-    _guard(
-        lambda: run_apply(
-            _scope(common, confirm_timeout=confirm_timeout),
-            yes=yes,
-            plan_file=plan_file,
-            record=not no_record,
-        )
-    )
+    """Make servers, backups, shared mail and OVH match the configuration (one confirmation).
+
+    Only from the tip of the configured branch (see --require-tip): refused with exit 2
+    otherwise, before anything is read or changed."""
+
+    def run() -> int:
+        scope = _scope(common, confirm_timeout=confirm_timeout)
+        _check_tip(scope.root, require_tip, any_commit)
+        return run_apply(scope, yes=yes, plan_file=plan_file, record=not no_record)
+
+    _guard(run)
+
+
+def _check_tip(root: Path, require_tip: str | None, any_commit: bool) -> None:
+    """The tip check of `apply` (dagsync.gitops.tip); raises NotOnTip (exit 2)."""
+    from ..gitops.tip import DEFAULT_TIP
+    from ..gitops.tip import require_tip as check
+    from ..reconcile.inventory import overrides_path
+
+    if any_commit:
+        return
+    ref = require_tip or (None if overrides_path(root) is not None else DEFAULT_TIP)
+    if ref is not None:
+        click.echo(check(root, ref), err=True)
 
 
 @click.command("block")
