@@ -72,6 +72,7 @@ def _rewrite(text: str, index: int, servers: Sequence[str]) -> str:
     client_id = f"client-{index:05d}"
     text = _ip_mapper(index)(text)
     text = text.replace(TEMPLATE, client_id)
+    text = text.replace("velo_shop", f"shop_{index:05d}")  # a database name is one client's
     text = re.sub(r"\bns(\d+)\.ip-", lambda m: f"ns{index:05d}{m.group(1)}.ip-", text)
     for name in servers:
         text = re.sub(rf"\b{re.escape(name)}\b(?![.-])", f"{name}-{index:05d}", text)

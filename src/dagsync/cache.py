@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .document import ClientFiles, ClientIndex, Located
+from .document import INDEX_KINDS, ClientFiles, ClientIndex, Located
 from .findings import Finding
 
 CACHE_DIR = ".dagsync-cache"  # the former, in-tree location: never read (see `in_ci`)
@@ -145,7 +145,7 @@ class ClientEntry:
             "client_id": index.client_id,
             **{
                 kind: [[i.value, i.file, list(i.path)] for i in getattr(index, kind)]
-                for kind in ("servers", "service_names", "ips")
+                for kind in INDEX_KINDS
             },
         }
         return cls(client_id, key, stats, tuple(f.as_json() for f in findings), index_json)
@@ -169,12 +169,7 @@ class ClientEntry:
         def located(kind: str) -> list[Located]:
             return [Located(v, f, tuple(p)) for v, f, p in self.index_json[kind]]
 
-        return ClientIndex(
-            self.index_json["client_id"],
-            located("servers"),
-            located("service_names"),
-            located("ips"),
-        )
+        return ClientIndex(self.index_json["client_id"], *(located(k) for k in INDEX_KINDS))
 
 
 class Cache:

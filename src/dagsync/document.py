@@ -66,3 +66,19 @@ class ClientIndex:
     servers: list[Located] = field(default_factory=list)
     service_names: list[Located] = field(default_factory=list)
     ips: list[Located] = field(default_factory=list)
+    # Tenancy: names that belong to one client only (see `invariants`).
+    mail_domains: list[Located] = field(default_factory=list)
+    vhost_names: list[Located] = field(default_factory=list)  # vhost domains and aliases
+    forward_sources: list[Located] = field(default_factory=list)
+    databases: list[Located] = field(default_factory=list)
+
+
+INDEX_KINDS = (
+    "servers",
+    "service_names",
+    "ips",
+    "mail_domains",
+    "vhost_names",
+    "forward_sources",
+    "databases",
+)

@@ -1,4 +1,6 @@
-"""Repository-wide invariants: identifiers unique across all clients, each IP with one client."""
+"""Repository-wide invariants: identifiers unique across all clients, each IP with one client,
+and tenancy: a mail domain, a forward source, a vhost name or a database name belongs to
+exactly one client (REP012-REP014), so no client's YAML reaches another client's data."""
 
 from __future__ import annotations
 
@@ -23,7 +25,110 @@ def repository_findings(root: Path, indexes: Mapping[str, ClientIndex]) -> list[
     findings = list(_duplicate_client_ids(indexes, locator))
     for kind, rule, what in _KINDS:
         findings.extend(_duplicates(indexes, kind, rule, what, locator))
+    findings.extend(_tenancy(indexes, locator))
     return findings
+
+
+# --- tenancy -------------------------------------------------------------------------------
+
+
+def _what(item: Located) -> str:
+    if item.path[:2] == ("mail", "domains"):
+        return "mail domain"
+    if item.path[-1] == "domain":
+        return "vhost domain"
+    return "vhost alias"
+
+
+def _owners(indexes: Mapping[str, ClientIndex]) -> dict[str, tuple[str, Located]]:
+    """Each name's owner: the first claim, mail domains before vhost domains before aliases,
+    then in client folder order."""
+    claims = [
+        (rank, folder, item)
+        for folder in sorted(indexes)
+        for item in (*indexes[folder].mail_domains, *indexes[folder].vhost_names)
+        for rank in [("mail domain", "vhost domain", "vhost alias").index(_what(item))]
+    ]
+    owners: dict[str, tuple[str, Located]] = {}
+    for _, folder, item in sorted(claims, key=lambda c: (c[0], c[1])):
+        owners.setdefault(item.value, (folder, item))
+    return owners
+
+
+def _mail_owner(
+    name: str, owners: Mapping[str, tuple[str, Located]], start: int = 0
+) -> tuple[str, Located] | None:
+    """The client whose mail domain is `name` or a parent of it (from the label `start` on:
+    1 looks at the parents only)."""
+    labels = name.split(".")
+    for first in range(start, len(labels) - 1):
+        owner = owners.get(".".join(labels[first:]))
+        if owner is not None and _what(owner[1]) == "mail domain":
+            return owner
+    return None
+
+
+def _tenancy(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterator[Finding]:
+    owners = _owners(indexes)
+    for folder in sorted(indexes):
+        index = indexes[folder]
+        for item in (*index.mail_domains, *index.vhost_names):
+            owner = owners.get(item.value)
+            if owner is not None and owner[0] == folder:
+                owner = _mail_owner(item.value, owners, 1)  # under another client's domain?
+            if owner is None or owner[0] == folder:
+                continue
+            yield locator.finding(
+                item,
+                "REP012",
+                folder,
+                f"{_what(item)} `{item.value}` belongs to client {owner[0]}: it is its "
+                f"{_what(owner[1])} at {locator.where(owner[1])}; a domain belongs to one client",
+            )
+        yield from _forwards(folder, index, owners, locator)
+    yield from _databases(indexes, locator)
+
+
+def _forwards(
+    folder: str,
+    index: ClientIndex,
+    owners: Mapping[str, tuple[str, Located]],
+    locator: _Locator,
+) -> Iterator[Finding]:
+    for item in index.forward_sources:
+        domain = item.value.rpartition("@")[2]
+        owner = _mail_owner(domain, owners) if "@" in item.value else None
+        if owner is not None and owner[0] == folder:
+            continue
+        if owner is None:
+            why = f"`{domain}` is not a mail domain of client {folder} (mail.domains)"
+        else:
+            why = (
+                f"`{domain}` belongs to client {owner[0]} (its mail domain at "
+                f"{locator.where(owner[1])})"
+            )
+        yield locator.finding(
+            item,
+            "REP013",
+            folder,
+            f"forward source `{item.value}` is not this client's address: {why}; a client "
+            "forwards only the mail of its own domains",
+        )
+
+
+def _databases(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterator[Finding]:
+    first: dict[str, tuple[str, Located]] = {}
+    for folder in sorted(indexes):
+        for item in indexes[folder].databases:
+            owner = first.setdefault(item.value, (folder, item))
+            if owner[0] != folder:
+                yield locator.finding(
+                    item,
+                    "REP014",
+                    folder,
+                    f"database name `{item.value}` belongs to client {owner[0]} (declared at "
+                    f"{locator.where(owner[1])}): a database name belongs to one client",
+                )
 
 
 def _duplicate_client_ids(
@@ -93,6 +198,11 @@ class _Locator:
             client=client,
             server=server,
         )
+
+    def where(self, item: Located) -> str:
+        """`file:line:column` of a declaration, for a finding that names two places."""
+        line, column = self._locate(item)
+        return f"{item.file}:{line}:{column}"
 
     def _locate(self, item: Located) -> tuple[int, int]:
         if item.file not in self.docs:
