@@ -45,7 +45,13 @@ def nft(name: str, pending: str = "no") -> CommandResult:
 
 @pytest.fixture(autouse=True)
 def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV, "DAGSYNC_OBSERVER"):
+    for name in (
+        HOSTS_FILE_ENV,
+        SSH_KEY_ENV,
+        SSH_USER_ENV,
+        "DAGSYNC_SSH_KEY_FILE",
+        "DAGSYNC_OBSERVER",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
