@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from .access import (
     ACCESS_RULES,
+    READ_ONLY_RULES,
     AccessRule,
     ConsumerKeyRequest,
     request_consumer_key,
@@ -137,6 +138,7 @@ __all__ = [
     "CUSTOM_ENDPOINT",
     "ENV_VARS",
     "MAX_EDGE_RULES",
+    "READ_ONLY_RULES",
     "RULE_ACTIONS",
     "RULE_PROTOCOLS",
     "TASK_FAILED",

@@ -3,6 +3,8 @@
 :data:`ACCESS_RULES` is the one table of the consumer-key rules dagsync needs; every signed
 call checks that the table covers it (a dagsync bug otherwise), and
 ``dagsync ovh credentials`` prints it and requests a key with exactly those rules.
+:data:`READ_ONLY_RULES` are its GET rules, derived from it: the rules of the consumer key
+that plans (pull requests, the nightly drift check) use, which cannot change anything.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCESS_RULES",
+    "READ_ONLY_RULES",
     "AccessRule",
     "ConsumerKeyRequest",
     "request_consumer_key",
@@ -66,6 +69,9 @@ ACCESS_RULES: Final = (
 )
 """The minimal access rules of dagsync's consumer key: the one table, used by every call."""
 
+READ_ONLY_RULES: Final = tuple(rule for rule in ACCESS_RULES if rule.method == "GET")
+"""The GET rules of :data:`ACCESS_RULES`: a consumer key with only these can plan, not apply."""
+
 
 def required_rule(method: str, path: str) -> AccessRule:
     """The rule of :data:`ACCESS_RULES` that covers ``method path`` (a dagsync bug if none)."""
@@ -89,12 +95,18 @@ class ConsumerKeyRequest:
 
 
 def request_consumer_key(
-    api: OvhApi, *, allowed_ips: Sequence[str] = (), redirection: str | None = None
+    api: OvhApi,
+    *,
+    allowed_ips: Sequence[str] = (),
+    redirection: str | None = None,
+    read_only: bool = False,
 ) -> ConsumerKeyRequest:
-    """``POST /auth/credential`` with exactly :data:`ACCESS_RULES` (unsigned; never repeated
-    after an uncertain failure, which would leave a second pending key)."""
+    """``POST /auth/credential`` with exactly :data:`ACCESS_RULES` (or, ``read_only``,
+    :data:`READ_ONLY_RULES`) (unsigned; never repeated after an uncertain failure, which would
+    leave a second pending key)."""
+    rules = READ_ONLY_RULES if read_only else ACCESS_RULES
     body = {
-        "accessRules": [rule.as_json() for rule in ACCESS_RULES],
+        "accessRules": [rule.as_json() for rule in rules],
         "redirection": redirection,
         "allowedIPs": [str(ipaddress.ip_network(ip, strict=False)) for ip in allowed_ips] or None,
     }
