@@ -79,7 +79,9 @@ def test_cc_header_check_counts_addresses(count: int, rejected: bool) -> None:
 
 
 def test_forwards_keep_a_local_copy() -> None:
-    text = mc.render_forwards([mc.Forward("boss@a.example", "boss@gmail.example")])
+    text = mc.render_forwards(
+        [mc.Forward("boss@a.example", "boss@gmail.example", "ca")], {"a.example": "ca"}
+    )
     assert "boss@a.example\tboss@a.example, boss@gmail.example" in text
 
 

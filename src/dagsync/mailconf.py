@@ -21,13 +21,24 @@ What each CGV limit becomes:
 - *No external auto-forward unless declared*: the declared forwards are the only entries
   of the virtual alias map dagsync writes, and Sieve redirects are disabled
   (`sieve_max_redirects = 0`), so users cannot add their own.
+
+Every value is checked again here, whatever the validator said (defence in depth): a domain,
+an address or a client id that could split a Postfix or Dovecot line into more fields or
+more lines is refused (`UnsafeValue`), and so is anything that crosses clients (`CrossTenant`):
+one domain for two clients, or a forward of an address of a domain that is not the
+declaring client's own.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+
+from .model.base import DOMAIN_PATTERN, MAIL_ADDRESS_PATTERN
+from .reconcile.shell import UnsafeValue, one_line
 
 DOVECOT_CONF = "/etc/dovecot/conf.d/95-dagsync.conf"
 DOMAINS_FILE = "/etc/dovecot/dagsync-domains"
@@ -54,6 +65,60 @@ class DomainQuota:
 class Forward:
     source: str
     target: str
+    client: str  # the client that declares it
+
+
+class CrossTenant(UnsafeValue):
+    """A mail table entry that would reach another client's domain or address."""
+
+
+_DOMAIN = re.compile(DOMAIN_PATTERN)
+_ADDRESS = re.compile(MAIL_ADDRESS_PATTERN)
+_CLIENT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
+def _domain(value: str) -> str:
+    if _DOMAIN.fullmatch(value) is None:
+        raise UnsafeValue(f"mail domain {value!r} cannot be written in a mail table")
+    return value
+
+
+def _address(value: str) -> str:
+    if _ADDRESS.fullmatch(value) is None:
+        raise UnsafeValue(f"mail address {value!r} cannot be written in a Postfix table")
+    return value
+
+
+def _client(value: str) -> str:
+    if _CLIENT.fullmatch(value) is None:
+        raise UnsafeValue(f"client id {value!r} cannot be written in a Dovecot field")
+    return value
+
+
+def domain_owners(quotas: Iterable[DomainQuota]) -> dict[str, str]:
+    """Each hosted domain's client; CrossTenant when a domain is declared twice."""
+    owners: dict[str, str] = {}
+    for q in quotas:
+        owner = owners.setdefault(_domain(q.domain), _client(q.client))
+        if owner != q.client:
+            raise CrossTenant(
+                f"mail domain {q.domain} is declared by clients {owner} and {q.client}: "
+                "a domain belongs to one client"
+            )
+    return owners
+
+
+def check_forward(forward: Forward, owners: Mapping[str, str]) -> None:
+    """CrossTenant unless the forward's source is an address of its own client's domain."""
+    domain = _address(forward.source).rpartition("@")[2]
+    _address(forward.target)
+    owner = owners.get(domain)
+    if owner != forward.client:
+        whose = "no client's hosted domain" if owner is None else f"a domain of client {owner}"
+        raise CrossTenant(
+            f"client {forward.client} forwards {forward.source}, an address of {whose}: "
+            "a client forwards only the mail of its own domains"
+        )
 
 
 @dataclass(frozen=True)
@@ -99,7 +164,11 @@ plugin {{
 
 
 def render_domains(quotas: Iterable[DomainQuota]) -> str:
-    """The passwd-file keyed by domain: per-contract quota root and rule."""
+    """The passwd-file keyed by domain: per-contract quota root and rule (one line per domain:
+    CrossTenant when two clients declare the same domain)."""
+    quotas = list(quotas)
+    if len(domain_owners(quotas)) != len(quotas):
+        raise UnsafeValue("a mail domain is listed twice: it would get two quota lines")
     lines = [f"# {HEADER}"]
     for q in sorted(quotas, key=lambda q: q.domain):
         fields = (
@@ -132,6 +201,12 @@ def parse_domains(text: str) -> dict[str, DomainQuota]:
 def render_client_access(refused: Iterable[RefusedClient]) -> str:
     lines = [f"# {HEADER}", "# Client servers may not send through the shared SMTP."]
     for item in sorted(refused, key=lambda r: (r.network, r.server)):
+        try:
+            ipaddress.ip_network(item.network, strict=False)
+        except ValueError:
+            raise UnsafeValue(f"{item.network!r} is not an address or a network") from None
+        if any(c.isspace() for c in one_line(item.server, "server")):
+            raise UnsafeValue(f"server {item.server!r} cannot be written in a Postfix table")
         lines.append(
             f"{item.network}\tREJECT 5.7.1 {item.server}: sites and scripts may not "
             "use DAG's shared SMTP (CGV 6.1)"
@@ -151,10 +226,14 @@ def render_cc_checks(limit: int) -> str:
     )
 
 
-def render_forwards(forwards: Iterable[Forward]) -> str:
-    """The virtual alias map: each declared forward keeps its local copy."""
+def render_forwards(forwards: Iterable[Forward], owners: Mapping[str, str]) -> str:
+    """The virtual alias map: each declared forward keeps its local copy.  `owners` maps each
+    hosted domain to its client (`domain_owners`): a forward of an address of another
+    client's domain (or of no hosted domain) is refused (CrossTenant), and every address
+    must be one token (no comma or white space that would add recipients)."""
     targets: dict[str, list[str]] = {}
     for f in forwards:
+        check_forward(f, owners)
         targets.setdefault(f.source, []).append(f.target)
     lines = [f"# {HEADER}"]
     for source in sorted(targets):
@@ -163,7 +242,7 @@ def render_forwards(forwards: Iterable[Forward]) -> str:
 
 
 def render_virtual_domains(domains: Iterable[str]) -> str:
-    return "\n".join([f"# {HEADER}", *sorted(set(domains))]) + "\n"
+    return "\n".join([f"# {HEADER}", *sorted({_domain(d) for d in domains})]) + "\n"
 
 
 MAIN_PARAMS: Mapping[str, str] = {

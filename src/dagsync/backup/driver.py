@@ -36,6 +36,7 @@ from ..reconcile.plan import Plan, TargetPlan
 from ..reconcile.report import ApplyReport, HostResult
 from ..reconcile.resource import Outcome, Status
 from ..reconcile.resources import backup as res
+from ..reconcile.shell import UnsafeValue
 from ..repository import Repository
 from . import escrow as escrows
 from .job import SSH_KEY_FILE
@@ -112,9 +113,12 @@ def build(repo: Repository, selection: Selection, overrides: Overrides) -> Run:
             parse=res.parse,
             encode=res.encode,
         )
-        desired = res.desired(config.client, server, spec) if spec else None
+        try:
+            desired = res.desired(config.client, server, spec) if spec else None
+        except UnsafeValue as exc:  # this server fails, not the whole run
+            desired, host.error = None, f"not planned: {exc}"
         if desired is None:
-            host.error = f"backup storage {storage.name} cannot be reached: " + (
+            host.error = host.error or f"backup storage {storage.name} cannot be reached: " + (
                 run.storages[storage.name][0].error or ""
             )
         else:

@@ -28,6 +28,7 @@ from .registry import HOST_KINDS, HOST_RESOURCES, host_resource
 from .report import ApplyReport, HostResult, HostStatus, host_status
 from .resource import ApplyOptions, CommandResult, Outcome, Status
 from .session import HostSession, Timeouts
+from .shell import UnsafeValue
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,6 +53,7 @@ class Work:
     endpoint: Endpoint
     reads: tuple[tuple[str, str], ...]
     desired: HostDesired | None = None
+    error: str | None = None  # why this host cannot be planned (it alone fails)
 
 
 @dataclass
@@ -101,8 +103,12 @@ def works_from_repository(
 ) -> list[Work]:
     out = []
     for inputs in server_inputs(repo, selection, now, overrides.management_ranges):
-        desired = only_kinds(host_desired(inputs), kinds)
         where = endpoint(inputs.target.key, inputs.server, overrides)
+        try:
+            desired = only_kinds(host_desired(inputs), kinds)
+        except UnsafeValue as exc:  # a value no renderer writes: this server fails, not the run
+            out.append(Work(inputs.target, where, (), error=f"not planned: {exc}"))
+            continue
         out.append(Work(inputs.target, where, desired.reads(), desired))
     return out
 
@@ -148,6 +154,8 @@ def read_facts(session: HostSession, reads: Sequence[tuple[str, str]]) -> dict[s
 def _observe(
     work: Work, creds: Credentials, options: RunOptions, *, keep: bool, lock_holder: str | None
 ) -> Observation:
+    if work.error is not None:
+        return Observation(work, error=work.error)  # not even connected to
     session = HostSession(work.target, work.endpoint, creds, options.timeouts)
     observation = Observation(work)
     try:

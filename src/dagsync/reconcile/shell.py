@@ -12,10 +12,12 @@ import posixpath
 import shlex
 from collections.abc import Sequence
 
+from ..errors import DagsyncError
+
 q = shlex.quote
 
 
-class UnsafeValue(ValueError):
+class UnsafeValue(DagsyncError, ValueError):
     """A value that a renderer refuses to write: it would change the meaning of the script,
     file or command it lands in (a line break in a one-line field, a separator in a key...).
     The validator refuses such values first; renderers check again, independently."""
@@ -27,6 +29,20 @@ def one_line(text: str, what: str) -> str:
     if bad is not None:
         raise UnsafeValue(f"{what} {text!r} contains the control character {bad!r}")
     return text
+
+
+def key_line(key: str) -> str:
+    """An OpenSSH public key as one `authorized_keys` line (no options: type, key, comment);
+    UnsafeValue for anything else, e.g. a comment with a CR or LF that would start a line."""
+    from ..model.base import SSH_PUBLIC_KEY_RE
+
+    line = key.strip(" ")
+    if SSH_PUBLIC_KEY_RE.fullmatch(line) is None:
+        raise UnsafeValue(
+            f"the key {line[:30]!r}... is not one OpenSSH public key line "
+            "(type, base64 key, comment without control characters)"
+        )
+    return line
 
 
 def comment(text: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from ...model.server import AccountKind
 from ..core import Action, Change, Detail, DiffOptions, Note, Unknown
 from ..resource import ApplyOptions, CommandResult, Executor, Outcome, ServerInputs, Status
-from ..shell import atomic_write, join, q, script
+from ..shell import atomic_write, join, key_line, q, script
 
 KIND = "accounts"
 GROUP = "dagsync-managed"
@@ -59,9 +59,7 @@ class AccountsObserved:
 
 
 def _key_line(kind: AccountKind, key: str) -> str:
-    line = " ".join(key.split())
-    if "\n" in key.strip() or "\r" in key:
-        raise ValueError("an authorized key is one line")
+    line = key_line(key)  # UnsafeValue unless one key line: fails this server only
     return f"{SFTP_OPTIONS} {line}" if kind == AccountKind.SFTP else line
 
 

@@ -120,7 +120,7 @@ def desired(clients: Sequence[ClientMail]) -> tuple[MailDesired, tuple[Note, ...
         quotas += [
             mc.DomainQuota(d, c.client.id, mc.quota_mb(mail.quota_gb, hard)) for d in mail.domains
         ]
-        forwards += [mc.Forward(f.source, f.target) for f in mail.external_forwards]
+        forwards += [mc.Forward(f.source, f.target, c.client.id) for f in mail.external_forwards]
         limit = c.policy.mail_cc_limit.value
         if mail.cc_limit < limit:
             notes.append(
@@ -136,7 +136,7 @@ def desired(clients: Sequence[ClientMail]) -> tuple[MailDesired, tuple[Note, ...
         (mc.DOMAINS_FILE, mc.render_domains(quotas)),
         (mc.CLIENT_ACCESS, mc.render_client_access(_refused(clients))),
         (mc.CC_CHECKS, mc.render_cc_checks(cc)),
-        (mc.FORWARDS, mc.render_forwards(forwards)),
+        (mc.FORWARDS, mc.render_forwards(forwards, mc.domain_owners(quotas))),
         (mc.VIRTUAL_DOMAINS, mc.render_virtual_domains(q.domain for q in quotas)),
     )
     state = MailDesired(

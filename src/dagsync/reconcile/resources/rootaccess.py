@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from ...model.client import RootAccessWindow
 from ..core import Action, Change, DiffOptions, Note, Unknown, set_details
 from ..resource import ApplyOptions, CommandResult, Executor, Outcome, ServerInputs, Status
+from ..shell import key_line
 
 KIND = "root-access"
 KEYS_FILE = "/root/.ssh/authorized_keys"
@@ -67,7 +68,7 @@ def _expiry(until: dt.datetime) -> str:
 
 
 def _bare_key(key: str) -> str:
-    return " ".join(key.split())
+    return key_line(key)
 
 
 def desired(inputs: ServerInputs) -> tuple[RootDesired, tuple[Note, ...]]:
