@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import io
 import json
 import pkgutil
 import re
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,9 +26,15 @@ from dagsync.rules import docs
 from dagsync.rules.base import Rule
 from dagsync.rules.registry import BY_ID, RULES
 from dagsync.rules.structural import STRUCTURAL
+from dagsync.rules.uncheckable import NOT_CHECKABLE
+from dagsync.validate import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
-CASES = YAML(typ="safe").load((PROJECT / "tests/data/rules/cases.yaml").read_text())["cases"]
+CASES = [
+    case
+    for path in sorted((PROJECT / "tests/data/rules").glob("cases*.yaml"))
+    for case in YAML(typ="safe").load(path.read_text())["cases"]
+]
 AREAS = {
     "contract": "CTR",
     "supply": "SUP",
@@ -38,6 +48,7 @@ AREAS = {
     "edge": "EDG",
 }
 POLICY = docs.latest_policy(PROJECT)
+TODAY = dt.date(2026, 12, 1)
 
 
 def _defined_rules() -> set[Rule]:
@@ -83,7 +94,7 @@ def test_rule_has_an_article_and_a_french_clause(rule: Rule) -> None:
 
 @pytest.mark.parametrize("rule", RULES, ids=[r.id for r in RULES])
 def test_rule_has_a_breaking_case(rule: Rule) -> None:
-    assert rule.id in {c["rule"] for c in CASES}, f"add a case for {rule.id} to cases.yaml"
+    assert rule.id in {c["rule"] for c in CASES}, f"add a case for {rule.id} to a cases*.yaml"
 
 
 def test_cases_name_only_known_rules() -> None:
@@ -139,3 +150,103 @@ def test_sarif_describes_every_rule_with_its_full_documentation() -> None:
         assert described[rule.id]["fullDescription"]["text"] == rule.doc
         assert described[rule.id]["properties"]["article"] == rule.article
     assert {s.id for s in STRUCTURAL} <= set(described)
+
+
+def _merge(base: Any, fragment: Any) -> None:
+    """Deep-merge mappings; any other value (lists included) replaces the base's."""
+    for key, value in fragment.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _with_example(root: Path, example: docs.Example) -> None:
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    path = root / example.file
+    data = yaml.load(path.read_text())
+    _merge(data, yaml.load(example.yaml))
+    out = io.StringIO()
+    yaml.dump(data, out)
+    path.write_text(out.getvalue())
+
+
+ALSO_PASSING = [(r, e) for r in RULES for e in docs.parse(r.doc).also_passing]
+
+
+@pytest.fixture(scope="module")
+def example_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("repo")
+    for folder in ("clients", "policies"):
+        shutil.copytree(PROJECT / folder, root / folder)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("rule", "example"), ALSO_PASSING, ids=[f"{r.id}-{i}" for i, (r, _) in enumerate(ALSO_PASSING)]
+)
+def test_every_also_passing_example_is_clean(
+    example_repo: Path, rule: Rule, example: docs.Example
+) -> None:
+    path = example_repo / example.file
+    before = path.read_text()
+    try:
+        _with_example(example_repo, example)
+        client = example.file.split("/")[1] if example.file.startswith("clients/") else None
+        found = validate_repository(
+            example_repo, only=[client] if client else None, use_cache=False, today=TODAY
+        ).findings
+    finally:
+        path.write_text(before)
+    assert [(f.rule, f.message) for f in found] == []
+
+
+def test_rules_that_accept_several_configurations_show_a_passing_example_of_each() -> None:
+    with_extra = {r.id for r, _ in ALSO_PASSING}
+    assert {"CTR007", "CTR008", "CTR009", "CTR010", "SUP003", "BKP009"} <= with_extra
+    for rule in RULES:
+        assert "Accepted:" in rule.doc or rule.id not in with_extra, rule.id
+
+
+def test_the_example_repository_keeps_backups_in_strasbourg_and_prices_until_renewal() -> None:
+    policy = YAML(typ="safe").load((PROJECT / "policies/cgv/2024-01.yaml").read_text())
+    assert policy["backup_site"]["value"] == "sbg"
+    assert "Strabourg" in policy["backup_site"]["quote"]  # sic, as the CGV spells it
+    assert policy["price_guaranteed_for_term"]["value"] is True
+
+
+def test_rules_doc_lists_every_uncheckable_sentence_with_its_reason() -> None:
+    text = (PROJECT / "docs" / "rules.md").read_text()
+    section = text[text.index("## Not checkable here") :]
+    assert len(NOT_CHECKABLE) >= 30
+    for item in NOT_CHECKABLE:
+        row = f"| {item.article} | « {' '.join(item.sentence.split())} » |"
+        assert row in section, item.sentence[:60]
+        assert re.fullmatch(r"[0-9]+(\.[0-9]+)?", item.article)
+        assert len(item.reason) >= 20
+    sentences = [item.sentence for item in NOT_CHECKABLE]
+    assert len(sentences) == len(set(sentences))
+
+
+def test_thin_areas_of_articles_4_6_and_8_have_rules() -> None:
+    articles = {rid: BY_ID[rid].article for rid in ("CTR010", "CTR011", "CTR012", "CTR013")}
+    assert articles == {"CTR010": "8", "CTR011": "8", "CTR012": "4", "CTR013": "10"}
+    assert {BY_ID[rid].article for rid in ("SUP003", "BKP009")} == {"4"}
+    assert {BY_ID[rid].article for rid in ("ACC005", "ACC006")} == {"6"}
+
+
+def test_rules_command_lists_the_new_rules_and_explains_them_with_their_french_clause() -> None:
+    listing = CliRunner().invoke(rules_command, ["--repo", str(PROJECT)])
+    assert listing.exit_code == 0
+    rows = {line.split()[0]: line.split()[2] for line in listing.output.splitlines()}
+    assert rows["CTR010"] == "8" and rows["BKP009"] == "4" and rows["ACC005"] == "6"
+    explained = CliRunner().invoke(rules_command, ["ctr010", "--repo", str(PROJECT)])
+    assert "« Le tarif de l'infogérance est garanti pour toute la durée du contrat." in (
+        explained.output
+    )
+    assert "Also passing example (clients/velo-savoie/client.yaml):" in explained.output
+    explained = CliRunner().invoke(rules_command, ["acc005", "--repo", str(PROJECT)])
+    assert "l'accès ROOT étant réservé à l'infogérance" in explained.output

@@ -23,6 +23,12 @@ class Term(Strict, Generic[T]):
     quote: str = Field(min_length=10, description="The French clause, verbatim.")
 
 
+class SiteTerm(Term[str]):
+    """A term whose value is an OVH site: the 3-letter prefix of datacenter codes."""
+
+    value: str = Field(pattern=r"^[a-z]{3}$", description="An OVH site, e.g. sbg (Strasbourg).")
+
+
 class CgvPolicy(Strict):
     """Every checkable number of one CGV version; rules read these, never code constants."""
 
@@ -39,13 +45,12 @@ class CgvPolicy(Strict):
     termination_notice_jours_francs: Term[int]
     termination_earliest_month: Term[int]
     price_increase_notice_months: Term[int]
+    price_guaranteed_for_term: Term[bool]
     cure_jours_ouvrables: Term[int]
     unpaid_suspension_days: Term[int]
     service_change_termination_days: Term[int]
     force_majeure_days: Term[int]
     # Article 6: the client's obligations
-    client_change_notice_hours: Term[int]
-    password_loss_notice_hours: Term[int]
     root_access_suspends_guarantees: Term[bool]
     # Article 4: supply, security, supervision, backups
     server_type: Term[ServerType]
@@ -60,8 +65,8 @@ class CgvPolicy(Strict):
     backup_retention_days: Term[int]
     backup_scope: Term[list[BackupScope]]
     backup_country: Term[str]
+    backup_site: SiteTerm
     # Article 6.1: advice and limits
-    traffic_peak_notice_jours_ouvres: Term[int]
     separate_production_and_development: Term[bool]
     dev_spaces_per_contract: Term[int]
     dev_space_backed_up: Term[bool]
@@ -74,7 +79,6 @@ class CgvPolicy(Strict):
     mail_mass_mailing_allowed: Term[bool]
     mail_smtp_from_sites_allowed: Term[bool]
     mail_external_forward_advised: Term[bool]
-    no_deploy_on_eve_of_rest_days: Term[bool]
 
 
 class Datacenter(Strict):

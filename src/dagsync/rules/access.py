@@ -219,3 +219,122 @@ def no_secrets(ctx: ClientContext) -> Iterator[Violation]:
     for doc, server in docs:
         for line, column, message in scan_text(doc.rel, doc.text):
             yield Violation.at_position(doc, line, column, message, server=server)
+
+
+_ROOT_RESERVED_CLAUSE = (
+    "En effet l'accès ROOT étant réservé à l'infogérance, tout accès ROOT de la part du client "
+    "entraîne automatiquement la suspension des garanties d'intervention et de rétablissement "
+    "pendant le temps de mise à disposition de l'accès ROOT au Client."
+)
+
+
+@rule(id="ACC005", severity=ERROR, article="6", clause=_ROOT_RESERVED_CLAUSE)
+def root_reserved(ctx: ClientContext) -> Iterator[Violation]:
+    """Root is reserved to DAG: no client account is named root.
+
+    What it checks:
+        No `accounts[].name` of a server is `root`, whatever its kind (ssh, sftp, ftp).
+
+        Accepted: root access for the client through a `contract.root_access` window (ACC001
+        to ACC003), which the reconciler opens and closes on its days and hours with the keys
+        of the accounts the window's `granted_to` owns; any other account name (the
+        reconciler refuses other system accounts when it applies).
+
+    Why:
+        Article 6: "l'accès ROOT étant réservé à l'infogérance"; root given to the client is
+        exceptional, recorded with its days and hours, and suspends the guarantees. A
+        permanent `root` account would give it with no window and no suspension.
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        accounts:
+          - name: root
+            kind: sftp
+            owner: Claire Martin
+            keys:
+              - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKz3Y+sEfkWUjbQqUw6yzZaJl3MXdNQvIGK99dm0z/Mr claire@alpine-books
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        accounts:
+          - name: claire
+            kind: sftp
+            owner: Claire Martin
+            keys:
+              - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKz3Y+sEfkWUjbQqUw6yzZaJl3MXdNQvIGK99dm0z/Mr claire@alpine-books
+
+    Fix:
+        Give the client an account of its own name; for root, record a `contract.root_access`
+        window backed by the client's request.
+    """
+    for entry in ctx.servers:
+        for index, account in enumerate(entry.model.accounts):
+            if account.name == "root":
+                yield Violation(
+                    entry.doc,
+                    ("accounts", index, "name"),
+                    "root is reserved to DAG (CGV Art. 6): name the account after its holder, and "
+                    "record root access as a `contract.root_access` window in client.yaml",
+                    server=entry.name,
+                )
+
+
+@rule(id="ACC006", severity=ERROR, article="6", clause=_ROOT_CLAUSE)
+def root_window_keys(ctx: ClientContext) -> Iterator[Violation]:
+    """Root access is given to a person who holds keys on that server.
+
+    What it checks:
+        The `granted_to` of each `contract.root_access` window is the `owner` of an account
+        with at least one key on the window's `server`. When that server is not readable or
+        unknown (ACC002), this rule stays silent.
+
+        Accepted: several windows for the same person; a person holding several accounts
+        (all their keys get root while the window is open).
+
+    Why:
+        Article 6: root access is "donné au Client" for the days and hours recorded. The
+        reconciler gives it by placing the keys of the accounts `granted_to` owns on that
+        server in root's `authorized_keys`: a window naming nobody with keys gives nothing,
+        although the guarantees are recorded as suspended.
+
+    Failing example (clients/cime-conseil/client.yaml):
+        contract:
+          root_access:
+            - server: dev1
+              granted_to: Julie Favre
+              start: 2026-09-01
+              end: 2027-08-31
+              days: [tue, thu]
+              hours: ["09:00", "12:00"]
+              guarantees_suspended: true
+              request: REQ-2026-021
+
+    Passing example (clients/cime-conseil/client.yaml):
+        contract:
+          root_access:
+            - server: dev1
+              granted_to: Julien Favre
+              start: 2026-09-01
+              end: 2027-08-31
+              days: [tue, thu]
+              hours: ["09:00", "12:00"]
+              guarantees_suspended: true
+              request: REQ-2026-021
+
+    Fix:
+        Write `granted_to` exactly as the `owner` of that person's account on the server, or
+        declare their account with their public key.
+    """
+    servers = {entry.name: entry for entry in ctx.servers}
+    for index, window in enumerate(ctx.client.contract.root_access):
+        entry = servers.get(window.server)
+        if entry is None:
+            continue
+        owners = {a.owner for a in entry.model.accounts if a.keys}
+        if window.granted_to not in owners:
+            yield Violation(
+                ctx.client_doc,
+                (*_ROOT, index, "granted_to"),
+                f"root access on {window.server} is granted to {window.granted_to}, who holds no "
+                f"account with a key there ("
+                + (", ".join(sorted(owners)) or "no account has keys")
+                + "): the window would give root to nobody",
+            )

@@ -227,7 +227,7 @@ def backup_storage_known(ctx: ClientContext) -> Iterator[Violation]:
 
     Passing example (clients/alpine-books/servers/shop1.yaml):
         backup:
-          storage: rbx-backup-1
+          storage: sbg-backup-1
 
     Fix:
         Use a storage of policies/dag.yaml.
@@ -329,5 +329,59 @@ def backup_storage_elsewhere(ctx: ClientContext) -> Iterator[Violation]:
                 ("backup", "storage"),
                 f"backup storage `{storage.name}` ({storage.datacenter}) is at the same site as "
                 f"the server ({entry.model.ovh.datacenter}): use a storage at another site",
+                server=entry.name,
+            )
+
+
+@rule(id="BKP009", severity=ERROR, article="4", terms=("backup_site",))
+def backup_storage_site(ctx: ClientContext) -> Iterator[Violation]:
+    """Backups are stored at the CGV's backup site unless the client asked otherwise.
+
+    What it checks:
+        The site of the `backup.storage` datacenter (its 3-letter prefix: `sbg` of `sbg3`) is
+        `backup_site` of the CGV version. A storage outside `backup_country` is BKP007's
+        finding only.
+
+        Accepted: a server that itself stands at `backup_site` backs up to another French
+        site (BKP008 forbids its own site); any site when the `backup` section cites a client
+        request.
+
+    Why:
+        Article 4: "la géolocalisation des sauvegardes se trouve à Strabourg" (Strasbourg,
+        OVH's `sbg` site). A client told its backups are in Strasbourg must find them there.
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        backup:
+          storage: rbx-backup-1
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        backup:
+          storage: sbg-backup-1
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        ovh:
+          datacenter: sbg5
+        backup:
+          storage: rbx-backup-1
+
+    Fix:
+        Use a storage at the backup site, or cite the client's request in `backup.request`.
+    """
+    wanted = ctx.policy.backup_site.value
+    countries = {d.code: d.country for d in ctx.dag.datacenters}
+    for entry in ctx.servers:
+        storage = _storage(ctx, entry)
+        if storage is None or entry.model.backup.request is not None:
+            continue
+        if countries.get(site(storage.datacenter)) != ctx.policy.backup_country.value:
+            continue  # BKP007
+        at_site = site(entry.model.ovh.datacenter) == wanted
+        if site(storage.datacenter) != wanted and not at_site:
+            yield Violation(
+                entry.doc,
+                ("backup", "storage"),
+                f"backup storage `{storage.name}` is in {storage.datacenter}; CGV "
+                f"{ctx.policy.version} stores backups at `{wanted}`: use a storage there, or "
+                + ask_for_request(ctx, "backup"),
                 server=entry.name,
             )

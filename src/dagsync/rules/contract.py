@@ -1,12 +1,16 @@
-"""Contract rules (CGV Art. 7 and 8): term, renewal, payment, termination, price changes."""
+"""Contract rules (CGV Art. 4, 7, 8, 10): start, term, renewal, payment, termination, prices."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from ..model.client import Channel
+from ..model.client import Channel, ContactRole
 from .base import ERROR, ClientContext, Violation, rule
+
+if TYPE_CHECKING:
+    from ..contracts import ContractTerms
 
 _CONTRACT = ("contract",)
 _TERMINATION = ("contract", "termination")
@@ -18,6 +22,32 @@ def add_months(day: dt.date, months: int) -> dt.date:
     from ..contracts import add_months as add
 
     return add(day, months)
+
+
+def _terms(ctx: ClientContext) -> ContractTerms:
+    """The contract's dates and delays from its CGV version (imports `holidays`: on use only)."""
+    from ..deadlines import terms_of
+
+    return terms_of(ctx.client, ctx.policy)
+
+
+def price_increase_exemption(ctx: ClientContext) -> dt.date | None:
+    """The notice day of the price increase a termination answers, if it does.
+
+    Article 8: after a less favourable price is notified, "par dérogation à l'article 7, le
+    Client disposera à compter de cette information d'un délai d'un mois pour résilier le
+    présent contrat sans pénalité". A termination received from the notice day to the end of
+    that month is exempt from Article 7's notice and first-year minimum.
+    """
+    termination = ctx.client.contract.termination
+    if termination is None:
+        return None
+    months = ctx.policy.price_increase_notice_months.value
+    for change in ctx.client.contract.price_changes:
+        deadline = add_months(change.notified_on, months)
+        if change.increase and change.notified_on <= termination.requested_on <= deadline:
+            return change.notified_on
+    return None
 
 
 @rule(id="CTR001", severity=ERROR, article="7", terms=("min_initial_term_months",))
@@ -280,6 +310,11 @@ def termination_notice(ctx: ClientContext) -> Iterator[Violation]:
         whole days (jours francs: neither the day of receipt nor the effective day counts)
         before `effective_on`. The finding is on `requested_on`.
 
+        Accepted: any `effective_on` when the termination was received within
+        `price_increase_notice_months` month(s) of the notice of a price increase recorded in
+        `contract.price_changes` (Article 8 lets the client leave then "sans pénalité", by
+        derogation to Article 7).
+
     Why:
         Article 7: the request "devra être faite en tenant compte d'un délai de préavis de 32
         jours francs" before the anniversary or the termination date asked for.
@@ -302,12 +337,21 @@ def termination_notice(ctx: ClientContext) -> Iterator[Violation]:
             effective_on: 2026-03-01
             request: REQ-2025-001
 
+    Also passing example (clients/velo-savoie/client.yaml):
+        contract:
+          termination:
+            requested_on: 2026-11-02
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2026-12-01
+            request: REQ-2023-010
+
     Fix:
         Move `effective_on` to a date the notice allows (the next anniversary, or a later
         termination date).
     """
     termination = ctx.client.contract.termination
-    if termination is None:
+    if termination is None or price_increase_exemption(ctx) is not None:
         return
     from ..calendar import latest_notice_date  # loads `holidays` (slow): only when needed
 
@@ -331,6 +375,10 @@ def termination_earliest(ctx: ClientContext) -> Iterator[Violation]:
         `contract.termination.effective_on` is on or after `contract.start_date` plus
         `termination_earliest_month` months.
 
+        Accepted: an earlier `effective_on` when the termination was received within
+        `price_increase_notice_months` month(s) of the notice of a price increase recorded in
+        `contract.price_changes` (Article 8, "par dérogation à l'article 7").
+
     Why:
         Article 7: "A partir du 12ème mois de contrat échu, le Client pourra résilier le
         contrat".
@@ -353,11 +401,25 @@ def termination_earliest(ctx: ClientContext) -> Iterator[Violation]:
             effective_on: 2026-03-01
             request: REQ-2025-001
 
+    Also passing example (clients/alpine-books/client.yaml):
+        contract:
+          price_changes:
+            - notified_on: 2025-06-02
+              effective_on: 2026-03-01
+              new_monthly_price_eur: 199.00
+              increase: true
+          termination:
+            requested_on: 2025-06-10
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2025-07-01
+            request: REQ-2025-001
+
     Fix:
         Set `effective_on` no earlier than the date the finding gives.
     """
     termination = ctx.client.contract.termination
-    if termination is None:
+    if termination is None or price_increase_exemption(ctx) is not None:
         return
     months = ctx.policy.termination_earliest_month.value
     earliest = add_months(ctx.client.contract.start_date, months)
@@ -378,6 +440,9 @@ def price_increase_notice(ctx: ClientContext) -> Iterator[Violation]:
         Each `contract.price_changes` entry with `increase: true` has `notified_on` at least
         `price_increase_notice_months` months before `effective_on`.
 
+        Accepted: a decrease (`increase: false`) at any date, without notice: the notice
+        protects the client from less favourable prices only.
+
     Why:
         Article 8: DAG may change its prices "sous réserve d'en informer le Client un mois à
         l'avance si les nouveaux tarifs hors taxes sont moins favorables au Client".
@@ -385,18 +450,26 @@ def price_increase_notice(ctx: ClientContext) -> Iterator[Violation]:
     Failing example (clients/velo-savoie/client.yaml):
         contract:
           price_changes:
-            - notified_on: 2027-01-15
-              effective_on: 2027-01-31
+            - notified_on: 2028-01-15
+              effective_on: 2028-01-31
               new_monthly_price_eur: 1310.00
               increase: true
 
     Passing example (clients/velo-savoie/client.yaml):
         contract:
           price_changes:
-            - notified_on: 2026-12-31
-              effective_on: 2027-01-31
+            - notified_on: 2027-12-31
+              effective_on: 2028-01-31
               new_monthly_price_eur: 1310.00
               increase: true
+
+    Also passing example (clients/velo-savoie/client.yaml):
+        contract:
+          price_changes:
+            - notified_on: 2027-01-15
+              effective_on: 2027-01-31
+              new_monthly_price_eur: 1190.00
+              increase: false
 
     Fix:
         Postpone `effective_on` so that the notice period is respected.
@@ -411,3 +484,218 @@ def price_increase_notice(ctx: ClientContext) -> Iterator[Violation]:
                 f"an increase notified on {change.notified_on} applies on {earliest} at the "
                 f"earliest ({months} month(s) of notice), not {change.effective_on}",
             )
+
+
+@rule(id="CTR010", severity=ERROR, article="8", terms=("price_guaranteed_for_term",))
+def price_guaranteed(ctx: ClientContext) -> Iterator[Violation]:
+    """A price increase applies at a renewal, never during a contract period.
+
+    What it checks:
+        When the CGV version guarantees the price for the contract's duration, each
+        `contract.price_changes` entry with `increase: true` has an `effective_on` that is an
+        anniversary of the contract (the end of the initial term or of a renewal, computed
+        from `start_date`, `initial_term_months` and `renewal_term_months`). The finding is on
+        `effective_on` and names the first renewal the new price can apply from.
+
+        Accepted: a decrease (`increase: false`) at any date; an increase on any anniversary,
+        whichever anniversary follows the notice.
+
+    Why:
+        Article 8: "Le tarif de l'infogérance est garanti pour toute la durée du contrat" and
+        "Les modifications de tarifs seront applicables à tous les contrats au moment de leur
+        renouvellement". An increase in the middle of a 24-month term breaks the guarantee.
+        (Regulation invoices for supplier costs and new taxes are invoices, not price
+        changes: they are not recorded here.)
+
+    Failing example (clients/velo-savoie/client.yaml):
+        contract:
+          price_changes:
+            - notified_on: 2026-10-20
+              effective_on: 2027-01-31
+              new_monthly_price_eur: 1310.00
+              increase: true
+
+    Passing example (clients/velo-savoie/client.yaml):
+        contract:
+          price_changes:
+            - notified_on: 2026-10-20
+              effective_on: 2028-01-31
+              new_monthly_price_eur: 1310.00
+              increase: true
+
+    Also passing example (clients/velo-savoie/client.yaml):
+        contract:
+          price_changes:
+            - notified_on: 2026-10-20
+              effective_on: 2027-01-31
+              new_monthly_price_eur: 1190.00
+              increase: false
+
+    Fix:
+        Set `effective_on` to the renewal the finding names.
+    """
+    if not ctx.policy.price_guaranteed_for_term.value:
+        return
+    increases = [(i, c) for i, c in enumerate(ctx.client.contract.price_changes) if c.increase]
+    if not increases:
+        return
+    from ..contracts import anniversaries, next_renewal
+
+    terms = _terms(ctx)
+    for index, change in increases:
+        if change.effective_on in anniversaries(terms, change.effective_on):
+            continue
+        renewal = next_renewal(terms, change.effective_on)
+        then = (
+            f"the next renewal is {renewal}: set `effective_on: {renewal}`"
+            if renewal is not None
+            else "the contract does not renew, so its price cannot increase"
+        )
+        yield Violation(
+            ctx.client_doc,
+            (*_CONTRACT, "price_changes", index, "effective_on"),
+            f"the price is guaranteed for the contract's period: an increase applies at a renewal, "
+            f"not on {change.effective_on}; {then}",
+        )
+
+
+@rule(id="CTR011", severity=ERROR, article="8", terms=("unpaid_suspension_days",))
+def unpaid_renewal_date(ctx: ClientContext) -> Iterator[Violation]:
+    """An unpaid renewal names a renewal date of the contract that has come.
+
+    What it checks:
+        `contract.renewal_unpaid`, when set, is an anniversary of the contract (the end of the
+        initial term or of a renewal) that is not after today, and the contract renews.
+
+        Accepted: no `renewal_unpaid` (the usual case); any past anniversary, however old.
+
+    Why:
+        Article 8: when a renewal is not paid, "DAG Technologies ne pourra effectuer le
+        renouvellement du service", the service stops "à la date anniversaire du contrat" and
+        the infogérance is suspended 15 days later. `dagsync contracts` computes the stop
+        and the definitive suspension (`unpaid_suspension_days` later) from that anniversary:
+        any other date computes nothing.
+
+    Failing example (clients/alpine-books/client.yaml):
+        contract:
+          renewal_unpaid: 2026-03-15
+
+    Passing example (clients/alpine-books/client.yaml):
+        contract:
+          renewal_unpaid: 2026-03-01
+
+    Fix:
+        Record the anniversary whose renewal is unpaid (the finding names the nearest one), or
+        remove `renewal_unpaid` once it is paid.
+    """
+    unpaid = ctx.client.contract.renewal_unpaid
+    if unpaid is None:
+        return
+    from ..contracts import anniversaries
+
+    terms = _terms(ctx)
+    path = (*_CONTRACT, "renewal_unpaid")
+    dates = anniversaries(terms, max(unpaid, ctx.today))
+    if unpaid > ctx.today:
+        yield Violation(
+            ctx.client_doc,
+            path,
+            f"the renewal of {unpaid} is not due yet (today is {ctx.today}): a renewal is unpaid "
+            "only once its anniversary has come",
+        )
+    elif unpaid not in dates or not terms.tacit_renewal:
+        past = [d for d in dates if d <= ctx.today]
+        near = f": the last one was {past[-1]}" if past else ""
+        yield Violation(
+            ctx.client_doc,
+            path,
+            f"{unpaid} is not a renewal date of this contract{near}",
+        )
+
+
+_START_CLAUSE = (
+    "DAG Technologies procède à l'infogérance du ou des serveurs du Client suite à "
+    "l'acceptation de la proposition commerciale, du contrat signé par le Client et du "
+    "paiement correspondant de celui-ci."
+)
+_NOTICE_CLAUSE = (
+    "Toutes les notifications, communications, mises en demeure prévues par les conditions "
+    "générales seront réputées avoir été valablement délivrées au Client si elles sont "
+    "adressées aux adresses stipulées sur la facture."
+)
+
+
+@rule(id="CTR012", severity=ERROR, article="4", clause=_START_CLAUSE)
+def signed_before_start(ctx: ClientContext) -> Iterator[Violation]:
+    """The service starts once the contract is signed.
+
+    What it checks:
+        `contract.start_date` is on or after `contract.signed_on`.
+
+        Accepted: a start on the day of signature or any day after it.
+
+    Why:
+        Article 4: DAG manages the servers "suite à l'acceptation de la proposition
+        commerciale, du contrat signé par le Client et du paiement correspondant". A start
+        before the signature dates renewals and notices from a day no contract covered. (The
+        acceptance of the proposal and the payment are not recorded in this repository.)
+
+    Failing example (clients/alpine-books/client.yaml):
+        contract:
+          signed_on: 2025-03-05
+
+    Passing example (clients/alpine-books/client.yaml):
+        contract:
+          signed_on: 2025-03-01
+
+    Fix:
+        Record the signature date of the contract, and a start date on or after it.
+    """
+    contract = ctx.client.contract
+    if contract.start_date < contract.signed_on:
+        yield Violation(
+            ctx.client_doc,
+            (*_CONTRACT, "start_date"),
+            f"the service starts on {contract.start_date}, before the contract was signed on "
+            f"{contract.signed_on}: the infogérance begins once the contract is signed",
+        )
+
+
+@rule(id="CTR013", severity=ERROR, article="10", clause=_NOTICE_CLAUSE)
+def billing_contact(ctx: ClientContext) -> Iterator[Violation]:
+    """The client has a billing contact to receive notices.
+
+    What it checks:
+        At least one of `contacts` has the `billing` role.
+
+        Accepted: one contact holding every role; several billing contacts.
+
+    Why:
+        Article 10: notices and formal demands are validly delivered to the addresses on the
+        invoice; Article 8 sends payment reminders "par courriers et/ou E-mails successifs".
+        Without a billing contact, renewal, price-change and unpaid-renewal notices have no
+        recorded address.
+
+    Failing example (clients/alpine-books/client.yaml):
+        contacts:
+          - name: Claire Martin
+            email: claire.martin@alpine-books.example
+            roles: [admin, technical]
+
+    Passing example (clients/alpine-books/client.yaml):
+        contacts:
+          - name: Claire Martin
+            email: claire.martin@alpine-books.example
+            roles: [admin, billing, technical]
+
+    Fix:
+        Give the `billing` role to the contact whose address is on the invoice.
+    """
+    if not any(ContactRole.BILLING in c.roles for c in ctx.client.contacts):
+        yield Violation(
+            ctx.client_doc,
+            ("contacts",),
+            "no contact has the `billing` role: add it to the contact whose address is on the "
+            "invoice (notices are delivered there)",
+            key=True,
+        )

@@ -8,6 +8,14 @@ A rule's docstring is its documentation: a one-line title, then these sections, 
     Passing example (F):   the same fragment, passing
     Fix:                   what to change
 
+A rule may add, after its passing example, any number of::
+
+    Also passing example (F):   another legitimate configuration the rule accepts
+
+so that each kind of configuration the CGV allows has a passing example (tested like the
+others). The catalogue ends with the CGV sentences no rule checks
+(`dagsync.rules.uncheckable`), each with the reason or the place it is enforced instead.
+
 The French clause comes from the rule's policy terms (`policies/cgv/<version>.yaml`, the
 latest version unless told) or, for a rule no term backs, from the rule's `clause`.
 """
@@ -23,8 +31,10 @@ from pathlib import Path
 from ..model import CgvPolicy
 from .base import Rule
 from .structural import STRUCTURAL
+from .uncheckable import NOT_CHECKABLE
 
 SECTIONS = ("What it checks", "Why", "Failing example", "Passing example", "Fix")
+ALSO_PASSING = "Also passing example"
 _HEADING = re.compile(r"^(?P<name>[A-Z][A-Za-z ]+?)(?: \((?P<file>[^)]+)\))?:$")
 
 
@@ -40,6 +50,7 @@ class RuleDoc:
     sections: Mapping[str, str]
     failing: Example | None
     passing: Example | None
+    also_passing: tuple[Example, ...] = ()
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -53,10 +64,14 @@ def parse(doc: str) -> RuleDoc:
     title = lines[0].strip() if lines else ""
     sections: dict[str, list[str]] = {}
     files: dict[str, str] = {}
+    also: list[tuple[str, list[str]]] = []
     current: list[str] | None = None
     for line in lines[1:]:
         heading = _HEADING.match(line)
-        if heading and heading["name"] in SECTIONS:
+        if heading and heading["name"] == ALSO_PASSING and heading["file"]:
+            current = []
+            also.append((heading["file"], current))
+        elif heading and heading["name"] in SECTIONS:
             current = sections.setdefault(heading["name"], [])
             if heading["file"]:
                 files[heading["name"]] = heading["file"]
@@ -68,6 +83,10 @@ def parse(doc: str) -> RuleDoc:
         text,
         _example(text, files, "Failing example"),
         _example(text, files, "Passing example"),
+        tuple(
+            Example(file, textwrap.dedent("\n".join(body)).strip("\n") + "\n")
+            for file, body in also
+        ),
     )
 
 
@@ -96,6 +115,9 @@ def explain(rule: Rule, policy: CgvPolicy | None) -> str:
             example = doc.failing if name == "Failing example" else doc.passing
             where = f" ({example.file})" if name.endswith("example") and example else ""
             out += [f"{name}{where}:", textwrap.indent(doc.sections[name], "    "), ""]
+        if name == "Passing example":
+            for extra in doc.also_passing:
+                out += [f"{ALSO_PASSING} ({extra.file}):", textwrap.indent(extra.yaml, "    ")]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -137,7 +159,28 @@ def markdown(rules: Iterable[Rule], policy: CgvPolicy | None) -> str:
     ]
     for r in rules:
         out += _markdown_rule(r, policy)
+    out += _markdown_uncheckable()
     return "\n".join(out).rstrip() + "\n"
+
+
+def _markdown_uncheckable() -> list[str]:
+    out = [
+        "## Not checkable here",
+        "",
+        "The CGV sentences no rule above checks: what a configuration repository cannot know,"
+        " or where it is enforced instead (`dagsync contracts`, the calendar, the reconciler)."
+        " Every other sentence is quoted by a rule above.",
+        "",
+        "| Article | Clause | Why not here, or where |",
+        "|---------|--------|------------------------|",
+    ]
+    for item in NOT_CHECKABLE:
+        out.append(f"| {item.article} | « {_cell(item.sentence)} » | {_cell(item.reason)} |")
+    return [*out, ""]
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _markdown_rule(rule: Rule, policy: CgvPolicy | None) -> list[str]:
@@ -153,6 +196,10 @@ def _markdown_rule(rule: Rule, policy: CgvPolicy | None) -> list[str]:
             out += [f"*{name}* (`{example.file}`):", "", "```yaml", body, "```", ""]
         elif body:
             out += [f"*{name}*: " + " ".join(body.split()), ""]
+        if name == "Passing example":
+            for extra in doc.also_passing:
+                yaml = extra.yaml.rstrip("\n")
+                out += [f"*{ALSO_PASSING}* (`{extra.file}`):", "", "```yaml", yaml, "```", ""]
     return out
 
 

@@ -21,7 +21,7 @@ from . import (
 from .base import Rule
 
 RULES: tuple[Rule, ...] = (
-    # Contract, Art. 7 and 8
+    # Contract, Art. 4, 7, 8 and 10
     contract.initial_term,  # CTR001
     contract.tacit_renewal,  # CTR002
     contract.renewal_duration,  # CTR003
@@ -31,14 +31,21 @@ RULES: tuple[Rule, ...] = (
     contract.termination_notice,  # CTR007
     contract.termination_earliest,  # CTR008
     contract.price_increase_notice,  # CTR009
+    contract.price_guaranteed,  # CTR010
+    contract.unpaid_renewal_date,  # CTR011
+    contract.signed_before_start,  # CTR012
+    contract.billing_contact,  # CTR013
     # Supply, Art. 4
     supply.server_type,  # SUP001
     supply.tls_issuer,  # SUP002
+    supply.ovh_datacenter,  # SUP003
     # Access, Art. 6
     access.root_window,  # ACC001
     access.root_window_server,  # ACC002
     access.root_window_suspends,  # ACC003
     access.no_secrets,  # ACC004
+    access.root_reserved,  # ACC005
+    access.root_window_keys,  # ACC006
     # Security, Art. 4
     security.port_justification,  # SEC001
     security.public_ports,  # SEC002
@@ -61,6 +68,7 @@ RULES: tuple[Rule, ...] = (
     backup.backup_storage_known,  # BKP006
     backup.backup_storage_country,  # BKP007
     backup.backup_storage_elsewhere,  # BKP008
+    backup.backup_storage_site,  # BKP009
     # Shared mail, Art. 6.1
     mail.mail_domain_hosted,  # MAIL001
     mail.mail_quota_billable,  # MAIL002

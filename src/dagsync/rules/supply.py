@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .base import ERROR, ClientContext, Violation, rule
-from .common import ask_for_request
+from .common import ask_for_request, site
 
 
 @rule(id="SUP001", severity=ERROR, article="4", terms=("server_type",))
@@ -84,3 +84,56 @@ def tls_issuer(ctx: ClientContext) -> Iterator[Violation]:
                     + " (policies/dag.yaml `tls_issuers`)",
                     server=entry.name,
                 )
+
+
+_SUPPLIER_CLAUSE = (
+    "Il est rappelé au Client que DAG Technologies s'approvisionne auprès de son fournisseur "
+    "exclusif OVH pour toute prestation concernant : Le matériel (machines, serveurs, disques "
+    "durs...) ; Les services (bande passante, noms de domaine, adresses IP, certificat SSL...)"
+)
+
+
+@rule(id="SUP003", severity=ERROR, article="4", clause=_SUPPLIER_CLAUSE)
+def ovh_datacenter(ctx: ClientContext) -> Iterator[Violation]:
+    """Servers are in an OVH datacenter DAG knows.
+
+    What it checks:
+        The site of `ovh.datacenter` (its 3-letter prefix: `gra` of `gra3`) is a `datacenters`
+        entry of policies/dag.yaml, the OVH sites DAG works with.
+
+        Accepted: any listed site, in any country: the CGV places backups in France, not
+        servers (a server in Limburg, `lim1`, is fine).
+
+    Why:
+        Article 4: OVH is DAG's exclusive supplier of machines and network services. A
+        datacenter code DAG does not list is a typo or another provider; backup placement
+        (BKP007, BKP008) and the OVH calls of the reconciler depend on it.
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        ovh:
+          datacenter: fra1
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        ovh:
+          datacenter: gra3
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        ovh:
+          datacenter: lim1
+
+    Fix:
+        Use the OVH datacenter the server is delivered in, or add that OVH site to
+        `datacenters` in policies/dag.yaml.
+    """
+    known = {d.code for d in ctx.dag.datacenters}
+    for entry in ctx.servers:
+        datacenter = entry.model.ovh.datacenter
+        if site(datacenter) not in known:
+            yield Violation(
+                entry.doc,
+                ("ovh", "datacenter"),
+                f"datacenter `{datacenter}` is not an OVH site of policies/dag.yaml ("
+                + ", ".join(sorted(known))
+                + "): OVH is DAG's exclusive supplier; fix the code or add the site there",
+                server=entry.name,
+            )

@@ -1,0 +1,331 @@
+"""The sentences of the CGV no rule of this repository checks, each with the reason or the place
+where it is enforced instead (docs/rules.md, "Not checkable here").
+
+Together with the rules' clauses and the policy terms' quotes, this table accounts for every
+sentence of the CGV (2024-01): a sentence is either checked by a rule, computed by `dagsync
+contracts` or the calendar, enforced by the reconciler, or listed here with why a
+configuration repository cannot check it. Sentences are verbatim; "[…]" marks a cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Uncheckable:
+    article: str
+    sentence: str
+    reason: str
+
+
+_LEGAL = "A legal or commercial clause: it binds the parties, not a configuration."
+
+NOT_CHECKABLE: tuple[Uncheckable, ...] = (
+    Uncheckable(
+        "1",
+        "Les présentes conditions générales sont applicables à la fourniture d'une prestation "
+        "d'infogérance d'un ou plusieurs serveurs pris en location ou appartenant au Client.",
+        "Scope of the CGV. What the repository checks: each contract names the CGV version it "
+        "was signed under (`contract.cgv_version`, REP009) and is judged by that version.",
+    ),
+    Uncheckable(
+        "1",
+        "Aucune autre condition ne peut, sauf acceptation formelle et écrite de DAG "
+        "Technologies, prévaloir sur les présentes conditions générales.",
+        "The written acceptance is a signed document outside git. What the repository "
+        "checks: every value that departs from a CGV default cites a recorded client request "
+        "(`request: REQ-...`, REQ001 to REQ004 and each derogable rule).",
+    ),
+    Uncheckable(
+        "1",
+        "Le fait que DAG Technologies ne se prévale pas à un moment donné de l'une des "
+        "présentes conditions générales […] ne peut être interprété comme valant renonciation",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "2",
+        "Le Client reconnaît expressément que la prestation d'infogérance ne participe "
+        "aucunement au sens des présentes à la conception, au développement, et à la "
+        "réalisation du site Internet du Client",
+        "Scope of the service: the repository describes servers, not the client's sites.",
+    ),
+    Uncheckable(
+        "3",
+        "Le Client reconnaît avoir vérifié l'adéquation du service à ses besoins et avoir reçu "
+        "de DAG Technologies toutes les informations et conseils qui lui étaient nécessaires",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "4",
+        "DAG Technologies procède à l'infogérance du ou des serveurs du Client suite à "
+        "l'acceptation de la proposition commerciale, du contrat signé par le Client et du "
+        "paiement correspondant de celui-ci.",
+        "In part: CTR012 checks that the service starts once the contract is signed. The "
+        "accepted proposal and the first payment are accounting records, not in git.",
+    ),
+    Uncheckable(
+        "4",
+        "Offre de support technique Premium auprès du centre technique OVH via le compte DAG "
+        "Technologies « vl19538-ovh » disposant d'un interlocuteur dédié et prioritaire sur "
+        "les demandes d'interventions",
+        "Enforced by the reconciler: `dagsync apply` works through the OVH account of "
+        "policies/dag.yaml (`ovh_account`) and refuses a server whose service is not in it. "
+        "Support tickets are not configuration.",
+    ),
+    Uncheckable(
+        "4",
+        "Installation / Mise à jour de l'OS ; Installation / Mise à jour des prérequis "
+        "applicatifs ; Montée en version de l'OS tant que les prérequis applicatifs du client "
+        "ne sont pas impactés afin de garantir une sécurité maximale contre les failles "
+        "systèmes ; Montée en version des prérequis applicatifs sur demande du client",
+        "Operations, not configuration: the repository records the versions installed "
+        "(`os`, `app_server`), not which versions are current or what an upgrade would impact.",
+    ),
+    Uncheckable(
+        "4",
+        "Gestion des Vhosts et des logs systèmes associés ; Création des bases de données ; "
+        "Gestion des droits d'accès utilisateur sur ces base de données",
+        "Enforced by the reconciler, which creates the declared vhosts, databases and "
+        "database users (`vhosts`, `databases`); logs are not configuration.",
+    ),
+    Uncheckable(
+        "4",
+        "Système anti-intrusion : analyse des fichiers systèmes pour détecter toute "
+        "modification ou intrusion, analyse des logs applicatifs pour détecter les "
+        "comportements anormaux : spams, scans, attaques, injections... ; Système antivirus : "
+        "interventions préventives et curatives ; Suivi de la réputation des Ips publiques du "
+        "client : intervention programmée en cas d'alerte",
+        "In part: SEC005 checks that each protection is on. What the analyses find and the "
+        "interventions that follow are operations.",
+    ),
+    Uncheckable(
+        "4",
+        "Les numéros de salle et baie peuvent être communiqué au client sur demande.",
+        "Information given on request: rooms and racks are not recorded in the repository.",
+    ),
+    Uncheckable(
+        "5",
+        "DAG Technologies est tenue à une obligation de moyens et s'engage à apporter tout le "
+        "soin raisonnable et la diligence nécessaire à l'exécution d'un service de qualité",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "5",
+        "Le Client reconnaît toutefois par les présentes que les fluctuations de la bande "
+        "passante et les aléas des fournisseurs d'accès au réseau Internet sont des éléments "
+        "pouvant entraîner une discontinuité dans l'accès au serveur",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "5",
+        "DAG Technologies avertira alors préventivement, dans la mesure du possible et dans un "
+        "délai raisonnable, le Client en l'informant de la nature et de la durée probable de "
+        "l'intervention, afin que le Client prenne ses dispositions.",
+        "Interventions are announced by DAG staff, not declared in git; `dagsync audit` "
+        "records what each apply changed and when.",
+    ),
+    Uncheckable(
+        "5",
+        "DAG Technologies ne pourrait être tenue responsable : […] de l'interruption du "
+        "service si celle-ci lui est expressément demandée par une autorité administrative ou "
+        "juridictionnelle compétente […] du contenu des informations […] données accessibles "
+        "sur les sites du Client",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "5",
+        "Dans l'hypothèse où les effets d'un Cas de Force Majeure devaient avoir une durée "
+        "supérieure à 30 jours, à compter de sa notification par DAG Technologies au Client, "
+        "le contrat pourra être résilié de plein droit",
+        "Computed, not checked: `dagsync.contracts.force_majeure_termination_from` gives the "
+        "first day either party may terminate (policy term `force_majeure_days`). A force "
+        "majeure event is not recorded in the repository, and `contract.termination` records "
+        "Article 7 and 8 terminations only: a termination for force majeure is handled "
+        "outside the CTR rules.",
+    ),
+    Uncheckable(
+        "5",
+        "Les réparations dues par DAG Technologies en cas de défaillance du service qui "
+        "résulterait d'une faute établie à son encontre correspondront au préjudice direct, "
+        "personnel et certain lié à la défaillance en cause.",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "6",
+        "Le Client est seul responsable des services et des sites Internet hébergés sur son "
+        "espace Internet […] Le Client s'engage à respecter les droits des tiers",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "6",
+        "Le non-respect par le Client des points visés ci-dessus et notamment toute activité "
+        "susceptible d'engendrer une responsabilité civile et/ou pénale entraînera le droit "
+        "pour DAG Technologies d'interrompre sans délai et sans mise en demeure préalable les "
+        "services du Client",
+        "A decision about the client's behaviour, not about its configuration.",
+    ),
+    Uncheckable(
+        "6",
+        "Il en est de même si le Client utilise de manière avérée la technique du spamming sur "
+        "le réseau Internet",
+        "In part: MAIL004 keeps mass mailing off on shared mail and MAIL006 keeps sites off "
+        "the shared SMTP servers. Spamming itself is behaviour, seen in mail logs.",
+    ),
+    Uncheckable(
+        "6",
+        "Le Client s'engage à respecter l'ensemble des prescriptions légales et réglementaires "
+        "en vigueur […] notamment à faire toute déclaration des traitements auprès de la "
+        "Commission Nationale de l'Informatique et des Libertés (C.N.I.L.).",
+        "The client's legal declarations are not recorded in the repository.",
+    ),
+    Uncheckable(
+        "6",
+        "Le Client s'engage par ailleurs à prendre toutes les assurances nécessaires auprès "
+        "d'un organisme notoirement solvable",
+        "The client's insurance is not recorded in the repository.",
+    ),
+    Uncheckable(
+        "6",
+        "Le Client garantit relever indemne DAG Technologies de toute action en revendication "
+        "de tiers liée au contenu des informations transmises, diffusées, reproduites",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "6",
+        "Le Client supportera seul les conséquences du défaut de fonctionnement de son espace "
+        "Internet consécutif à toute utilisation, par les membres de son personnel ou par "
+        "toute personne auquel le Client aura fourni son (ou ses) mot(s) de passe.",
+        _LEGAL + " What the repository checks: no password is in git (ACC004).",
+    ),
+    Uncheckable(
+        "6",
+        "Le Client s'engage à informer DAG Technologies dans les 48 heures de toute "
+        "modification concernant sa situation, et dans les 24 heures de toute perte "
+        "éventuelle des mots de passe.",
+        "The client's notices are emails or calls: the repository records the new situation "
+        "(contacts, accounts, keys), not when it changed nor when DAG was told, so the delays "
+        "cannot be checked here.",
+    ),
+    Uncheckable(
+        "6.1",
+        "De ne procéder à aucune mise en production les veilles de weekend et jours fériés",
+        "Enforced by the calendar, at the time of the change: `dagsync validate "
+        "--changed-since` and `dagsync apply` warn (FRZ001) when a production server changes "
+        "on the eve of a weekend or public holiday.",
+    ),
+    Uncheckable(
+        "6.1",
+        "De prévenir DAG Technologies à minima 10 jours ouvrés à l'avance en cas d'opération "
+        "(notamment publicitaire ou commerciale) qui amènerait une montée charge temporaire et "
+        "exceptionnel du serveur",
+        "Traffic peaks are announced by email and not recorded in the repository; "
+        "`dagsync.calendar.traffic_peak_notice_deadline` gives the last day to announce one.",
+    ),
+    Uncheckable(
+        "6.1",
+        "En cas de dépassement de cette limite, DAG Technologies avertira le Client afin qu'il "
+        "procède à la suppression des emails en surnombre",
+        "Computed from mailbox usage readings, not from the configuration: `dagsync "
+        "contracts` lists the warning and, after `mail_overage_grace_days`, the slices billed "
+        "(MAIL002 warns when the configured quota itself is above the included space).",
+    ),
+    Uncheckable(
+        "7",
+        "Cela entraînera l'exigibilité des sommes liées à la période d'utilisation, sachant que "
+        "tout mois entamé sera dû entièrement",
+        "Computed: `dagsync contracts` gives the amount due for a recorded termination.",
+    ),
+    Uncheckable(
+        "7",
+        "En cas de manquement par l'une des parties à l'une ou l'autre de ses obligations au "
+        "titre du contrat, non réparé dans un délai de 7 jours ouvrables à compter de la "
+        "première présentation de la lettre recommandée […] le contrat sera résilié de plein "
+        "droit",
+        "Computed, not checked: `dagsync.calendar.cure_deadline` gives the last day to remedy "
+        "(policy term `cure_jours_ouvrables`). Breaches and registered letters are not "
+        "recorded in the repository.",
+    ),
+    Uncheckable(
+        "7",
+        "Si dans ces conditions la résiliation du contrat est à l'initiative de DAG "
+        "Technologies, le Client ne pourra prétendre au remboursement des sommes déjà versées.",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "8",
+        "Les tarifs du matériel (machines, serveurs, disques durs...), des services (bande "
+        "passante, noms de domaine, adresses IP, certificat SSL...) et de l'énergie peuvent "
+        "varier en fonction de la tarification de leurs fournisseurs respectifs.",
+        "Regulation invoices for supplier prices are invoices, not the contract's monthly "
+        "price: they are not recorded here, and CTR010 does not apply to them.",
+    ),
+    Uncheckable(
+        "8",
+        "émanant d'un établissement bancaire affilié au système SWIFT",
+        "In part: CTR004 checks the means of payment; the client's bank is not recorded.",
+    ),
+    Uncheckable(
+        "8",
+        "le défaut total ou partiel de paiement à l'échéance de toute somme due au titre du "
+        "contrat entraînera de plein droit […] l'exigibilité immédiate de toutes les sommes "
+        "restant dues par le Client au titre du contrat. - la suspension du service.",
+        "In part: an unpaid renewal is recorded (`contract.renewal_unpaid`, CTR011) and `dagsync "
+        "contracts` gives the service stop and the definitive suspension "
+        "(`unpaid_suspension_days` later). Other unpaid invoices are accounting records.",
+    ),
+    Uncheckable(
+        "8",
+        "Le Client sera alors informé de la suspension de l'infogérance pour défaut de paiement.",
+        "A notice sent by DAG staff; `dagsync contracts` gives its date.",
+    ),
+    Uncheckable(
+        "8",
+        "Tout défaut de paiement ou paiement irrégulier […] sera purement et simplement "
+        "considéré comme nul et provoquera le rejet par DAG Technologies de la demande de "
+        "création ou de renouvellement du service.",
+        "Payments are accounting records, not in git.",
+    ),
+    Uncheckable(
+        "8",
+        "A défaut, le Client sera réputé avoir accepté les nouveaux tarifs.",
+        _LEGAL + " `dagsync contracts` gives the last day of the one-month window.",
+    ),
+    Uncheckable(
+        "8",
+        "DAG Technologies se réserve le droit de répercuter, sans délai sur les contrats en "
+        "cours d'exécution, toute nouvelle taxe ou toute augmentation de taux des taxes "
+        "existantes.",
+        "Prices are recorded before tax (hors taxes); taxes appear on invoices only.",
+    ),
+    Uncheckable(
+        "9",
+        "Le Client convient que DAG Technologies peut, de plein droit, modifier son service "
+        "sans autre formalité que de l'en informer par courrier et/ou E-mail et de porter ces "
+        "modifications dans les conditions générales.",
+        "A new CGV version is a new policies/cgv/<version>.yaml; each contract stays judged by "
+        "the version it names until it is changed.",
+    ),
+    Uncheckable(
+        "9",
+        "Dans cette hypothèse, le Client peut, en dérogation à l'article 7 des conditions "
+        "générales, résilier le contrat dans un délai de trente jours à compter de l'entrée en "
+        "vigueur de ces modifications.",
+        "Computed, not checked: `dagsync.contracts.service_change_window` gives the last day "
+        "(policy term `service_change_termination_days`). Service changes are not recorded, "
+        "and `contract.termination` records Article 7 and 8 terminations only: a termination "
+        "under Article 9 is handled outside the CTR rules.",
+    ),
+    Uncheckable(
+        "10",
+        "DAG Technologies pourra à l'occasion de manifestations, dans les colloques et "
+        "publications spécialisées sur les marchés professionnels, se prévaloir des services "
+        "fournis au Client",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "11",
+        "Ce contrat de prestations d'infogérance est soumis à la loi française.",
+        _LEGAL,
+    ),
+)
