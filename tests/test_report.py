@@ -21,14 +21,17 @@ from dagsync.report import render_github, render_sarif, render_text, rule_descri
 from dagsync.rules.registry import RULES
 from dagsync.rules.structural import STRUCTURAL
 
-SARIF_SCHEMA = Path(__file__).parents[2] / "shared/reference/sarif-schema-2.1.0.json"
+# A copy of the official schema (from /work/shared/reference), so that these tests never skip.
+SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
 ANSI = "\033["
 
 # DESIGN §4: `{"version": 1, "findings": [{"rule", "severity", "article", "file", "line",
 # "column", "pointer", "message", "client", "server"}], "summary": {"files", "clients",
 # "errors", "warnings"}}` with 1-based line and column. `covered_clients` is the one addition:
-# the clients a `--changed-since` run validated (the gitops pipeline reads it).
+# the clients a `--changed-since` run validated (the gitops pipeline reads it); issue 14 adds
+# `related` (the other places of a repository-wide finding), the `note` severity (RUN001: rules
+# that could not run) and the summary's `notes` and `failed_clients`.
 FINDING_KEYS = [
     "rule",
     "severity",
@@ -40,7 +43,9 @@ FINDING_KEYS = [
     "message",
     "client",
     "server",
+    "related",
 ]
+SUMMARY_KEYS = ("files", "clients", "errors", "warnings", "notes", "failed_clients")
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _COUNT = {"type": "integer", "minimum": 0}
 JSON_CONTRACT = {
@@ -58,7 +63,7 @@ JSON_CONTRACT = {
                 "required": FINDING_KEYS,
                 "properties": {
                     "rule": {"type": "string", "pattern": "^[A-Z]+[0-9]{3}$"},
-                    "severity": {"enum": ["error", "warning"]},
+                    "severity": {"enum": ["error", "warning", "note"]},
                     "article": _NULLABLE_TEXT,
                     "file": {"type": "string", "pattern": "^[^/].*[^/]$"},
                     "line": {"type": "integer", "minimum": 1},
@@ -67,14 +72,27 @@ JSON_CONTRACT = {
                     "message": {"type": "string", "minLength": 1},
                     "client": _NULLABLE_TEXT,
                     "server": _NULLABLE_TEXT,
+                    "related": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["file", "line", "column"],
+                            "properties": {
+                                "file": {"type": "string"},
+                                "line": {"type": "integer", "minimum": 1},
+                                "column": {"type": "integer", "minimum": 1},
+                            },
+                        },
+                    },
                 },
             },
         },
         "summary": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["files", "clients", "errors", "warnings"],
-            "properties": dict.fromkeys(("files", "clients", "errors", "warnings"), _COUNT),
+            "required": list(SUMMARY_KEYS),
+            "properties": dict.fromkeys(SUMMARY_KEYS, _COUNT),
         },
         "covered_clients": {"type": "array", "items": {"type": "string"}},
     },
@@ -107,6 +125,8 @@ def test_json_output_matches_the_contract(broken_repo: Path, validate: Callable[
         "clients": 3,
         "errors": sum(f["severity"] == "error" for f in findings),
         "warnings": sum(f["severity"] == "warning" for f in findings),
+        "notes": sum(f["severity"] == "note" for f in findings),
+        "failed_clients": 3,
     }
     role = next(f for f in findings if f["pointer"] == "/role")
     assert (role["file"], role["line"], role["column"]) == (SHOP1, 3, 7)  # 1-based

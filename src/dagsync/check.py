@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from .document import ClientFiles, ClientIndex, Document, Located
 from .findings import Finding, Severity, pointer_from
-from .indexing import index_client, index_client_claims, index_server
+from .indexing import index_client, index_server
 from .model import CgvPolicy, Client, DagSettings, Request, Requests, Server
+from .partial import SectionUnavailable, Unavailable, validate_sections
 from .schema_errors import schema_problems
 from .yamlio import line_column, load
 
@@ -34,16 +36,21 @@ __all__ = [
     "index_client",
     "load_policies",
     "read_document",
+    "scan_secrets",
     "validate_model",
 ]
 
 MAX_FILE_BYTES = 1024 * 1024
+MAX_SCAN_BYTES = 4 * MAX_FILE_BYTES  # the secret scan reads this much of an oversized file
+MAX_FINDINGS_PER_FILE = 50  # the rest of a file's findings are summarised in one (YAML008)
+NOT_RUN = "RUN001"
 M = TypeVar("M", bound=BaseModel)
 _YAML_RULES = {
     "syntax": "YAML001",
     "value": "YAML001",
     "duplicate-key": "YAML002",
     "alias": "YAML003",
+    "depth": "YAML007",
 }
 
 
@@ -60,11 +67,41 @@ class Policies:
 
 
 class Collector:
-    """Turns problems at key paths into located findings for one file."""
+    """Turns problems at key paths into located findings for one client (or the policies).
+
+    At most `MAX_FINDINGS_PER_FILE` findings are kept per file, the rest counted and summarised
+    by `finish` in one finding at the first one left out (a million wrong list items must not
+    make a million findings). Values the secret scan flagged in the client's files are masked
+    in every message (`secret`), whatever rule words the message.
+    """
 
     def __init__(self, client: str | None) -> None:
         self.client = client
         self.findings: list[Finding] = []
+        self._counts: Counter[str] = Counter()
+        self._hidden: dict[str, tuple[int, int, int, Severity]] = {}
+        self._secrets: set[str] = set()
+
+    def secret(self, value: str) -> None:
+        """Never print `value` (a secret found in the raw text) in a message."""
+        if len(value) >= 4:
+            self._secrets.add(value)
+
+    def _keep(self, rel: str) -> bool:
+        self._counts[rel] += 1
+        return self._counts[rel] <= MAX_FINDINGS_PER_FILE
+
+    def _hide(self, rel: str, line: int, column: int, severity: Severity) -> None:
+        count, first_line, first_column, worst = self._hidden.get(rel, (0, line, column, severity))
+        if severity is Severity.ERROR:
+            worst = severity
+        self._hidden[rel] = (count + 1, first_line, first_column, worst)
+
+    def _masked(self, message: str) -> str:
+        for value in self._secrets:
+            if value in message:
+                message = message.replace(value, "****")
+        return message
 
     def add(
         self,
@@ -79,7 +116,14 @@ class Collector:
         server: str | None = None,
     ) -> None:
         parts = [str(p) for p in path]
+        keep = self._keep(doc.rel)
+        if not keep and doc.rel in self._hidden:
+            self._hide(doc.rel, 0, 0, severity)
+            return
         line, column = doc.locate(parts, key=key)
+        if not keep:
+            self._hide(doc.rel, line, column, severity)
+            return
         self.findings.append(
             Finding(
                 file=doc.rel,
@@ -87,7 +131,7 @@ class Collector:
                 column=column,
                 rule=rule,
                 severity=severity,
-                message=message,
+                message=self._masked(message),
                 article=article,
                 pointer=pointer_from(parts),
                 client=self.client,
@@ -96,39 +140,77 @@ class Collector:
         )
 
     def at(
-        self, rel: str, line: int, column: int, rule: str, message: str, server: str | None = None
+        self,
+        rel: str,
+        line: int,
+        column: int,
+        rule: str,
+        message: str,
+        server: str | None = None,
+        *,
+        severity: Severity = Severity.ERROR,
+        article: str | None = None,
     ) -> None:
+        if not self._keep(rel):
+            self._hide(rel, line, column, severity)
+            return
         self.findings.append(
             Finding(
                 file=rel,
                 line=line,
                 column=column,
                 rule=rule,
-                severity=Severity.ERROR,
-                message=message,
+                severity=severity,
+                message=self._masked(message),
+                article=article,
                 client=self.client,
                 server=server,
             )
         )
 
+    def finish(self) -> list[Finding]:
+        """The findings, with one YAML008 per file that had more than the limit."""
+        for rel, (count, line, column, worst) in sorted(self._hidden.items()):
+            self.findings.append(
+                Finding(
+                    file=rel,
+                    line=line,
+                    column=column,
+                    rule="YAML008",
+                    severity=worst,
+                    message=f"{count} more finding(s) in this file are not shown (at most "
+                    f"{MAX_FINDINGS_PER_FILE} a file), the first here: fix the ones shown and "
+                    "validate again",
+                    client=self.client,
+                )
+            )
+        self._hidden.clear()
+        return self.findings
+
 
 def read_document(
     root: Path, rel: str, out: Collector, server: str | None = None
 ) -> Document | None:
-    """Read and parse one file; report YAML-level problems and return None if unusable."""
+    """Read and parse one file; report YAML-level problems and return None if unusable.
+
+    The secret scan (ACC004) runs first, on the raw text, whatever the YAML or the schema
+    will say: a password in a file that does not parse is still a password in git."""
     try:
-        raw = (root / rel).read_bytes()
+        with (root / rel).open("rb") as handle:
+            raw = handle.read(MAX_SCAN_BYTES + 1)
     except OSError as exc:
         out.at(rel, 1, 1, "YAML001", f"cannot read the file: {exc.strerror or exc}", server)
         return None
+    if len(raw) <= MAX_SCAN_BYTES:
+        scan_secrets(rel, raw.decode("utf-8", errors="replace"), out, server)
     if len(raw) > MAX_FILE_BYTES:
+        size = f"{len(raw)} bytes" if len(raw) <= MAX_SCAN_BYTES else "over 4 MiB"
         out.at(
             rel,
             1,
             1,
             "YAML004",
-            f"file is {len(raw)} bytes, over the 1 MiB limit: split it or remove what is not "
-            "configuration",
+            f"file is {size}, over the 1 MiB limit: split it or remove what is not configuration",
             server,
         )
         return None
@@ -155,6 +237,16 @@ def read_document(
         _not_a_mapping(rel, text, data, out, server)
         return None
     return Document(rel, text, data)
+
+
+def scan_secrets(rel: str, text: str, out: Collector, server: str | None = None) -> None:
+    """ACC004 at every secret of a file's raw text; the values are masked in every message."""
+    from .rules.secrets import ARTICLE, RULE_ID, scan_text, secret_values
+
+    for value in secret_values(rel, text):
+        out.secret(value)
+    for line, column, message in scan_text(rel, text):
+        out.at(rel, line, column, RULE_ID, message, server, article=ARTICLE)
 
 
 def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
@@ -201,10 +293,7 @@ def validate_model(
     try:
         return model.model_validate_json(as_json(doc.data), strict=True)
     except ValidationError as exc:
-        for problem in schema_problems(model, doc.data, exc.errors()):
-            out.add(
-                doc, problem.path, problem.rule, problem.message, key=problem.key, server=server
-            )
+        _report_schema(model, doc, exc.errors(), out, server)
         return None
 
 
@@ -265,27 +354,93 @@ def _load_dag(root: Path, out: Collector) -> DagSettings | None:
 def check_client(
     root: Path, files: ClientFiles, policies: Policies, today: dt.date
 ) -> ClientReport:
-    """Everything about one client: YAML, schema, and (when the model is valid) the rules."""
+    """Everything about one client: secrets, YAML, schema, and the rules on every section that
+    is valid. A rule that needs an invalid file or section does not run; one RUN001 note says
+    which rules did not run and why."""
     out = Collector(files.client_id)
     index = ClientIndex()
+    client_rel = files.client or f"clients/{files.client_id}/client.yaml"
     client_doc = read_document(root, files.client, out) if files.client else None
     if client_doc is not None:
         _index_client_doc(client_doc, files.client_id, out, index)
-        if isinstance(client_doc.data, dict):
-            index_client_claims(client_doc.rel, client_doc.data, index)
-    client = validate_model(Client, client_doc, out) if client_doc else None
+    client = _typed(Client, client_doc, out) if client_doc else None
     requests_doc = read_document(root, files.requests, out) if files.requests else None
-    requests = validate_model(Requests, requests_doc, out) if requests_doc else None
-    servers = _check_servers(root, files, out, index)
-    broken = (
-        client is None
-        or (requests is None and files.requests)
-        or (len(servers) < len(files.servers))
+    requests = _typed(Requests, requests_doc, out) if requests_doc else None
+    servers, unreadable = _check_servers(root, files, out, index)
+    if client is None or client_doc is None:
+        where = f"{client_rel} (invalid)" if files.client else f"{client_rel} (missing)"
+        client = Unavailable(where)  # type: ignore[assignment]
+        client_doc = Document(client_rel, "", Unavailable(where))
+    if requests is None and files.requests:
+        requests = Unavailable(f"{files.requests} (invalid)")  # type: ignore[assignment]
+    assert client is not None
+    skipped = _run_rules(
+        out,
+        files,
+        client,
+        client_doc,
+        requests,
+        requests_doc,
+        servers,
+        unreadable,
+        policies,
+        today,
     )
-    if broken or client is None or client_doc is None:
-        return ClientReport(out.findings, index)  # rules on partial data would mislead
-    _run_rules(out, files, client, client_doc, requests, requests_doc, servers, policies, today)
-    return ClientReport(out.findings, index)
+    findings = out.finish()
+    if skipped or unreadable:
+        findings.append(_not_run(files.client_id, client_rel, skipped, sorted(unreadable)))
+    return ClientReport(findings, index)
+
+
+def _not_run(client_id: str, rel: str, skipped: dict[str, str], servers: list[str]) -> Finding:
+    """One note naming the rules that could not run, grouped by the invalid input they need,
+    and the server files no rule could read."""
+    by_where: dict[str, list[str]] = {}
+    for rule_id, where in sorted(skipped.items()):
+        by_where.setdefault(where, []).append(rule_id)
+    reasons = [f"{', '.join(ids)} need {where}" for where, ids in by_where.items()]
+    if servers:
+        names = ", ".join(f"servers/{name}.yaml" for name in servers)
+        reasons.append(f"no rule checked {names} (invalid)")
+    count = f"{len(skipped)} CGV rule(s) not run" if skipped else "CGV rules not run everywhere"
+    return Finding(
+        file=rel,
+        line=1,
+        column=1,
+        rule=NOT_RUN,
+        severity=Severity.NOTE,
+        message=f"{count} because their input is invalid: {'; '.join(reasons)}; fix the "
+        "findings above and validate again",
+        client=client_id,
+    )
+
+
+def _typed(model: type[M], doc: Document, out: Collector, server: str | None = None) -> M | None:
+    """The model of `doc`, its invalid sections `Unavailable` (see `dagsync.partial`), or None
+    if nothing of it can be typed; the schema problems go to `out`."""
+    try:
+        return model.model_validate_json(as_json(doc.data), strict=True)
+    except ValidationError as exc:
+        errors = exc.errors()
+        _report_schema(model, doc, errors, out, server)
+    label = doc.rel.rsplit("/", 2)[-2:] if "/servers/" in doc.rel else doc.rel.rsplit("/", 1)[-1:]
+    typed, _ = validate_sections(model, doc.data, errors, "/".join(label))
+    return typed
+
+
+def _report_schema(
+    model: type[BaseModel], doc: Document, errors: list[Any], out: Collector, server: str | None
+) -> None:
+    for problem in schema_problems(model, doc.data, errors):
+        out.add(
+            doc,
+            problem.path,
+            problem.rule,
+            problem.message,
+            key=problem.key,
+            server=server,
+            article=problem.article,
+        )
 
 
 def _index_client_doc(doc: Document, folder: str, out: Collector, index: ClientIndex) -> None:
@@ -305,12 +460,16 @@ def _index_client_doc(doc: Document, folder: str, out: Collector, index: ClientI
 
 def _check_servers(
     root: Path, files: ClientFiles, out: Collector, index: ClientIndex
-) -> list[tuple[str, Server, Document]]:
+) -> tuple[list[tuple[str, Server, Document]], frozenset[str]]:
+    """The servers that could be typed (invalid sections `Unavailable`), and the names of the
+    server files that could not be read or typed at all."""
     servers = []
+    unreadable = set()
     for rel in files.servers:
         stem = Path(rel).stem
         doc = read_document(root, rel, out, server=stem)
         if doc is None:
+            unreadable.add(stem)
             continue
         name = doc.data.get("name")
         if isinstance(name, str) and name != stem:
@@ -323,10 +482,16 @@ def _check_servers(
                 server=stem,
             )
         index_server(rel, doc.data, index)
-        server = validate_model(Server, doc, out, server=stem)
-        if server is not None:
-            servers.append((server.name, server, doc))
-    return servers
+        server = _typed(Server, doc, out, server=stem)
+        if server is None:
+            unreadable.add(stem)
+            continue
+        try:
+            server_name = server.name
+        except SectionUnavailable:
+            server_name = stem
+        servers.append((server_name, server, doc))
+    return servers, frozenset(unreadable)
 
 
 def _run_rules(
@@ -337,46 +502,69 @@ def _run_rules(
     requests: Requests | None,
     requests_doc: Document | None,
     servers: list[tuple[str, Server, Document]],
+    unreadable: frozenset[str],
     policies: Policies,
     today: dt.date,
-) -> None:
+) -> dict[str, str]:
+    """Run every CGV rule; return the rules that needed an invalid input, with that input."""
     from .rules.base import ClientContext, ServerEntry
     from .rules.registry import RULES
+    from .rules.secrets import RULE_ID as SECRETS
 
-    policy = policies.cgv.get(client.contract.cgv_version)
-    if policy is None:
-        known = ", ".join(sorted(policies.cgv)) or "none"
-        out.add(
-            client_doc,
-            ["contract", "cgv_version"],
-            "REP009",
-            f"CGV version `{client.contract.cgv_version}` has no policies/cgv/"
-            f"{client.contract.cgv_version}.yaml (known: {known})",
-        )
-        return
-    if policies.dag is None:
-        return
-    by_id: dict[str, Request] = {r.id: r for r in (requests.requests if requests else [])}
+    policy = _policy(out, client, client_doc, policies)
+    by_id: dict[str, Request] | Unavailable
+    try:
+        by_id = {r.id: r for r in (requests.requests if requests else [])}
+    except SectionUnavailable as exc:
+        by_id = Unavailable(exc.where)
     ctx = ClientContext(
         client_id=files.client_id,
         client=client,
         client_doc=client_doc,
-        requests=by_id,
+        requests=by_id,  # type: ignore[arg-type]
         requests_doc=requests_doc,
         servers=tuple(ServerEntry(n, s, d) for n, s, d in servers),
         policy=policy,
-        dag=policies.dag,
+        dag=policies.dag or Unavailable("policies/dag.yaml (invalid)"),  # type: ignore[arg-type]
         today=today,
+        unreadable_servers=unreadable,
     )
+    skipped: dict[str, str] = {}
     for rule in RULES:
-        for violation in rule.check(ctx):
-            out.add(
-                violation.doc,
-                violation.path,
-                rule.id,
-                violation.message,
-                severity=rule.severity,
-                article=rule.article,
-                key=violation.key,
-                server=violation.server,
-            )
+        if rule.id == SECRETS:
+            continue  # run on the raw text of every file by `read_document`
+        try:
+            for violation in rule.check(ctx):
+                out.add(
+                    violation.doc,
+                    violation.path,
+                    rule.id,
+                    violation.message,
+                    severity=rule.severity,
+                    article=rule.article,
+                    key=violation.key,
+                    server=violation.server,
+                )
+        except SectionUnavailable as exc:
+            skipped[rule.id] = exc.where
+    return skipped
+
+
+def _policy(out: Collector, client: Client, client_doc: Document, policies: Policies) -> CgvPolicy:
+    """The CGV policy of the client's contract (REP009 when there is no such version), or an
+    `Unavailable` that the rules needing it report."""
+    try:
+        version = client.contract.cgv_version
+    except SectionUnavailable as exc:
+        return Unavailable(exc.where)  # type: ignore[return-value]
+    policy = policies.cgv.get(version)
+    if policy is not None:
+        return policy
+    known = ", ".join(sorted(policies.cgv)) or "none"
+    out.add(
+        client_doc,
+        ["contract", "cgv_version"],
+        "REP009",
+        f"CGV version `{version}` has no policies/cgv/{version}.yaml (known: {known})",
+    )
+    return Unavailable(f"policies/cgv/{version}.yaml (missing)")  # type: ignore[return-value]

@@ -138,15 +138,23 @@ def validate(
         only = sorted(set(only or []) | set(changes.present)) if only else sorted(changes.present)
         extra = changes.describe()
         frozen = freeze_findings(root, (p for f in changes.files for p in f.paths), day)
-    result = validate_repository(root, only=only, today=day, jobs=jobs, use_cache=not no_cache)
-    if frozen:
-        result = replace(result, findings=tuple(sorted({*result.findings, *frozen})))
+    try:
+        result = validate_repository(root, only=only, today=day, jobs=jobs, use_cache=not no_cache)
+        if frozen:
+            result = replace(result, findings=tuple(sorted({*result.findings, *frozen})))
+        if fmt == "text":
+            report = render_text(result, root, colour=use_colour(sys.stdout))
+        else:
+            report = FORMATS[fmt](result)
+    except DagsyncError:
+        raise
+    except Exception as exc:
+        from .report import internal_error
+
+        raise DagsyncError(internal_error(exc)) from None
     if extra and fmt == "text":
         click.echo(extra, err=True)
-    if fmt == "text":
-        click.echo(render_text(result, root, colour=use_colour(sys.stdout)), nl=False)
-    else:
-        click.echo(FORMATS[fmt](result), nl=False)
+    click.echo(report, nl=False)
     raise SystemExit(result.exit_code)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    NOTE = "note"  # information that is no problem in itself (e.g. rules that did not run)
 
 
 @dataclass(frozen=True, order=True)
@@ -27,10 +28,14 @@ class Finding:
     pointer: str = ""
     client: str | None = None
     server: str | None = None
+    related: tuple[tuple[str, int, int], ...] = ()
+    """Other places of the same problem (file, line, column), e.g. the other declarations of
+    a duplicated IP."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["severity"] = str(self.severity)
+        data["related"] = [{"file": f, "line": ln, "column": c} for f, ln, c in self.related]
         return {
             key: data[key]
             for key in (
@@ -44,12 +49,25 @@ class Finding:
                 "message",
                 "client",
                 "server",
+                "related",
             )
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Finding:
-        return cls(**{**data, "severity": Severity(data["severity"])})
+        related = tuple((r["file"], r["line"], r["column"]) for r in data.get("related", ()))
+        return cls(**{**data, "severity": Severity(data["severity"]), "related": related})
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable identity of the problem across runs: rule, file, key path, client and
+        server, not the line (an edit above it must not make it a new alert)."""
+        import hashlib
+
+        key = "\0".join((self.rule, self.file, self.pointer, self.client or "", self.server or ""))
+        if not self.pointer:
+            key += f"\0{self.line}:{self.column}"  # raw-text findings: the place is the identity
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,8 @@ class Summary:
     clients: int
     errors: int
     warnings: int
+    notes: int = 0
+    failed_clients: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,7 +92,16 @@ class Result:
     @property
     def summary(self) -> Summary:
         errors = sum(1 for f in self.findings if f.severity is Severity.ERROR)
-        return Summary(self.files, self.clients, errors, len(self.findings) - errors)
+        warnings = sum(1 for f in self.findings if f.severity is Severity.WARNING)
+        failed = {f.client for f in self.findings if f.severity is Severity.ERROR and f.client}
+        return Summary(
+            self.files,
+            self.clients,
+            errors,
+            warnings,
+            len(self.findings) - errors - warnings,
+            len(failed & set(self.covered_clients)) if self.covered_clients else len(failed),
+        )
 
     @property
     def exit_code(self) -> int:

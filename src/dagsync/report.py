@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from itertools import groupby
 from pathlib import Path
 from typing import Any, TextIO
@@ -57,14 +59,15 @@ def render_text(result: Result, root: Path, colour: bool = False) -> str:
 def _text_finding(f: Finding, lines: list[str], paint: Paint) -> list[str]:
     from .rules.secrets import redact_line
 
-    colour = _RED if f.severity is Severity.ERROR else _YELLOW
+    colour = {Severity.ERROR: _RED, Severity.WARNING: _YELLOW}.get(f.severity, _CYAN)
     article = f" {paint(_DIM, f'[CGV Art. {f.article}]')}" if f.article else ""
     out = [
         f"  {f.line}:{f.column}: {paint(colour, str(f.severity))} {paint(_CYAN, f.rule)} "
         f"{f.message}{article}"
     ]
     if 0 < f.line <= len(lines):
-        original = lines[f.line - 1].rstrip("\n")
+        original, shift = _window(lines[f.line - 1].rstrip("\n"), f.column)
+        f = replace(f, column=f.column - shift)
         source = redact_line(original, f.file)
         prefix = original[: max(f.column - 1, 0)]
         if source != original:  # a mask before the column moves the caret
@@ -72,7 +75,24 @@ def _text_finding(f: Finding, lines: list[str], paint: Paint) -> list[str]:
         gutter = f"{f.line:>6} | "
         out.append(paint(_DIM, gutter) + source)
         out.append(" " * len(gutter) + _blank(prefix) + paint(colour, "^"))
+    for file, line, column in f.related:
+        out.append(paint(_DIM, f"      also at {file}:{line}:{column}"))
     return out
+
+
+SOURCE_WIDTH = 120  # characters of a source line shown around a finding's column
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """At most about `SOURCE_WIDTH` characters of `line` around `column` (a 1 MiB line must
+    not be printed whole), and how many characters were cut before it."""
+    if len(line) <= SOURCE_WIDTH:
+        return line, 0
+    start = max(0, min(column - 1 - SOURCE_WIDTH // 2, len(line) - SOURCE_WIDTH))
+    end = start + SOURCE_WIDTH
+    head = "…" if start else ""
+    tail = "…" if end < len(line) else ""
+    return head + line[start:end] + tail, start - len(head)
 
 
 def _text_summary(result: Result, paint: Paint) -> str:
@@ -81,9 +101,11 @@ def _text_summary(result: Result, paint: Paint) -> str:
     covered = ""
     if result.covered_clients and len(result.covered_clients) <= 10:
         covered = f" ({', '.join(result.covered_clients)})"
+    notes = f", {s.notes} note(s)" if s.notes else ""
     return (
         f"{verdict}: {s.clients} client(s){covered}, {s.files} file(s): "
-        f"{s.errors} error(s), {s.warnings} warning(s)"
+        f"{s.errors} error(s), {s.warnings} warning(s){notes}; "
+        f"{s.failed_clients} client(s) with errors"
     )
 
 
@@ -109,14 +131,22 @@ def render_json(result: Result) -> str:
             "clients": s.clients,
             "errors": s.errors,
             "warnings": s.warnings,
+            "notes": s.notes,
+            "failed_clients": s.failed_clients,
         },
         "covered_clients": list(result.covered_clients),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+DOCS_URI = "https://github.com/dag-technologies/dagsync/blob/main/docs/rules.md"
+
+
 def rule_descriptors(extra: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """One SARIF reportingDescriptor per rule ID a finding can carry (plus any `extra` IDs)."""
+    """One SARIF reportingDescriptor per rule ID a finding can carry (plus any `extra` IDs),
+    each with its help (the French clause of the CGV and the fix) and a link to its entry in
+    docs/rules.md."""
+    from .rules.docs import clause, parse
     from .rules.registry import RULES
     from .rules.structural import STRUCTURAL
 
@@ -128,18 +158,28 @@ def rule_descriptors(extra: Iterable[str] = ()) -> list[dict[str, Any]]:
                 "name": _camel(s.title),
                 "shortDescription": {"text": s.title},
                 "fullDescription": {"text": s.explanation},
+                "help": {"text": s.explanation, "markdown": f"**{s.title}**: {s.explanation}"},
+                "helpUri": f"{DOCS_URI}#rule-catalogue",
                 "defaultConfiguration": {"level": _level(s.severity)},
                 "properties": {"tags": ["structure"]},
             }
         )
     for r in RULES:
+        doc = parse(r.doc)
+        french = clause(r, _latest_policy())
+        fix = " ".join(doc.sections.get("Fix", "").split())
+        quote = f"« {french} » (CGV Art. {r.article})" if french else f"CGV Art. {r.article}"
         out.append(
             {
                 "id": r.id,
                 "name": _camel(r.title),
                 "shortDescription": {"text": r.title},
                 "fullDescription": {"text": r.doc or r.title},
-                "help": {"text": r.doc or r.title, "markdown": r.doc or r.title},
+                "help": {
+                    "text": f"{quote}\nFix: {fix}" if fix else quote,
+                    "markdown": f"> {quote}\n\n**Fix**: {fix}" if fix else f"> {quote}",
+                },
+                "helpUri": f"{DOCS_URI}#{r.id.lower()}",
                 "defaultConfiguration": {"level": _level(r.severity)},
                 "properties": {"tags": ["cgv", f"article-{r.article}"], "article": r.article},
             }
@@ -150,13 +190,26 @@ def rule_descriptors(extra: Iterable[str] = ()) -> list[dict[str, Any]]:
     return out
 
 
+def _latest_policy(root: Path | None = None) -> Any:
+    """The latest CGV policy of the repository (the current folder by default), for the
+    rules' French clauses; None outside a repository (the rules' own `clause` is used)."""
+    return _policy_of(str((root or Path.cwd()).resolve()))
+
+
+@functools.cache
+def _policy_of(root: str) -> Any:
+    from .rules.docs import latest_policy
+
+    return latest_policy(Path(root))
+
+
 def _camel(title: str) -> str:
     words = "".join(c if c.isalnum() else " " for c in title).split()
     return "".join(w[:1].upper() + w[1:] for w in words) or "Rule"
 
 
 def _level(severity: Severity) -> str:
-    return "error" if severity is Severity.ERROR else "warning"
+    return {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(severity, "note")
 
 
 def render_sarif(result: Result) -> str:
@@ -184,7 +237,7 @@ def render_sarif(result: Result) -> str:
 
 
 def _sarif_result(f: Finding, rule_index: int) -> dict[str, Any]:
-    return {
+    result: dict[str, Any] = {
         "ruleId": f.rule,
         "ruleIndex": rule_index,
         "level": _level(f.severity),
@@ -197,8 +250,21 @@ def _sarif_result(f: Finding, rule_index: int) -> dict[str, Any]:
                 }
             }
         ],
+        "partialFingerprints": {"dagsyncFinding/v1": f.fingerprint},
         "properties": {"pointer": f.pointer, "client": f.client, "server": f.server},
     }
+    if f.related:
+        result["relatedLocations"] = [
+            {
+                "id": number,
+                "physicalLocation": {
+                    "artifactLocation": {"uri": file},
+                    "region": {"startLine": line, "startColumn": column},
+                },
+            }
+            for number, (file, line, column) in enumerate(f.related, 1)
+        ]
+    return result
 
 
 def _gh_escape(text: str, prop: bool = False) -> str:
@@ -209,7 +275,7 @@ def _gh_escape(text: str, prop: bool = False) -> str:
 def render_github(result: Result) -> str:
     lines = []
     for f in result.findings:
-        kind = "error" if f.severity is Severity.ERROR else "warning"
+        kind = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(f.severity, "notice")
         title = f.rule + (f" (CGV Art. {f.article})" if f.article else "")
         props = ",".join(
             f"{k}={_gh_escape(v, prop=True)}"
@@ -220,11 +286,12 @@ def render_github(result: Result) -> str:
                 ("title", title),
             )
         )
-        lines.append(f"::{kind} {props}::{_gh_escape(f.message)}")
+        also = "".join(f" (also at {file}:{ln}:{col})" for file, ln, col in f.related)
+        lines.append(f"::{kind} {props}::{_gh_escape(f.message + also)}")
     s = result.summary
     lines.append(
         f"dagsync: {s.clients} client(s), {s.files} file(s): {s.errors} error(s), "
-        f"{s.warnings} warning(s)"
+        f"{s.warnings} warning(s), {s.notes} note(s); {s.failed_clients} client(s) with errors"
     )
     return "\n".join(lines) + "\n"
 
@@ -234,6 +301,19 @@ FORMATS: dict[str, Callable[..., str]] = {
     "sarif": render_sarif,
     "github": render_github,
 }
+
+
+def internal_error(exc: BaseException) -> str:
+    """The one line saying validation failed inside dagsync: the exception's type and the
+    place in dagsync's code, never its message (it could quote a value of the files)."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "dagsync" in f.filename]
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return (
+        f"internal error while validating ({type(exc).__name__}{where}): no report was written; "
+        "this is a bug in dagsync, please report it with the files being validated"
+    )
 
 
 def all_findings(results: Iterable[Result]) -> list[Finding]:

@@ -4,12 +4,17 @@ pydantic reports one error per union branch, at locations tagged with branch nam
 module groups them by their real place in the document and words one message each: an
 unknown field with the closest known name, a missing field, or what was expected there (with
 the field's description from the JSON Schema when a pattern alone would not tell).
+
+A message quotes the wrong value only where it cannot be a credential: never in a field whose
+name says it may hold one (`keys`, `host_key`, `password`, `token`...), never a value that
+looks like a password. Findings inside a section the CGV requires cite its article.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +30,61 @@ class SchemaProblem:
     rule: str
     message: str
     key: bool = False
+    article: str | None = None
+
+
+# Sections the CGV requires, and its article: the longest matching prefix of a path wins.
+SECTION_ARTICLES: dict[tuple[str, ...], str] = {
+    ("contract", "root_access"): "6",
+    ("contract", "termination"): "7",
+    ("contract", "payment"): "8",
+    ("contract", "price_changes"): "8",
+    ("contract", "renewal_unpaid"): "8",
+    ("mail",): "6.1",
+    ("network",): "4",
+    ("accounts",): "6",
+    ("backup",): "4",
+    ("security",): "4",
+    ("supervision",): "4",
+}
+
+# A field whose name says it may hold a credential: its value is never quoted.
+_CREDENTIAL_FIELD = re.compile(
+    r"(?i)(key|keys|password|passwd|passphrase|pwd|secret|token|credentials?|auth|salt"
+    r"|signature|private|cert|certificate)$|(?i:^(key|token|secret)_)"
+)
+
+
+def article_of(path: tuple[str | int, ...]) -> str | None:
+    """The CGV article of the required section `path` lies in, if any."""
+    names = tuple(str(p) for p in path if isinstance(p, str))
+    for length in range(len(names), 0, -1):
+        article = SECTION_ARTICLES.get(names[:length])
+        if article is not None:
+            return article
+    return None
+
+
+def may_hold_credential(path: tuple[str | int, ...], value: Any) -> bool:
+    """Whether quoting `value` (found at `path`) could print a credential."""
+    if any(isinstance(p, str) and _CREDENTIAL_FIELD.search(p) for p in path):
+        return True
+    return isinstance(value, str) and _password_like(value)
+
+
+def _password_like(value: str) -> bool:
+    """Mixed letters and digits or symbols, no spaces: the shape of a password or a token."""
+    if len(value) < 6 or any(c.isspace() for c in value):
+        return False
+    kinds = sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+            any(not c.isalnum() for c in value),
+        )
+    )
+    return kinds >= 3
 
 
 def schema_problems(
@@ -32,7 +92,9 @@ def schema_problems(
 ) -> Iterator[SchemaProblem]:
     """One problem per place of the document that pydantic's `errors` are about."""
     for path, at_path in _group_errors(data, errors):
-        yield _problem(model, path, at_path)
+        problem = _problem(model, path, at_path)
+        article = article_of(problem.path if problem.key else path)
+        yield SchemaProblem(problem.path, problem.rule, problem.message, problem.key, article)
 
 
 def _group_errors(
@@ -80,7 +142,8 @@ def _problem(
         )
     given = errors[0].get("input")
     hint = _hint(model, path) if kind == "string_pattern_mismatch" else ""
-    message = f"`{where}`: {_expected(errors, given)}{hint} (got {_show(given)})"
+    shown = _hidden(given) if may_hold_credential(path, given) else _show(given)
+    message = f"`{where}`: {_expected(errors, given)}{hint} (got {shown})"
     return SchemaProblem(path, "SCH002", message)
 
 
@@ -121,6 +184,13 @@ def _hint(model: type[BaseModel], path: tuple[str | int, ...]) -> str:
     """The field's description, when a pattern alone would not tell what is expected."""
     description = _property_at(_json_schema(model), path).get("description")
     return f" ({description.rstrip('.')})" if isinstance(description, str) else ""
+
+
+def _hidden(value: Any) -> str:
+    """What a value is, without the value: for fields that may hold a credential."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} character(s), not shown: it may be a credential"
+    return f"a {type(value).__name__}, not shown: it may be a credential"
 
 
 def _show(value: Any) -> str:

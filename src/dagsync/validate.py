@@ -116,8 +116,9 @@ def _policy_findings(root: Path, cache: Cache) -> list[Finding]:
 
     out = Collector(None)
     load_policies(root, out)
-    cache.set_policy_findings(out.findings)
-    return out.findings
+    findings = out.finish()
+    cache.set_policy_findings(findings)
+    return findings
 
 
 def _wanted(layout: Layout, only: Sequence[str] | None) -> list[str]:
@@ -211,7 +212,7 @@ def _validate(
     cache.save()
     for client_id in wanted:
         findings.extend(entries[client_id].findings())
-    findings.extend(_stray(layout))
+    findings.extend(_stray(root, layout))
     findings.extend(_missing_files(layout, wanted))
     from .invariants import repository_findings
 
@@ -223,8 +224,10 @@ def _validate(
     return Result(tuple(sorted(set(findings))), files, len(wanted), tuple(wanted))
 
 
-def _stray(layout: Layout) -> list[Finding]:
-    return [
+def _stray(root: Path, layout: Layout) -> list[Finding]:
+    """REP003 at each stray file, and the secrets in them (ACC004 scans every file)."""
+    found = _stray_secrets(root, layout.stray) if layout.stray else []
+    return found + [
         Finding(
             rel,
             1,
@@ -237,6 +240,24 @@ def _stray(layout: Layout) -> list[Finding]:
         )
         for rel in layout.stray
     ]
+
+
+def _stray_secrets(root: Path, stray: Sequence[str]) -> list[Finding]:
+    from .check import MAX_SCAN_BYTES, Collector, scan_secrets
+
+    found: list[Finding] = []
+    for rel in stray:
+        try:
+            with (root / rel).open("rb") as handle:
+                raw = handle.read(MAX_SCAN_BYTES + 1)
+        except OSError:
+            continue  # REP003 says the file is there; an unreadable file shows no secret
+        if len(raw) > MAX_SCAN_BYTES or b"\0" in raw[:8192]:
+            continue  # binary or huge: not configuration text
+        out = Collector(rel.split("/")[1] if rel.count("/") > 1 else None)
+        scan_secrets(rel, raw.decode("utf-8", errors="replace"), out)
+        found.extend(out.finish())
+    return found
 
 
 def _missing_files(layout: Layout, wanted: Sequence[str]) -> list[Finding]:

@@ -17,6 +17,7 @@ from typing import Any
 from ..document import Document
 from ..findings import Severity
 from ..model import CgvPolicy, Client, DagSettings, Request, Server
+from ..partial import SectionUnavailable, is_unavailable
 
 ERROR = Severity.ERROR
 WARNING = Severity.WARNING
@@ -63,7 +64,10 @@ class ClientContext:
 
     @cached_property
     def citations(self) -> tuple[Citation, ...]:
-        """Every `request:` field of client.yaml and of the server files, in file order."""
+        """Every `request:` field of client.yaml and of the server files, in file order (raises
+        `SectionUnavailable` when client.yaml could not be read: its citations are unknown)."""
+        if is_unavailable(self.client_doc.data):
+            raise SectionUnavailable(self.client_doc.data.where)
         found = list(_citations(self.client_doc, self.client_doc.data, (), None))
         for entry in self.servers:
             found.extend(_citations(entry.doc, entry.doc.data, (), entry.name))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from ..document import Document
 from ..model import Request
+from ..partial import SectionUnavailable, is_unavailable
 from .base import ERROR, WARNING, ClientContext, Violation, rule
 from .common import Citation, citations
 
@@ -18,7 +19,10 @@ _DEROGATION_CLAUSE = "hors demande spécifique du client"
 
 
 def _recorded(ctx: ClientContext) -> Iterator[tuple[Document, int, Request]]:
-    """Each request with its requests.yaml document and list index (first occurrence)."""
+    """Each request with its requests.yaml document and list index (first occurrence); raises
+    `SectionUnavailable` when requests.yaml is invalid (its requests are unknown)."""
+    if is_unavailable(ctx.requests):
+        raise SectionUnavailable(ctx.requests.where)  # type: ignore[attr-defined]
     doc = ctx.requests_doc
     items = doc.data.get("requests") if doc is not None and isinstance(doc.data, dict) else None
     if doc is None or not isinstance(items, list):

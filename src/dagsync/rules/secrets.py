@@ -95,6 +95,17 @@ def scan_text(rel: str, text: str) -> Iterator[tuple[int, int, str]]:
         yield line, column, message
 
 
+def secret_values(rel: str, text: str) -> set[str]:
+    """The secret values `scan_text` flags in `text` (unquoted), for reporters to mask them
+    wherever another finding's message would quote them."""
+    values: set[str] = set()
+    for hit in _hits(rel, text):
+        value = _unquote(text[hit.value_start : hit.value_end]).strip()
+        if value:
+            values.add(value)
+    return values
+
+
 def redact_line(line: str, rel: str = "") -> str:
     """`line` with every secret value replaced by `****`: for reporters that echo source."""
     spans: list[list[int]] = []

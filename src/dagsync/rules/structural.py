@@ -41,6 +41,25 @@ STRUCTURAL: tuple[StructuralRule, ...] = (
     StructuralRule("YAML005", "Not UTF-8", "Configuration files are UTF-8 text."),
     StructuralRule("YAML006", "Not a mapping", "Each configuration file holds one mapping."),
     StructuralRule(
+        "YAML007",
+        "Nesting too deep",
+        "Collections nest more than 64 levels deep; checked on the raw text before parsing "
+        "(dagsync's files nest a few levels, a parser fed thousands recurses or crashes).",
+    ),
+    StructuralRule(
+        "YAML008",
+        "Too many findings in one file",
+        "A file has more than 50 findings: the rest are counted in this one, at the first "
+        "left out.",
+    ),
+    StructuralRule(
+        "RUN001",
+        "CGV rules not run",
+        "Some CGV rules need a file or section that is invalid: they did not run for this "
+        "client. The note names them and what they need; fix the findings above.",
+        severity=Severity.NOTE,
+    ),
+    StructuralRule(
         "SCH001",
         "Unknown field",
         "A field the model does not know; usually a typo (a close match is suggested).",
@@ -82,20 +101,6 @@ STRUCTURAL: tuple[StructuralRule, ...] = (
         "REP010", "IP address not unique", "Each IP belongs to one server of one client."
     ),
     StructuralRule("REP011", "Client id not unique", "Client ids are unique."),
-    StructuralRule(
-        "REP012",
-        "Domain claimed by two clients",
-        "A mail domain or a vhost name (domain or alias) belongs to one client; nor may a "
-        "client declare a name under another client's mail domain.",
-    ),
-    StructuralRule(
-        "REP013",
-        "Forward of another client's address",
-        "An external forward's source is an address of one of the client's own mail domains.",
-    ),
-    StructuralRule(
-        "REP014", "Database name claimed by two clients", "A database name belongs to one client."
-    ),
     StructuralRule(
         "LOC001",
         "Local state tracked by git",
