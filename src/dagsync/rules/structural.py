@@ -102,6 +102,20 @@ STRUCTURAL: tuple[StructuralRule, ...] = (
     ),
     StructuralRule("REP011", "Client id not unique", "Client ids are unique."),
     StructuralRule(
+        "REP012",
+        "Domain claimed by two clients",
+        "A mail domain or a vhost name (domain or alias) belongs to one client; nor may a "
+        "client declare a name under another client's mail domain.",
+    ),
+    StructuralRule(
+        "REP013",
+        "Forward of another client's address",
+        "An external forward's source is an address of one of the client's own mail domains.",
+    ),
+    StructuralRule(
+        "REP014", "Database name claimed by two clients", "A database name belongs to one client."
+    ),
+    StructuralRule(
         "LOC001",
         "Local state tracked by git",
         "A file under .dagsync-cache/ or .dagsync-sandbox/ (dagsync's local cache and sandbox "
