@@ -30,6 +30,10 @@ def root_window(ctx: ClientContext) -> Iterator[Violation]:
         (`start` <= `end`) and hours that form a window (`hours: [from, to]`, from before to).
         The schema already requires at least one day and two hours.
 
+        Accepted: any days, any period, hours from the earlier to the later; a window across
+        midnight is written as two windows (e.g. `["22:00", "23:59"]` and `["00:00",
+        "02:00"]` the next days).
+
     Why:
         Article 6: a client given root access tells DAG when (days and hours) it uses it, and
         DAG's intervention guarantees are suspended during that time. A window that cannot
@@ -88,6 +92,9 @@ def root_window_server(ctx: ClientContext) -> Iterator[Violation]:
         `contract.root_access[].server` names a server of this client (a file under
         `servers/`).
 
+        Accepted: any of the client's servers; a server whose file failed to load is not
+        blamed.
+
     Why:
         The window suspends the guarantees of one server (Article 6): it must say which.
 
@@ -136,6 +143,9 @@ def root_window_suspends(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         `contract.root_access[].guarantees_suspended` is true when the CGV version says root
         access suspends the guarantees.
+
+        Accepted: every window with `guarantees_suspended: true`; none when the CGV version
+        does not suspend them.
 
     Why:
         Article 6: "tout accès ROOT de la part du client entraîne automatiquement la
@@ -195,6 +205,9 @@ def no_secrets(ctx: ClientContext) -> Iterator[Violation]:
         outside clients/ are scanned by `dagsync.rules.secrets.scan_repository`, where a line
         marked `dagsync: allow-secret` (documentation, test data) is skipped; the marker is
         not honoured in client files.
+
+        Accepted: public keys, references to a vault (`vault://...`, `${VAR}`) and ordinary
+        text.
 
     Why:
         Article 6 makes passwords confidential and the client responsible for them; a secret

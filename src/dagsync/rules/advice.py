@@ -50,6 +50,9 @@ def production_apart(ctx: ClientContext) -> Iterator[Violation]:
         `dev`, `staging`, `preprod`, `recette`, `test`, `qa`, `uat`, `sandbox` or `beta`
         (`staging.shop.example`, `shop-dev.example`).
 
+        Accepted: development and staging sites on development servers or in the dev space;
+        production sites with any other name.
+
     Why:
         Article 6.1 advises "De ne pas faire coexister une version de production et une
         version de développement sur le même serveur": a test that exhausts memory or a
@@ -102,6 +105,8 @@ def one_dev_space(ctx: ClientContext) -> Iterator[Violation]:
         of the CGV version. The findings are on the servers beyond that number, the server
         `dev_space.location` names counting first.
 
+        Accepted: one dev space (external, or on one server); none.
+
     Why:
         Article 6.1: "Tout contrat d'infogérance inclus UN espace de développement
         externalisé"; another one is not part of the contract.
@@ -148,6 +153,8 @@ def dev_space_location(ctx: ClientContext) -> Iterator[Violation]:
         When `dev_space.location` is not `external`, it names a server of the client that
         declares `hosts_dev_space: true`.
 
+        Accepted: `external`, or a server of the client with `hosts_dev_space: true`.
+
     Why:
         Article 6.1 includes one dev space; the configuration must say where it is so that it
         is sized, kept out of backups (BKP005) and out of production (ADV001).
@@ -187,6 +194,8 @@ def dev_space_size(ctx: ClientContext) -> Iterator[Violation]:
 
     What it checks:
         `dev_space.size_gb` is at least `production_size_gb + archive_gb`.
+
+        Accepted: any size at least production plus archive.
 
     Why:
         Article 6.1: the dev space corresponds "à la taille du site de production qui est à

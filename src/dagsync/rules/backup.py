@@ -23,6 +23,9 @@ def backup_daily(ctx: ClientContext) -> Iterator[Violation]:
         `backup.frequency` equals `backup_frequency` of the CGV version, unless the `backup`
         section cites a client request.
 
+        Accepted: daily backups; another frequency when the `backup` section cites the
+        client's request.
+
     Why:
         Article 4: "Périodicité : Journalière [...] hors demande spécifique du client".
 
@@ -33,6 +36,11 @@ def backup_daily(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/servers/shop1.yaml):
         backup:
           frequency: daily
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        backup:
+          frequency: weekly
+          request: REQ-2025-001
 
     Fix:
         Back up daily, or cite the client's request in `backup.request`.
@@ -60,6 +68,9 @@ def backup_window(ctx: ClientContext) -> Iterator[Violation]:
         starts at 06:00 (running in the morning) is refused. Unless the `backup` section cites
         a client request.
 
+        Accepted: any start inside the window; any start when the `backup` section cites the
+        client's request.
+
     Why:
         Article 4: "Journalière (entre 1h et 6h du matin, hors demande spécifique du
         client)": backups load the server while its sites are quiet.
@@ -71,6 +82,11 @@ def backup_window(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/servers/shop1.yaml):
         backup:
           schedule: "01:00"
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        backup:
+          schedule: "22:00"
+          request: REQ-2025-001
 
     Fix:
         Start the backup inside the window, or cite the client's request in `backup.request`.
@@ -98,6 +114,9 @@ def backup_retention(ctx: ClientContext) -> Iterator[Violation]:
         `backup` section cites a client request. Any other value, shorter or longer, is a
         derogation: longer costs storage, shorter breaks the promise.
 
+        Accepted: exactly the CGV's days; any other number when the `backup` section cites
+        the client's request.
+
     Why:
         Article 4: "Conservation : sur 7 jours glissants [...] hors demande spécifique du
         client".
@@ -109,6 +128,11 @@ def backup_retention(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/servers/shop1.yaml):
         backup:
           retention_days: 7
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        backup:
+          retention_days: 14
+          request: REQ-2025-001
 
     Fix:
         Keep the CGV's number of days, or cite the client's request in `backup.request`.
@@ -135,6 +159,9 @@ def backup_scope(ctx: ClientContext) -> Iterator[Violation]:
         `backup.scope` contains every item of `backup_scope` of the CGV version, unless the
         `backup` section cites a client request.
 
+        Accepted: the CGV's scope plus any other item; less when the `backup` section cites
+        the client's request.
+
     Why:
         Article 4: "Conservation : sur 7 jours glissants (Système + Fichiers + Base de
         données)".
@@ -146,6 +173,11 @@ def backup_scope(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/servers/shop1.yaml):
         backup:
           scope: [system, files, databases]
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        backup:
+          scope: [system, files]
+          request: REQ-2025-001
 
     Fix:
         Add the missing items, or cite the client's request in `backup.request`.
@@ -174,6 +206,9 @@ def dev_space_not_backed_up(ctx: ClientContext) -> Iterator[Violation]:
         needs `dev_space.request`, and `dev_space` in a server's `backup.scope` needs
         `backup.request`.
 
+        Accepted: a dev space left out of backups; backed up when the section that backs it
+        up cites the client's request.
+
     Why:
         Article 6.1: "Cet espace de développement externalisé n'est pas inclus dans la
         sauvegarde par défaut"; backing it up is extra storage the client asked for.
@@ -185,6 +220,11 @@ def dev_space_not_backed_up(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/client.yaml):
         dev_space:
           backed_up: false
+
+    Also passing example (clients/alpine-books/client.yaml):
+        dev_space:
+          backed_up: true
+          request: REQ-2025-001
 
     Fix:
         Leave the dev space out of backups, or cite the client's request.
@@ -216,6 +256,8 @@ def backup_storage_known(ctx: ClientContext) -> Iterator[Violation]:
 
     What it checks:
         `backup.storage` names an entry of `backup_storages` in policies/dag.yaml.
+
+        Accepted: any storage of policies/dag.yaml.
 
     Why:
         Article 4 stores backups "sur un serveur externalisé": one of DAG's backup servers,
@@ -252,6 +294,8 @@ def backup_storage_country(ctx: ClientContext) -> Iterator[Violation]:
         The datacenter of the `backup.storage` (its site prefix, e.g. `sbg` of `sbg3`) is a
         `datacenters` entry of policies/dag.yaml whose `country` is `backup_country` of the
         CGV version.
+
+        Accepted: any storage whose datacenter site is listed with the CGV's country.
 
     Why:
         Article 4: "Stockage sur un serveur externalisé dans un autre Datacenter (OVH /
@@ -305,6 +349,8 @@ def backup_storage_elsewhere(ctx: ClientContext) -> Iterator[Violation]:
         Sites are the 3-letter prefix of OVH datacenter codes: `gra2` and `gra3` are both
         Gravelines, so a server in gra3 backed up to gra2 is refused (one fire, flood or
         power failure takes both).
+
+        Accepted: any storage at another site than the server's.
 
     Why:
         Article 4: "Stockage sur un serveur externalisé dans un autre Datacenter".

@@ -58,6 +58,8 @@ def initial_term(ctx: ClientContext) -> Iterator[Violation]:
         `contract.initial_term_months` is at least `min_initial_term_months` of the CGV
         version the contract names.
 
+        Accepted: any longer initial term (24 or 36 months), renewed for as long (CTR003).
+
     Why:
         Article 7 concludes every contract for a minimum initial period. A shorter term in the
         configuration would compute wrong renewal and termination dates.
@@ -71,6 +73,11 @@ def initial_term(ctx: ClientContext) -> Iterator[Violation]:
         contract:
           initial_term_months: 12
           renewal_term_months: 12
+
+    Also passing example (clients/alpine-books/client.yaml):
+        contract:
+          initial_term_months: 36
+          renewal_term_months: 36
 
     Fix:
         Record the term of the signed contract, at least the CGV minimum.
@@ -92,6 +99,9 @@ def tacit_renewal(ctx: ClientContext) -> Iterator[Violation]:
 
     What it checks:
         `contract.tacit_renewal` is true when the CGV version provides tacit renewal.
+
+        Accepted: a contract whose client leaves records a `termination` and keeps
+        `tacit_renewal: true`.
 
     Why:
         Article 7 renews the contract by tacit agreement at each anniversary; a contract that
@@ -125,6 +135,8 @@ def renewal_duration(ctx: ClientContext) -> Iterator[Violation]:
         `contract.renewal_term_months` equals `contract.initial_term_months`. When the
         initial term is itself below the minimum (CTR001) or the contract does not renew
         (CTR002), only that rule reports.
+
+        Accepted: any duration, as long as both terms are equal.
 
     Why:
         Article 7 renews the contract "pour une durée identique".
@@ -164,6 +176,8 @@ def payment_method(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         `contract.payment.method` is one of the `payment_methods` of the CGV version.
 
+        Accepted: each of `payment_methods` (`bank_transfer`, `direct_debit`).
+
     Why:
         Article 8 accepts no other means of payment; an invoice paid otherwise is void.
 
@@ -198,6 +212,8 @@ def payment_in_advance(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         `contract.payment.period_months` equals `payment_period_months` of the CGV version and
         `contract.payment.in_advance` is true.
+
+        Accepted: exactly the CGV period, invoiced in advance.
 
     Why:
         Article 8: prices are "payables en euros d'avance, à la commande, pour une période de
@@ -244,6 +260,9 @@ def termination_channel(ctx: ClientContext) -> Iterator[Violation]:
         A recorded `contract.termination` uses a channel of `termination_channels`; an email
         was sent to `termination_email`; the cited request was received through the same
         channel as the one recorded.
+
+        Accepted: an email to the accounting address, or a registered letter (no `to`),
+        whose cited request came through the same channel.
 
     Why:
         Article 7: the request "doit obligatoirement être formulée" by email to the accounting

@@ -30,6 +30,9 @@ def edge_rules_fit(ctx: ClientContext) -> Iterator[Violation]:
         sources of one port merged (`any` wins, adjacent networks collapse), one `permit
         icmp` if `firewall.icmp` is true, and the final `deny ipv4`.
 
+        Accepted: any set of ports and sources that fits in 20 rules; servers without an
+        IPv4 address.
+
     Why:
         Article 4 promises a firewall opened to measure for the client's external needs;
         dagsync mirrors it on OVH's edge firewall, which holds at most 20 rules per IP

@@ -38,6 +38,9 @@ def mail_domain_hosted(ctx: ClientContext) -> Iterator[Violation]:
         Each `mail.domains` entry is the domain, an alias or a parent domain of a vhost on one
         of the client's servers (`shop.example` is hosted by a vhost `www.shop.example`).
 
+        Accepted: a domain served by a vhost, by an alias, or a parent domain of one;
+        clients with a dedicated mail server.
+
     Why:
         Article 6.1: for deliverability, "Le domaine lié à l'email doit être hébergé sur un
         serveur DAG Technologies" (DAG manages its DNS, SPF and DKIM).
@@ -95,6 +98,9 @@ def mail_quota_billable(ctx: ClientContext) -> Iterator[Violation]:
         started slice of `mail_overage_slice_gb`. A `mail.request` recording that the client
         asked for (and accepted) the larger quota silences it.
 
+        Accepted: the included quota or less; more when the `mail` section cites the
+        client's request accepting the overage.
+
     Why:
         Article 6.1: "une facturation complémentaire de 10,00 Euros HT mensuel par tranche de
         5Go de dépassement sera appliquée".
@@ -106,6 +112,11 @@ def mail_quota_billable(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/client.yaml):
         mail:
           quota_gb: 25
+
+    Also passing example (clients/alpine-books/client.yaml):
+        mail:
+          quota_gb: 30
+          request: REQ-2025-001
 
     Fix:
         Keep the included quota, or record the client's request accepting the overage in
@@ -133,6 +144,8 @@ def mail_quota_limit(ctx: ClientContext) -> Iterator[Violation]:
 
     What it checks:
         `mail.quota_gb` is at most `mail_hard_limit_gb` of the CGV version.
+
+        Accepted: any quota up to the maximum; clients with a dedicated mail server.
 
     Why:
         Article 6.1: "La limite maximum ne pourra pas dépasser 35Go"; above it the service
@@ -167,6 +180,8 @@ def mail_no_mass_mailing(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         `mail.mass_mailing` is false unless the CGV version allows it.
 
+        Accepted: mass mailing off; clients with a dedicated mail server.
+
     Why:
         Article 6.1: "Les emailings sont interdits", to keep the shared servers' IP
         reputation.
@@ -198,6 +213,8 @@ def mail_cc_limit(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         `mail.cc_limit` is at most `mail_cc_limit` of the CGV version.
 
+        Accepted: any limit up to the CGV's (a lower one is stricter, so fine).
+
     Why:
         Article 6.1: "Le nombre de destinataire maximum en copie des messages est limité à 9".
 
@@ -208,6 +225,10 @@ def mail_cc_limit(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/client.yaml):
         mail:
           cc_limit: 9
+
+    Also passing example (clients/alpine-books/client.yaml):
+        mail:
+          cc_limit: 5
 
     Fix:
         Lower the limit to the CGV's.
@@ -229,6 +250,9 @@ def mail_no_smtp_from_sites(ctx: ClientContext) -> Iterator[Violation]:
 
     What it checks:
         `mail.smtp_from_sites` is false unless the CGV version allows it.
+
+        Accepted: sites that send through their own server or a transactional service
+        (`smtp_from_sites: false`); clients with a dedicated mail server.
 
     Why:
         Article 6.1: "L'utilisation des adresses SMTP des serveurs de mail mutualisés de DAG
@@ -268,6 +292,9 @@ def mail_external_forward(ctx: ClientContext) -> Iterator[Violation]:
         Each `mail.external_forwards` entry to an address outside the client's mail domains
         warns, unless it (or the `mail` section) cites the client's request: once the client asked for it knowing the advice, the choice
         is recorded and no longer reported.
+
+        Accepted: forwards inside the client's mail domains; an external forward that cites
+        the client's request.
 
     Why:
         Article 6.1: "DAG Technologies déconseille l'utilisation de la fonction « copie

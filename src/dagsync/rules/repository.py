@@ -48,6 +48,8 @@ def request_exists(ctx: ClientContext) -> Iterator[Violation]:
         Each `request: REQ-...` field of client.yaml and of the server files names a request
         of this client's requests.yaml.
 
+        Accepted: any request of the client's requests.yaml, cited any number of times.
+
     Why:
         The CGV allows another value only "sur demande spécifique du client" (Articles 4 and
         6.1): the request must be on record, so that the derogation can be audited.
@@ -82,6 +84,8 @@ def request_current(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         A request with `expires` before today (validation date) is cited by nobody. The
         finding is on the request's `expires` and lists the places that still cite it.
+
+        Accepted: requests without `expires`, or expiring today or later.
 
     Why:
         A derogation holds only while the client's request does: past its expiry the CGV
@@ -133,6 +137,8 @@ def request_cited(ctx: ClientContext) -> Iterator[Violation]:
         Each request of requests.yaml is cited by a `request:` field of client.yaml or of a
         server file (or by a commit trailer the caller passed in `ClientContext.cited`).
 
+        Accepted: a request cited by YAML or by a `Client-Request:` commit trailer.
+
     Why:
         A request nobody cites was either not carried out or carried out without leaving a
         trace in the configuration: both deserve a look.
@@ -181,6 +187,8 @@ def request_unique(ctx: ClientContext) -> Iterator[Violation]:
 
     What it checks:
         No two entries of requests.yaml share an `id`.
+
+        Accepted: any number of requests with distinct ids.
 
     Why:
         A citation must designate one request: with two, the derogation's justification

@@ -54,6 +54,8 @@ def port_justification(ctx: ClientContext) -> Iterator[Violation]:
         `firewall.open_ports[].justification` is a real sentence: at least 10 characters and
         not a placeholder (`TODO`, `tbd`, `-`, `n/a`, `test`...).
 
+        Accepted: any sentence of 10 characters or more that says who connects and why.
+
     Why:
         Article 4 opens ports "sur mesure en adéquation avec les besoins de connexion externe
         du client": each opening must say which need, so that a reviewer can judge it and an
@@ -108,8 +110,14 @@ def public_ports(ctx: ClientContext) -> Iterator[Violation]:
     """A port open to the whole Internet serves a public service, declared as such.
 
     What it checks:
-        An open port whose `sources` include `any`, `0.0.0.0/0` or `::/0` has a `service`
-        among the `public_services` of policies/dag.yaml and declares `public: true`.
+        An open port whose `sources` include `any`, `0.0.0.0/0` or `::/0` declares
+        `public: true`, and has a `service` among the `public_services` of policies/dag.yaml
+        or cites the client's request (`request:`) for that opening.
+
+        Accepted: a public service (https, smtp...) open to everyone with `public: true`;
+        any other service (e.g. sftp for the client's own customers) open to everyone with
+        `public: true` and the client's request, since Article 4 opens ports to the client's
+        external needs; any service restricted to named networks.
 
     Why:
         Article 4 opens ports to match the client's external needs; a database or an
@@ -142,9 +150,24 @@ def public_ports(ctx: ClientContext) -> Iterator[Violation]:
               justification: The ERP in the Chambéry office synchronises orders nightly.
               request: REQ-2025-007
 
+    Also passing example (clients/velo-savoie/servers/db1.yaml):
+        firewall:
+          open_ports:
+            - port: 3306
+              service: mariadb
+              sources: [203.0.113.41/32, 203.0.113.42/32]
+              justification: The two shop web servers query the shop database.
+            - port: 3306
+              service: mariadb
+              sources: [any]
+              public: true
+              justification: The ERP runs from changing addresses of a mobile network.
+              request: REQ-2025-007
+
     Fix:
-        Restrict `sources` to the addresses that need the service, or, for a public service,
-        declare `public: true`.
+        Restrict `sources` to the addresses that need the service; for a public service,
+        declare `public: true`; for another service the client needs open to everyone,
+        declare `public: true` and cite the client's request.
     """
     public = ctx.dag.public_services
     for entry in ctx.servers:
@@ -152,13 +175,13 @@ def public_ports(ctx: ClientContext) -> Iterator[Violation]:
             wide = next((j for j, s in enumerate(port.sources) if _whole_internet(s)), None)
             if wide is None:
                 continue
-            if port.service not in public:
+            if port.service not in public and port.request is None:
                 yield Violation(
                     entry.doc,
                     (*path, "sources", wide),
                     f"{port.service} (port {port.port}) is open to the whole Internet but is not "
                     "a public service of policies/dag.yaml: restrict `sources` to the addresses "
-                    "that need it",
+                    "that need it, or declare `public: true` and cite the client's request",
                     server=entry.name,
                 )
             elif not port.public:
@@ -179,6 +202,8 @@ def blocklist_spares_management(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         No `network.blocklist[].address` overlaps a `management_ranges` entry of
         policies/dag.yaml.
+
+        Accepted: any blocked address or network that leaves every management range out.
 
     Why:
         The management ranges always keep SSH access to every server (DAG manages the server,
@@ -231,6 +256,9 @@ def ssh_port_free(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         No TCP entry of `firewall.open_ports` other than `ssh`/`sftp` covers `ssh.port`
         (a single port or a range).
+
+        Accepted: `ssh` or `sftp` on the SSH port; any service on any other port; UDP on the
+        SSH port number.
 
     Why:
         The reconciler always opens `ssh.port` to the management ranges of policies/dag.yaml.
@@ -288,6 +316,8 @@ def protections_on(ctx: ClientContext) -> Iterator[Violation]:
         server's `security` section (absent means on). A client request does not turn them
         off: the CGV provides no exception.
 
+        Accepted: only every protection on: the CGV gives no exception.
+
     Why:
         Article 4 lists them among the services DAG ensures on every managed server.
 
@@ -321,6 +351,9 @@ def blocklist_propagation(ctx: ClientContext) -> Iterator[Violation]:
         `network.blocklist_propagation` (and `network.share_blocklist_network_wide`, DAG's
         network-wide sharing) stay true unless the `network` section cites a client request.
 
+        Accepted: both settings on; either off when the `network` section cites the client's
+        request.
+
     Why:
         Article 4: "le blocage d'une attaque sur un serveur est répercuté immédiatement sur
         l'ensemble du réseau de serveur client, hors demande spécifique du client pour
@@ -333,6 +366,11 @@ def blocklist_propagation(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/velo-savoie/client.yaml):
         network:
           blocklist_propagation: true
+
+    Also passing example (clients/velo-savoie/client.yaml):
+        network:
+          blocklist_propagation: false
+          request: REQ-2023-010
 
     Fix:
         Set it back to true, or cite the client's request in `network.request`.

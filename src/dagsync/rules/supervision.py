@@ -16,6 +16,9 @@ def metrics_watched(ctx: ClientContext) -> Iterator[Violation]:
         `supervision.metrics` contains every metric of `supervision_metrics` of the CGV
         version, unless the `supervision` section cites a client request.
 
+        Accepted: every metric of the CGV, plus any other; fewer when the `supervision`
+        section cites the client's request.
+
     Why:
         Article 4 promises "Supervision et métrologie du serveur 7/24" of these measures.
 
@@ -26,6 +29,11 @@ def metrics_watched(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/servers/shop1.yaml):
         supervision:
           metrics: [cpu, ram, disk, bandwidth, load, app_connections, db_connections]
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        supervision:
+          metrics: [cpu, ram, disk]
+          request: REQ-2025-001
 
     Fix:
         Add the missing metrics, or cite the client's request in `supervision.request`.
@@ -53,6 +61,9 @@ def alert_interval(ctx: ClientContext) -> Iterator[Violation]:
         `supervision.alert_interval_minutes` is at most `alert_interval_max_minutes` of the
         CGV version, unless the `supervision` section cites a client request.
 
+        Accepted: any interval up to the CGV's (checking more often is fine); a longer one
+        when the `supervision` section cites the client's request.
+
     Why:
         Article 4: "Alerte automatique sur incident programmé toutes les 5min".
 
@@ -63,6 +74,10 @@ def alert_interval(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/servers/shop1.yaml):
         supervision:
           alert_interval_minutes: 2
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        supervision:
+          alert_interval_minutes: 1
 
     Fix:
         Check at least as often as the CGV says.
@@ -89,6 +104,9 @@ def uptime_interval(ctx: ClientContext) -> Iterator[Violation]:
         `supervision.uptime_interval_minutes` is at most `uptime_interval_max_minutes` of the
         CGV version, unless the `supervision` section cites a client request.
 
+        Accepted: any interval up to the CGV's; a longer one when the `supervision` section
+        cites the client's request.
+
     Why:
         Article 4: "Uptime applicatif avec alerte programmée toutes les 1min".
 
@@ -99,6 +117,11 @@ def uptime_interval(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/servers/shop1.yaml):
         supervision:
           uptime_interval_minutes: 1
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        supervision:
+          uptime_interval_minutes: 15
+          request: REQ-2025-001
 
     Fix:
         Check uptime as often as the CGV says.

@@ -16,6 +16,9 @@ def server_type(ctx: ClientContext) -> Iterator[Violation]:
         `ovh.type` of every server equals `server_type` of the CGV version, unless the `ovh`
         section cites a client request (`ovh.request`).
 
+        Accepted: a bare-metal server; any other type when the `ovh` section cites the
+        client's request.
+
     Why:
         Article 4 manages "Serveurs Dédié Bar Metal (hors demande spécifique du client sur un
         autre de type de serveur)": another type is a derogation that must be traceable.
@@ -27,6 +30,11 @@ def server_type(ctx: ClientContext) -> Iterator[Violation]:
     Passing example (clients/alpine-books/servers/shop1.yaml):
         ovh:
           type: bare_metal
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        ovh:
+          type: vps
+          request: REQ-2025-001
 
     Fix:
         Use a bare-metal server, or record the client's request and cite it in `ovh.request`.
@@ -52,6 +60,8 @@ def tls_issuer(ctx: ClientContext) -> Iterator[Violation]:
         `vhosts[].tls.issuer` is the CGV's `default_tls_issuer` or one of the `tls_issuers`
         of policies/dag.yaml.
 
+        Accepted: no `tls` (no certificate), OVH, or any issuer of `tls_issuers`.
+
     Why:
         Article 4: certificates are supplied by OVH; "ponctuellement" DAG buys them from
         another provider, which the company settings name.
@@ -67,6 +77,12 @@ def tls_issuer(ctx: ClientContext) -> Iterator[Violation]:
           - domain: www.alpine-books.example
             aliases: [alpine-books.example]
             tls: {issuer: letsencrypt}
+
+    Also passing example (clients/alpine-books/servers/shop1.yaml):
+        vhosts:
+          - domain: www.alpine-books.example
+            aliases: [alpine-books.example]
+            tls: {issuer: ovh}
 
     Fix:
         Use an accepted issuer, or add the provider to `tls_issuers` in policies/dag.yaml.
