@@ -8,6 +8,7 @@ import shutil
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import pytest
 from dagsync import ovhapi
 from dagsync.backup.targets import merge_plans
 from dagsync.errors import DagsyncError
-from dagsync.ovhapi import ACCESS_RULES, OvhApi
+from dagsync.ovhapi import ACCESS_RULES, EdgeRule, OvhApi, PortRange
+from dagsync.ovhapi.limits import RetryBudget, RetryPolicy
 from dagsync.reconcile.core import Action, Change, Target
 from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.engine import RunOptions
@@ -401,7 +403,7 @@ def test_removing_a_declared_port_deletes_its_rule_and_nothing_else(
         assert edge(api)[1] == [r for r in desired_rules(repo, "shop1") if "port 80" not in r]
 
 
-def test_a_changed_port_is_closed_first_then_opened_and_the_final_deny_stays(
+def test_a_changed_port_is_opened_first_then_the_old_one_closed_and_the_final_deny_stays(
     root: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, fake: FakeTime
 ) -> None:
     with running(account_fixture(repo)) as emu:
@@ -412,14 +414,16 @@ def test_a_changed_port_is_closed_first_then_opened_and_the_final_deny_stays(
         report = apply(moved, api, ALPINE)
         assert report.ok
         assert [(r.method, r.path) for r in mutations(emu)] == [
-            ("DELETE", _rule_path(3)),
             ("POST", _rule_path()),
+            ("DELETE", _rule_path(3)),
         ]
         calls = [(r.method, r.path) for r in emu.requests]
-        gone = calls.index(("GET", _rule_path(3)), calls.index(("DELETE", _rule_path(3))))
-        assert gone < calls.index(("POST", _rule_path()))  # waited for removal before creating
-        assert edge(api) == (True, desired_rules(moved, "shop1"))
-        assert "#3 permit tcp from any to port 8080" in edge(api)[1]
+        created = calls.index(("GET", _rule_path(6)), calls.index(("POST", _rule_path())))
+        assert created < calls.index(("DELETE", _rule_path(3)))  # waited for ok before deleting
+        assert edge(api)[0] is True
+        assert "#6 permit tcp from any to port 8080" in edge(api)[1]
+        assert not any("port 80 " in r or r.endswith("port 80") for r in edge(api)[1])
+        assert not plan(moved, api, ALPINE).has_changes
 
 
 def test_lost_management_access_restores_the_previous_edge_rules(
@@ -457,7 +461,11 @@ def test_a_roll_back_after_a_slow_removal_recreates_the_rule_being_removed(
         moved = edit(root, "      port: 80\n", "      port: 8080\n")
         shop1 = target(apply(moved, api, ALPINE, check=lambda t: False), "alpine-books/shop1@ovh")
         assert shop1.status is HostStatus.ROLLED_BACK
-        assert edge(api) == before  # #3 (port 80) re-created once its removal ended
+        enabled, rules = edge(api)
+        # #3 (port 80) re-created once its removal ended; the new #6 (port 8080) is on its way
+        # out (removalPending): the restore waits only where a previous rule comes back
+        assert (enabled, [r for r in rules if not r.endswith("[removalPending]")]) == before
+        assert "#6 permit tcp from any to port 8080 [removalPending]" in rules
 
 
 def test_lost_access_on_a_fresh_address_leaves_its_firewall_off_and_changes_nothing_else(
@@ -547,3 +555,127 @@ def test_the_default_access_check_fails_when_ssh_cannot_be_reached(repo: Reposit
     check = driver.ssh_access_check(repo, Overrides(hosts=hosts), options)
     assert check(Target("alpine-books", "shop1")) is False
     assert check(Target("alpine-books", "no-such-server")) is False
+
+
+# -- a failed create never leaves a declared service closed; 429s within the run's budget ------
+
+PORT_80_ANY = (
+    "      sources: [any]\n      public: true\n      justification: Public shop, redirects"
+)
+PORT_80_NET = "      sources: [198.51.100.0/24]\n      justification: Public shop, redirects"
+CLIENT = ip_address("198.51.100.7")  # inside the declared source of port 80
+
+
+def reachable(api: OvhApi, port: int, source: IPv4Address | IPv6Address = CLIENT) -> bool:
+    """Whether the edge lets a new TCP connection from ``source`` to ``port`` in: first match
+    over the rules OVH applies (ok, or still being removed); a disabled firewall filters none."""
+    firewall = ovhapi.get_firewall(api, SHOP1_BLOCK, SHOP1_IP)
+    if firewall is None or not firewall.enabled:
+        return True
+    active = [
+        r.rule
+        for r in ovhapi.firewall_rules(api, SHOP1_BLOCK, SHOP1_IP)
+        if r.state in ("ok", "removalPending")
+    ]
+    for rule in sorted(active, key=lambda r: r.sequence):
+        if rule.protocol not in ("tcp", "ipv4") or rule.tcp_option == "established":
+            continue
+        if rule.source is not None and source not in ip_network(rule.source):
+            continue
+        ports = rule.destination_port
+        if ports is not None and not ports.first <= port <= ports.last:
+            continue
+        return rule.action == "permit"
+    return True
+
+
+def _fill_the_rule_budget(api: OvhApi) -> list[str]:
+    """Undeclared permits in every free sequence below 19: 20 rules, no room to create first."""
+    taken = {r.rule.sequence for r in ovhapi.firewall_rules(api, SHOP1_BLOCK, SHOP1_IP)}
+    for sequence in sorted(set(range(19)) - taken):
+        rule = EdgeRule(sequence, "permit", "udp", None, PortRange.single(5000 + sequence))
+        ovhapi.create_rule(api, SHOP1_BLOCK, SHOP1_IP, rule)
+        ovhapi.wait_rule_ok(api, SHOP1_BLOCK, SHOP1_IP, sequence, timeout=60, interval=5)
+    rules = edge(api)[1]
+    assert len(rules) == 20
+    return rules
+
+
+@pytest.mark.parametrize("fault", [Fault.server_error(), Fault.bad_gateway_html()], ids=str)
+def test_a_failed_create_of_a_changed_rule_leaves_port_80_reachable(
+    root: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, fake: FakeTime, fault: Fault
+) -> None:
+    with running(account_fixture(repo)) as emu:
+        api = connect(emu, monkeypatch, fake)
+        assert apply(repo, api, ALPINE).ok and reachable(api, 80)
+        narrowed = edit(root, PORT_80_ANY, PORT_80_NET)
+        emu.inject(fault, count=None, method="POST", path_prefix=_rule_path())
+        shop1 = target(apply(narrowed, api, ALPINE), "alpine-books/shop1@ovh")
+        assert shop1.status is HostStatus.FAILED
+        first = shop1.outcomes[0]
+        assert (first.change.summary, first.status) == (
+            "#6 permit tcp from 198.51.100.0/24 to port 80 (http)",
+            Status.FAILED,
+        )
+        assert reachable(api, 80)  # the old rule is still there: nothing was deleted
+        assert "#3 permit tcp from any to port 80" in edge(api)[1]
+        emu.clear_faults()
+        assert apply(narrowed, api, ALPINE).ok
+        assert reachable(api, 80) and not reachable(api, 80, ip_address("203.0.113.99"))
+        assert not plan(narrowed, api, ALPINE).has_changes
+
+
+@pytest.mark.parametrize("fault", [Fault.server_error(), Fault.bad_gateway_html()], ids=str)
+def test_with_the_rule_budget_spent_a_failed_create_restores_the_previous_rules(
+    root: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, fake: FakeTime, fault: Fault
+) -> None:
+    with running(account_fixture(repo)) as emu:
+        api = connect(emu, monkeypatch, fake)
+        assert apply(repo, api, ALPINE).ok
+        before = _fill_the_rule_budget(api)
+        narrowed = edit(root, PORT_80_ANY, PORT_80_NET)
+        planned = target(plan(narrowed, api, ALPINE), "alpine-books/shop1@ovh")
+        assert any("20-rule budget" in n.text for n in planned.notes)
+        attempts = api.retry.attempts  # every attempt of the one create fails
+        emu.inject(fault, count=attempts, method="POST", path_prefix=_rule_path())
+        shop1 = target(apply(narrowed, api, ALPINE), "alpine-books/shop1@ovh")
+        statuses = [o.status for o in shop1.outcomes]
+        assert statuses.count(Status.FAILED) == 1 and Status.ROLLED_BACK in statuses
+        rolled = next(o.message for o in shop1.outcomes if o.status is Status.ROLLED_BACK)
+        assert rolled.startswith("rolled back: a create failed after rules of 203.0.113.10")
+        assert "no declared service stays closed" in rolled
+        assert edge(api) == (True, before) and reachable(api, 80)
+        assert apply(narrowed, api, ALPINE).ok  # the fault is used up: a re-run converges
+        assert reachable(api, 80) and not plan(narrowed, api, ALPINE).has_changes
+
+
+def test_ten_429s_in_a_row_with_retry_after_are_waited_out_within_the_run_budget(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch, fake: FakeTime
+) -> None:
+    with running(account_fixture(repo)) as emu:
+        api = connect(emu, monkeypatch, fake)
+        emu.inject(Fault.rate_limited(retry_after=2), count=10)
+        started = fake.now
+        report = apply(repo, api, ALPINE)
+        assert report.ok
+        assert [r.status for r in emu.requests].count(429) == 10
+        assert fake.sleeps[:10] == [2.0] * 10  # each wait is OVH's Retry-After, ten times
+        assert fake.now - started >= 20  # well past the former abort after 9 s
+        assert api.budget.left == api.retry.run_budget - 20.0
+
+
+def test_429s_beyond_the_run_budget_fail_with_a_clear_message(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch, fake: FakeTime
+) -> None:
+    with running(account_fixture(repo)) as emu:
+        api = connect(emu, monkeypatch, fake)
+        api.retry = RetryPolicy(run_budget=9.0)
+        api.budget = RetryBudget(9.0)
+        emu.inject(Fault.rate_limited(retry_after=2), count=None, path_prefix="/dedicated")
+        with pytest.raises(ovhapi.OvhRateLimited) as raised:
+            ovhapi.get_server(api, SHOP1)
+        assert fake.sleeps == [2.0, 2.0, 2.0, 2.0]
+        assert "the run's retry budget (9 s of waiting) has 1.0 s left, less than the 2.0 s" in (
+            str(raised.value)
+        )
+        assert "gave up after 5 attempts" in str(raised.value)

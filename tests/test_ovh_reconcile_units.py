@@ -176,11 +176,12 @@ def test_changes_carry_what_the_executor_needs_and_delete_shows_as_destroy() -> 
     observed = observed_edge("enabled", DATA["cases"][3]["observed"])
     changes = [i for i in edge_changes(desired, observed) if isinstance(i, Change)]
     assert [(c.action, c.resource) for c in changes] == [
+        (Action.CREATE, "203.0.113.10 #4"),
         (Action.DELETE, "203.0.113.10 #2"),
-        (Action.CREATE, "203.0.113.10 #2"),
     ]
     assert changes[0].payload["block"] == "203.0.113.10/32"
-    assert decode_rule(changes[1].payload["rule"]) == desired.permits[2]
+    assert changes[0].payload["step"] < changes[1].payload["step"]  # created before deleted
+    assert decode_rule(changes[0].payload["rule"]) == replace(desired.permits[2], sequence=4)
 
 
 @pytest.mark.parametrize(

@@ -275,10 +275,23 @@ def test_retries_stop_within_the_total_time(
 ) -> None:
     use_emulator(emu, monkeypatch)
     api = fast_api(fake, retry=RetryPolicy(attempts=10, base_delay=1, total=10))
-    emu.inject(Fault.rate_limited(), count=None)
-    with pytest.raises(ovhapi.OvhRateLimited):
+    emu.inject(Fault.unavailable(), count=None)
+    with pytest.raises(OvhServerError):
         ovhapi.list_servers(api)
     assert fake.sleeps == [1.0, 2.0, 4.0]  # the next one (8 s) would pass 10 s in total
+
+
+def test_429s_are_bounded_by_the_runs_budget_not_by_attempts_nor_the_calls_total(
+    emu: OvhEmulator, fake: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_emulator(emu, monkeypatch)
+    policy = RetryPolicy(attempts=2, base_delay=1, total=10, run_budget=40)
+    api = fast_api(fake, retry=policy)
+    emu.inject(Fault.rate_limited(), count=None)
+    with pytest.raises(ovhapi.OvhRateLimited, match="retry budget"):
+        ovhapi.list_servers(api)
+    assert fake.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0]  # 31 s; the next 30 s would pass 40
+    assert api.budget.left == 9.0
 
 
 def test_hung_connection_times_out_then_the_retry_succeeds(

@@ -5,8 +5,11 @@
 
 Retries. A call is retried with exponential backoff and full jitter on 429, on 5xx (an HTML
 502 page included) and on transport errors (refused connection, timeout), never on another
-4xx, within :class:`~.limits.RetryPolicy` bounds (attempts and total time). Each attempt first
-takes a token from the client-side :class:`~.limits.RateLimiter`.
+4xx, within :class:`~.limits.RetryPolicy` bounds: a failure (5xx, transport) by attempts and
+total time per call; a 429 by the run's waiting budget only (``RetryPolicy.run_budget``
+seconds of sleeping shared by every call of this client), each wait at least OVH's
+``Retry-After``, so a long throttling slows the run down instead of aborting it. Each attempt
+first takes a token from the client-side :class:`~.limits.RateLimiter`.
 
 Idempotency. GET, PUT and DELETE are repeated freely; a DELETE whose retry answers 404 after
 an uncertain attempt counts as done. A POST that failed *ambiguously* (5xx, timeout, reset:
@@ -49,7 +52,7 @@ from .errors import (
     OvhTransportError,
     OvhWaitTimeout,
 )
-from .limits import Clock, Jitter, RateLimiter, RetryPolicy, Sleep, full_jitter
+from .limits import Clock, Jitter, RateLimiter, RetryBudget, RetryPolicy, Sleep, full_jitter
 from .shapes import query_string
 
 __all__ = ["CREDENTIALS_HINT", "OvhApi", "connect", "resolve_credentials"]
@@ -175,6 +178,7 @@ class OvhApi:
         self.url = url
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
+        self.budget = RetryBudget(self.retry.run_budget)  # one client = one run
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
@@ -275,13 +279,27 @@ class OvhApi:
         return reread()
 
     def _backoff(self, failures: int, error: OvhError, started: float) -> float | None:
-        """The sleep before the next attempt, or ``None`` when the bounds are reached."""
-        if failures >= self.retry.attempts:
+        """The sleep before the next attempt, or ``None`` when the bounds are reached.
+
+        A 429 is bounded by the run's budget only, and waits at least its Retry-After; a
+        failure also by the attempts and the total time of this call."""
+        throttled = isinstance(error, OvhRateLimited)
+        if not throttled and failures >= self.retry.attempts:
             return None
         delay = self._jitter(self.retry.ceiling(failures))
-        if error.retry_after is not None:
+        if throttled and error.retry_after is not None:  # OVH said how long: exactly that
+            delay = max(error.retry_after, self.retry.min_throttle_delay)
+        elif throttled:
+            delay = max(delay, self.retry.min_throttle_delay)
+        elif error.retry_after is not None:
             delay = max(delay, min(error.retry_after, self.retry.max_delay))
-        if self._clock() - started + delay > self.retry.total:
+        if not throttled and self._clock() - started + delay > self.retry.total:
+            return None
+        if not self.budget.take(delay):
+            error.message += (
+                f"; the run's retry budget ({self.retry.run_budget:g} s of waiting) "
+                f"has {self.budget.left:.1f} s left, less than the {delay:.1f} s to wait"
+            )
             return None
         return delay
 

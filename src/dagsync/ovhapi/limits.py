@@ -8,7 +8,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Clock", "Jitter", "RateLimiter", "RetryPolicy", "Sleep", "full_jitter"]
+__all__ = [
+    "Clock",
+    "Jitter",
+    "RateLimiter",
+    "RetryBudget",
+    "RetryPolicy",
+    "Sleep",
+    "full_jitter",
+]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -57,16 +65,47 @@ class RateLimiter:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds of the retries: attempts per call, backoff ceiling, and total time per call."""
+    """Bounds of the retries.
+
+    Failures (5xx, transport errors) are bounded per call: ``attempts`` and ``total`` seconds.
+    Throttling (429) is not a failure: it is retried, waiting at least what OVH's
+    ``Retry-After`` asks, for as long as the whole run's waiting budget (``run_budget``
+    seconds of sleeping, shared by every call of one client) allows, never after a fixed
+    count.  Every retry's sleep is charged to that budget.
+    """
 
     attempts: int = 5
     base_delay: float = 1.0
     max_delay: float = 30.0
     total: float = 120.0
+    run_budget: float = 600.0
+    min_throttle_delay: float = 0.5
 
     def ceiling(self, failures: int) -> float:
         """The backoff ceiling after ``failures`` failed attempts: base * 2**(n-1), capped."""
-        return min(self.max_delay, self.base_delay * 2.0 ** (failures - 1))
+        return min(self.max_delay, self.base_delay * 2.0 ** min(failures - 1, 30))
+
+
+class RetryBudget:
+    """The seconds of retry sleeping one run may still spend (thread-safe)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.total = seconds
+        self._left = seconds
+        self._lock = threading.Lock()
+
+    @property
+    def left(self) -> float:
+        with self._lock:
+            return self._left
+
+    def take(self, seconds: float) -> bool:
+        """Spend ``seconds`` if the budget still holds them; False (nothing spent) if not."""
+        with self._lock:
+            if seconds > self._left:
+                return False
+            self._left -= seconds
+            return True
 
 
 def full_jitter(ceiling: float) -> float:

@@ -6,6 +6,11 @@ call of a step is issued, then each is awaited (``creationPending`` -> ``ok``,
 failure (a timeout names the address, the sequence and the state it was stuck in) stops
 that address; a re-run plans from the state OVH then reports and converges.
 
+A declared service is never left closed: permits are created before undeclared ones are
+deleted (see :mod:`.firewall`); when the 20-rule budget forces a delete first and a later
+create fails (a 500, an HTML 502, a timeout), the rules read before the change are restored
+at once, as below, and the changes are reported "rolled back" with the failure.
+
 Safety, as for the host firewall: once the changes of an address have run (or stopped), the
 caller's ``check_access(target)`` must confirm that DAG's management access to the server
 still works (the SSH driver opens a fresh SSH connection). If it does not, the rules read
@@ -150,7 +155,9 @@ def restore_edge(api: OvhApi, previous: EdgeObserved, options: OvhOptions) -> No
         if item.state != "removalPending" and wanted.get(item.rule.sequence) != item.rule:
             ovhapi.delete_rule(api, block, address, item.rule.sequence)
     for item in ovhapi.firewall_rules(api, block, address):
-        if item.state == "removalPending":  # ours just now, or left by the failed change
+        # ours just now, or left by the failed change: wait only where a previous rule must
+        # come back; the others finish their removal on their own
+        if item.state == "removalPending" and item.rule.sequence in wanted:
             ovhapi.wait_rule_gone(api, block, address, item.rule.sequence, **wait)
     present = {r.rule.sequence for r in ovhapi.firewall_rules(api, block, address)}
     for sequence, rule in sorted(wanted.items()):
@@ -169,6 +176,41 @@ def _checked(check: Callable[[], bool]) -> bool:
         return False
 
 
+def _closed_then_failed(outcomes: Sequence[Outcome]) -> bool:
+    """A permit was deleted, then a create failed: a declared service may be closed."""
+    deleted = failed = False
+    for outcome in outcomes:
+        payload = outcome.change.payload
+        if outcome.status is Status.APPLIED and payload.get("op") == "delete":
+            deleted = deleted or payload.get("rule", {}).get("action") == "permit"
+        if outcome.status is Status.FAILED and payload.get("op") == "create":
+            failed = True
+    return deleted and failed
+
+
+def _restore_after_failure(
+    api: OvhApi, outcomes: list[Outcome], previous: EdgeObserved, options: OvhOptions
+) -> list[Outcome]:
+    """Put the previous rules back after a failed create that followed a delete."""
+    cause = next(o.message for o in outcomes if o.status is Status.FAILED)
+    try:
+        restore_edge(api, previous, options)
+    except OvhError as error:
+        text = (
+            f"a create failed after rules of {previous.address} were deleted ({cause}), and "
+            f"restoring its previous edge rules failed too: {error}"
+        )
+        return [Outcome(o.change, Status.FAILED, text) for o in outcomes]
+    text = (
+        f"rolled back: a create failed after rules of {previous.address} were deleted "
+        f"({cause}); its previous edge rules were restored, so no declared service stays closed"
+    )
+    return [
+        o if o.status is Status.FAILED else Outcome(o.change, Status.ROLLED_BACK, text)
+        for o in outcomes
+    ]
+
+
 def apply_edge(
     api: OvhApi,
     changes: Sequence[Change],
@@ -182,6 +224,8 @@ def apply_edge(
         outcomes += _run_step(api, list(step), options)
         if any(o.status is Status.FAILED for o in outcomes):
             break
+    if _closed_then_failed(outcomes):
+        return _restore_after_failure(api, outcomes, previous, options)
     if not outcomes or _checked(check):
         return outcomes
     lost = f"DAG's management access to the server failed after the changes of {previous.address}"

@@ -11,21 +11,29 @@ The changes run in numbered steps; the executor issues every change of a step, t
 for all of them (``creationPending`` -> ``ok``, ``removalPending`` -> 404):
 
 0. put the address on the firewall if it is not there (OVH creates it disabled);
-1. **close**: delete every permit that is not declared (or repeats another). Deleting a
-   permit can only close, so this comes before anything else;
-2. **open**: create the missing permits at free sequences below 19 (the preferred one when
-   free, else the lowest free one). A declared permit found at 19, where the deny belongs,
-   is created again here before step 4 deletes it: the port it opens never closes;
-3. to 6. **the final deny at 19**, created once the permits are in place, so that no
+1. **open first**: create the missing permits at sequences below 19 that are free now (the
+   preferred one when free, else the lowest free one), *before* anything is deleted, so a
+   changed rule (a port's new sources, say) is in place before its old form goes: a failed
+   create leaves every declared service as reachable as it was. A new permit only lets in
+   what it declares. A declared permit found at 19, where the deny belongs, is created
+   again here before step 5 deletes it: the port it opens never closes;
+2. **close**: delete every permit that is not declared (or repeats another);
+3. **refill**: only when the 20-rule budget left no free sequence for some missing permits
+   in step 1, create them in the sequences step 2 freed. This is the one place where a
+   declared service can be briefly closed (its old form deleted, its new one not yet
+   created); if such a create fails, the executor restores the rules read before the
+   change (see :mod:`.apply`), so the service is not left closed;
+4. to 7. **the final deny at 19**, created once the permits are in place, so that no
    declared port (SSH for the management ranges included) is closed while they are being
-   created. If 19 holds a declared permit, it is deleted (4) now that its copy exists, then
-   the deny is created (5). If 19 holds another deny, a ``deny ipv4`` is first created at a
-   free sequence above every permit (3), the old one is deleted (4), the deny is created at
-   19 (5) and the temporary one deleted (6): the address is never open meanwhile;
-7. delete the other deny rules (below 19): with the deny at 19 in place, this can only open
+   created. If 19 holds a declared permit, it is deleted (5) now that its copy exists, then
+   the deny is created (6). If 19 holds another deny, a ``deny ipv4`` is first created at a
+   free sequence above every permit (4), the old one is deleted (5), the deny is created at
+   19 (6) and the temporary one deleted (7): the address is never open meanwhile;
+8. delete the other deny rules (below 19): with the deny at 19 in place, this can only open
    ports that are declared;
-8. create the permits that found no free sequence in step 2, in the sequences step 7 freed;
-9. enable the firewall (PUT, then wait for ``ok``): only now do new rules start to apply.
+9. create the permits that found no free sequence in steps 1 and 3, in the sequences step
+   8 freed;
+10. enable the firewall (PUT, then wait for ``ok``): only now do new rules start to apply.
 
 So deleting a deny (steps 4 and 7) is the only change that opens, and only while a deny at
 19 (or the temporary one) covers everything else; the final deny is never removed while
@@ -62,8 +70,9 @@ KIND: Final = "ovh-firewall"
 LAST: Final = LAST_SEQUENCE
 (
     FIREWALL,
-    CLOSE,
     OPEN,
+    CLOSE,
+    REFILL,
     TEMPORARY_DENY,
     FREE_LAST,
     DENY,
@@ -71,7 +80,7 @@ LAST: Final = LAST_SEQUENCE
     OTHER_DENIES,
     LATE,
     ENABLE,
-) = range(10)
+) = range(11)
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,7 @@ def _deny_ops(
         if content(table.moved) in {content(r) for r in late}:
             notes.append(
                 f"no free sequence to move {table.moved.describe()} away from {LAST} first: "
-                "that port is closed until step 8 re-creates it"
+                "that port is closed until step 9 re-creates it"
             )
         free_last = EdgeOp(FREE_LAST, "delete", table.moved, "moved below the final deny")
         return [free_last, EdgeOp(DENY, "create", deny, "final deny")], notes
@@ -185,11 +194,21 @@ def edge_ops(desired: EdgeDesired, observed: EdgeObserved) -> tuple[list[EdgeOp]
     ]
     if observed.firewall is None:
         ops.append(EdgeOp(FIREWALL, "firewall", why="created disabled"))
-    ops += [EdgeOp(CLOSE, "delete", r, "not declared") for r in table.close]
     missing = [p for p in desired.permits if content(p) not in table.kept]
-    occupied = {*table.kept.values(), *table.pending, *(r.sequence for r in table.other_denies)}
-    placed, late, slots = _place(missing, (s for s in range(LAST) if s not in occupied))
+    closing = [r.sequence for r in table.close]
+    occupied = {
+        *table.kept.values(),
+        *table.pending,
+        *(r.sequence for r in table.other_denies),
+        *closing,
+    }
+    placed, rest, slots = _place(missing, (s for s in range(LAST) if s not in occupied))
     ops += [EdgeOp(OPEN, "create", r, desired.origin(r)) for r in placed]
+    ops += [EdgeOp(CLOSE, "delete", r, "not declared") for r in table.close]
+    refilled, late, freed_by_close = _place(rest, closing)
+    ops += [EdgeOp(REFILL, "create", r, desired.origin(r)) for r in refilled]
+    slots = sorted([*slots, *freed_by_close])
+    placed += refilled
     top = max([*table.kept.values(), *(r.sequence for r in placed)], default=-1)
     deny_ops, deny_notes = _deny_ops(desired, table, top, slots, late)
     ops += deny_ops
@@ -200,6 +219,12 @@ def edge_ops(desired: EdgeDesired, observed: EdgeObserved) -> tuple[list[EdgeOp]
     freed = sorted(r.sequence for r in table.other_denies)
     late_placed, unplaced, _ = _place(late, freed)
     ops += [EdgeOp(LATE, "create", r, desired.origin(r)) for r in late_placed]
+    notes += [
+        f"no free sequence to create {r.describe()} on {desired.address} before the undeclared "
+        "rules are deleted (20-rule budget): it is created right after them, and if that "
+        "fails the previous rules are restored"
+        for r in refilled
+    ]
     notes += deny_notes + [
         f"no free sequence for {r.describe()} on {desired.address}: run apply again once the "
         "rules pending removal are gone"

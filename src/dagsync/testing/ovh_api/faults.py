@@ -26,14 +26,18 @@ class Fault:
     content_type: str = JSON_TYPE
     hang: bool = False
     hang_seconds: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # extra response headers (e.g. Retry-After)
 
     @classmethod
     def json(cls, status: int, body: Mapping[str, Any]) -> Fault:
         return cls(status, json.dumps(dict(body)).encode())
 
     @classmethod
-    def rate_limited(cls) -> Fault:
-        return cls.json(429, {"class": "Client::TooManyRequests", "message": "Too many requests"})
+    def rate_limited(cls, retry_after: float | None = None) -> Fault:
+        """A 429; with ``retry_after``, a ``Retry-After`` header of that many seconds."""
+        body = {"class": "Client::TooManyRequests", "message": "Too many requests"}
+        headers = () if retry_after is None else (("Retry-After", f"{retry_after:g}"),)
+        return cls(429, json.dumps(body).encode(), headers=headers)
 
     @classmethod
     def server_error(cls) -> Fault:

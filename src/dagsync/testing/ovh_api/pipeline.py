@@ -47,6 +47,7 @@ class Reply:
     content_type: str = JSON_TYPE
     hang: bool = False
     hang_seconds: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class LoggedRequest(NamedTuple):
@@ -72,7 +73,9 @@ def json_reply(status: int, value: Any) -> Reply:
 
 
 def fault_reply(fault: Fault) -> Reply:
-    return Reply(fault.status, fault.body, fault.content_type, fault.hang, fault.hang_seconds)
+    return Reply(
+        fault.status, fault.body, fault.content_type, fault.hang, fault.hang_seconds, fault.headers
+    )
 
 
 class Pipeline:

@@ -110,6 +110,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("X-Ovh-QueryID", f"EU.ext-emu.{secrets.token_hex(4)}.{next(_query_ids)}")
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(reply.body)
 
