@@ -91,11 +91,11 @@ class Collector:
         self._counts[rel] += 1
         return self._counts[rel] <= MAX_FINDINGS_PER_FILE
 
-    def _hide(self, rel: str, line: int, column: int, severity: Severity) -> None:
-        count, first_line, first_column, worst = self._hidden.get(rel, (0, line, column, severity))
+    def _hide(self, rel: str, line: int, column: int, severity: Severity, count: int = 1) -> None:
+        hidden, first_line, first_column, worst = self._hidden.get(rel, (0, line, column, severity))
         if severity is Severity.ERROR:
             worst = severity
-        self._hidden[rel] = (count + 1, first_line, first_column, worst)
+        self._hidden[rel] = (hidden + count, first_line, first_column, worst)
 
     def _masked(self, message: str) -> str:
         for value in self._secrets:
@@ -167,6 +167,11 @@ class Collector:
                 server=server,
             )
         )
+
+    def hidden(self, doc: Document, path: list[str | int], count: int) -> None:
+        """`count` more (error) findings in `doc`, the first at `path`, not worded one by one."""
+        line, column = (0, 0) if doc.rel in self._hidden else doc.locate([str(p) for p in path])
+        self._hide(doc.rel, line, column, Severity.ERROR, count)
 
     def finish(self) -> list[Finding]:
         """The findings, with one YAML008 per file that had more than the limit."""
@@ -394,6 +399,25 @@ def check_client(
     return ClientReport(findings, index)
 
 
+def _first_places(errors: list[Any], limit: int) -> tuple[list[Any], list[tuple[Any, ...]]]:
+    """pydantic's errors at the first `limit` places of the document, and the other places
+    (counted, not worded: a million wrong list items must cost a count, not a million messages).
+    A place is the location without a last union-branch tag (tags are no identifiers)."""
+    if len(errors) <= limit:
+        return errors, []
+    kept: list[Any] = []
+    places: dict[tuple[Any, ...], bool] = {}
+    for error in errors:
+        place = loc = error["loc"]
+        if loc and loc[-1].__class__ is str and not loc[-1].isidentifier():
+            place = loc[:-1]  # a union branch's tag
+        if place not in places:
+            places[place] = len(places) < limit
+        if places[place]:
+            kept.append(error)
+    return kept, [p for p, shown in places.items() if not shown]
+
+
 def _not_run(client_id: str, rel: str, skipped: dict[str, str], servers: list[str]) -> Finding:
     """One note naming the rules that could not run, grouped by the invalid input they need,
     and the server files no rule could read."""
@@ -423,7 +447,7 @@ def _typed(model: type[M], doc: Document, out: Collector, server: str | None = N
     try:
         return model.model_validate_json(as_json(doc.data), strict=True)
     except ValidationError as exc:
-        errors = exc.errors()
+        errors = exc.errors(include_url=False)
         _report_schema(model, doc, errors, out, server)
     label = doc.rel.rsplit("/", 2)[-2:] if "/servers/" in doc.rel else doc.rel.rsplit("/", 1)[-1:]
     typed, _ = validate_sections(model, doc.data, errors, "/".join(label))
@@ -433,6 +457,7 @@ def _typed(model: type[M], doc: Document, out: Collector, server: str | None = N
 def _report_schema(
     model: type[BaseModel], doc: Document, errors: list[Any], out: Collector, server: str | None
 ) -> None:
+    errors, rest = _first_places(errors, MAX_FINDINGS_PER_FILE + 1)
     for problem in schema_problems(model, doc.data, errors):
         out.add(
             doc,
@@ -443,6 +468,8 @@ def _report_schema(
             server=server,
             article=problem.article,
         )
+    if rest:
+        out.hidden(doc, list(rest[0]), len(rest))
 
 
 def _index_client_doc(doc: Document, folder: str, out: Collector, index: ClientIndex) -> None:

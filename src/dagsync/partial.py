@@ -81,11 +81,13 @@ def validate_sections(
     even that fails (e.g. the document is not a mapping)."""
     if not isinstance(data, dict):
         return None, []
-    cleaned = copy.deepcopy(data)
-    for error in errors:
-        if error["type"] == "extra_forbidden":
-            _drop(cleaned, error["loc"])
+    extras = [error["loc"] for error in errors if error["type"] == "extra_forbidden"]
+    cleaned = copy.deepcopy(data) if extras else data
+    for loc in extras:
+        _drop(cleaned, loc)
     tree: dict[str, Any] = {}
+    for loc in _sections([error for error in errors if error["type"] != "extra_forbidden"]):
+        _add(model, tree, loc)
     for _ in range(3):  # unknown keys dropped; then each failing section; then its parents
         try:
             instance = _partial(model, _freeze(tree)).model_validate_json(
@@ -93,8 +95,8 @@ def validate_sections(
             )
         except ValidationError as exc:
             grown = False
-            for error in exc.errors():
-                grown |= _add(model, tree, error["loc"])
+            for loc in _sections(exc.errors(include_url=False, include_input=False)):
+                grown |= _add(model, tree, loc)
             if not grown:
                 return None, []
             continue
@@ -104,6 +106,20 @@ def validate_sections(
         _mark(instance, tree, label, (), names)
         return instance, names
     return None, []
+
+
+def _sections(errors: list[Any]) -> set[tuple[Any, ...]]:
+    """The distinct field paths of `errors`: each location up to its first list index or
+    union tag (thousands of errors in one list are one section)."""
+    out: set[tuple[Any, ...]] = set()
+    for error in errors:
+        loc = error["loc"]
+        end = 0
+        while end < len(loc) and loc[end].__class__ is str and loc[end].isidentifier():
+            end += 1
+        if end:
+            out.add(loc[:end])
+    return out
 
 
 def _drop(data: Any, loc: tuple[Any, ...]) -> None:
@@ -118,6 +134,7 @@ def _drop(data: Any, loc: tuple[Any, ...]) -> None:
         node.pop(loc[-1], None)
 
 
+@functools.cache
 def _field_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
     """The model type of field `name` of `model` (also through `X | None`), if it is one."""
     field = model.model_fields.get(name)
@@ -144,6 +161,8 @@ def _add(model: type[BaseModel], tree: dict[str, Any], loc: tuple[Any, ...]) -> 
     for index, part in enumerate(loc):
         if not isinstance(part, str) or part not in current.model_fields:
             return False
+        if part in node and node[part] is None:
+            return False  # already broken whole
         nested = _field_model(current, part)
         if nested is not None and index < len(loc) - 1 and node.get(part, {}) is not None:
             parent = (node, part)
@@ -159,6 +178,7 @@ def _add(model: type[BaseModel], tree: dict[str, Any], loc: tuple[Any, ...]) -> 
     return False
 
 
+@functools.cache
 def _is_collection(model: type[BaseModel], name: str) -> bool:
     annotation = model.model_fields[name].annotation
     origins = {typing.get_origin(a) for a in (annotation, *typing.get_args(annotation))}

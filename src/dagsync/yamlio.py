@@ -36,7 +36,6 @@ from ruamel.yaml.events import (
     StreamEndEvent,
     StreamStartEvent,
 )
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import implicit_resolvers
 from ruamel.yaml.util import create_timestamp
@@ -297,6 +296,20 @@ fed thousands of levels recurses (RecursionError), slows down faster than linear
 tags, crashes the C parser. The limit is checked by `nesting_problem`, one linear pass over the
 text that no input can make recurse."""
 
+_SPECIAL = re.compile(r"[\[\]{}\"'#]")
+_COMPACT = re.compile(r"(?:[-?](?:[ \t]+|$))*")
+
+
+def _too_deep(line: int, column: int, limit: int) -> YamlProblem:
+    return YamlProblem(
+        "depth",
+        line,
+        column,
+        f"collections nest more than {limit} levels deep here: dagsync's files nest a few "
+        "levels; flatten the structure",
+    )
+
+
 _BLOCK_SCALAR = re.compile(r"(?:^|[ \t])[|>][0-9+-]*[ \t]*(?:#.*)?$")
 
 
@@ -334,6 +347,15 @@ def nesting_problem(text: str, limit: int = MAX_DEPTH) -> YamlProblem | None:
             depth = len(indents) - 1
         else:
             depth = len(indents) - 1
+        if not quote and not flow and _SPECIAL.search(line) is None:
+            # the common line: no flow collection, quote or comment; only compact indicators
+            depth += len(_COMPACT.match(line, indent).group().split())  # type: ignore[union-attr]
+            if depth > limit:
+                line_no, col = line_column(text, start + indent)
+                return _too_deep(line_no, col, limit)
+            if _BLOCK_SCALAR.search(line):
+                block_scalar_at = indent
+            continue
         column = 0 if (quote or flow) else indent
         while column < len(line):
             char = line[column]
@@ -358,13 +380,7 @@ def nesting_problem(text: str, limit: int = MAX_DEPTH) -> YamlProblem | None:
                 depth += 1  # a compact block sequence or complex key opens one more level
             if depth + flow > limit:
                 line_no, col = line_column(text, start + column)
-                return YamlProblem(
-                    "depth",
-                    line_no,
-                    col,
-                    f"collections nest more than {limit} levels deep here: dagsync's files "
-                    "nest a few levels; flatten the structure",
-                )
+                return _too_deep(line_no, col, limit)
             column += 1
         if not quote and not flow and _BLOCK_SCALAR.search(line.split(" #", 1)[0]):
             block_scalar_at = indent
@@ -469,31 +485,89 @@ def _syntax(exc: MarkedYAMLError) -> YamlProblem:
     return YamlProblem("syntax", line, column, f"YAML syntax error: {problem}{context}")
 
 
+class _Node:
+    """A node's position, and its children: keys (raw scalar text) or items in order."""
+
+    __slots__ = ("column", "items", "keys", "line")
+
+    def __init__(self, event: Any) -> None:
+        mark = event.start_mark
+        self.line = mark.line + 1
+        self.column = mark.column + 1
+        self.keys: dict[str, tuple[_Node, _Node]] | None = None
+        self.items: list[_Node] | None = None
+
+
+def _position_tree(text: str) -> _Node | None:
+    """The positions of every key and value of a one-document stream, from the C parser's
+    events (no composer, no resolver, no recursion); None if it does not parse."""
+    stack: list[list[Any]] = []  # [node, pending key node or None]
+    root: _Node | None = None
+    documents = 0
+    next_event, release = _event_source(text)
+    try:
+        while True:
+            event = next_event()
+            cls = event.__class__
+            if cls in _ENDS:
+                stack.pop()
+                continue
+            if cls is StreamEndEvent:
+                return root
+            if cls is DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    return None
+                continue
+            if cls in _SKIPPED:
+                continue
+            node = _Node(event)
+            if cls is MappingStartEvent:
+                node.keys = {}
+            elif cls is SequenceStartEvent:
+                node.items = []
+            if stack:
+                frame = stack[-1]
+                parent: _Node = frame[0]
+                if parent.items is not None:
+                    parent.items.append(node)
+                elif frame[1] is None:
+                    frame[1] = (node, event.value if cls is ScalarEvent else None)
+                else:
+                    key_node, key_text = frame[1]
+                    if parent.keys is not None and key_text is not None:
+                        parent.keys.setdefault(str(key_text), (key_node, node))
+                    frame[1] = None
+            else:
+                root = node
+            if cls in _STARTS:
+                stack.append([node, None])
+    except YAMLError:
+        return None
+    finally:
+        release()
+
+
 class Positions:
     """Maps JSON pointers of one document to 1-based (line, column) of keys and values."""
 
     def __init__(self, text: str) -> None:
-        try:
-            self._root: Node | None = _safe().compose(text)
-        except YAMLError:
-            self._root = None
+        self._root = _position_tree(text)
 
     def locate(self, parts: list[str], *, key: bool = False) -> tuple[int, int]:
         """The position of the value at `parts`, or of its key; the nearest ancestor if absent."""
         node = self._root
-        best = (1, 1)
         if node is None:
-            return best
-        best = _mark(node)
+            return (1, 1)
+        best = (node.line, node.column)
         for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            step = _child(node, part)
+            step = _step(node, part)
             if step is None:
                 return best
             key_node, node = step
-            if last and key and key_node is not None:
-                return _mark(key_node)
-            best = _mark(node)
+            if index == len(parts) - 1 and key and key_node is not None:
+                return (key_node.line, key_node.column)
+            best = (node.line, node.column)
         return best
 
     def keys(self, parts: list[str]) -> Iterator[str]:
@@ -502,23 +576,15 @@ class Positions:
         for part in parts:
             if node is None:
                 return
-            step = _child(node, part)
+            step = _step(node, part)
             node = step[1] if step else None
-        if isinstance(node, MappingNode):
-            for key_node, _ in node.value:
-                yield str(key_node.value)
+        if node is not None and node.keys is not None:
+            yield from node.keys
 
 
-def _mark(node: Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _child(node: Node, part: str) -> tuple[Node | None, Node] | None:
-    if isinstance(node, MappingNode):
-        for key_node, value_node in node.value:
-            if str(key_node.value) == part:
-                return key_node, value_node
-        return None
-    if isinstance(node, SequenceNode) and part.isdigit() and int(part) < len(node.value):
-        return None, node.value[int(part)]
+def _step(node: _Node, part: str) -> tuple[_Node | None, _Node] | None:
+    if node.keys is not None:
+        return node.keys.get(part)
+    if node.items is not None and part.isdigit() and int(part) < len(node.items):
+        return None, node.items[int(part)]
     return None
