@@ -257,3 +257,72 @@ def test_rules_command_lists_the_new_rules_and_explains_them_with_their_french_c
     assert "Also passing example (clients/velo-savoie/client.yaml):" in explained.output
     explained = CliRunner().invoke(rules_command, ["acc005", "--repo", str(PROJECT)])
     assert "l'accès ROOT étant réservé à l'infogérance" in explained.output
+
+
+def _normal(text: str) -> str:
+    """The CGV text as quotes cite it: no Markdown emphasis, `12^{ème}` as `12ème`, one space."""
+    text = re.sub(r"\^\{([^}]*)\}", r"\1", text.replace("**", "").replace("*", ""))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _sentences(text: str) -> list[str]:
+    """Each checkable sentence of the CGV text: list intros and headings (ending with `:`) and
+    article titles left out; a sentence cut by a page break is joined again."""
+    body = text[text.index("Article 1 ") :]
+    bare = [re.sub(r"^[\s\-✓o•]+(?=\S)", "", line) for line in body.splitlines()]
+    lines = [_normal(line) for line in bare if not line.startswith("**")]  # bold headings
+    joined: list[str] = []
+    for line in filter(None, lines):
+        if joined and not re.search(r"[.:;!?»)]$", joined[-1]) and line[0].islower():
+            joined[-1] += " " + line
+        else:
+            joined.append(line)
+    out = []
+    for line in joined:
+        if re.match(r"Article [0-9.]+ :", line) or line.endswith(":"):
+            continue
+        out += re.split(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý])", line)
+    return out
+
+
+def _fragments(policy: CgvPolicy) -> list[str]:
+    """Every French text the catalogue cites: term quotes, rule clauses, uncheckable lines."""
+    texts = [getattr(policy, name).quote for name in TERM_NAMES]
+    texts += [c for c in (docs.clause(r, policy) for r in RULES) if c]
+    texts += [item.sentence for item in NOT_CHECKABLE]
+    return [
+        _normal(part)
+        for text in texts
+        for part in re.split(r" \[…\] | ; ", text)
+        if len(part.strip()) >= 8
+    ]
+
+
+def _uncovered(sentences: list[str], fragments: list[str]) -> list[str]:
+    return [s for s in sentences if not any(f in s or s in f for f in fragments)]
+
+
+TERM_NAMES = [
+    n for n, v in CgvPolicy.model_fields.items() if n not in {"version", "title", "effective_from"}
+]
+CGV_TEXT = (PROJECT / "policies/cgv/2024-01.txt").read_text(encoding="utf-8")
+
+
+def test_every_french_text_of_the_catalogue_is_verbatim_from_the_cgv() -> None:
+    assert POLICY is not None and POLICY.version == "2024-01"
+    text = _normal(CGV_TEXT)
+    quoted = _fragments(POLICY)
+    assert len(quoted) >= 100
+    assert [f for f in quoted if f not in text] == []
+
+
+def test_every_sentence_of_the_cgv_is_a_rule_a_computed_term_or_a_line_saying_why_not() -> None:
+    sentences = _sentences(CGV_TEXT)
+    assert len(sentences) >= 120
+    assert _uncovered(sentences, _fragments(POLICY)) == []  # type: ignore[arg-type]
+
+
+def test_the_coverage_check_reports_a_sentence_nobody_cites() -> None:
+    sentences = _sentences(CGV_TEXT + "\nLe Client arrose les plantes du datacenter le lundi.\n")
+    found = _uncovered(sentences, _fragments(POLICY))  # type: ignore[arg-type]
+    assert found == ["Le Client arrose les plantes du datacenter le lundi."]

@@ -16,7 +16,7 @@ _ROOT_CLAUSE = (
 )
 _PASSWORD_CLAUSE = (
     "Le Client est le responsable entier et exclusif des mots de passe nécessaires à "
-    "l'utilisation de son espace Internet. [...] La fourniture des mots de passe est "
+    "l'utilisation de son espace Internet. […] La fourniture des mots de passe est "
     "considérée comme confidentielle."
 )
 

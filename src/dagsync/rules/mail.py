@@ -13,7 +13,11 @@ from ..model.client import Mail, MailHosting
 from .base import ERROR, WARNING, ClientContext, Violation, rule
 
 _MAIL = ("mail",)
-_DOMAIN_CLAUSE = "Le domaine lié à l'email doit être hébergé sur un serveur DAG Technologies"
+_DOMAIN_CLAUSE = (
+    "Si le Client n'a pas souscrit à un serveur de mail dédié, ses emails sont gérés sur les "
+    "serveurs de mails mutualisés de DAG Technologies. […] Le domaine lié à l'email doit être "
+    "hébergé sur un serveur DAG Technologies"
+)
 
 
 def _shared(ctx: ClientContext) -> Mail | None:

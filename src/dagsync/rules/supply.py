@@ -104,8 +104,8 @@ def tls_issuer(ctx: ClientContext) -> Iterator[Violation]:
 
 _SUPPLIER_CLAUSE = (
     "Il est rappelé au Client que DAG Technologies s'approvisionne auprès de son fournisseur "
-    "exclusif OVH pour toute prestation concernant : Le matériel (machines, serveurs, disques "
-    "durs...) ; Les services (bande passante, noms de domaine, adresses IP, certificat SSL...)"
+    "exclusif OVH pour toute prestation concernant : […] Le matériel (machines, serveurs, "
+    "disques durs...) ; Les services (bande passante, noms de domaine, adresses IP, certificat SSL...)"
 )
 
 

@@ -2,9 +2,11 @@
 where it is enforced instead (docs/rules.md, "Not checkable here").
 
 Together with the rules' clauses and the policy terms' quotes, this table accounts for every
-sentence of the CGV (2024-01): a sentence is either checked by a rule, computed by `dagsync
-contracts` or the calendar, enforced by the reconciler, or listed here with why a
-configuration repository cannot check it. Sentences are verbatim; "[…]" marks a cut.
+sentence of the CGV text (policies/cgv/2024-01.txt): a sentence is either checked by a rule,
+computed by `dagsync contracts` or the calendar, enforced by the reconciler, or listed here
+with why a configuration repository cannot check it. Sentences are verbatim; "[…]" marks a
+cut and " ; " separates list items. tests/test_rules_catalogue.py checks both: every French
+text is verbatim from the CGV, and every sentence of the CGV is cited somewhere.
 """
 
 from __future__ import annotations
@@ -25,35 +27,44 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
     Uncheckable(
         "1",
         "Les présentes conditions générales sont applicables à la fourniture d'une prestation "
-        "d'infogérance d'un ou plusieurs serveurs pris en location ou appartenant au Client.",
-        "Scope of the CGV. What the repository checks: each contract names the CGV version it "
-        "was signed under (`contract.cgv_version`, REP009) and is judged by that version.",
+        "d'infogérance d'un ou plusieurs serveurs pris en location ou appartenant au Client. En "
+        "conséquence, le fait de passer commande implique l'adhésion entière et sans réserve du "
+        "Client aux présentes conditions générales.",
+        "Scope of the CGV. What the repository checks: each contract names the CGV version it was"
+        " signed under (`contract.cgv_version`, REP009) and is judged by that version.",
     ),
     Uncheckable(
         "1",
-        "Aucune autre condition ne peut, sauf acceptation formelle et écrite de DAG "
-        "Technologies, prévaloir sur les présentes conditions générales.",
-        "The written acceptance is a signed document outside git. What the repository "
-        "checks: every value that departs from a CGV default cites a recorded client request "
-        "(`request: REQ-...`, REQ001 to REQ004 and each derogable rule).",
+        "Aucune autre condition ne peut, sauf acceptation formelle et écrite de DAG Technologies,"
+        " prévaloir sur les présentes conditions générales.",
+        "The written acceptance is a signed document outside git. What the repository checks: "
+        "every value that departs from a CGV default cites a recorded client request (`request: "
+        "REQ-...`, REQ001 to REQ004 and each derogable rule).",
     ),
     Uncheckable(
         "1",
-        "Le fait que DAG Technologies ne se prévale pas à un moment donné de l'une des "
-        "présentes conditions générales […] ne peut être interprété comme valant renonciation",
+        "Le fait que DAG Technologies ne se prévale pas à un moment donné de l'une des présentes "
+        "conditions générales et/ou tolère un manquement par le Client à l'une de ses obligations"
+        " visées dans les présentes conditions générales ne peut être interprété comme valant "
+        "renonciation par DAG Technologies à se prévaloir ultérieurement de l'intégralité "
+        "desdites conditions.",
         _LEGAL,
     ),
     Uncheckable(
         "2",
-        "Le Client reconnaît expressément que la prestation d'infogérance ne participe "
-        "aucunement au sens des présentes à la conception, au développement, et à la "
-        "réalisation du site Internet du Client",
+        "Les présentes conditions générales ont pour objet de définir les conditions techniques "
+        "et financières dans lesquelles DAG Technologies s'engage à infogérer le ou les serveurs "
+        "du Client. Le Client reconnaît expressément que la prestation d'infogérance ne participe"
+        " aucunement au sens des présentes à la conception, au développement, et à la réalisation"
+        " du site Internet du Client et de ses outils informatiques de gestion et "
+        "d'administration.",
         "Scope of the service: the repository describes servers, not the client's sites.",
     ),
     Uncheckable(
         "3",
-        "Le Client reconnaît avoir vérifié l'adéquation du service à ses besoins et avoir reçu "
-        "de DAG Technologies toutes les informations et conseils qui lui étaient nécessaires",
+        "Le Client reconnaît avoir vérifié l'adéquation du service à ses besoins et avoir reçu de"
+        " DAG Technologies toutes les informations et conseils qui lui étaient nécessaires pour "
+        "souscrire au présent engagement en toute connaissance de cause.",
         _LEGAL,
     ),
     Uncheckable(
@@ -61,14 +72,14 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
         "DAG Technologies procède à l'infogérance du ou des serveurs du Client suite à "
         "l'acceptation de la proposition commerciale, du contrat signé par le Client et du "
         "paiement correspondant de celui-ci.",
-        "In part: CTR012 checks that the service starts once the contract is signed. The "
-        "accepted proposal and the first payment are accounting records, not in git.",
+        "In part: CTR012 checks that the service starts once the contract is signed. The accepted"
+        " proposal and the first payment are accounting records, not in git.",
     ),
     Uncheckable(
         "4",
         "Offre de support technique Premium auprès du centre technique OVH via le compte DAG "
-        "Technologies « vl19538-ovh » disposant d'un interlocuteur dédié et prioritaire sur "
-        "les demandes d'interventions",
+        "Technologies « vl19538-ovh » disposant d'un interlocuteur dédié et prioritaire sur les "
+        "demandes d'interventions",
         "Enforced by the reconciler: `dagsync apply` works through the OVH account of "
         "policies/dag.yaml (`ovh_account`) and refuses a server whose service is not in it. "
         "Support tickets are not configuration.",
@@ -76,26 +87,28 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
     Uncheckable(
         "4",
         "Installation / Mise à jour de l'OS ; Installation / Mise à jour des prérequis "
-        "applicatifs ; Montée en version de l'OS tant que les prérequis applicatifs du client "
-        "ne sont pas impactés afin de garantir une sécurité maximale contre les failles "
-        "systèmes ; Montée en version des prérequis applicatifs sur demande du client",
-        "Operations, not configuration: the repository records the versions installed "
-        "(`os`, `app_server`), not which versions are current or what an upgrade would impact.",
+        "applicatifs ; Montée en version de l'OS tant que les prérequis applicatifs du client ne "
+        "sont pas impactés afin de garantir une sécurité maximale contre les failles systèmes ; "
+        "Montée en version des prérequis applicatifs sur demande du client",
+        "Operations, not configuration: the repository records the versions installed (`os`, "
+        "`app_server`), not which versions are current or what an upgrade would impact.",
     ),
     Uncheckable(
         "4",
-        "Gestion des Vhosts et des logs systèmes associés ; Création des bases de données ; "
+        "Installation / Mises à jour du serveur applicatif ; Gestion des Vhosts et des logs "
+        "systèmes associés ; Installation / Mises à jour ; Création des bases de données ; "
         "Gestion des droits d'accès utilisateur sur ces base de données",
-        "Enforced by the reconciler, which creates the declared vhosts, databases and "
-        "database users (`vhosts`, `databases`); logs are not configuration.",
+        "Enforced by the reconciler, which installs the declared software and creates the "
+        "declared vhosts, databases and database users (`app_server`, `vhosts`, `databases`); "
+        "updates are operations and logs are not configuration.",
     ),
     Uncheckable(
         "4",
-        "Système anti-intrusion : analyse des fichiers systèmes pour détecter toute "
-        "modification ou intrusion, analyse des logs applicatifs pour détecter les "
-        "comportements anormaux : spams, scans, attaques, injections... ; Système antivirus : "
-        "interventions préventives et curatives ; Suivi de la réputation des Ips publiques du "
-        "client : intervention programmée en cas d'alerte",
+        "Système anti-intrusion : analyse des fichiers systèmes pour détecter toute modification "
+        "ou intrusion, analyse des logs applicatifs pour détecter les comportements anormaux : "
+        "spams, scans, attaques, injections... ; Système antivirus : interventions préventives et"
+        " curatives ; Suivi de la réputation des Ips publiques du client : intervention "
+        "programmée en cas d'alerte",
         "In part: SEC005 checks that each protection is on. What the analyses find and the "
         "interventions that follow are operations.",
     ),
@@ -106,103 +119,178 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
     ),
     Uncheckable(
         "5",
-        "DAG Technologies est tenue à une obligation de moyens et s'engage à apporter tout le "
-        "soin raisonnable et la diligence nécessaire à l'exécution d'un service de qualité",
+        "Compte tenu du haut degré de technologie mis en œuvre pour l'exécution du service, objet"
+        " du présent contrat, DAG Technologies est tenue à une obligation de moyens et s'engage à"
+        " apporter tout le soin raisonnable et la diligence nécessaire à l'exécution d'un service"
+        " de qualité conformément aux usages de la profession et à l'état de l'art.",
         _LEGAL,
     ),
     Uncheckable(
         "5",
         "Le Client reconnaît toutefois par les présentes que les fluctuations de la bande "
         "passante et les aléas des fournisseurs d'accès au réseau Internet sont des éléments "
-        "pouvant entraîner une discontinuité dans l'accès au serveur",
+        "pouvant entraîner une discontinuité dans l'accès au serveur indépendante de la volonté "
+        "de DAG Technologies et extérieure à ses moyens techniques.",
         _LEGAL,
     ),
     Uncheckable(
         "5",
-        "DAG Technologies avertira alors préventivement, dans la mesure du possible et dans un "
-        "délai raisonnable, le Client en l'informant de la nature et de la durée probable de "
-        "l'intervention, afin que le Client prenne ses dispositions.",
-        "Interventions are announced by DAG staff, not declared in git; `dagsync audit` "
-        "records what each apply changed and when.",
+        "En cas d'absolue nécessité, DAG Technologies se réserve la possibilité d'interrompre le "
+        "service pour procéder à une intervention technique afin d'en améliorer le "
+        "fonctionnement. DAG Technologies avertira alors préventivement, dans la mesure du "
+        "possible et dans un délai raisonnable, le Client en l'informant de la nature et de la "
+        "durée probable de l'intervention, afin que le Client prenne ses dispositions.",
+        "Interventions are decided and announced by DAG staff, not declared in git; `dagsync "
+        "audit` records what each apply changed and when.",
     ),
     Uncheckable(
         "5",
-        "DAG Technologies ne pourrait être tenue responsable : […] de l'interruption du "
-        "service si celle-ci lui est expressément demandée par une autorité administrative ou "
-        "juridictionnelle compétente […] du contenu des informations […] données accessibles "
-        "sur les sites du Client",
+        "DAG Technologies ne pourrait être tenue responsable : - de l'interruption du service si "
+        "celle-ci lui est expressément demandée par une autorité administrative ou "
+        "juridictionnelle compétente. Dans ce cas le Client ne pourra prétendre à aucune "
+        "indemnité ni remboursement du service. […] du non-respect total ou partiel d'une "
+        "obligation et/ou défaillance des opérateurs des réseaux de transport vers le monde "
+        "Internet et en particulier de son ou ses fournisseurs d'accès. […] du contenu des "
+        "informations, du son, du texte, des images, éléments de forme, données accessibles sur "
+        "les sites du Client hébergés sur le serveur, transmises ou mises en ligne par le Client "
+        "et ce à quelque titre que ce soit.",
         _LEGAL,
     ),
     Uncheckable(
         "5",
-        "Dans l'hypothèse où les effets d'un Cas de Force Majeure devaient avoir une durée "
-        "supérieure à 30 jours, à compter de sa notification par DAG Technologies au Client, "
-        "le contrat pourra être résilié de plein droit",
+        "si l'exécution du contrat, ou de toute obligation incombant à DAG Technologies au titre "
+        "des présentes, est empêchée, limitée ou dérangée par un Cas de Force Majeure. Dans ce "
+        "cas et sous réserve d'une prompte notification au Client, DAG Technologies sera "
+        "dispensée de l'exécution de ses obligations dans la limite de cet empêchement, "
+        "limitation ou dérangement. Dans l'hypothèse où les effets d'un Cas de Force Majeure "
+        "devaient avoir une durée supérieure à 30 jours, à compter de sa notification par DAG "
+        "Technologies au Client, le contrat pourra être résilié de plein droit à la demande de "
+        "l'une ou l'autre partie, sans droit à indemnité de part et d'autre.",
         "Computed, not checked: `dagsync.contracts.force_majeure_termination_from` gives the "
-        "first day either party may terminate (policy term `force_majeure_days`). A force "
-        "majeure event is not recorded in the repository, and `contract.termination` records "
-        "Article 7 and 8 terminations only: a termination for force majeure is handled "
-        "outside the CTR rules.",
+        "first day either party may terminate (policy term `force_majeure_days`). A force majeure"
+        " event is not recorded in the repository, and `contract.termination` records Article 7 "
+        "and 8 terminations only: a termination for force majeure is handled outside the CTR "
+        "rules.",
     ),
     Uncheckable(
         "5",
         "Les réparations dues par DAG Technologies en cas de défaillance du service qui "
         "résulterait d'une faute établie à son encontre correspondront au préjudice direct, "
-        "personnel et certain lié à la défaillance en cause.",
+        "personnel et certain lié à la défaillance en cause. […] En aucun cas, DAG Technologies "
+        "ne pourra être tenue responsable des préjudices indirects, c'est à dire tous ceux qui ne"
+        " résultent pas directement et exclusivement de la défaillance partielle ou totale du "
+        "service fourni par DAG Technologies, tels que préjudice commercial, perte de commandes, "
+        "atteinte à l'image de marque, trouble commercial quelconque, perte de bénéfices ou de "
+        "clients, pour lesquels le Client sera son propre assureur ou pourra contracter les "
+        "assurances appropriées. Toute action dirigée contre le Client par un tiers constitue un "
+        "préjudice indirect et par conséquent, n'ouvre pas droit à réparation. En tout état de "
+        "cause, le montant des dommages et intérêts qui pourraient être mis à la charge de DAG "
+        "Technologies, si sa responsabilité était engagée, sera limité au montant des sommes "
+        "effectivement versées par le Client à DAG Technologies pour la part du service pour "
+        "laquelle la responsabilité de DAG Technologies a été retenue.",
         _LEGAL,
     ),
     Uncheckable(
         "6",
-        "Le Client est seul responsable des services et des sites Internet hébergés sur son "
-        "espace Internet […] Le Client s'engage à respecter les droits des tiers",
+        "Le Client reconnaît son obligation de payer tous les montants dus à DAG Technologies au "
+        "titre des présentes.",
+        "In part: CTR004 and CTR005 check how and when the contract is paid, CTR011 records an "
+        "unpaid renewal. Invoices and payments are accounting records.",
+    ),
+    Uncheckable(
+        "6",
+        "Le Client agit en tant qu'entité indépendante et assume en conséquence seul les risques "
+        "et périls de son activité. Le Client est seul responsable des services et des sites "
+        "Internet hébergés sur son espace Internet et notamment le contenu des informations "
+        "transmises, diffusées ou collectées, leur exploitation et leur mise à jour, ainsi que de"
+        " tous fichiers, inclus les fichiers d'adresses. Le Client s'engage à respecter les "
+        "droits des tiers, notamment les droits de la personnalité, les droits de propriété "
+        "intellectuelle tels que droits d'auteur, droits sur les brevets ou sur les marques. […] "
+        "DAG Technologies ne peut que mettre en garde le Client sur les conséquences juridiques "
+        "qui pourraient découler d'activités illicites sur le site.",
         _LEGAL,
     ),
     Uncheckable(
         "6",
-        "Le non-respect par le Client des points visés ci-dessus et notamment toute activité "
-        "susceptible d'engendrer une responsabilité civile et/ou pénale entraînera le droit "
-        "pour DAG Technologies d'interrompre sans délai et sans mise en demeure préalable les "
-        "services du Client",
+        "Le Client déclare en conséquence accepter pleinement toutes les obligations légales "
+        "découlant de la propriété de ses services, DAG Technologies ne pouvant être recherchée "
+        "ni inquiétée à cet égard pour quelque cause que ce soit, notamment en cas de violation "
+        "de lois ou règlements applicables aux services du Client. Le non-respect par le Client "
+        "des points visés ci-dessus et notamment toute activité susceptible d'engendrer une "
+        "responsabilité civile et/ou pénale entraînera le droit pour DAG Technologies "
+        "d'interrompre sans délai et sans mise en demeure préalable les services du Client et de "
+        "résilier immédiatement et de plein droit le contrat, sans préjudice du droit à tous "
+        "dommages et intérêts auxquels DAG Technologies pourrait prétendre.",
         "A decision about the client's behaviour, not about its configuration.",
     ),
     Uncheckable(
         "6",
-        "Il en est de même si le Client utilise de manière avérée la technique du spamming sur "
-        "le réseau Internet",
-        "In part: MAIL004 keeps mass mailing off on shared mail and MAIL006 keeps sites off "
-        "the shared SMTP servers. Spamming itself is behaviour, seen in mail logs.",
+        "Il en est de même si le Client utilise de manière avérée la technique du spamming sur le"
+        " réseau Internet, lequel comportement entraînant sans préavis l'interruption du service "
+        "et la résiliation des présentes.",
+        "In part: MAIL004 keeps mass mailing off on shared mail and MAIL006 keeps sites off the "
+        "shared SMTP servers. Spamming itself is behaviour, seen in mail logs.",
     ),
     Uncheckable(
         "6",
-        "Le Client s'engage à respecter l'ensemble des prescriptions légales et réglementaires "
-        "en vigueur […] notamment à faire toute déclaration des traitements auprès de la "
-        "Commission Nationale de l'Informatique et des Libertés (C.N.I.L.).",
-        "The client's legal declarations are not recorded in the repository.",
-    ),
-    Uncheckable(
-        "6",
-        "Le Client s'engage par ailleurs à prendre toutes les assurances nécessaires auprès "
-        "d'un organisme notoirement solvable",
-        "The client's insurance is not recorded in the repository.",
-    ),
-    Uncheckable(
-        "6",
-        "Le Client garantit relever indemne DAG Technologies de toute action en revendication "
-        "de tiers liée au contenu des informations transmises, diffusées, reproduites",
+        "Dans ces hypothèses, le Client ne pourra prétendre au remboursement par DAG Technologies"
+        " des sommes déjà versées.",
         _LEGAL,
     ),
     Uncheckable(
         "6",
-        "Le Client supportera seul les conséquences du défaut de fonctionnement de son espace "
-        "Internet consécutif à toute utilisation, par les membres de son personnel ou par "
-        "toute personne auquel le Client aura fourni son (ou ses) mot(s) de passe.",
+        "Le Client s'engage à respecter l'ensemble des prescriptions légales et réglementaires en"
+        " vigueur, et en particulier celles relatives à l'informatique, aux fichiers et aux "
+        "libertés, et notamment à faire toute déclaration des traitements auprès de la Commission"
+        " Nationale de l'Informatique et des Libertés (C.N.I.L.).",
+        "The client's legal declarations are not recorded in the repository.",
+    ),
+    Uncheckable(
+        "6",
+        "Le Client s'engage par ailleurs à prendre toutes les assurances nécessaires auprès d'un "
+        "organisme notoirement solvable afin de couvrir tous les dommages qui lui seraient "
+        "imputables dans le cadre du présent contrat ou de son exécution.",
+        "The client's insurance is not recorded in the repository.",
+    ),
+    Uncheckable(
+        "6",
+        "Le Client garantit relever indemne DAG Technologies de toute action en revendication de "
+        "tiers liée au contenu des informations transmises, diffusées, reproduites notamment "
+        "celles résultant d'une atteinte aux droits de la personnalité, à un droit de propriété "
+        "lié à un brevet, à une marque, à des dessins et modèles, à des droits d'auteur ou celles"
+        " résultant d'un acte de concurrence déloyale ou parasitaire ou d'une atteinte à l'ordre "
+        "public, aux règles déontologiques régissant Internet, aux bonnes mœurs, au respect de la"
+        " vie privée (droit à l'image, secret de la correspondance...) ou aux dispositions du "
+        "Code Pénal. A ce titre, le Client indemniserà DAG Technologies de tous frais, charges et"
+        " dépenses que celle-ci aurait à supporter de ce fait, y compris les honoraires et frais "
+        "raisonnables des conseils de DAG Technologies, même par une décision de justice non "
+        "définitive. […] Le Client s'engage à régler directement à l'auteur de la réclamation "
+        "toute somme que celui-ci exigerait de DAG Technologies. En outre, le Client s'engage à "
+        "intervenir sur demande de DAG Technologies à toute instance engagée contre cette "
+        "dernière ainsi qu'à garantir DAG Technologies de toutes les condamnations qui seraient "
+        "prononcées contre elle à cette occasion. En conséquence, le Client s'engage à faire son "
+        "affaire personnelle de toute réclamation et/ou procédure quelle qu'en soit la forme, "
+        "l'objet ou la nature qui serait formée contre DAG Technologies et qui se rattacherait "
+        "aux obligations mises à la charge du Client au titre du présent contrat.",
+        _LEGAL,
+    ),
+    Uncheckable(
+        "6",
+        "DAG Technologies dégage toute responsabilité pour toute utilisation illicite ou "
+        "frauduleuse des mots de passe mis à la disposition du Client. […] Toute suspicion d'une "
+        "divulgation, intentionnelle ou non, des mots de passe fournis, engage la responsabilité "
+        "unique du Client à l'exclusion de celle DAG Technologies. […] Le Client supportera seul "
+        "les conséquences du défaut de fonctionnement de son espace Internet consécutif à toute "
+        "utilisation, par les membres de son personnel ou par toute personne auquel le Client "
+        "aura fourni son (ou ses) mot(s) de passe. De même, le Client supporte seul les "
+        "conséquences de la perte du ou des mots de passe précités.",
         _LEGAL + " What the repository checks: no password is in git (ACC004).",
     ),
     Uncheckable(
         "6",
-        "Le Client s'engage à informer DAG Technologies dans les 48 heures de toute "
-        "modification concernant sa situation, et dans les 24 heures de toute perte "
-        "éventuelle des mots de passe.",
+        "Le Client s'engage à informer DAG Technologies dans les 48 heures de toute modification "
+        "concernant sa situation, et dans les 24 heures de toute perte éventuelle des mots de "
+        "passe.",
         "The client's notices are emails or calls: the repository records the new situation "
         "(contacts, accounts, keys), not when it changed nor when DAG was told, so the delays "
         "cannot be checked here.",
@@ -210,9 +298,9 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
     Uncheckable(
         "6.1",
         "De ne procéder à aucune mise en production les veilles de weekend et jours fériés",
-        "Enforced by the calendar, at the time of the change: `dagsync validate "
-        "--changed-since` and `dagsync apply` warn (FRZ001) when a production server changes "
-        "on the eve of a weekend or public holiday.",
+        "Enforced by the calendar, at the time of the change: `dagsync validate --changed-since` "
+        "and `dagsync apply` warn (FRZ001) when a production server changes on the eve of a "
+        "weekend or public holiday.",
     ),
     Uncheckable(
         "6.1",
@@ -226,9 +314,9 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
         "6.1",
         "En cas de dépassement de cette limite, DAG Technologies avertira le Client afin qu'il "
         "procède à la suppression des emails en surnombre",
-        "Computed from mailbox usage readings, not from the configuration: `dagsync "
-        "contracts` lists the warning and, after `mail_overage_grace_days`, the slices billed "
-        "(MAIL002 warns when the configured quota itself is above the included space).",
+        "Computed from mailbox usage readings, not from the configuration: `dagsync contracts` "
+        "lists the warning and, after `mail_overage_grace_days`, the slices billed (MAIL002 warns"
+        " when the configured quota itself is above the included space).",
     ),
     Uncheckable(
         "7",
@@ -239,26 +327,31 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
     Uncheckable(
         "7",
         "En cas de manquement par l'une des parties à l'une ou l'autre de ses obligations au "
-        "titre du contrat, non réparé dans un délai de 7 jours ouvrables à compter de la "
-        "première présentation de la lettre recommandée […] le contrat sera résilié de plein "
-        "droit",
+        "titre du contrat, non réparé dans un délai de 7 jours ouvrables à compter de la première"
+        " présentation de la lettre recommandée avec demande d'avis de réception adressée par la "
+        "partie plaignante notifiant les manquements en cause, le contrat sera résilié de plein "
+        "droit, sans préjudice de tous dommages et intérêts éventuels qui pourraient être "
+        "réclamés à la partie défaillante.",
         "Computed, not checked: `dagsync.calendar.cure_deadline` gives the last day to remedy "
-        "(policy term `cure_jours_ouvrables`). Breaches and registered letters are not "
-        "recorded in the repository.",
+        "(policy term `cure_jours_ouvrables`). Breaches and registered letters are not recorded "
+        "in the repository, and a termination for breach is handled outside the CTR rules.",
     ),
     Uncheckable(
         "7",
-        "Si dans ces conditions la résiliation du contrat est à l'initiative de DAG "
-        "Technologies, le Client ne pourra prétendre au remboursement des sommes déjà versées.",
+        "Si dans ces conditions la résiliation du contrat est à l'initiative de DAG Technologies,"
+        " le Client ne pourra prétendre au remboursement des sommes déjà versées.",
         _LEGAL,
     ),
     Uncheckable(
         "8",
         "Les tarifs du matériel (machines, serveurs, disques durs...), des services (bande "
         "passante, noms de domaine, adresses IP, certificat SSL...) et de l'énergie peuvent "
-        "varier en fonction de la tarification de leurs fournisseurs respectifs.",
-        "Regulation invoices for supplier prices are invoices, not the contract's monthly "
-        "price: they are not recorded here, and CTR010 does not apply to them.",
+        "varier en fonction de la tarification de leurs fournisseurs respectifs. […] En cas "
+        "d'augmentation substantielle des tarifs des fournisseurs, DAG Technologies pourra "
+        "procéder à des factures de régulation en cours de contrat sans que cela ne remette en "
+        "cause le contrat conclu en cours.",
+        "Regulation invoices for supplier prices are invoices, not the contract's monthly price: "
+        "they are not recorded here, and CTR010 does not apply to them.",
     ),
     Uncheckable(
         "8",
@@ -267,23 +360,37 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
     ),
     Uncheckable(
         "8",
-        "le défaut total ou partiel de paiement à l'échéance de toute somme due au titre du "
-        "contrat entraînera de plein droit […] l'exigibilité immédiate de toutes les sommes "
-        "restant dues par le Client au titre du contrat. - la suspension du service.",
+        "Le Client est seul responsable du paiement de l'ensemble des sommes dues au titre du "
+        "présent contrat. […] Sauf report sollicité à temps et accordé formellement par DAG "
+        "Technologies de manière écrite, le défaut total ou partiel de paiement à l'échéance de "
+        "toute somme due au titre du contrat entraînera de plein droit, et sans préjudice d'user "
+        "de la faculté de résiliation du contrat stipulée à l'article 7 : - l'exigibilité "
+        "immédiate de toutes les sommes restant dues par le Client au titre du contrat. - la "
+        "suspension du service.",
         "In part: an unpaid renewal is recorded (`contract.renewal_unpaid`, CTR011) and `dagsync "
         "contracts` gives the service stop and the definitive suspension "
-        "(`unpaid_suspension_days` later). Other unpaid invoices are accounting records.",
+        "(`unpaid_suspension_days` later). Other unpaid invoices and agreed postponements are "
+        "accounting records.",
     ),
     Uncheckable(
         "8",
-        "Le Client sera alors informé de la suspension de l'infogérance pour défaut de paiement.",
-        "A notice sent by DAG staff; `dagsync contracts` gives its date.",
+        "En cas d'incident et/ou retard de paiement à l'échéance, DAG Technologies ne pourra "
+        "effectuer le renouvellement du service et notifiera au Client par courriers et/ou "
+        "E-mails successifs de rappel, l'obligation d'acquitter le prix du renouvellement des "
+        "prestations d'infogérance concernées sous peine d'arrêt du service à la date "
+        "anniversaire du contrat et de la suspension définitive de l'infogérance 15 jours après "
+        "cette date si le paiement du renouvellement n'a pas été régularisé entre temps. Le "
+        "Client sera alors informé de la suspension de l'infogérance pour défaut de paiement.",
+        "In part: CTR011 checks the recorded unpaid anniversary and `dagsync contracts` gives the"
+        " stop and suspension dates (`unpaid_suspension_days`); the reminders and the suspension "
+        "notice are sent by DAG staff.",
     ),
     Uncheckable(
         "8",
-        "Tout défaut de paiement ou paiement irrégulier […] sera purement et simplement "
-        "considéré comme nul et provoquera le rejet par DAG Technologies de la demande de "
-        "création ou de renouvellement du service.",
+        "Tout défaut de paiement ou paiement irrégulier, c'est à dire, notamment, d'un montant "
+        "erroné, ou incomplet, ou effectué par un moyen ou une procédure non acceptée par DAG "
+        "Technologies, sera purement et simplement considéré comme nul et provoquera le rejet par"
+        " DAG Technologies de la demande de création ou de renouvellement du service.",
         "Payments are accounting records, not in git.",
     ),
     Uncheckable(
@@ -293,15 +400,14 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
     ),
     Uncheckable(
         "8",
-        "DAG Technologies se réserve le droit de répercuter, sans délai sur les contrats en "
-        "cours d'exécution, toute nouvelle taxe ou toute augmentation de taux des taxes "
-        "existantes.",
+        "DAG Technologies se réserve le droit de répercuter, sans délai sur les contrats en cours"
+        " d'exécution, toute nouvelle taxe ou toute augmentation de taux des taxes existantes.",
         "Prices are recorded before tax (hors taxes); taxes appear on invoices only.",
     ),
     Uncheckable(
         "9",
-        "Le Client convient que DAG Technologies peut, de plein droit, modifier son service "
-        "sans autre formalité que de l'en informer par courrier et/ou E-mail et de porter ces "
+        "Le Client convient que DAG Technologies peut, de plein droit, modifier son service sans "
+        "autre formalité que de l'en informer par courrier et/ou E-mail et de porter ces "
         "modifications dans les conditions générales.",
         "A new CGV version is a new policies/cgv/<version>.yaml; each contract stays judged by "
         "the version it names until it is changed.",
@@ -310,22 +416,26 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
         "9",
         "Dans cette hypothèse, le Client peut, en dérogation à l'article 7 des conditions "
         "générales, résilier le contrat dans un délai de trente jours à compter de l'entrée en "
-        "vigueur de ces modifications.",
+        "vigueur de ces modifications. A défaut, le Client sera réputé avoir accepté les "
+        "nouvelles conditions générales.",
         "Computed, not checked: `dagsync.contracts.service_change_window` gives the last day "
-        "(policy term `service_change_termination_days`). Service changes are not recorded, "
-        "and `contract.termination` records Article 7 and 8 terminations only: a termination "
-        "under Article 9 is handled outside the CTR rules.",
+        "(policy term `service_change_termination_days`). Service changes are not recorded, and "
+        "`contract.termination` records Article 7 and 8 terminations only: a termination under "
+        "Article 9 is handled outside the CTR rules.",
     ),
     Uncheckable(
         "10",
         "DAG Technologies pourra à l'occasion de manifestations, dans les colloques et "
         "publications spécialisées sur les marchés professionnels, se prévaloir des services "
-        "fournis au Client",
+        "fournis au Client ainsi que sur ses documents commerciaux et/ou sa plaquette.",
         _LEGAL,
     ),
     Uncheckable(
         "11",
-        "Ce contrat de prestations d'infogérance est soumis à la loi française.",
+        "Ce contrat de prestations d'infogérance est soumis à la loi française. Sous réserve de "
+        "la qualité de commerçant du Client, tout litige relatif à l'interprétation ou à "
+        "l'exécution des présentes conditions générales sera de la compétence exclusive du "
+        "Tribunal de Commerce de Chambéry.",
         _LEGAL,
     ),
 )
