@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "src"))
 from dagsync.testing import hosts as th  # noqa: E402
 
 ANSIBLE_CORE = "ansible-core>=2.17,<2.20"
-NETWORK = th.Network("10.204.0", bridge="dsbench0", ns_prefix="dsbench-", veth_prefix="dsbv")
+NETWORK = th.unique_network("bnch")  # names and a /24 of this run's own
 CLIENT = "bench-client"
 BLOCKED = [
     "198.51.100.7/32",

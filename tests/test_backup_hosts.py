@@ -31,13 +31,13 @@ from dagsync.reconcile.render import render_markdown, render_text
 from dagsync.reconcile.report import ApplyReport, HostStatus, render_report
 from dagsync.repository import Repository, load_repository
 from dagsync.testing import hosts as th
-from dagsync.testing.hosts import Network, TestHost, TestHosts, testhosts
+from dagsync.testing.hosts import TestHost, TestHosts, testhosts, unique_network
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-backup")]
 
 MAIN = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "backup"
-NETWORK = Network(prefix="10.211.0", bridge="dsbkp0", ns_prefix="dsbkp-", veth_prefix="dsbkpv")
+NETWORK = unique_network("bkp")
 FAKE_DUMP = "/root/fake-dump"  # per host (/root is private to each test host)
 OPTIONS = RunOptions(parallel=4)
 

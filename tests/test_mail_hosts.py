@@ -28,13 +28,13 @@ from dagsync.reconcile.render import render_text
 from dagsync.reconcile.resources import mail
 from dagsync.repository import load_repository
 from dagsync.testing import hosts as th
-from dagsync.testing.hosts import Network, TestHost, testhosts
+from dagsync.testing.hosts import TestHost, testhosts, unique_network
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-backup")]
 
 MAIN = Path(__file__).resolve().parents[1]
 CLIENTS = Path(__file__).parent / "data" / "backup" / "clients"
-NETWORK = Network(prefix="10.212.0", bridge="dsmail0", ns_prefix="dsmail-", veth_prefix="dsmailv")
+NETWORK = unique_network("mail")
 OPTIONS = RunOptions(parallel=2)
 BASE_SETUP = """
 mkdir -p /etc/dovecot/private

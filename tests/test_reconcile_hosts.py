@@ -41,13 +41,13 @@ from dagsync.reconcile.resource import ApplyOptions
 from dagsync.reconcile.session import HostSession, Timeouts
 from dagsync.repository import load_repository
 from dagsync.testing import hosts as th
-from dagsync.testing.hosts import Network, TestHost, TestHosts, probe_from, tcp_probe
+from dagsync.testing.hosts import TestHost, TestHosts, probe_from, tcp_probe
 from dagsync.yamlio import load
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-reconcile")]
 
 REPO = Path(__file__).resolve().parents[1]
-NET = Network("10.202.0", bridge="dsbr2", ns_prefix="dsrc-", veth_prefix="dsrcv")
+NET = th.unique_network("rc")
 RUNNER = f"{NET.prefix}.1"
 NAMES = ("web1", "web2", "db1", "outsider")
 SERVERS = ("web1", "web2", "db1")
@@ -316,9 +316,9 @@ def test_manual_drift_shows_in_plan_and_apply_repairs_it(
     assert tcp_probe(w.host("web2").address, 8080, SHORT) == "open"
     assert do_plan(w) == 2
     out = capsys.readouterr().out
-    assert "velo-savoie/web2 (10.202.0.12, production): 1 to change" in out
+    assert f"velo-savoie/web2 ({NET.address(2)}, production): 1 to change" in out
     assert "      - tcp dport 8080 accept" in out
-    assert "velo-savoie/web1 (10.202.0.11, production): no changes" in out
+    assert f"velo-savoie/web1 ({NET.address(1)}, production): no changes" in out
     assert do_apply(w) == 0
     assert tcp_probe(w.host("web2").address, 8080, SHORT) == "timeout"
     assert do_plan(w) == 0
@@ -341,7 +341,7 @@ def test_plan_markdown_for_a_pr_comment(
         assert do_plan(converged, "markdown") == 2
         out = capsys.readouterr().out
         assert out.startswith("### dagsync plan\n\nPlan: 0 to add, 1 to change")
-        assert "| `velo-savoie/web1` (prod) | 10.202.0.11 | 0 | 1 | 0 | 0 | changes |" in out
+        assert f"| `velo-savoie/web1` (prod) | {NET.address(1)} | 0 | 1 | 0 | 0 | changes |" in out
         assert '\n+     ip saddr 192.0.2.128/27 tcp dport 8080 accept comment "http-alt"\n' in out
 
 
@@ -368,7 +368,9 @@ def test_failing_hosts_do_not_stop_the_others(
         out = capsys.readouterr().out
         assert "velo-savoie/web1  applied" in out
         assert "velo-savoie/web2  FAILED" in out and "not the pinned" in out
-        assert "velo-savoie/db1   FAILED" in out and "cannot connect to 10.202.0.13:2222" in out
+        assert (
+            "velo-savoie/db1   FAILED" in out and f"cannot connect to {NET.address(3)}:2222" in out
+        )
         assert tcp_probe(w.host("web1").address, 8080, SHORT) == "open"
         monkeypatch.delenv(HOSTS_FILE_ENV)
 
@@ -387,9 +389,9 @@ def test_a_wrong_host_key_is_refused_before_anything_is_read(
     monkeypatch.setenv(HOSTS_FILE_ENV, str(bad))
     assert do_plan(w) == 1
     out = capsys.readouterr().out
-    assert "velo-savoie/db1 (10.202.0.13, production): ERROR" in out
+    assert f"velo-savoie/db1 ({NET.address(3)}, production): ERROR" in out
     assert "presented host key ssh-ed25519 SHA256:" in out and "refusing to connect" in out
-    assert "velo-savoie/web1 (10.202.0.11, production): no changes" in out
+    assert f"velo-savoie/web1 ({NET.address(1)}, production): no changes" in out
 
 
 def test_a_lock_out_ruleset_forced_past_the_validator_is_rolled_back(
@@ -397,7 +399,7 @@ def test_a_lock_out_ruleset_forced_past_the_validator_is_rolled_back(
 ) -> None:
     w = converged
     repo = load_repository(w.root)
-    # The runner (10.202.0.1) is not in these ranges: its SSH would be cut.
+    # The runner (RUNNER, the bridge) is not in these ranges: its SSH would be cut.
     lockout = replace(
         repo,
         settings=repo.settings.model_copy(

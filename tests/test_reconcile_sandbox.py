@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from dagsync.reconcile.engine import RunOptions
 from dagsync.reconcile.inventory import (
     HOSTS_FILE_ENV,
     SANDBOX_ENV,
+    SANDBOX_HOSTS_FILE,
     SSH_KEY_ENV,
     SSH_USER_ENV,
     load_overrides,
@@ -34,10 +36,10 @@ from dagsync.reconcile.inventory import (
 from dagsync.reconcile.report import HostStatus
 from dagsync.repository import load_repository
 from dagsync.testing import hosts as th
-from dagsync.testing.hosts import Network
+from dagsync.testing.hosts import unique_network
 
 REPO = Path(__file__).resolve().parents[1]
-NET = Network("10.205.0", bridge="dssbxt0", ns_prefix="dssbxt-", veth_prefix="dssbxtv")
+NET = unique_network("sbxt")
 SERVERS = [
     "alpine-books/shop1",
     "cime-conseil/dev1",
@@ -114,7 +116,7 @@ def ssh(root: Path, host: str, command: str) -> subprocess.CompletedProcess[str]
 def _leftovers() -> list[str]:
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     links = [p.name for p in Path("/sys/class/net").iterdir()]
-    return [n for n in names.split() + links if n.startswith(("dssbxt", NET.bridge))]
+    return [n for n in names.split() + links if n.startswith(NET.bridge)]
 
 
 # --- without hosts -------------------------------------------------------------------------
@@ -318,3 +320,43 @@ def test_down_stops_everything_and_leaves_nothing(
     if emulator:
         assert not Path(f"/proc/{emulator['pid']}").exists()
     assert sandbox.status(root) == "sandbox: down"
+
+
+@pytest.mark.hosts
+@pytest.mark.xdist_group("hosts-sandbox")
+def test_two_sandboxes_run_at_once_on_one_machine_and_each_down_removes_its_own(
+    tmp_path: Path, state_home: Path
+) -> None:
+    if reason := _missing():
+        pytest.skip(reason)
+    roots = []
+    for name in ("first", "second"):
+        repo = tmp_path / name
+        for folder in ("clients", "policies", "schemas"):
+            shutil.copytree(REPO / folder, repo / folder)
+        roots.append(repo)
+    with ThreadPoolExecutor(2) as pool:  # at once: names and subnets must not collide
+        texts = list(pool.map(lambda r: sandbox.up(r, emulator=False), roots))
+    try:
+        assert all("sandbox up: 10 test hosts" in text for text in texts)
+        addresses = [
+            {
+                h["address"]
+                for h in json.loads((r / SANDBOX_HOSTS_FILE).read_text())["hosts"].values()
+            }
+            for r in roots
+        ]
+        assert addresses[0].isdisjoint(addresses[1])
+        states = [json.loads((r / sandbox.STATE / "state.json").read_text()) for r in roots]
+        bridges = [s["network"]["bridge"] for s in states]
+        assert bridges[0] != bridges[1]
+        sandbox.down(roots[0])
+        assert not Path("/sys/class/net", bridges[0]).exists()
+        assert Path("/sys/class/net", bridges[1]).exists()
+        assert sandbox.status(roots[1]).startswith("sandbox: up (10 hosts")
+        web1 = json.loads((roots[1] / SANDBOX_HOSTS_FILE).read_text())["hosts"]["velo-savoie/web1"]
+        assert th.tcp_probe(web1["address"], 22) == "open"
+    finally:
+        for r in roots:
+            sandbox.down(r)
+    assert not any(Path("/sys/class/net", b).exists() for b in bridges)

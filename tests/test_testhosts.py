@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
+import ipaddress
 import subprocess
 import sys
 import time
@@ -25,14 +25,9 @@ from dagsync.testing.hosts import (
 
 pytestmark = pytest.mark.hosts
 
-# Distinct from the defaults so a sandbox can run beside these tests, and per xdist worker.
-_W = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-SHARED = Network(
-    f"10.209.{_W}", bridge=f"dsthbr{_W}", ns_prefix=f"dsth{_W}-", veth_prefix=f"dsth{_W}v"
-)
-LIFECYCLE = Network(
-    f"10.208.{_W}", bridge=f"dstlbr{_W}", ns_prefix=f"dstl{_W}-", veth_prefix=f"dstl{_W}v"
-)
+# Names and subnets of this run's own: any number of runs (and sandboxes) share the machine.
+SHARED = th.unique_network("th")
+LIFECYCLE = th.unique_network("tl")
 
 
 @pytest.fixture(autouse=True)
@@ -300,3 +295,75 @@ def test_up_rejects_bad_networks_and_state_folders(
         th.up(1, state_dir=state_dir or tmp_path / "state", network=network)
     assert _leftovers(LIFECYCLE) == []
     assert not Path("/var/tmp/dagsync-th-state").exists()
+
+
+# --- isolation: any number of runs on one machine ------------------------------------------
+
+
+def test_unique_networks_differ_in_names_and_subnet_and_fit_link_name_limits() -> None:
+    nets = [th.unique_network("bkp") for _ in range(20)]
+    assert len({n.bridge for n in nets}) == 20
+    assert len({n.prefix for n in nets}) >= 19  # a random /24 among 14,080: a repeat is rare
+    for net in nets:
+        assert len(net.bridge) <= 15 and len(net.veth(th.MAX_HOSTS)) <= 15
+        subnet = ipaddress.IPv4Network(f"{net.prefix}.0/24")
+        assert subnet.subnet_of(ipaddress.IPv4Network("10.192.0.0/10"))
+        assert not any(subnet.overlaps(used) for used in th.subnets_in_use())
+    with pytest.raises(ValueError, match="1-4 lowercase letters"):
+        th.unique_network("bad tag")
+
+
+def test_two_sets_of_hosts_run_side_by_side_and_down_removes_only_its_own(
+    tmp_path: Path,
+) -> None:
+    one, two = th.unique_network("iso"), th.unique_network("iso")
+    first = th.up(2, state_dir=tmp_path / "one", network=one)
+    try:
+        second = th.up(2, state_dir=tmp_path / "two", network=two)
+        try:
+            assert first["h1"].ssh("hostname", check=True).stdout.strip() == "h1"
+            assert second["h1"].ssh("hostname", check=True).stdout.strip() == "h1"
+            assert first["h1"].address != second["h1"].address
+            th.down(tmp_path / "one")
+            assert _leftovers(one) == []
+            assert second["h2"].ssh("hostname", check=True).stdout.strip() == "h2"
+            assert th._claim_path(two).exists() and not th._claim_path(one).exists()
+        finally:
+            th.down(tmp_path / "two")
+        assert _leftovers(two) == []
+        assert not th._claim_path(two).exists()
+    finally:
+        th.down(tmp_path / "one")
+
+
+def test_a_subnet_claimed_by_live_hosts_is_refused_and_a_stale_claim_is_taken_over(
+    tmp_path: Path,
+) -> None:
+    net = th.unique_network("clm")
+    lab = th.up(1, state_dir=tmp_path / "live", network=net)
+    try:
+        other = replace(net, bridge=f"{net.bridge}x", ns_prefix="dclmx-", veth_prefix="dclmxv")
+        with pytest.raises(TestHostsError, match=rf"{net.prefix}.0/24 is used by the test hosts"):
+            th.up(1, state_dir=tmp_path / "other", network=other)
+        assert not (tmp_path / "other").exists()
+        assert lab["h1"].ssh("true").returncode == 0
+    finally:
+        th.down(tmp_path / "live")
+    stale = th.unique_network("clm")
+    th.CLAIMS.mkdir(parents=True, exist_ok=True)
+    th._claim_path(stale).write_text(f"{tmp_path / 'crashed-run-long-gone'}\n")
+    lab = th.up(1, state_dir=tmp_path / "new", network=stale)
+    try:
+        assert th._claim_path(stale).read_text().strip() == str(tmp_path / "new")
+    finally:
+        th.down(tmp_path / "new")
+    assert not th._claim_path(stale).exists()
+
+
+def test_down_without_state_or_network_removes_nothing_of_other_runs(
+    lab: TestHosts, tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    th.down(tmp_path / "empty")
+    assert lab["h1"].ssh("true").returncode == 0
+    assert _leftovers(SHARED) != []

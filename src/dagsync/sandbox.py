@@ -82,7 +82,6 @@ __all__ = [  # the public names, wherever they are defined
     "up",
 ]
 
-NETWORK_PREFIX = "10.203.0"
 STATE = f"{SANDBOX_DIR}/hosts"  # the test hosts' state folder
 SANDBOX_STATE = f"{SANDBOX_DIR}/sandbox.json"  # what else `up` made: escrow, emulator
 EMULATOR_RATE_PER_MINUTE = 60_000  # the client's limit towards the local emulator
@@ -120,9 +119,11 @@ class Member:
 
 
 def default_network() -> Network:
-    from .testing.hosts import Network
+    """Names and a /24 of this sandbox's own (recorded in its state), so that sandboxes of
+    several checkouts, and test runs, share one machine."""
+    from .testing.hosts import unique_network
 
-    return Network(NETWORK_PREFIX, bridge="dssbx0", ns_prefix="dssbx-", veth_prefix="dssbxv")
+    return unique_network("sbx")
 
 
 def host_name(client: str, server: str, index: int) -> str:

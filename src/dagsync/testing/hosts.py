@@ -12,6 +12,11 @@ openssh-server.  See ``../shared/reference/testhosts.md`` (beside the checkout).
         lab.hosts[0].ssh("hostname")
 
 After a crash, ``python -m dagsync.testing.hosts down --state DIR`` cleans up.
+
+Any number of runs share a machine: ``unique_network(tag)`` gives each set of hosts link and
+namespace names of its own (a random run id) and a /24 that no address or route of the machine
+uses; ``up`` claims that /24 (a file under ``/run/dagsync-testhosts``) before creating anything,
+and ``down`` removes only what its own state folder lists.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -55,6 +62,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _LINK_NAME_MAX = 15
 _PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 _LAUNCHED: dict[int, subprocess.Popen[bytes]] = {}  # sshd children of this process, to reap
+CLAIMS = Path("/run/dagsync-testhosts")  # one file per /24 in use by a set of test hosts
+_TAG = re.compile(r"^[a-z]{1,4}$")
 
 # Runs in the host's fresh mount and UTS namespaces.  ip netns exec -> unshare -> sh -> exec
 # sshd never forks, so the launcher's PID is sshd's.  The state folder is bind-kept across the
@@ -122,6 +131,99 @@ class Network:
 
 
 DEFAULT = Network()
+
+
+def subnets_in_use() -> list[ipaddress.IPv4Network]:
+    """The IPv4 networks of this machine's own addresses and routes (its root namespace), and
+    the /24s claimed by test hosts: a test network must overlap none of them."""
+    used: list[ipaddress.IPv4Network] = []
+    for argv in (
+        ["ip", "-j", "-4", "addr", "show"],
+        ["ip", "-j", "-4", "route", "show", "table", "all"],
+    ):
+        try:
+            out = _run(argv, check=False, timeout=10).stdout
+            entries = json.loads(out or "[]")
+        except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+            continue
+        for entry in entries:
+            for info in entry.get("addr_info", []):
+                with suppress(ValueError, KeyError):
+                    used.append(
+                        ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False)
+                    )
+            if (dst := entry.get("dst")) and dst != "default":
+                with suppress(ValueError):
+                    used.append(ipaddress.IPv4Network(dst, strict=False))
+    with suppress(OSError):
+        for claim in CLAIMS.iterdir():
+            with suppress(ValueError):
+                used.append(ipaddress.IPv4Network(claim.name.replace("_", "/")))
+    return used
+
+
+def unique_network(tag: str) -> Network:
+    """Names and a /24 of this run's own, so that test runs and sandboxes never collide.
+
+    ``tag`` (1-4 lowercase letters) says who uses it (``bkp``, ``sbx``...); a random run id
+    makes the link and namespace names unique (``dbkp3f9a`` bridge, ``dbkp3f9a-1`` namespace,
+    ``dbkp3f9av1`` veth: at most 15 characters), and the /24 is drawn from 10.200-254.x.0 among
+    those that no address, route or claim of the machine overlaps (``up`` claims it).
+    """
+    if not _TAG.match(tag):
+        raise ValueError(f"a network tag is 1-4 lowercase letters, not {tag!r}")
+    run = f"d{tag}{secrets.token_hex(2)}"
+    used = subnets_in_use()
+    draw = random.SystemRandom()
+    for _ in range(1000):
+        candidate = ipaddress.IPv4Network(
+            f"10.{draw.randint(200, 254)}.{draw.randint(0, 255)}.0/24"
+        )
+        if not any(candidate.overlaps(u) for u in used):
+            prefix = str(candidate.network_address).rsplit(".", 1)[0]
+            return Network(prefix, bridge=run, ns_prefix=f"{run}-", veth_prefix=f"{run}v")
+    raise TestHostsError("no free /24 left in 10.200.0.0-10.254.255.0 for test hosts")
+
+
+def _claim_path(net: Network) -> Path:
+    return CLAIMS / f"{net.prefix}.0_24"
+
+
+def _claim(net: Network, state_dir: Path) -> None:
+    """Reserve the network's /24 for this state folder, atomically; a claim whose state folder
+    is gone is stale and taken over.  Refuses a /24 the machine itself uses."""
+    subnet = ipaddress.IPv4Network(f"{net.prefix}.0/24")
+    CLAIMS.mkdir(mode=0o755, parents=True, exist_ok=True)
+    path = _claim_path(net)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            owner = path.read_text(errors="replace").strip()
+            if owner == str(state_dir) or not (Path(owner) / STATE_FILE).exists():
+                path.unlink(missing_ok=True)  # ours from a crashed run, or stale
+                continue
+            raise TestHostsError(
+                f"{subnet} is used by the test hosts of {owner}; choose another network "
+                "(dagsync.testing.hosts.unique_network)"
+            ) from None
+        with os.fdopen(fd, "w") as out:
+            out.write(f"{state_dir}\n")
+        break
+    others = [u for u in subnets_in_use() if u.overlaps(subnet) and u != subnet]
+    if others:
+        _release(net, state_dir)
+        raise TestHostsError(
+            f"{subnet} overlaps this machine's {', '.join(map(str, others))}; "
+            "choose another network (dagsync.testing.hosts.unique_network)"
+        )
+
+
+def _release(net: Network, state_dir: Path) -> None:
+    path = _claim_path(net)
+    with suppress(OSError):
+        if path.read_text(errors="replace").strip() == str(state_dir):
+            path.unlink()
 
 
 @dataclass(frozen=True)
@@ -472,13 +574,15 @@ def up(
     *,
     state_dir: Path,
     names: Sequence[str] | None = None,
-    network: Network = DEFAULT,
+    network: Network | None = None,
     extra_hosts_entries: Sequence[tuple[str, str]] = (),
 ) -> TestHosts:
     """Start ``n`` hosts (named h1..hN) or one per name; clean up and raise on any failure.
 
+    ``network`` defaults to one of this run's own (``unique_network``).
     ``extra_hosts_entries`` are ``(address, name)`` pairs added to every host's /etc/hosts.
     """
+    network = network or unique_network("th")
     host_names = list(names) if names is not None else [f"h{i}" for i in range(1, (n or 0) + 1)]
     if n is not None and names is not None and n != len(host_names):
         raise TestHostsError(f"n={n} but {len(host_names)} names given")
@@ -486,6 +590,11 @@ def up(
     _validate(host_names, network, state_dir)
     _refuse_stale(host_names, network, state_dir)
     _init_state(state_dir, host_names, network)
+    try:
+        _claim(network, state_dir)
+    except BaseException:
+        _remove_state_dir(state_dir)
+        raise
     hosts_file = _hosts_file(host_names, network, extra_hosts_entries)
     try:
         return _bring_up(state_dir, host_names, network, hosts_file)
@@ -500,7 +609,7 @@ def testhosts(
     *,
     state_dir: Path,
     names: Sequence[str] | None = None,
-    network: Network = DEFAULT,
+    network: Network | None = None,
     extra_hosts_entries: Sequence[tuple[str, str]] = (),
 ) -> Iterator[TestHosts]:
     """``up`` on entry, ``down`` on exit whatever happens in between."""
@@ -584,7 +693,8 @@ def _targets(state_dir: Path, net: Network | None) -> tuple[Network, list[str], 
         net = net or Network(**state["network"])
         indexes = range(1, len(state["names"]) + 1)
         return net, [net.namespace(i) for i in indexes], [net.veth(i) for i in indexes]
-    net = net or Network()
+    if net is None:  # no state and no network named: nothing is provably ours
+        return Network(), [], []
     ns_re = re.compile(re.escape(net.ns_prefix) + r"\d+")
     namespaces = [ns for ns in _netns_list() if ns_re.fullmatch(ns)]
     veth_re = re.compile(re.escape(net.veth_prefix) + r"\d+")
@@ -607,10 +717,13 @@ def down(state_dir: Path, network: Network | None = None) -> None:
     # far faster than deleting each veth; stragglers are deleted explicitly.
     _ip_batch([f"netns del {ns}" for ns in existing], force=True)
     _wait_links_gone(veths, 5.0)
-    links = [v for v in veths if _link_exists(v)] + [net.bridge]
+    links = [v for v in veths if _link_exists(v)] + ([net.bridge] if namespaces or veths else [])
+    if (state_dir / STATE_FILE).exists() or network is not None:
+        links = [*dict.fromkeys([*links, net.bridge])]
     _ip_batch([f"link del {link}" for link in links if _link_exists(link)], force=True)
     if left := [link for link in links if _link_exists(link)]:
         raise TestHostsError(f"links survive teardown: {left}")
+    _release(net, state_dir)
     _remove_state_dir(state_dir)
 
 

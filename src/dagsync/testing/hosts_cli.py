@@ -10,9 +10,7 @@ from pathlib import Path
 
 from . import hosts
 from .hosts import (
-    DEFAULT,
     DEFAULT_BRIDGE,
-    DEFAULT_NETWORK,
     DEFAULT_NS_PREFIX,
     DEFAULT_VETH_PREFIX,
     Network,
@@ -32,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     for cmd in (up_cmd, sub.add_parser("down", help="stop and remove"), status_cmd):
         required = cmd is not status_cmd
         cmd.add_argument("--state", type=Path, required=required, help="state folder")
-        cmd.add_argument("--network", default=None, help=f"/24 prefix ({DEFAULT_NETWORK})")
+        cmd.add_argument(
+            "--network", default=None, help="/24 prefix (up: a free one of this run's own)"
+        )
         cmd.add_argument("--bridge", default=None, help=f"bridge name ({DEFAULT_BRIDGE})")
         cmd.add_argument(
             "--ns-prefix", default=None, help=f"namespace prefix ({DEFAULT_NS_PREFIX})"
@@ -56,7 +56,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else None
     started = time.monotonic()
     lab = hosts.up(
-        args.n, state_dir=args.state, names=names, network=_network_from(args) or DEFAULT
+        args.n,
+        state_dir=args.state,
+        names=names,
+        network=_network_from(args) or hosts.unique_network("cli"),
     )
     for host in lab.hosts:
         print(f"{host.name}\t{host.address}\t{host.namespace}\tsshd pid {host.sshd_pid}")
