@@ -14,6 +14,8 @@ sandbox mode only (`DAGSYNC_SANDBOX=1`; never because the file exists):
   DAG's own hosts are `dag/<name>`;
 - `management_ranges`: the controller's bridge address, so the firewall keeps it in;
 - `ssh_key`, `ssh_user`: the test hosts' key, root;
+- `observer`: the sandbox's own observer keypair (`key`, the public line `apply` installs;
+  `ssh_key`, the private key for `DAGSYNC_OBSERVER=1 DAGSYNC_SSH_KEY_FILE=... dagsync plan`);
 - `environment`: variables plan and apply set while they run: the escrow folder
   (`DAGSYNC_PASSPHRASE_ESCROW`; the escrow refuses folders inside the repository, so it lives
   under `~/.local/state/dagsync/`) and the emulator's URL and credentials (`DAGSYNC_OVH_URL`,
@@ -39,6 +41,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,6 +87,8 @@ __all__ = [  # the public names, wherever they are defined
 
 STATE = f"{SANDBOX_DIR}/hosts"  # the test hosts' state folder
 SANDBOX_STATE = f"{SANDBOX_DIR}/sandbox.json"  # what else `up` made: escrow, emulator
+OBSERVER_KEY = "observer"  # == reconcile.resources.observer.OVERRIDE_KEY
+OBSERVER_PRIVATE_KEY = "observer_ed25519"  # in the hosts' state folder, removed by `down`
 EMULATOR_RATE_PER_MINUTE = 60_000  # the client's limit towards the local emulator
 EMULATOR_POLL = 0.05  # seconds between two reads of a pending state (OVH: 5)
 ESCROW_ENV = "DAGSYNC_PASSPHRASE_ESCROW"  # == dagsync.backup.escrow.ESCROW_ENV
@@ -188,7 +193,9 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
             write_json(root / SANDBOX_STATE, state)
             environment.update(ovh.environment())
             notes.append(f"OVH API emulator on {ovh.url} (pid {ovh.pid})")
-        write_json(root / SANDBOX_HOSTS_FILE, _overrides(wanted, lab, net, environment))
+        overrides = _overrides(wanted, lab, net, environment)
+        overrides[OBSERVER_KEY] = _observer_keypair(root / STATE)
+        write_json(root / SANDBOX_HOSTS_FILE, overrides)
     except BaseException as exc:
         try:
             down(root)
@@ -200,6 +207,17 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
             raise DagsyncError(f"the sandbox could not start: {exc}") from exc
         raise
     return _summary(wanted, lab, notes)
+
+
+def _observer_keypair(folder: Path) -> dict[str, str]:
+    """The sandbox's own observer keypair (never the one of policies/dag.yaml): the override
+    file's `observer` entry, installed by `apply` and used by `DAGSYNC_OBSERVER=1 plan`."""
+    key = folder / OBSERVER_PRIVATE_KEY
+    comment = "dagsync-sandbox-observer"
+    argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)]
+    subprocess.run(argv, check=True, capture_output=True)
+    public = " ".join(key.with_name(key.name + ".pub").read_text().split()[:2])
+    return {"key": public, "ssh_key": str(key)}
 
 
 def _make_escrow(folder: Path) -> str:
