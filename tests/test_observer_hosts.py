@@ -33,12 +33,12 @@ from dagsync.reconcile.resources import observer as obs
 from dagsync.reconcile.session import OBSERVER_ENV, HostSession
 from dagsync.reconcile.ssh import connect
 from dagsync.testing import hosts as th
-from dagsync.testing.hosts import Network
+from dagsync.testing.hosts import unique_network
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-observer")]
 
 REPO = Path(__file__).resolve().parents[1]
-NET = Network("10.207.0", bridge="dsobs0", ns_prefix="dsobs-", veth_prefix="dsobsv")
+NET = unique_network("obs")
 KINDS = ("firewall", "accounts", "root-access", "backup", "mail", "observer")  # no OVH: no SSH
 WEB1, STORAGE, MX1 = "velo-savoie/web1", "dag/sbg-backup-1", "dag/mx1"
 INTRUDER = "'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGmVJ0Kuk3wf2rRrKJ6z5dDFvv0ZIskFZ1sdtsIbPdum x'"
