@@ -243,6 +243,8 @@ def test_thin_areas_of_articles_4_6_and_8_have_rules() -> None:
     assert articles == {"CTR010": "8", "CTR011": "8", "CTR012": "4", "CTR013": "10"}
     assert {BY_ID[rid].article for rid in ("SUP003", "BKP009")} == {"4"}
     assert {BY_ID[rid].article for rid in ("ACC005", "ACC006")} == {"6"}
+    grounds = {rid: BY_ID[rid].article for rid in ("CTR014", "CTR015", "CTR016", "CTR017")}
+    assert grounds == {"CTR014": "8", "CTR015": "9", "CTR016": "5", "CTR017": "7"}
 
 
 def test_rules_command_lists_the_new_rules_and_explains_them_with_their_french_clause() -> None:

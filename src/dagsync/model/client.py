@@ -63,12 +63,32 @@ class PriceChange(Strict):
     increase: bool = Field(default=True, description="True when the new price is less favourable.")
 
 
+class TerminationGround(StrEnum):
+    """Why the contract ends: Article 7's notice, or a right to terminate that overrides it."""
+
+    NOTICE = "notice"  # Art. 7: notice in jours francs, after the first months
+    PRICE_INCREASE = "price_increase"  # Art. 8: within a month of a price-increase notice
+    SERVICE_CHANGE = "service_change"  # Art. 9: within 30 days of a change of the service
+    FORCE_MAJEURE = "force_majeure"  # Art. 5: force majeure lasting over 30 days
+    BREACH = "breach"  # Art. 7: a breach not remedied within 7 jours ouvrables
+
+
 class Termination(Strict):
     requested_on: dt.date = Field(description="Day the request was received by DAG.")
     channel: Channel
     to: Email | None = Field(default=None, description="Address the email was sent to.")
     effective_on: dt.date = Field(description="The termination date the client asked for.")
     request: RequestId
+    ground: TerminationGround = Field(
+        default=TerminationGround.NOTICE,
+        description="notice (Art. 7), price_increase (Art. 8), service_change (Art. 9), "
+        "force_majeure (Art. 5) or breach (Art. 7).",
+    )
+    event_on: dt.date | None = Field(
+        default=None,
+        description="For service_change: the day the change took effect; force_majeure: the "
+        "day it was notified; breach: the first presentation of the registered letter.",
+    )
 
 
 class RootAccessWindow(Strict):

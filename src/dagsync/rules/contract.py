@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..model.client import Channel, ContactRole
+from ..model.client import Channel, ContactRole, Termination, TerminationGround
 from .base import ERROR, ClientContext, Violation, rule
 
 if TYPE_CHECKING:
@@ -48,6 +48,22 @@ def price_increase_exemption(ctx: ClientContext) -> dt.date | None:
         if change.increase and change.notified_on <= termination.requested_on <= deadline:
             return change.notified_on
     return None
+
+
+def _on_notice(ctx: ClientContext) -> Termination | None:
+    """The recorded termination if it ends the contract by Article 7's notice (its default
+    `ground`); terminations on another ground have their own rules (CTR014 to CTR017)."""
+    termination = ctx.client.contract.termination
+    if termination is None or termination.ground is not TerminationGround.NOTICE:
+        return None
+    return termination
+
+
+def _on_ground(ctx: ClientContext, ground: TerminationGround) -> Termination | None:
+    termination = ctx.client.contract.termination
+    if termination is None or termination.ground is not ground:
+        return None
+    return termination
 
 
 @rule(id="CTR001", severity=ERROR, article="7", terms=("min_initial_term_months",))
@@ -332,7 +348,8 @@ def termination_notice(ctx: ClientContext) -> Iterator[Violation]:
         Accepted: any `effective_on` when the termination was received within
         `price_increase_notice_months` month(s) of the notice of a price increase recorded in
         `contract.price_changes` (Article 8 lets the client leave then "sans pénalité", by
-        derogation to Article 7).
+        derogation to Article 7); a termination on another `ground` (`price_increase`,
+        `service_change`, `force_majeure`, `breach`), which CTR014 to CTR017 check instead.
 
     Why:
         Article 7: the request "devra être faite en tenant compte d'un délai de préavis de 32
@@ -369,7 +386,7 @@ def termination_notice(ctx: ClientContext) -> Iterator[Violation]:
         Move `effective_on` to a date the notice allows (the next anniversary, or a later
         termination date).
     """
-    termination = ctx.client.contract.termination
+    termination = _on_notice(ctx)
     if termination is None or price_increase_exemption(ctx) is not None:
         return
     from ..calendar import latest_notice_date  # loads `holidays` (slow): only when needed
@@ -396,7 +413,8 @@ def termination_earliest(ctx: ClientContext) -> Iterator[Violation]:
 
         Accepted: an earlier `effective_on` when the termination was received within
         `price_increase_notice_months` month(s) of the notice of a price increase recorded in
-        `contract.price_changes` (Article 8, "par dérogation à l'article 7").
+        `contract.price_changes` (Article 8, "par dérogation à l'article 7"); a termination on
+        another `ground`, which CTR014 to CTR017 check instead.
 
     Why:
         Article 7: "A partir du 12ème mois de contrat échu, le Client pourra résilier le
@@ -437,7 +455,7 @@ def termination_earliest(ctx: ClientContext) -> Iterator[Violation]:
     Fix:
         Set `effective_on` no earlier than the date the finding gives.
     """
-    termination = ctx.client.contract.termination
+    termination = _on_notice(ctx)
     if termination is None or price_increase_exemption(ctx) is not None:
         return
     months = ctx.policy.termination_earliest_month.value
@@ -717,4 +735,261 @@ def billing_contact(ctx: ClientContext) -> Iterator[Violation]:
             "no contact has the `billing` role: add it to the contact whose address is on the "
             "invoice (notices are delivered there)",
             key=True,
+        )
+
+
+@rule(id="CTR014", severity=ERROR, article="8", terms=("price_increase_notice_months",))
+def termination_price_increase(ctx: ClientContext) -> Iterator[Violation]:
+    """A termination for a price increase comes within the month after its notice.
+
+    What it checks:
+        A `contract.termination` with `ground: price_increase` was received (`requested_on`)
+        on or after the `notified_on` of an increase recorded in `contract.price_changes`,
+        and at most `price_increase_notice_months` month(s) later.
+
+        Accepted: any `effective_on` and no Article 7 notice (the client leaves "sans
+        pénalité"); a termination on the Article 7 notice (`ground: notice`, the default)
+        received in that month, which CTR007 and CTR008 accept too.
+
+    Why:
+        Article 8: "par dérogation à l'article 7, le Client disposera à compter de cette
+        information d'un délai d'un mois pour résilier le présent contrat sans pénalité".
+        After that month the new price is accepted and Article 7 applies again.
+
+    Failing example (clients/velo-savoie/client.yaml):
+        contract:
+          termination:
+            ground: price_increase
+            requested_on: 2026-12-15
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2027-01-01
+            request: REQ-2023-010
+
+    Passing example (clients/velo-savoie/client.yaml):
+        contract:
+          termination:
+            ground: price_increase
+            requested_on: 2026-11-02
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2026-12-01
+            request: REQ-2023-010
+
+    Fix:
+        Record the price increase the client answers, or terminate on the Article 7 notice
+        (`ground: notice`).
+    """
+    termination = _on_ground(ctx, TerminationGround.PRICE_INCREASE)
+    if termination is None or price_increase_exemption(ctx) is not None:
+        return
+    months = ctx.policy.price_increase_notice_months.value
+    notices = [c.notified_on for c in ctx.client.contract.price_changes if c.increase]
+    known = ", ".join(str(d) for d in notices) or "none is recorded in `price_changes`"
+    yield Violation(
+        ctx.client_doc,
+        (*_TERMINATION, "requested_on"),
+        f"a termination for a price increase must be received within {months} month(s) of "
+        f"the increase's notice (notices: {known}); received on {termination.requested_on}, "
+        "it needs Article 7's notice: set `ground: notice`",
+    )
+
+
+def _event_missing(ctx: ClientContext, termination: Termination, what: str) -> Violation:
+    """The finding for a termination whose ground needs the date of its event."""
+    return Violation(
+        ctx.client_doc,
+        (*_TERMINATION, "ground"),
+        f"a `{termination.ground}` termination needs `event_on`: {what}",
+    )
+
+
+@rule(id="CTR015", severity=ERROR, article="9", terms=("service_change_termination_days",))
+def termination_service_change(ctx: ClientContext) -> Iterator[Violation]:
+    """A termination for a change of the service comes within the days after the change.
+
+    What it checks:
+        A `contract.termination` with `ground: service_change` records in `event_on` the day
+        the change of the service or of the CGV took effect, and was received
+        (`requested_on`) after it and at most `service_change_termination_days` days later.
+
+        Accepted: any `effective_on`, without Article 7's notice or first months.
+
+    Why:
+        Article 9: "le Client peut, en dérogation à l'article 7 des conditions générales,
+        résilier le contrat dans un délai de trente jours à compter de l'entrée en vigueur
+        de ces modifications".
+
+    Failing example (clients/alpine-books/client.yaml):
+        contract:
+          termination:
+            ground: service_change
+            event_on: 2026-10-01
+            requested_on: 2026-11-15
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2026-11-30
+            request: REQ-2025-001
+
+    Passing example (clients/alpine-books/client.yaml):
+        contract:
+          termination:
+            ground: service_change
+            event_on: 2026-10-01
+            requested_on: 2026-10-20
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2026-11-30
+            request: REQ-2025-001
+
+    Fix:
+        Record the day the change took effect; a request received later than the window
+        terminates on the Article 7 notice (`ground: notice`).
+    """
+    termination = _on_ground(ctx, TerminationGround.SERVICE_CHANGE)
+    if termination is None:
+        return
+    if termination.event_on is None:
+        yield _event_missing(ctx, termination, "the day the change of the service took effect")
+        return
+    from ..contracts import service_change_window
+
+    last = service_change_window(_terms(ctx), termination.event_on)
+    if not termination.event_on < termination.requested_on <= last:
+        days = ctx.policy.service_change_termination_days.value
+        yield Violation(
+            ctx.client_doc,
+            (*_TERMINATION, "requested_on"),
+            f"a termination for a change of the service that took effect on "
+            f"{termination.event_on} must be received after it and by {last} ({days} days); "
+            f"received on {termination.requested_on}, it needs Article 7's notice",
+        )
+
+
+@rule(id="CTR016", severity=ERROR, article="5", terms=("force_majeure_days",))
+def termination_force_majeure(ctx: ClientContext) -> Iterator[Violation]:
+    """A termination for force majeure comes once it has lasted the CGV's days.
+
+    What it checks:
+        A `contract.termination` with `ground: force_majeure` records in `event_on` the day
+        the force majeure was notified, and was requested more than `force_majeure_days`
+        days after it (`requested_on` on or after the day `dagsync.contracts` computes).
+
+        Accepted: a request from either party, any `effective_on`, without Article 7's
+        notice or first months.
+
+    Why:
+        Article 5: "Dans l'hypothèse où les effets d'un Cas de Force Majeure devaient avoir
+        une durée supérieure à 30 jours, à compter de sa notification [...] le contrat pourra
+        être résilié de plein droit à la demande de l'une ou l'autre partie".
+
+    Failing example (clients/alpine-books/client.yaml):
+        contract:
+          termination:
+            ground: force_majeure
+            event_on: 2026-06-01
+            requested_on: 2026-06-20
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2026-07-31
+            request: REQ-2025-001
+
+    Passing example (clients/alpine-books/client.yaml):
+        contract:
+          termination:
+            ground: force_majeure
+            event_on: 2026-06-01
+            requested_on: 2026-07-10
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2026-07-31
+            request: REQ-2025-001
+
+    Fix:
+        Record the notification day; before the days are over, the contract goes on
+        (suspended obligations) or ends on the Article 7 notice.
+    """
+    termination = _on_ground(ctx, TerminationGround.FORCE_MAJEURE)
+    if termination is None:
+        return
+    if termination.event_on is None:
+        yield _event_missing(ctx, termination, "the day the force majeure was notified")
+        return
+    from ..contracts import force_majeure_termination_from
+
+    first = force_majeure_termination_from(_terms(ctx), termination.event_on)
+    if termination.requested_on < first:
+        days = ctx.policy.force_majeure_days.value
+        yield Violation(
+            ctx.client_doc,
+            (*_TERMINATION, "requested_on"),
+            f"force majeure notified on {termination.event_on} allows a termination only once "
+            f"it has lasted over {days} days, from {first}; requested on "
+            f"{termination.requested_on}",
+        )
+
+
+@rule(id="CTR017", severity=ERROR, article="7", terms=("cure_jours_ouvrables",))
+def termination_breach(ctx: ClientContext) -> Iterator[Violation]:
+    """A termination for breach takes effect once the time to remedy is over.
+
+    What it checks:
+        A `contract.termination` with `ground: breach` records in `event_on` the first
+        presentation of the registered letter notifying the breach, and its `effective_on`
+        is after the `cure_jours_ouvrables`-th jour ouvrable that follows (moved to the next
+        working day when it falls on a Sunday or public holiday, art. 642 CPC).
+
+        Accepted: a termination initiated by either party, without Article 7's notice or
+        first months.
+
+    Why:
+        Article 7: a breach "non réparé dans un délai de 7 jours ouvrables à compter de la
+        première présentation de la lettre recommandée [...] le contrat sera résilié de plein
+        droit". Before the delay is over the other party may still remedy it.
+
+    Failing example (clients/alpine-books/client.yaml):
+        contract:
+          termination:
+            ground: breach
+            event_on: 2026-09-01
+            requested_on: 2026-09-01
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2026-09-05
+            request: REQ-2025-001
+
+    Passing example (clients/alpine-books/client.yaml):
+        contract:
+          termination:
+            ground: breach
+            event_on: 2026-09-01
+            requested_on: 2026-09-01
+            channel: email
+            to: comptabilite@dagtechnologies.fr
+            effective_on: 2026-10-01
+            request: REQ-2025-001
+
+    Fix:
+        Record the first presentation of the registered letter, and an `effective_on` after
+        the day the finding gives.
+    """
+    termination = _on_ground(ctx, TerminationGround.BREACH)
+    if termination is None:
+        return
+    if termination.event_on is None:
+        yield _event_missing(
+            ctx, termination, "the first presentation of the registered letter notifying the breach"
+        )
+        return
+    from ..calendar import cure_deadline, extend_deadline
+
+    days = ctx.policy.cure_jours_ouvrables.value
+    last = extend_deadline(cure_deadline(termination.event_on, days))
+    if termination.effective_on <= last:
+        yield Violation(
+            ctx.client_doc,
+            (*_TERMINATION, "effective_on"),
+            f"a breach notified on {termination.event_on} may still be remedied until {last} "
+            f"({days} jours ouvrables): the termination takes effect after that day, not on "
+            f"{termination.effective_on}",
         )

@@ -21,7 +21,7 @@ from . import (
 from .base import Rule
 
 RULES: tuple[Rule, ...] = (
-    # Contract, Art. 4, 7, 8 and 10
+    # Contract, Art. 4, 5, 7, 8, 9 and 10
     contract.initial_term,  # CTR001
     contract.tacit_renewal,  # CTR002
     contract.renewal_duration,  # CTR003
@@ -35,6 +35,10 @@ RULES: tuple[Rule, ...] = (
     contract.unpaid_renewal_date,  # CTR011
     contract.signed_before_start,  # CTR012
     contract.billing_contact,  # CTR013
+    contract.termination_price_increase,  # CTR014
+    contract.termination_service_change,  # CTR015
+    contract.termination_force_majeure,  # CTR016
+    contract.termination_breach,  # CTR017
     # Supply, Art. 4
     supply.server_type,  # SUP001
     supply.tls_issuer,  # SUP002

@@ -166,11 +166,9 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
         "devaient avoir une durée supérieure à 30 jours, à compter de sa notification par DAG "
         "Technologies au Client, le contrat pourra être résilié de plein droit à la demande de "
         "l'une ou l'autre partie, sans droit à indemnité de part et d'autre.",
-        "Computed, not checked: `dagsync.contracts.force_majeure_termination_from` gives the "
-        "first day either party may terminate (policy term `force_majeure_days`). A force majeure"
-        " event is not recorded in the repository, and `contract.termination` records Article 7 "
-        "and 8 terminations only: a termination for force majeure is handled outside the CTR "
-        "rules.",
+        "In part: CTR016 checks a recorded termination for force majeure (`ground: "
+        "force_majeure`, notified on `event_on`) against `force_majeure_days`. The event and the "
+        "obligations it suspends are not configuration.",
     ),
     Uncheckable(
         "5",
@@ -332,9 +330,9 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
         "partie plaignante notifiant les manquements en cause, le contrat sera résilié de plein "
         "droit, sans préjudice de tous dommages et intérêts éventuels qui pourraient être "
         "réclamés à la partie défaillante.",
-        "Computed, not checked: `dagsync.calendar.cure_deadline` gives the last day to remedy "
-        "(policy term `cure_jours_ouvrables`). Breaches and registered letters are not recorded "
-        "in the repository, and a termination for breach is handled outside the CTR rules.",
+        "In part: CTR017 checks a recorded termination for breach (`ground: breach`, letter "
+        "first presented on `event_on`) against `cure_jours_ouvrables`. Breaches themselves, and "
+        "damages, are not configuration.",
     ),
     Uncheckable(
         "7",
@@ -418,10 +416,9 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
         "générales, résilier le contrat dans un délai de trente jours à compter de l'entrée en "
         "vigueur de ces modifications. A défaut, le Client sera réputé avoir accepté les "
         "nouvelles conditions générales.",
-        "Computed, not checked: `dagsync.contracts.service_change_window` gives the last day "
-        "(policy term `service_change_termination_days`). Service changes are not recorded, and "
-        "`contract.termination` records Article 7 and 8 terminations only: a termination under "
-        "Article 9 is handled outside the CTR rules.",
+        "In part: CTR015 checks a recorded termination for a change of the service (`ground: "
+        "service_change`, in effect since `event_on`) against `service_change_termination_days`."
+        " The client's acceptance of the new CGV is legal.",
     ),
     Uncheckable(
         "10",
