@@ -39,7 +39,11 @@ def test_deadlines_are_sorted_soonest_first_and_limited_by_within(clients) -> No
     rows = upcoming(clients, dt.date(2027, 1, 15), within=60)
     assert [d.date for d in rows] == sorted(d.date for d in rows)
     assert all(dt.date(2027, 1, 15) <= d.date <= dt.date(2027, 3, 16) for d in rows)
-    assert {d.client for d in rows} == {"alpine-books"}
+    assert [(d.date.isoformat(), d.client, d.kind) for d in rows] == [
+        ("2027-01-27", "alpine-books", "last day to receive a termination"),
+        ("2027-01-31", "velo-savoie", "invoice"),
+        ("2027-03-01", "alpine-books", "renewal"),
+    ]
 
 
 def test_termination_request_gives_effective_date_and_amount_due(clients) -> None:  # type: ignore[no-untyped-def]
@@ -105,3 +109,91 @@ def test_contracts_command_rejects_a_bad_usage_file(
     bad.write_text("[1, 2]")
     assert main(["contracts", "--repo", str(ROOT), "--mail-usage", str(bad)]) == 2
     assert "not a mail usage file" in capsys.readouterr().err
+
+
+# --- prices, invoices, price changes; COLUMNS; iCalendar ------------------------------------
+
+
+def test_renewals_and_invoices_carry_their_amount_at_the_price_in_effect(clients) -> None:  # type: ignore[no-untyped-def]
+    rows = {(d.client, d.kind, d.date): d for d in upcoming(clients, dt.date(2026, 12, 7), None)}
+    # velo-savoie: 24-month terms from 2024-01-31, invoiced 12 months in advance at 1250.00;
+    # the increase to 1310.00 notified 2026-10-20 applies at the renewal of 2028-01-31.
+    invoice = rows[("velo-savoie", "invoice", dt.date(2027, 1, 31))]
+    assert invoice.amount_eur == Decimal("15000.00") and invoice.article == "8"
+    assert "at 1250.00 EUR HT/month" in invoice.detail
+    change = rows[("velo-savoie", "price change effective", dt.date(2028, 1, 31))]
+    assert change.amount_eur == Decimal("1310.00")
+    assert change.detail == "monthly price 1250.00 -> 1310.00 EUR HT (notified 2026-10-20)"
+    renewal = rows[("velo-savoie", "renewal", dt.date(2028, 1, 31))]
+    assert renewal.amount_eur == Decimal("15720.00")
+    alpine = rows[("alpine-books", "renewal", dt.date(2027, 3, 1))]
+    assert alpine.amount_eur == Decimal("2268.00")
+    # A renewal is its own invoice: no second row on the same day.
+    assert ("alpine-books", "invoice", dt.date(2027, 3, 1)) not in rows
+
+
+def test_the_price_in_effect_changes_on_the_effective_day(clients) -> None:  # type: ignore[no-untyped-def]
+    from dagsync.deadlines import price_at
+
+    contract = _by_client(clients, "velo-savoie")[0].contract
+    assert price_at(contract, dt.date(2028, 1, 30)) == Decimal("1250.00")
+    assert price_at(contract, dt.date(2028, 1, 31)) == Decimal("1310.00")
+
+
+def test_no_invoice_after_the_contract_ends(clients) -> None:  # type: ignore[no-untyped-def]
+    from dagsync.deadlines import next_invoice
+
+    contract = _by_client(clients, "alpine-books")[0].contract  # from 2025-03-01, 12 months
+    assert next_invoice(contract, dt.date(2026, 3, 2)) == dt.date(2027, 3, 1)
+    assert next_invoice(contract, dt.date(2027, 3, 1)) == dt.date(2027, 3, 1)
+    ending = contract.model_copy(update={"tacit_renewal": False})
+    assert next_invoice(ending, dt.date(2025, 3, 1)) == dt.date(2025, 3, 1)
+    assert next_invoice(ending, dt.date(2025, 3, 2)) is None
+
+
+def _contracts_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> str:
+    monkeypatch.chdir(ROOT)
+    assert main(["contracts", "--on", "2026-12-07", *args]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("columns", ["60", "100"])
+def test_the_table_honours_columns_and_keeps_dates_and_clients_whole(
+    columns: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    out = _contracts_cli(capsys, monkeypatch)
+    assert max(len(line) for line in out.splitlines()) <= int(columns)
+    assert "2027-01-31" in out and "velo-savoie" in out and "15000.00" in out
+
+
+def test_off_a_terminal_without_columns_rows_stay_whole_at_160(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    out = _contracts_cli(capsys, monkeypatch)
+    assert max(len(line) for line in out.splitlines()) <= 160
+    assert "invoice of 12 month(s) in advance at 1250.00 EUR HT/month" in out
+
+
+def test_ics_export_parses_back_with_the_same_dates_and_stable_uids(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from icalendar import Calendar
+
+    rows = json.loads(_contracts_cli(capsys, monkeypatch, "--format", "json"))["deadlines"]
+    first = _contracts_cli(capsys, monkeypatch, "--format", "ics")
+    events = Calendar.from_ical(first).walk("VEVENT")
+    assert [(e.decoded("dtstart").isoformat(), str(e["summary"])) for e in events] == [
+        (r["date"], f"{r['client']}: {r['kind']}") for r in rows
+    ]
+    assert all(e.decoded("dtend") - e.decoded("dtstart") == dt.timedelta(days=1) for e in events)
+    renewal = next(e for e in events if str(e["summary"]) == "alpine-books: renewal")
+    assert "2268.00 EUR HT" in str(renewal["description"])
+    second = _contracts_cli(capsys, monkeypatch, "--format", "ics")
+    assert [e["uid"] for e in Calendar.from_ical(second).walk("VEVENT")] == [
+        e["uid"] for e in events
+    ]
+    assert len({e["uid"] for e in events}) == len(events)

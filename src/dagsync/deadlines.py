@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from . import billing, contracts
 from .model import CgvPolicy, Client
+from .model.client import Contract
 
 
 @dataclass(frozen=True, order=True)
@@ -62,6 +63,30 @@ def quota_terms(policy: CgvPolicy) -> billing.MailQuotaTerms:
     )
 
 
+def price_at(contract: Contract, day: dt.date) -> Decimal:
+    """The monthly price (EUR HT) in effect on ``day``: the newest price change effective on
+    or before it, else the contract's price."""
+    changes = [c for c in contract.price_changes if c.effective_on <= day]
+    newest = max(changes, key=lambda c: c.effective_on, default=None)
+    return Decimal(str(newest.new_monthly_price_eur if newest else contract.monthly_price_eur))
+
+
+def next_invoice(contract: Contract, on: dt.date) -> dt.date | None:
+    """The first invoice date on or after ``on``: invoices fall every ``payment.period_months``
+    from the start date (computed from the start, never chained), payable in advance (Art. 8);
+    None once the contract ends (an effective termination, or no tacit renewal after the
+    initial term)."""
+    period = contract.payment.period_months
+    k = 0
+    while (day := contracts.add_months(contract.start_date, k * period)) < on:
+        k += 1
+    end = contract.termination.effective_on if contract.termination else None
+    if not contract.tacit_renewal:
+        initial_end = contracts.add_months(contract.start_date, contract.initial_term_months)
+        end = min(end, initial_end) if end else initial_end
+    return None if end is not None and day >= end else day
+
+
 def client_deadlines(
     client: Client,
     policy: CgvPolicy,
@@ -71,8 +96,12 @@ def client_deadlines(
     terms = terms_of(client, policy)
     c = client.contract
     yield from _termination(client, terms, policy, on)
+    renewal = contracts.next_renewal(terms, on) if c.termination is None else None
     if c.termination is None:
         yield from _renewal(client, terms, policy, on)
+    invoice = next_invoice(c, on)
+    if invoice is not None and invoice != renewal:
+        yield _invoice(client, invoice, "invoice")
     if c.renewal_unpaid is not None:
         unpaid = contracts.unpaid_renewal(terms, c.renewal_unpaid)
         yield Deadline(
@@ -90,6 +119,16 @@ def client_deadlines(
             "8",
         )
     for change in c.price_changes:
+        before = price_at(c, change.effective_on - dt.timedelta(days=1))
+        yield Deadline(
+            change.effective_on,
+            client.id,
+            "price change effective",
+            f"monthly price {before:.2f} -> {price_at(c, change.effective_on):.2f} EUR HT "
+            f"(notified {change.notified_on})",
+            "8",
+            price_at(c, change.effective_on).quantize(Decimal("0.01")),
+        )
         if change.increase:
             window = contracts.price_increase_window(terms, change.notified_on)
             yield Deadline(
@@ -109,12 +148,8 @@ def _renewal(
     chance = contracts.next_termination_opportunity(terms, on)
     renewal = contracts.next_renewal(terms, on)
     if renewal is not None:
-        yield Deadline(
-            renewal,
-            client.id,
-            "renewal",
-            f"tacit renewal for {terms.renewal_term_months} months",
-            "7",
+        yield _invoice(
+            client, renewal, "renewal", f"tacit renewal for {terms.renewal_term_months} months; "
         )
     if chance is not None:
         yield Deadline(
@@ -125,6 +160,22 @@ def _renewal(
             f"({policy.termination_notice_jours_francs.value} jours francs)",
             "7",
         )
+
+
+def _invoice(client: Client, day: dt.date, kind: str, prefix: str = "") -> Deadline:
+    """A dated invoice (or the renewal it comes with): the months paid in advance at the price
+    in effect that day."""
+    c = client.contract
+    months = c.payment.period_months
+    price = price_at(c, day)
+    return Deadline(
+        day,
+        client.id,
+        kind,
+        f"{prefix}invoice of {months} month(s) in advance at {price:.2f} EUR HT/month",
+        "7" if kind == "renewal" else "8",
+        (price * months).quantize(Decimal("0.01")),
+    )
 
 
 def _termination(

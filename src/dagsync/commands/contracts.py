@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 
 from ..billing import Reading
+from ..deadlines import Deadline
 from ..errors import DagsyncError
 
 
@@ -56,12 +58,18 @@ def _load_usage(path: Path) -> dict[str, list[Reading]]:
     help="Mail usage readings (JSON) for overage warnings and billing.",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "ics"]),
+    default="text",
+    show_default=True,
+    help="ics: an iCalendar file (one all-day event per deadline) for the team's calendar.",
 )
 def contracts(
     repo: str | None, on: dt.datetime | None, within: int | None, mail_usage: Path | None, fmt: str
 ) -> None:
-    """Renewals, termination notice deadlines, suspensions and mail overage of every client."""
+    """Renewals, invoices, price changes, termination notice deadlines, suspensions and mail
+    overage of every client."""
     from ..cli import _repo
     from ..deadlines import upcoming
     from ..load import load_clients
@@ -78,16 +86,50 @@ def contracts(
             )
         )
         return
+    if fmt == "ics":
+        click.echo(to_ics(rows, day), nl=False)
+        return
     _print_table(rows, day)
 
 
-def _print_table(rows: list, day: dt.date) -> None:  # type: ignore[type-arg]
+def to_ics(rows: list[Deadline], day: dt.date) -> str:
+    """Every deadline as an all-day VEVENT; the UID is stable (client, kind, date), so that a
+    calendar re-importing next month's file updates events instead of doubling them."""
+    import hashlib
+
+    from icalendar import Calendar, Event
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//DAG Technologies//dagsync contracts//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", "dagsync contract deadlines")
+    stamp = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    for d in rows:
+        event = Event()
+        key = f"{d.client}|{d.kind}|{d.date.isoformat()}".encode()
+        event.add("uid", f"{hashlib.sha256(key).hexdigest()[:32]}@dagsync")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", d.date)
+        event.add("dtend", d.date + dt.timedelta(days=1))
+        event.add("summary", f"{d.client}: {d.kind}")
+        amount = "" if d.amount_eur is None else f"\n{d.amount_eur:.2f} EUR HT"
+        event.add("description", f"{d.detail}{amount}\nCGV art. {d.article}")
+        event.add("categories", [d.client])
+        calendar.add_component(event)
+    return str(calendar.to_ical().decode())
+
+
+def _print_table(rows: list[Deadline], day: dt.date) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"Contract deadlines as of {day.isoformat()}", title_justify="left")
     for name in ("date", "in", "client", "deadline", "detail", "art.", "EUR HT"):
-        table.add_column(name, justify="right" if name in ("in", "EUR HT") else "left")
+        # Dates, client ids and amounts are never cut: the deadline and its detail wrap.
+        whole = name not in ("deadline", "detail")
+        table.add_column(
+            name, justify="right" if name in ("in", "EUR HT") else "left", no_wrap=whole
+        )
     for d in rows:
         days = (d.date - day).days
         style = "bold red" if 0 <= days <= 7 else ("yellow" if 0 <= days <= 31 else "")
@@ -101,7 +143,10 @@ def _print_table(rows: list, day: dt.date) -> None:  # type: ignore[type-arg]
             "" if d.amount_eur is None else f"{d.amount_eur:.2f}",
             style=style,
         )
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    # On a terminal rich reads its width; elsewhere COLUMNS when set (rich honours it and wraps
+    # cells to fit), else 160 columns so that a log or a pipe keeps whole rows.
+    wide = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    console = Console(file=sys.stdout, width=160 if wide else None)
     if rows:
         console.print(table)
     else:
