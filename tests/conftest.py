@@ -98,7 +98,7 @@ def repo_copy(tmp_path: Path) -> Path:
 
 # --- parsing each output format back ----------------------------------------------------------
 
-_TEXT_FINDING = re.compile(r"^  (\d+):(\d+): (error|warning) (\S+) (.*)$")
+_TEXT_FINDING = re.compile(r"^  (\d+):(\d+): (error|warning|note) (\S+) (.*)$")
 
 
 def parse_text(out: str) -> list[Seen]:
@@ -143,7 +143,7 @@ def gh_unescape(text: str) -> str:
     return text
 
 
-_GITHUB_FINDING = re.compile(r"^::(error|warning) ([^:]*)::(.*)$")
+_GITHUB_FINDING = re.compile(r"^::(error|warning|notice) ([^:]*)::(.*)$")
 
 
 def parse_github(out: str) -> list[Seen]:

@@ -424,19 +424,22 @@ def _not_run(client_id: str, rel: str, skipped: dict[str, str], servers: list[st
     by_where: dict[str, list[str]] = {}
     for rule_id, where in sorted(skipped.items()):
         by_where.setdefault(where, []).append(rule_id)
-    reasons = [f"{', '.join(ids)} need {where}" for where, ids in by_where.items()]
+    reasons = [
+        f"{', '.join(ids)} {'reads' if len(ids) == 1 else 'read'} {where}"
+        for where, ids in by_where.items()
+    ]
     if servers:
         names = ", ".join(f"servers/{name}.yaml" for name in servers)
         reasons.append(f"no rule checked {names} (invalid)")
-    count = f"{len(skipped)} CGV rule(s) not run" if skipped else "CGV rules not run everywhere"
+    count = f"{len(skipped)} CGV rule(s)" if skipped else "CGV rules"
     return Finding(
         file=rel,
         line=1,
         column=1,
         rule=NOT_RUN,
         severity=Severity.NOTE,
-        message=f"{count} because their input is invalid: {'; '.join(reasons)}; fix the "
-        "findings above and validate again",
+        message=f"{count} not run on invalid input: {'; '.join(reasons)}; fix the findings "
+        "above and validate again",
         client=client_id,
     )
 

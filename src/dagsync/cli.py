@@ -129,6 +129,7 @@ def validate(
         only = None  # a policy change can affect every client
     extra = ""
     frozen: list[Finding] = []
+    changed: set[str] | None = None
     day = on.date() if on else dt.date.today()
     if changed_since is not None:
         from .freeze import freeze_findings
@@ -137,9 +138,12 @@ def validate(
         changes = changed_clients(root, changed_since)
         only = sorted(set(only or []) | set(changes.present)) if only else sorted(changes.present)
         extra = changes.describe()
-        frozen = freeze_findings(root, (p for f in changes.files for p in f.paths), day)
+        changed = {p for f in changes.files for p in f.paths}
+        frozen = freeze_findings(root, sorted(changed), day)
     try:
-        result = validate_repository(root, only=only, today=day, jobs=jobs, use_cache=not no_cache)
+        result = validate_repository(
+            root, only=only, today=day, jobs=jobs, use_cache=not no_cache, changed=changed
+        )
         if frozen:
             result = replace(result, findings=tuple(sorted({*result.findings, *frozen})))
         if fmt == "text":

@@ -4,7 +4,8 @@ exactly one client (REP012-REP014), so no client's YAML reaches another client's
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from .document import ClientIndex, Document, Located
@@ -18,15 +19,48 @@ _KINDS = (
 )
 
 
-def repository_findings(root: Path, indexes: Mapping[str, ClientIndex]) -> list[Finding]:
+def repository_findings(
+    root: Path, indexes: Mapping[str, ClientIndex], changed: Collection[str] | None = None
+) -> list[Finding]:
     """Duplicated client ids, server names, OVH service names and IPs, each reported at every
-    declaration after the first (in client folder order)."""
+    declaration after the first (in client folder order), and the tenancy conflicts. Each
+    finding carries the other places of its problem (`related`).
+
+    `changed` (repository-relative paths, e.g. of `--changed-since`) moves a finding onto a
+    changed file when one of its places is in one and its own place is not: the annotation
+    then lands in the pull request's diff."""
     locator = _Locator(root)
     findings = list(_duplicate_client_ids(indexes, locator))
     for kind, rule, what in _KINDS:
         findings.extend(_duplicates(indexes, kind, rule, what, locator))
     findings.extend(_tenancy(indexes, locator))
+    if changed:
+        findings = [_anchored(f, frozenset(changed)) for f in findings]
     return findings
+
+
+def _anchored(finding: Finding, changed: frozenset[str]) -> Finding:
+    """`finding` at its first related place in a changed file, if its own file is unchanged."""
+    if finding.file in changed:
+        return finding
+    moved = next((r for r in finding.related if r[0] in changed), None)
+    if moved is None:
+        return finding
+    file, line, column = moved
+    here = (finding.file, finding.line, finding.column)
+    parts = file.split("/")
+    return replace(
+        finding,
+        file=file,
+        line=line,
+        column=column,
+        pointer="",
+        client=parts[1] if len(parts) > 2 and parts[0] == "clients" else finding.client,
+        server=Path(file).stem if "/servers/" in file else None,
+        message=f"{finding.message} (reported at this changed declaration; the other is at "
+        f"{here[0]}:{here[1]}:{here[2]})",
+        related=(here, *(r for r in finding.related if r != moved)),
+    )
 
 
 # --- tenancy -------------------------------------------------------------------------------
@@ -84,6 +118,7 @@ def _tenancy(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterator[
                 folder,
                 f"{_what(item)} `{item.value}` belongs to client {owner[0]}: it is its "
                 f"{_what(owner[1])} at {locator.where(owner[1])}; a domain belongs to one client",
+                related=[owner[1]],
             )
         yield from _forwards(folder, index, owners, locator)
     yield from _databases(indexes, locator)
@@ -113,11 +148,13 @@ def _forwards(
             folder,
             f"forward source `{item.value}` is not this client's address: {why}; a client "
             "forwards only the mail of its own domains",
+            related=[owner[1]] if owner is not None else [],
         )
 
 
 def _databases(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterator[Finding]:
     first: dict[str, tuple[str, Located]] = {}
+    claims = _groups(indexes, "databases")
     for folder in sorted(indexes):
         for item in indexes[folder].databases:
             owner = first.setdefault(item.value, (folder, item))
@@ -128,24 +165,43 @@ def _databases(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterato
                     folder,
                     f"database name `{item.value}` belongs to client {owner[0]} (declared at "
                     f"{locator.where(owner[1])}): a database name belongs to one client",
+                    related=[o for f, o in claims[item.value] if f != folder],
                 )
+
+
+def _groups(indexes: Mapping[str, ClientIndex], kind: str) -> dict[str, list[tuple[str, Located]]]:
+    """Every declaration of each value of one index field: (client folder, place)."""
+    groups: dict[str, list[tuple[str, Located]]] = {}
+    for folder in sorted(indexes):
+        for item in getattr(indexes[folder], kind):
+            groups.setdefault(item.value, []).append((folder, item))
+    return groups
 
 
 def _duplicate_client_ids(
     indexes: Mapping[str, ClientIndex], locator: _Locator
 ) -> Iterator[Finding]:
     seen: dict[str, str] = {}
+    places: dict[str, list[Located]] = {}
+    for folder in sorted(indexes):
+        client_id = indexes[folder].client_id
+        if client_id is not None:
+            places.setdefault(client_id, []).append(
+                Located(client_id, f"clients/{folder}/client.yaml", ("id",))
+            )
     for folder in sorted(indexes):
         client_id = indexes[folder].client_id
         if client_id is None:
             continue
         if client_id in seen:
+            here = Located(client_id, f"clients/{folder}/client.yaml", ("id",))
             yield locator.finding(
-                Located(client_id, f"clients/{folder}/client.yaml", ("id",)),
+                here,
                 "REP011",
                 folder,
                 f"client id `{client_id}` is already used by clients/{seen[client_id]}/: "
                 "client ids are unique",
+                related=[p for p in places[client_id] if p != here],
             )
         else:
             seen[client_id] = folder
@@ -155,6 +211,7 @@ def _duplicates(
     indexes: Mapping[str, ClientIndex], kind: str, rule: str, what: str, locator: _Locator
 ) -> Iterator[Finding]:
     first: dict[str, tuple[str, str]] = {}
+    groups = _groups(indexes, kind)
     for folder in sorted(indexes):
         items: list[Located] = getattr(indexes[folder], kind)
         for item in items:
@@ -174,6 +231,7 @@ def _duplicates(
                 folder,
                 f"{what} `{item.value}` is already declared in {owner}: "
                 f"each {what} belongs to one server of one client",
+                related=[o for _, o in groups[item.value] if o is not item],
             )
 
 
@@ -184,7 +242,14 @@ class _Locator:
         self.root = root
         self.docs: dict[str, Document | None] = {}
 
-    def finding(self, item: Located, rule: str, client: str, message: str) -> Finding:
+    def finding(
+        self,
+        item: Located,
+        rule: str,
+        client: str,
+        message: str,
+        related: Collection[Located] = (),
+    ) -> Finding:
         line, column = self._locate(item)
         server = Path(item.file).stem if "/servers/" in item.file else None
         return Finding(
@@ -197,6 +262,7 @@ class _Locator:
             pointer=pointer_from(list(item.path)),
             client=client,
             server=server,
+            related=tuple((o.file, *self._locate(o)) for o in related),
         )
 
     def where(self, item: Located) -> str:

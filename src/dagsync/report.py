@@ -57,7 +57,7 @@ def render_text(result: Result, root: Path, colour: bool = False) -> str:
 
 
 def _text_finding(f: Finding, lines: list[str], paint: Paint) -> list[str]:
-    from .rules.secrets import redact_line
+    from .rules.secrets import MASK, redact_line
 
     colour = {Severity.ERROR: _RED, Severity.WARNING: _YELLOW}.get(f.severity, _CYAN)
     article = f" {paint(_DIM, f'[CGV Art. {f.article}]')}" if f.article else ""
@@ -68,6 +68,8 @@ def _text_finding(f: Finding, lines: list[str], paint: Paint) -> list[str]:
     if 0 < f.line <= len(lines):
         original, shift = _window(lines[f.line - 1].rstrip("\n"), f.column)
         f = replace(f, column=f.column - shift)
+        if _credential(f):  # the value is not shown in the message: nor in the source
+            original = original[: max(f.column - 1, 0)] + MASK
         source = redact_line(original, f.file)
         prefix = original[: max(f.column - 1, 0)]
         if source != original:  # a mask before the column moves the caret
@@ -78,6 +80,14 @@ def _text_finding(f: Finding, lines: list[str], paint: Paint) -> list[str]:
     for file, line, column in f.related:
         out.append(paint(_DIM, f"      also at {file}:{line}:{column}"))
     return out
+
+
+def _credential(f: Finding) -> bool:
+    """Whether the value at the finding may be a credential (its source is masked)."""
+    from .findings import pointer_parts
+    from .schema_errors import HIDDEN, may_hold_credential
+
+    return HIDDEN in f.message or may_hold_credential(tuple(pointer_parts(f.pointer)), None)
 
 
 SOURCE_WIDTH = 120  # characters of a source line shown around a finding's column

@@ -186,11 +186,14 @@ def _hint(model: type[BaseModel], path: tuple[str | int, ...]) -> str:
     return f" ({description.rstrip('.')})" if isinstance(description, str) else ""
 
 
+HIDDEN = "not shown: it may be a credential"
+
+
 def _hidden(value: Any) -> str:
     """What a value is, without the value: for fields that may hold a credential."""
     if isinstance(value, str):
-        return f"a string of {len(value)} character(s), not shown: it may be a credential"
-    return f"a {type(value).__name__}, not shown: it may be a credential"
+        return f"a string of {len(value)} character(s), {HIDDEN}"
+    return f"a {type(value).__name__}, {HIDDEN}"
 
 
 def _show(value: Any) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,14 +174,16 @@ def validate_repository(
     today: dt.date | None = None,
     jobs: int | None = None,
     use_cache: bool = True,
+    changed: Collection[str] | None = None,
 ) -> Result:
-    """Validate the clients named in `only` (all by default) and every repository invariant."""
+    """Validate the clients named in `only` (all by default) and every repository invariant;
+    `changed` (repository-relative paths) anchors repository-wide findings on changed files."""
     root = root.resolve()
     day = today or dt.date.today()
     early = use_cache and Cache.exists(root) and worker_count(jobs) > 1
     standby = Standby(root, day) if early else None
     try:
-        return _validate(root, only, day, jobs, use_cache, standby)
+        return _validate(root, only, day, jobs, use_cache, standby, changed)
     finally:
         if standby is not None:
             standby.stop()
@@ -194,6 +196,7 @@ def _validate(
     jobs: int | None,
     use_cache: bool,
     standby: Standby | None,
+    changed: Collection[str] | None = None,
 ) -> Result:
     layout = discover(root)
     wanted = _wanted(layout, only)
@@ -216,7 +219,7 @@ def _validate(
     findings.extend(_missing_files(layout, wanted))
     from .invariants import repository_findings
 
-    findings.extend(repository_findings(root, indexes))
+    findings.extend(repository_findings(root, indexes, changed))
     from .trackedstate import tracked_state_findings
 
     findings.extend(tracked_state_findings(root))

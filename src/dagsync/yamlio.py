@@ -218,6 +218,12 @@ def _value(event: Any) -> Any:
         try:
             return _scalar(event)
         except _VALUE_ERRORS as exc:
+            if _secret_looking(event.value):  # never quote what may be a credential
+                from .schema_errors import HIDDEN
+
+                raise _at(
+                    event, "value", f"a `{event.tag}` value cannot be read ({HIDDEN})"
+                ) from None
             raise _at(event, "value", f"`{_short(event.value)}` cannot be read: {exc}") from None
     if cls is AliasEvent or event.anchor:
         raise _anchor_problem(event)
@@ -282,6 +288,12 @@ def _build(text: str) -> Any:
                 stack.append([value, _NO_KEY])
     finally:
         release()
+
+
+def _secret_looking(text: str) -> bool:
+    from .schema_errors import may_hold_credential
+
+    return may_hold_credential((), text)
 
 
 def _short(text: str) -> str:
