@@ -254,3 +254,27 @@ def test_an_override_file_observer_key_replaces_the_declared_one(tmp_path: Path)
     with pytest.raises(DagsyncError, match=r"observer\.key is not one OpenSSH public key line"):
         obs.public_key(KEY, path)
     assert obs.public_key(KEY, None) == KEY
+
+
+def test_dag_hosts_are_observer_targets_unless_servers_are_named() -> None:
+    repo = load_repository(REPO)
+    dag = {
+        f"dag/{n}": Endpoint("10.0.9.1", 22, HOST_KEY, "test")
+        for n in ("sbg-backup-1", "rbx-backup-1", "mx1", "mx2")
+    }
+    overrides = Overrides(hosts=dag)
+
+    def keys(selection: Selection) -> list[str]:
+        ctx = Context(repo, selection, overrides, RunOptions())
+        return sorted(h.target.key for h in obs.hosts(ctx))
+
+    assert keys(Selection(clients=("velo-savoie",))) == [
+        "dag/mx1",
+        "dag/mx2",
+        "dag/rbx-backup-1",
+        "dag/sbg-backup-1",
+        "velo-savoie/db1",
+        "velo-savoie/web1",
+        "velo-savoie/web2",
+    ]
+    assert keys(Selection(servers=("velo-savoie/web1",))) == ["velo-savoie/web1"]

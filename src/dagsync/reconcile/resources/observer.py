@@ -452,8 +452,9 @@ def public_key(settings_key: str | None, overrides_path: Path | None) -> str | N
 
 
 def hosts(ctx: Context) -> list[Host]:
-    """The client servers of the selection; DAG's storage and mail hosts when the selection
-    is everything (a plan of some clients does not reach DAG's own hosts)."""
+    """The client servers of the selection, and DAG's storage and mail hosts unless the
+    selection names servers (`--server`): an apply of the changed clients, as CI runs it,
+    keeps the observer of DAG's own hosts current too."""
     from ...backup import driver as backup_driver
     from ...backup.targets import Host, dag_target
     from ..core import Target
@@ -467,7 +468,7 @@ def hosts(ctx: Context) -> list[Host]:
         key = f"{config.id}/{server.name}"
         target = Target(config.id, server.name, production=server.role.value == "production")
         out.append(Host(target, endpoint(key, server, ctx.overrides), KIND))
-    if not ctx.selection.clients and not ctx.selection.servers:
+    if not ctx.selection.servers:
         for storage in ctx.repo.settings.backup_storages:
             host = Host(dag_target(storage.name), None, KIND)
             try:
