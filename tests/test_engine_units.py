@@ -292,14 +292,22 @@ def test_a_lock_held_by_another_apply_names_its_holder_and_reads_nothing(
     net = network(
         monkeypatch, FakeHost(WEB1, lock_lines=["HELD"], lock_rest=(other + "\n", lock.BUSY))
     )
-    report, shown = apply(repo, web1_only())
-    (result,) = report.results
-    assert result.status is HostStatus.FAILED
-    assert result.message == (
-        "velo-savoie/web1 is locked by another apply: anna@ci (pid 77, since "
-        "2026-11-24T09:00:00+00:00, `dagsync apply --yes`); wait for it to finish (a lock "
-        "left by a killed run is released when its connection drops, or after 600 s at most)"
+    shown: list[Plan] = []
+
+    def confirm(plan: Plan) -> bool:
+        shown.append(plan)
+        return True
+
+    with pytest.raises(lock.ApplyLocked) as refused:
+        engine.apply(repo, web1_only(), Overrides(), options(), confirm, now=NOW)
+    assert str(refused.value) == (
+        "another apply holds 1 of the 1 host(s) of this run (velo-savoie/web1 is locked by "
+        "another apply: anna@ci (pid 77, since 2026-11-24T09:00:00+00:00, `dagsync apply "
+        "--yes`); wait for it to finish (a lock left by a killed run is released when its "
+        "connection drops, or after 600 s at most)); every lock this run took was released "
+        "and nothing was changed"
     )
+    assert refused.value.exit_code == 2
     assert net[WEB1].calls == []
     assert net[WEB1].log == [
         "connect",
@@ -309,8 +317,7 @@ def test_a_lock_held_by_another_apply_names_its_holder_and_reads_nothing(
         "release 1",
         "close",
     ]
-    assert shown == []  # nothing to change: no confirmation asked
-    assert not report.ok
+    assert shown == []  # no plan shown, no confirmation asked
 
 
 def test_a_lock_that_does_not_answer_in_time_fails_the_host(

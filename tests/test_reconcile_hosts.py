@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,7 @@ import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.errors import DagsyncError
+from dagsync.reconcile import lock
 from dagsync.reconcile.blocking import add_block
 from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.engine import RunOptions, apply
@@ -35,6 +37,7 @@ from dagsync.reconcile.inventory import (
     load_overrides,
     overrides_path,
 )
+from dagsync.reconcile.lock import ApplyLocked
 from dagsync.reconcile.registry import HOST_KINDS
 from dagsync.reconcile.report import HostStatus
 from dagsync.reconcile.resource import ApplyOptions
@@ -439,14 +442,113 @@ def test_a_second_concurrent_apply_is_refused_naming_the_holder(
     )
     session.lock(holder)
     try:
-        assert do_apply(w) == 1
-        out = capsys.readouterr().out
-        assert "velo-savoie/web1  FAILED" in out
-        assert "locked by another apply: alice@ops-laptop (pid 4242" in out
-        assert "velo-savoie/web2  unchanged" in out
+        with pytest.raises(ApplyLocked) as refused:
+            do_apply(w)
+        assert refused.value.exit_code == 2
+        assert str(refused.value).startswith(
+            "another apply holds 1 of the 3 host(s) of this run (velo-savoie/web1 is locked by "
+            "another apply: alice@ops-laptop (pid 4242"
+        )
+        assert str(refused.value).endswith(
+            "every lock this run took was released and nothing was changed"
+        )
+        assert "Plan:" not in capsys.readouterr().out  # refused before any plan
     finally:
         session.close()
     assert do_apply(w) == 0
+
+
+_CLI_APPLY = (
+    "import sys\nfrom dagsync.cli import main\n"
+    "sys.exit(main(['apply', '--repo', sys.argv[1], '--yes', '--any-commit', '--no-record',"
+    " '--only', 'firewall,accounts,root-access']))\n"
+)
+
+
+def _apply_together(w: World, lock_dirs: tuple[Path, Path]) -> list[tuple[int, str]]:
+    """Two `dagsync apply` processes started at the same moment (each with its run-lock
+    folder: one folder is one machine); their exit codes and error output."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLI_APPLY, str(w.root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "DAGSYNC_LOCK_DIR": str(folder)},
+        )
+        for folder in lock_dirs
+    ]
+    return [(proc.wait(120), proc.communicate()[1]) for proc in procs]
+
+
+def test_two_applies_started_together_one_applies_the_other_exits_2_having_changed_nothing(
+    converged: World, tmp_path: Path
+) -> None:
+    w = converged
+    with edited(w, w.servers_dir / "web1.yaml") as data:
+        data["firewall"]["open_ports"][1]["port"] = 8080  # web1: 80 -> 8080
+        save(w.servers_dir / "web1.yaml", data)
+        same_machine = (tmp_path / "locks", tmp_path / "locks")
+        results = _apply_together(w, same_machine)
+        assert sorted(code for code, _ in results) == [0, 2], results
+        loser = next(err for code, err in results if code == 2)
+        assert "another apply of velo-savoie is running on this machine" in loser
+        assert "nothing was changed" in loser
+        assert tcp_probe(w.host("web1").address, 8080, SHORT) == "open"
+        assert do_plan(w) == 0  # the winner applied everything
+
+
+def test_two_applies_from_two_machines_never_split_the_hosts(
+    converged: World, tmp_path: Path
+) -> None:
+    """No shared run lock (two machines): the host locks are all or none, so each run either
+    applies everything or exits 2 having changed nothing (both may lose; never a split)."""
+    w = converged
+    with edited(w, w.servers_dir / "web2.yaml") as data:
+        data["firewall"]["open_ports"][1]["port"] = 8080
+        save(w.servers_dir / "web2.yaml", data)
+        results = _apply_together(w, (tmp_path / "machine-a", tmp_path / "machine-b"))
+        codes = sorted(code for code, _ in results)
+        assert codes in ([0, 2], [2, 2]), results
+        for code, err in results:
+            if code == 2:
+                assert "nothing was changed" in err and "another apply holds" in err, err
+        opened = tcp_probe(w.host("web2").address, 8080, SHORT) == "open"
+        assert opened == (codes == [0, 2])  # applied by the winner, or by nobody
+        assert do_apply(w) == 0 and do_plan(w) == 0
+
+
+def test_a_dead_runners_host_lock_is_released_at_once_not_after_the_ttl(
+    converged: World,
+) -> None:
+    """The runner died while the host was unreachable: sshd never saw its connection drop,
+    so its `timeout 900 cat` holds the lock on. The next apply sees that the holder's process
+    is gone, ends that lock and goes on."""
+    w = converged
+    web1 = w.host("web1")
+    dead = subprocess.run(
+        [sys.executable, "-c", "from dagsync.reconcile import lock; print(lock.holder_info())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    pidfile = "/root/orphan-stdin.pid"
+    feeder = f"sh -c {shlex.quote(f'echo $$ > {pidfile}; exec sleep 600')}"
+    holder = f"sh -c {shlex.quote(lock.acquire_command(dead, 900))}"
+    orphan = f"({feeder} | {holder}) </dev/null >/dev/null 2>&1 &"
+    web1.run(orphan, check=True)
+    try:
+        busy = f"flock -n {lock.LOCK_FILE} true; echo $?"
+        deadline = time.monotonic() + 10
+        while web1.run(busy).stdout.strip() != "1":
+            assert time.monotonic() < deadline, "the orphan lock was never taken"
+            time.sleep(0.1)
+        started = time.monotonic()
+        assert do_apply(w) == 0
+        assert time.monotonic() - started < 60  # not the 900 s TTL
+        assert web1.run(busy).stdout.strip() == "0"  # released after the apply, as usual
+    finally:
+        web1.run(f"kill $(cat {pidfile}) 2>/dev/null; rm -f {pidfile}")
 
 
 def open_session(w: World, name: str) -> HostSession:

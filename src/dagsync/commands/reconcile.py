@@ -4,7 +4,8 @@
 backups, shared mail, OVH), or those of `--only KIND,...`, as one plan with one confirmation.
 Exit codes: plan 0 (no change) / 1 (error) / 2 (changes, with --detailed-exitcode);
 apply 0 (every target applied or unchanged) / 1 (a target failed or was rolled back, or the
-apply was refused) / 2 (HEAD is not the tip of the configured branch: nothing was done).
+apply was refused) / 2 (HEAD is not the tip of the configured branch, or another apply
+holds this client scope's run lock or a host's lock: nothing was done).
 Heavy modules (Fabric, pydantic models) are imported inside the
 commands, so that `dagsync --help` stays fast.
 """
@@ -203,12 +204,25 @@ def run_apply(
     saved = drivers.Combined.loads(plan_file.read_text(), str(plan_file)) if plan_file else None
     ctx = _context(scope, repo, overrides, saved)
     drivers.check_selection(repo, ctx.selection)
-    with drivers.environment(drivers.read_extras(overrides.path).environment):
+    from ..reconcile.lock import run_lock
+
+    # one apply per client scope on this machine, taken before any host is touched (exit 2)
+    with (
+        run_lock(scope.root, _lock_scope(repo, ctx.selection), ctx.options.holder),
+        drivers.environment(drivers.read_extras(overrides.path).environment),
+    ):
         report = _apply(ctx, _drivers(ctx, scope, saved), _confirmer(yes, scope), saved)
     click.echo(render_report(report, colour=sys.stdout.isatty()).rstrip("\n"))
     if record and not report.changed_nothing:
         click.echo(_record(scope.root, report), err=True)
     return 0 if report.ok else EXIT_ERROR
+
+
+def _lock_scope(repo: Repository, selection: Any) -> list[str]:
+    """The clients an apply of `selection` acts for (their run locks)."""
+    if selection.servers:
+        return sorted({c.id for c, s in repo.servers() if selection.wants(c.id, s.name)})
+    return sorted(selection.clients or [c.id for c in repo.clients])
 
 
 def _apply(

@@ -2,8 +2,10 @@
 
 plan:  per host, in parallel: connect, read every fact in one round trip, close; then the
        pure diff.
-apply: per host, in parallel: connect, take the lock, read; build (or check) the plan;
-       confirm; per host, in parallel, on the same connection: apply, release, close.
+apply: per host, in parallel: connect, take the lock, read; if another (live) apply holds
+       any host, release every host and stop (ApplyLocked, exit 2: nothing changed); build
+       (or check) the plan; confirm; per host, in parallel, on the same connection: apply,
+       release, close.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from ..repository import Repository
 from . import facts
 from .core import Change, DiffOptions, Note, Target, Unknown
 from .desired import HostDesired, Selection, host_desired, server_inputs
-from .errors import HostError
+from .errors import HostError, LockHeld
 from .inventory import Credentials, Endpoint, Overrides, credentials, endpoint
+from .lock import ApplyLocked
 from .plan import Plan, TargetPlan, observed_fingerprint, stale_resources
 from .registry import HOST_KINDS, HOST_RESOURCES, host_resource
 from .report import ApplyReport, HostResult, HostStatus, host_status
@@ -64,6 +67,7 @@ class Observation:
     observed: dict[str, Any] = field(default_factory=dict)  # kind -> state or Unknown
     error: str | None = None
     session: HostSession | None = None
+    locked: bool = False  # another apply holds this host's lock
 
     def fingerprints(self) -> dict[str, str]:
         out = {}
@@ -165,6 +169,7 @@ def _observe(
         observation.observed = read_facts(session, work.reads)
     except HostError as exc:
         observation.error = str(exc)
+        observation.locked = isinstance(exc, LockHeld)
     if keep and observation.error is None:
         observation.session = session
     else:
@@ -306,6 +311,7 @@ def apply(
         works,
         options.parallel,
     )
+    _all_locks_or_none(observations)
     with _sessions(observations):
         current = build_plan(
             observations, DiffOptions(options.allow_destroy), commit=commit, overrides=overrides
@@ -320,6 +326,22 @@ def apply(
             options.parallel,
         )
     return ApplyReport(chosen, tuple(sorted(results, key=lambda r: r.target.key)), started, _now())
+
+
+def _all_locks_or_none(observations: Sequence[Observation]) -> None:
+    """Another (live) apply holds some host: let go of every host and stop, nothing changed,
+    so that two applies started together never split the hosts between them."""
+    held = [o for o in observations if o.locked]
+    if not held:
+        return
+    for observation in observations:
+        if observation.session is not None:
+            observation.session.close()
+            observation.session = None
+    raise ApplyLocked(
+        f"another apply holds {len(held)} of the {len(observations)} host(s) of this run "
+        f"({held[0].error}); every lock this run took was released and nothing was changed"
+    )
 
 
 def _check_saved(saved: Plan, observations: Sequence[Observation], options: RunOptions) -> Plan:

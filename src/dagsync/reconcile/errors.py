@@ -26,7 +26,9 @@ class CommandTimeout(HostError):
 
 
 class LockHeld(HostError):
-    """Another apply holds the host's lock."""
+    """Another apply holds the host's lock; `holder_text` is what its holder file says."""
+
+    holder_text: str = ""
 
 
 class CommandFailed(HostError):

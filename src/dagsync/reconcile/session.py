@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 from . import lock
 from .core import Target
-from .errors import CommandTimeout, HostError, Unreachable
+from .errors import CommandTimeout, HostError, LockHeld, Unreachable
 from .inventory import Credentials, Endpoint
 from .resource import CommandResult
 from .ssh import Connection, Stream, connect
@@ -21,6 +22,8 @@ def observer_mode() -> bool:
 
 
 LOCK_ANSWER_TIMEOUT = 15.0
+BREAK_RETRIES = 25  # after breaking a dead run's lock: tries to take it, BREAK_PAUSE apart
+BREAK_PAUSE = 0.2
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class HostSession:
         self.timeouts = timeouts
         self._connection: Connection | None = None
         self._lock: Stream | None = None
+        self.broken_lock: str | None = None  # set when a gone run's lock was broken
         self.observer = observer_mode()  # `DAGSYNC_OBSERVER=1`: reads only, as requests
 
     @property
@@ -78,12 +82,32 @@ class HostSession:
             fresh.close()
 
     def lock(self, holder: str, ttl: int = lock.DEFAULT_TTL) -> None:
-        """Take the host's apply lock or raise LockHeld naming its holder."""
+        """Take the host's apply lock or raise LockHeld naming its holder.  A lock whose
+        holder is provably gone (`lock.holder_gone`) is broken and taken at once."""
         if self.observer:
             raise HostError(
                 f"{self._target.key}: the observer key only plans; "
                 "apply runs with DAG's root key (unset DAGSYNC_OBSERVER)"
             )
+        try:
+            self._take_lock(holder, ttl)
+        except LockHeld as held:
+            gone = lock.holder_gone(held.holder_text)
+            if gone is None:
+                raise
+            self._conn().run(lock.break_command(held.holder_text), timeout=LOCK_ANSWER_TIMEOUT)
+            self.broken_lock = (
+                f"{self._target.key}: released the lock of a run that is gone ({gone})"
+            )
+            for _ in range(BREAK_RETRIES - 1):
+                try:
+                    self._take_lock(holder, ttl)
+                    return
+                except LockHeld:
+                    time.sleep(BREAK_PAUSE)
+            self._take_lock(holder, ttl)
+
+    def _take_lock(self, holder: str, ttl: int) -> None:
         stream = self._conn().stream(lock.acquire_command(holder, ttl))
         try:
             first = stream.readline(LOCK_ANSWER_TIMEOUT)
