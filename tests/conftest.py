@@ -84,9 +84,11 @@ def copy_repository(target: Path) -> Path:
 def _private_validation_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each test's validation cache lives in a temporary folder (never the user's), and the
-    cache is enabled even when the suite itself runs in CI (tests that want CI set it)."""
+    """Each test's validation cache and apply run locks live in temporary folders (never the
+    user's), and the cache is enabled even when the suite itself runs in CI (tests that want
+    CI set it)."""
     monkeypatch.setenv("DAGSYNC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("DAGSYNC_LOCK_DIR", str(tmp_path_factory.mktemp("run-locks")))
     monkeypatch.delenv("CI", raising=False)
 
 
