@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..completion import complete_client, complete_server
 from ..errors import DagsyncError
 
 EXIT_FAILED = 1
@@ -67,13 +68,21 @@ def run_verify(
 
 @backup.command("verify")
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
-@click.option("--client", "clients", multiple=True, metavar="C", help="Only this client.")
+@click.option(
+    "--client",
+    "clients",
+    multiple=True,
+    metavar="C",
+    help="Only this client.",
+    shell_complete=complete_client,
+)
 @click.option(
     "--server",
     "servers",
     multiple=True,
     metavar="S",
     help="Only this server (NAME or CLIENT/NAME).",
+    shell_complete=complete_server,
 )
 @click.option(
     "--restore-test",

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..completion import complete_client
 from ..errors import UsageError
 
 _FORMAT = click.option(
@@ -63,7 +64,7 @@ def check_commits(rev_range: str, repo: str | None, fmt: str) -> None:
 
 
 @click.command("audit")
-@click.argument("client")
+@click.argument("client", shell_complete=complete_client)
 @_REPO
 @click.option(
     "--since",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..completion import complete_client, complete_kind, complete_server
 from ..errors import DagsyncError
 
 if TYPE_CHECKING:
@@ -266,13 +267,21 @@ def _repo_root(repo: str | None) -> Path:
 
 _common = [
     click.option("--repo", metavar="DIR", default=None, help="The configuration repository."),
-    click.option("--client", "clients", multiple=True, metavar="C", help="Only this client."),
+    click.option(
+        "--client",
+        "clients",
+        multiple=True,
+        metavar="C",
+        help="Only this client.",
+        shell_complete=complete_client,
+    ),
     click.option(
         "--server",
         "servers",
         multiple=True,
         metavar="S",
         help="Only this server (NAME or CLIENT/NAME).",
+        shell_complete=complete_server,
     ),
     click.option(
         "--parallel",
@@ -304,6 +313,7 @@ _common = [
         "--only",
         "kinds",
         multiple=True,
+        shell_complete=complete_kind,
         metavar="KIND[,KIND...]",
         help="Only these kinds: firewall, accounts, root-access, backup, mail, ovh (default: all).",
     ),
@@ -419,7 +429,13 @@ def _check_tip(root: Path, require_tip: str | None, any_commit: bool) -> None:
 
 @click.command("block")
 @click.argument("address")
-@click.option("--client", required=True, metavar="C", help="The client whose blocklist grows.")
+@click.option(
+    "--client",
+    required=True,
+    metavar="C",
+    help="The client whose blocklist grows.",
+    shell_complete=complete_client,
+)
 @click.option("--reason", required=True, metavar="R", help="Why (kept in the YAML).")
 @click.option("--request", default=None, metavar="REQ-...", help="The client request, if any.")
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")

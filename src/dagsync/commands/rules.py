@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..completion import complete_rule
 from ..errors import DagsyncError, UsageError
 from ..model import CgvPolicy
 
@@ -24,7 +25,7 @@ def _policy(repo: str | None) -> CgvPolicy | None:
 
 
 @click.command("rules")
-@click.argument("rule_id", required=False, metavar="[RULE-ID]")
+@click.argument("rule_id", required=False, metavar="[RULE-ID]", shell_complete=complete_rule)
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 @click.option(
     "--format",
