@@ -210,5 +210,13 @@ def test_changed_clients_command_prints_ids_or_json(
     assert "2 client(s) changed since HEAD~1" in out.err
     assert main(["changed-clients", "HEAD~1", "--format", "json", "--repo", str(repo.root)]) == 0
     assert json.loads(capsys.readouterr().out)["present"] == ["cime-conseil", "velo-savoie"]
-    assert main(["changed-clients", "--since-last-apply", "--repo", str(repo.root)]) == 2
+    assert main(["changed-clients", "--repo", str(repo.root)]) == 2
     assert "give a REV" in capsys.readouterr().err
+    # Since the last apply (none here): every target, `dag` for DAG's own hosts; with a
+    # fallback, only what changed since it (comments change no desired state).
+    assert main(["changed-clients", "--since-last-apply", "--repo", str(repo.root)]) == 0
+    assert capsys.readouterr().out == "alpine-books\ncime-conseil\ndag\nvelo-savoie\n"
+    assert main(["changed-clients", "HEAD~1", "--since-last-apply", "--repo", str(repo.root)]) == 0
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert "no target's desired state changed since their last successful apply" in out.err

@@ -450,30 +450,23 @@ def scope(repo: Scratch, before: str) -> list[str]:
 def test_apply_scope_is_what_changed_since_the_last_good_apply(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dagsync_on_path: Path
 ) -> None:
+    from test_apply_scope import apply_now, reschedule
+
     repo = Scratch.create(tmp_path, monkeypatch)
     seed = repo.git("rev-parse", "HEAD")
-    repo.touch("velo-savoie")
+    reschedule(repo, "velo-savoie", "web1", "02:00", "04:00")
     repo.commit("One change")
     assert scope(repo, seed) == ["velo-savoie"]
-    assert scope(repo, "0" * 40) == ["ALL"]  # a new branch: everything, policies included
-    record_apply(
-        repo.root,
-        seed,
-        {
-            "client": "velo-savoie",
-            "servers": [],
-            "started_at": "2025-10-10T10:00:00+00:00",
-            "finished_at": "2025-10-10T10:00:00+00:00",
-        },
-    )
+    # a new branch (no "before"): everything, DAG's own hosts (`dag`) included
+    assert scope(repo, "0" * 40) == ["alpine-books", "cime-conseil", "dag", "velo-savoie"]
+    apply_now(repo, clients=["velo-savoie"])
     previous = repo.git("rev-parse", "HEAD")
-    repo.touch("alpine-books")
+    reschedule(repo, "alpine-books", "shop1", "02:30", "04:30")
     repo.commit("A second push whose run was superseded")
-    assert scope(repo, previous) == ["alpine-books", "velo-savoie"]  # since the applied seed
-    path = repo.path("policies/dag.yaml")
-    path.write_text(path.read_text() + "# reviewed\n")
-    repo.commit("Policy change")
-    assert scope(repo, previous) == ["ALL"]
+    reschedule(repo, "cime-conseil", "dev1", "03:00", "05:00")
+    repo.commit("A third push")
+    # since each target's last apply, or the fallback for those never applied
+    assert scope(repo, previous) == ["alpine-books", "cime-conseil"]
 
 
 def record(root: Path, client: str, minute: int) -> None:

@@ -193,6 +193,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("dagsync.commands.gitops", "audit"),
     "check-commits": ("dagsync.commands.gitops", "check_commits"),
     "changed-clients": ("dagsync.commands.gitops", "changed_clients"),
+    "scope": ("dagsync.commands.gitops", "scope"),
     "backup": ("dagsync.commands.backup", "backup"),
     "mail": ("dagsync.commands.mail", "mail"),
     "ovh": ("dagsync.commands.ovh", "ovh"),

@@ -59,6 +59,10 @@ class Run:
     storages: dict[str, tuple[Host, res.StorageSpec | None]] = field(default_factory=dict)
     declared: dict[str, list[str]] = field(default_factory=dict)  # storage -> server keys
     full: bool = True  # no selection: keys of servers gone from git are removed
+    # Storages applied whole (`--client dag`, `--server dag/<storage>`): every server they
+    # keep is read for its key (a "source", not planned), and undeclared keys are removed.
+    whole: set[str] = field(default_factory=set)
+    sources: set[str] = field(default_factory=set)  # server keys read only for their key
 
     def hosts(self) -> list[Host]:
         return [h for h, _ in self.servers.values()] + [h for h, _ in self.storages.values()]
@@ -91,13 +95,20 @@ def _storage_host(
 
 
 def build(repo: Repository, selection: Selection, overrides: Overrides) -> Run:
+    from ..reconcile.digests import DAG, selects_dag
+
     run = Run(full=not selection.clients and not selection.servers)
     storages = {s.name: s for s in repo.settings.backup_storages}
+    run.whole = {n for n in storages if selects_dag(selection, f"{DAG}/{n}")}
+    for name in sorted(run.whole):
+        run.storages[name] = _storage_host(storages[name], overrides)
     for config, server in repo.servers():
         key = f"{config.id}/{server.name}"
         run.declared.setdefault(server.backup.storage, []).append(key)
         if not selection.wants(config.id, server.name):
-            continue
+            if server.backup.storage not in run.whole:
+                continue
+            run.sources.add(key)
         storage = storages.get(server.backup.storage)
         if storage is None:
             raise DagsyncError(
@@ -165,7 +176,8 @@ def storage_desired(
     kept = [
         line
         for path, line in host.observed.by_path().items()
-        if _owner(spec, path) not in keys and (_owner(spec, path) in declared or not run.full)
+        if _owner(spec, path) not in keys
+        and (_owner(spec, path) in declared or not (run.full or name in run.whole))
     ]
     return res.storage_desired(spec, keys, kept)
 
@@ -181,6 +193,8 @@ def compute_plan(run: Run, escrow: escrows.Escrow, now: dt.datetime) -> Plan:
         items = res.storage_diff(wanted, host.observed) if wanted else None
         targets.append(target_plan(host, items))
     for key, (host, desired) in run.servers.items():
+        if key in run.sources:
+            continue
         items = None
         if desired is not None and isinstance(host.observed, res.BackupObserved):
             storage = run.storages[desired.storage.name][0]
@@ -357,6 +371,8 @@ def _apply_all(
 
     finished = parallel(finish, servers, options.parallel)
     for host, done in zip(servers, finished, strict=True):
+        if host.target.key in run.sources:
+            continue
         outcomes = prepared[host.target.key] + done
         results.append(
             host_result(host, _changes(planned, host), outcomes, time.monotonic() - clock)

@@ -1,4 +1,5 @@
-"""`dagsync check-commits`, `dagsync audit` and `dagsync changed-clients` (used by CI)."""
+"""`dagsync check-commits`, `dagsync audit`, `dagsync changed-clients` and `dagsync scope`
+(the last two are used by CI)."""
 
 from __future__ import annotations
 
@@ -92,20 +93,29 @@ def audit(client: str, repo: str | None, since: dt.datetime | None, fmt: str) ->
 @click.option(
     "--since-last-apply",
     is_flag=True,
-    help="Compare with the last commit applied without failure (its apply note); "
-    "REV is the fallback when there is none.",
+    help="The clients of every target whose desired state differs from its last successful "
+    "apply (see `dagsync scope`), `dag` for DAG's own hosts; REV is the fallback for targets "
+    "never applied.",
 )
 @_FORMAT
 def changed_clients(rev: str | None, repo: str | None, since_last_apply: bool, fmt: str) -> None:
     """The clients changed since REV: ids one a line (text) or an object (json), for CI."""
     from ..gitops.changes import changed_clients as changed
-    from ..gitops.notes import last_applied
 
     root = _root(repo)
-    base = last_applied(root) if since_last_apply else None
-    if base is None and rev is None:
-        raise UsageError("give a REV to compare with (or --since-last-apply with a fallback REV)")
-    changes = changed(root, base or str(rev))
+    if since_last_apply:
+        from ..gitops.scope import since_last_apply as compute
+
+        scope = compute(root, rev)
+        click.echo(scope.describe(), err=True)
+        if fmt == "json":
+            click.echo(json.dumps(_scope_as_changes(scope), ensure_ascii=False))
+        else:
+            click.echo("".join(f"{c}\n" for c in scope.clients), nl=False)
+        return
+    if rev is None:
+        raise UsageError("give a REV to compare with (or --since-last-apply)")
+    changes = changed(root, rev)
     click.echo(changes.describe(), err=True)
     if fmt == "json":
         click.echo(json.dumps(changes.as_json(), ensure_ascii=False))
@@ -113,4 +123,63 @@ def changed_clients(rev: str | None, repo: str | None, since_last_apply: bool, f
         click.echo("".join(f"{c}\n" for c in changes.present), nl=False)
 
 
-COMMANDS = (check_commits, audit, changed_clients)
+def _scope_as_changes(scope: Any) -> dict[str, Any]:
+    """The scope in the shape `changed-clients --format json` always had, plus its targets."""
+    return {
+        "version": 1,
+        "rev": scope.base,
+        "base": scope.base,
+        "touched": list(scope.clients),
+        "present": list(scope.clients),
+        "deleted": sorted({t.client for t in scope.removed} - set(scope.clients)),
+        "renamed": [],
+        "policies_changed": False,
+        "files": [],
+        "scope": scope.as_json(),
+    }
+
+
+@click.command("scope")
+@click.option(
+    "--base",
+    metavar="REV",
+    default=None,
+    help="For a pull request: the targets whose desired state differs between the merge "
+    "base of REV and HEAD, and the work tree.",
+)
+@click.option(
+    "--fallback",
+    metavar="REV",
+    default=None,
+    help="Without --base: for a target never applied with a digest, compare with REV "
+    "(else it is in scope).",
+)
+@_REPO
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "clients"]),
+    default="text",
+    show_default=True,
+    help="text: one target a line with why; json: everything; clients: the --client values.",
+)
+def scope(base: str | None, fallback: str | None, repo: str | None, fmt: str) -> None:
+    """The targets to apply: each server, OVH service set and DAG host (`dag/<name>`) whose
+    desired state differs from its last successful apply (or, with --base, from the base
+    branch), whatever caused it. A target stays in scope until an apply of it succeeds."""
+    from ..gitops import scope as scopes
+
+    if base is not None and fallback is not None:
+        raise UsageError("--fallback is for the scope since the last apply, not with --base")
+    root = _root(repo)
+    result = scopes.between(root, base) if base else scopes.since_last_apply(root, fallback)
+    click.echo(result.describe(), err=True)
+    if fmt == "json":
+        _json(result.as_json())
+    elif fmt == "clients":
+        click.echo("".join(f"{c}\n" for c in result.clients), nl=False)
+    else:
+        click.echo(result.text(), nl=False)
+
+
+COMMANDS = (check_commits, audit, changed_clients, scope)

@@ -50,6 +50,7 @@ class Scope:
     confirm_timeout: float = 30.0
     day: dt.date | None = None
     kinds: tuple[str, ...] = ()  # `--only`: resource kinds; empty: every kind
+    deadline: float | None = 3600.0  # apply: stop (and record what was done) after this
 
 
 def _options(scope: Scope) -> RunOptions:
@@ -200,6 +201,7 @@ def run_apply(
     """Apply the configuration (or a saved plan) and report per target; returns the exit code."""
     from ..reconcile import drivers
     from ..reconcile.report import render_report
+    from ..reconcile.supervise import exit_now, supervised
 
     repo, overrides = _load(scope)
     saved = drivers.Combined.loads(plan_file.read_text(), str(plan_file)) if plan_file else None
@@ -212,10 +214,18 @@ def run_apply(
         run_lock(scope.root, _lock_scope(repo, ctx.selection), ctx.options.holder),
         drivers.environment(drivers.read_extras(overrides.path).environment),
     ):
-        report = _apply(ctx, _drivers(ctx, scope, saved), _confirmer(yes, scope), saved)
+        rows = _drivers(ctx, scope, saved)
+        run = supervised(lambda: _apply(ctx, rows, _confirmer(yes, scope), saved), scope.deadline)
+    if run.stopped_by is not None:  # SIGINT, SIGTERM or the deadline: record, say, leave
+        if run.report is not None and record:
+            click.echo(_record(scope.root, run.report, repo, ctx, run.unfinished), err=True)
+        click.echo(run.summary(), err=True)
+        exit_now(run.exit_code)
+    report = run.report
+    assert report is not None
     click.echo(render_report(report, colour=sys.stdout.isatty()).rstrip("\n"))
-    if record and not report.changed_nothing:
-        click.echo(_record(scope.root, report), err=True)
+    if record:
+        click.echo(_record(scope.root, report, repo, ctx), err=True)
     return 0 if report.ok else EXIT_ERROR
 
 
@@ -240,11 +250,13 @@ def _apply(
     return drivers.apply_all(ctx, combined, confirm, saved=saved is not None)
 
 
-def _record(root: Path, report: Any) -> str:
-    from ..reconcile.records import record
+def _record(
+    root: Path, report: Any, repo: Any, ctx: Any, unfinished: dict[str, list[str]] | None = None
+) -> str:
+    from ..reconcile.records import record_run
 
     try:
-        return record(root, report)
+        return record_run(root, repo, ctx.selection, ctx.kinds, report, unfinished)
     except DagsyncError as exc:
         return f"warning: the apply could not be recorded in git notes: {exc}"
 
@@ -381,6 +393,15 @@ def plan(fmt: str, detailed_exitcode: bool, out: Path | None, **common: Any) -> 
 )
 @click.option("--no-record", is_flag=True, help="Do not write the apply record (git notes).")
 @click.option(
+    "--deadline",
+    type=click.FloatRange(1, 86400),
+    default=3600.0,
+    show_default=True,
+    help="Seconds the whole apply may take: then, as on SIGINT/SIGTERM, what was done is "
+    "recorded, the unfinished targets as `interrupted`, and apply exits (124; 130/143 on "
+    "a signal).",
+)
+@click.option(
     "--require-tip",
     metavar="REF",
     envvar="DAGSYNC_REQUIRE_TIP",
@@ -399,6 +420,7 @@ def apply(
     no_record: bool,
     require_tip: str | None,
     any_commit: bool,
+    deadline: float,
     **common: Any,
 ) -> None:
     """Make servers, backups, shared mail and OVH match the configuration (one confirmation).
@@ -407,7 +429,7 @@ def apply(
     otherwise, before anything is read or changed."""
 
     def run() -> int:
-        scope = _scope(common, confirm_timeout=confirm_timeout)
+        scope = _scope(common, confirm_timeout=confirm_timeout, deadline=deadline)
         _check_tip(scope.root, require_tip, any_commit)
         return run_apply(scope, yes=yes, plan_file=plan_file, record=not no_record)
 

@@ -27,7 +27,12 @@ from ..errors import DagsyncError
 from .repo import GitError, GitRepo, open_repo, read_blob, resolve, run
 
 NOTES_REF = "refs/notes/dagsync"
-RESULTS = ("ok", "unchanged", "failed", "skipped")
+RESULTS = ("ok", "unchanged", "failed", "skipped", "interrupted")
+SUCCESS = ("ok", "unchanged")  # a target applied: its digest is what it now is
+# Who the notes commit is attributed to when git has no identity configured (a fresh CI
+# runner, a container): git refuses to write a note without one.
+FALLBACK_NAME = "dagsync"
+FALLBACK_EMAIL = "dagsync@localhost"
 log = logging.getLogger("dagsync.gitops")
 
 
@@ -37,20 +42,28 @@ class ApplyRecordError(DagsyncError):
 
 @dataclass(frozen=True)
 class ServerApply:
-    """What one apply did on one server."""
+    """What one apply did on one target (a server, `<server>@ovh`, or a DAG host).
+
+    `digest` is the desired-state digest of the target at the applied commit when this apply
+    applied the target wholly (see `dagsync.reconcile.digests`), else None.
+    """
 
     server: str
     result: str  # one of RESULTS
     resources_changed: tuple[str, ...] = ()
     error: str | None = None
+    digest: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "server": self.server,
             "result": self.result,
             "resources_changed": list(self.resources_changed),
             "error": self.error,
         }
+        if self.digest is not None:
+            out["digest"] = self.digest
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> ServerApply:
@@ -62,12 +75,15 @@ class ServerApply:
         changed = data.get("resources_changed", [])
         if not isinstance(changed, list):
             raise ApplyRecordError("`resources_changed` must be a list")
-        error = data.get("error")
+        error, digest = data.get("error"), data.get("digest")
+        if digest is not None and not (isinstance(digest, str) and _is_sha256(digest)):
+            raise ApplyRecordError("`digest` must be a sha256 in hexadecimal")
         return cls(
             _text(data, "server"),
             result,
             tuple(str(r) for r in changed),
             None if error is None else str(error),
+            digest,
         )
 
 
@@ -86,9 +102,10 @@ class ApplyRecord:
 
     @property
     def result(self) -> str:
-        """failed if any server failed; ok if any changed; else unchanged (or skipped)."""
+        """failed if any server failed; interrupted if any was; ok if any changed; else
+        unchanged (or skipped)."""
         results = {s.result for s in self.servers}
-        for verdict in ("failed", "ok", "unchanged"):
+        for verdict in ("failed", "interrupted", "ok", "unchanged"):
             if verdict in results:
                 return verdict
         return "skipped"
@@ -127,6 +144,10 @@ class ApplyRecord:
             dagsync_version=_text(data, "dagsync_version"),
             run_url=None if run_url is None else str(run_url),
         )
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def _text(data: Mapping[str, Any], key: str) -> str:
@@ -288,9 +309,29 @@ def record_apply(repo_root: Path, commit: str, record: ApplyRecord | Mapping[str
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as tmp:
         tmp.write(value.to_line() + "\n")
     try:
-        run(repo, "notes", f"--ref={NOTES_REF}", "append", "-F", tmp.name, sha)
+        run(
+            repo,
+            *identity_options(repo),
+            "notes",
+            f"--ref={NOTES_REF}",
+            "append",
+            "-F",
+            tmp.name,
+            sha,
+        )
     finally:
         Path(tmp.name).unlink(missing_ok=True)
+
+
+def identity_options(repo: GitRepo) -> tuple[str, ...]:
+    """`-c user.name=... -c user.email=...` when git has no committer identity (a fresh
+    runner): the notes commit is then attributed to `dagsync <dagsync@localhost>`; the
+    record itself names who applied (`applied_by`). Empty when git has an identity."""
+    try:
+        run(repo, "var", "GIT_COMMITTER_IDENT")
+        return ()
+    except GitError:
+        return ("-c", f"user.name={FALLBACK_NAME}", "-c", f"user.email={FALLBACK_EMAIL}")
 
 
 def last_applied(repo_root: Path, head: str = "HEAD") -> str | None:

@@ -250,16 +250,32 @@ def apply_one(row: Driver, ctx: Context, confirmed: Plan, *, saved: bool) -> App
 def apply_single(row: Driver, ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
     """One driver alone needs no separate plan pass: it plans under its locks, the user
     confirms that plan, it applies.  A saved part must match its fresh plan first."""
+    from .supervise import journal
+
+    log = journal()
+    if log is not None:
+        log.start(row.name)
+
+    def confirmed(plan: Plan) -> bool:
+        accepted = confirm(plan)
+        if accepted and log is not None:
+            log.confirmed(plan, [(row.name, plan)])
+        return accepted
+
     if saved is None:
-        return row.apply(ctx, confirm, None)
-    check = Check(saved)
+        report = row.apply(ctx, confirmed, None)
+    else:
+        check = Check(saved)
 
-    def matches_then_confirm(fresh: Plan) -> bool:
-        if not check(fresh):
-            raise DagsyncError(check.reason())
-        return confirm(saved)
+        def matches_then_confirm(fresh: Plan) -> bool:
+            if not check(fresh):
+                raise DagsyncError(check.reason())
+            return confirmed(saved)
 
-    return row.apply(ctx, matches_then_confirm, saved)
+        report = row.apply(ctx, matches_then_confirm, saved)
+    if log is not None:
+        log.finished(row.name)
+    return report
 
 
 def apply_all(
@@ -272,15 +288,23 @@ def apply_all(
 ) -> ApplyReport:
     """Confirm the combined plan once, then apply each driver's part in turn."""
     from ..backup.targets import merge_reports
+    from .supervise import journal
 
     if combined.plan.has_changes and not confirm(combined.plan):
         raise DagsyncError("apply cancelled: nothing was changed")
+    log = journal()
+    if log is not None:
+        log.confirmed(combined.plan, combined.parts)
     reports = []
     for name, confirmed in combined.parts:
+        if log is not None:
+            log.start(name)
         if confirmed.has_changes:
             reports.append(apply_one(_row(name, table), ctx, confirmed, saved=saved))
         else:
             reports.append(plan_report(confirmed))
+        if log is not None:
+            log.finished(name)
     covered = {t.target.key for _, p in combined.parts for t in p.targets}
     rest = [t for t in combined.plan.targets if t.target.key not in covered]
     reports.append(plan_report(replace(combined.plan, targets=tuple(rest))))

@@ -60,11 +60,14 @@ def server_inputs(
 
 
 def _refuse_unknown(repo: Repository, selection: Selection) -> None:
-    known_clients = {c.id for c in repo.clients}
+    from .digests import DAG, dag_hosts
+
+    known_clients = {c.id for c in repo.clients} | {DAG}  # `dag`: DAG's own hosts
     for client in selection.clients:
         if client not in known_clients:
             raise DagsyncError(f"no client `{client}` (known: {', '.join(sorted(known_clients))})")
     names = {s.name for _, s in repo.servers()} | {f"{c.id}/{s.name}" for c, s in repo.servers()}
+    names |= set(dag_hosts(repo))
     for server in selection.servers:
         if server not in names:
             raise DagsyncError(f"no server `{server}` in the repository")

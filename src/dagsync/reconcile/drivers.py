@@ -162,9 +162,12 @@ def _mail_clients(repo: Repository) -> list[Any]:
 def _mail_concerned(ctx: Context) -> bool:
     """Every client's shared mail lives on the same hosts: a plan of all clients, or of
     clients one of which uses shared mail, reaches them; a plan of some servers does not."""
+    from .digests import DAG
+
     if ctx.selection.servers:
-        return False
-    return not ctx.selection.clients or any(
+        mail_hosts = {f"{DAG}/{m.name}" for m in ctx.repo.settings.mail_hosts}
+        return bool(mail_hosts & set(ctx.selection.servers))
+    return not ctx.selection.clients or DAG in ctx.selection.clients or any(
         c.client.mail.hosting.value == "shared"
         for c in ctx.repo.clients
         if c.id in ctx.selection.clients
@@ -290,12 +293,18 @@ def selected(ctx: Context, *, explicit: bool = False) -> list[Driver]:
 
 
 def check_selection(repo: Repository, selection: Selection) -> None:
-    """Refuse a `--client` or `--server` that the repository does not declare."""
-    clients = {c.id for c in repo.clients}
+    """Refuse a `--client` or `--server` that the repository does not declare.
+
+    DAG's own hosts are addressable: `--client dag` (every storage host, mail host and the
+    OVH account), `--server dag/<storage or mail host>`, `--server dag/ovh-account`."""
+    from .digests import DAG, dag_hosts
+
+    clients = {c.id for c in repo.clients} | {DAG}
     for client in selection.clients:
         if client not in clients:
             raise DagsyncError(f"no client `{client}` (known: {', '.join(sorted(clients))})")
     names = {s.name for _, s in repo.servers()} | {f"{c.id}/{s.name}" for c, s in repo.servers()}
+    names |= set(dag_hosts(repo))
     for server in selection.servers:
         if server not in names:
             raise DagsyncError(f"no server `{server}` in the repository")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -28,6 +28,10 @@ class HostResult:
     message: str = ""
     seconds: float = 0.0
 
+    def __post_init__(self) -> None:
+        for listener in tuple(_LISTENERS):
+            listener(self)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "target": self.target.key,
@@ -46,6 +50,20 @@ class HostResult:
                 for o in self.outcomes
             ],
         }
+
+
+# Called with each HostResult as a driver makes it (the journal of a supervised apply, which
+# must know what was finished if the apply is stopped: `dagsync.reconcile.supervise`).
+_LISTENERS: list[Callable[[HostResult], None]] = []
+
+
+def add_listener(listener: Callable[[HostResult], None]) -> None:
+    _LISTENERS.append(listener)
+
+
+def remove_listener(listener: Callable[[HostResult], None]) -> None:
+    if listener in _LISTENERS:
+        _LISTENERS.remove(listener)
 
 
 def host_status(outcomes: Sequence[Outcome]) -> HostStatus:

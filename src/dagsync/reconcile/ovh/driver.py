@@ -103,11 +103,13 @@ def set_up() -> bool:
 
 
 def build(repo: Repository, selection: Selection) -> Run:
+    from ..digests import OVH_ACCOUNT, selects_dag
+
     ranges = repo.settings.management_ranges
     run = Run(
         repo.settings.ovh_account,
         frozenset(s.ovh.service_name for _, s in repo.servers()),
-        full=not selection.clients and not selection.servers,
+        full=selects_dag(selection, OVH_ACCOUNT),  # no selection, `--client dag`, ...
     )
     for config, server in repo.servers():
         if selection.wants(config.id, server.name):
