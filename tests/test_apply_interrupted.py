@@ -1,0 +1,170 @@
+"""An apply stopped by SIGINT, SIGTERM or its deadline: what was finished is known and
+recorded, the rest is recorded `interrupted`, and a hung target cannot hold the apply."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from dagsync.reconcile import drivers
+from dagsync.reconcile.core import Action, Change, Target
+from dagsync.reconcile.desired import Selection
+from dagsync.reconcile.drivers import Context, Driver
+from dagsync.reconcile.engine import RunOptions
+from dagsync.reconcile.inventory import Overrides
+from dagsync.reconcile.plan import Plan, TargetPlan
+from dagsync.reconcile.records import records
+from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+from dagsync.reconcile.resource import Outcome, Status
+from dagsync.reconcile.supervise import supervised
+from dagsync.repository import Repository, load_repository
+
+PROJECT = Path(__file__).resolve().parents[1]
+AT = "2026-11-29T10:00:00+00:00"
+
+
+def _target(key: str, summary: str) -> TargetPlan:
+    client, name = key.split("/", 1)
+    change = Change("firewall", Action.UPDATE, "ruleset", summary)
+    return TargetPlan(Target(client, name), "192.0.2.1", changes=(change,))
+
+
+def _driver(name: str, keys: list[str], hang: threading.Event | None = None) -> Driver:
+    """Applies its targets one by one (each reported at once); with `hang`, the last one
+    never returns until `hang` is set (an SSH command stuck on a host)."""
+    plan = Plan(tuple(_target(k, f"{name} on {k}") for k in keys), AT)
+
+    def apply(ctx: Context, confirm: drivers.Confirm, saved: Plan | None) -> ApplyReport:
+        assert confirm(plan)
+        results = []
+        for i, t in enumerate(plan.targets):
+            if hang is not None and i == len(plan.targets) - 1:
+                hang.wait(60)
+            outcomes = tuple(Outcome(c, Status.APPLIED) for c in t.changes)
+            results.append(HostResult(t.target, HostStatus.APPLIED, outcomes))
+        return ApplyReport(plan, tuple(results), AT, AT)
+
+    return Driver(name, ("firewall",), ("firewall",), lambda ctx: plan, apply)
+
+
+@pytest.fixture(scope="module")
+def repo() -> Repository:
+    return load_repository(PROJECT, validate=False)
+
+
+def test_a_hung_target_cannot_hold_the_apply_past_its_deadline(repo: Repository) -> None:
+    hang = threading.Event()
+    table = (
+        _driver("one", ["velo-savoie/web1", "velo-savoie/web2"]),
+        _driver("two", ["alpine-books/shop1", "cime-conseil/dev1"], hang=hang),
+    )
+    ctx = Context(repo, Selection(), Overrides(), RunOptions())
+    combined = drivers.plan_all(ctx, table)
+    started = time.monotonic()
+    try:
+        run = supervised(
+            lambda: drivers.apply_all(ctx, combined, lambda plan: True, table=table), 1.0
+        )
+    finally:
+        hang.set()
+    assert time.monotonic() - started < 5
+    assert run.stopped_by == "the deadline of 1 s"
+    assert run.exit_code == 124
+    assert run.report is not None
+    done = {r.target.key: r.status for r in run.report.results}
+    assert done == {
+        "velo-savoie/web1": HostStatus.APPLIED,
+        "velo-savoie/web2": HostStatus.APPLIED,
+        "alpine-books/shop1": HostStatus.APPLIED,
+    }
+    assert run.unfinished == {"cime-conseil/dev1": []}
+    summary = run.summary()
+    assert "done (3): alpine-books/shop1, velo-savoie/web1, velo-savoie/web2" in summary
+    assert "NOT finished: cime-conseil/dev1" in summary
+    (cime,) = [
+        r for r in records(run.report, interrupted=run.unfinished) if r["client"] == "cime-conseil"
+    ]
+    assert cime["servers"] == [
+        {
+            "server": "dev1",
+            "result": "interrupted",
+            "resources_changed": [],
+            "error": "apply interrupted before anything on it was reported",
+        }
+    ]
+
+
+def test_an_apply_that_ends_in_time_is_not_stopped(repo: Repository) -> None:
+    table = (_driver("one", ["velo-savoie/web1"]),)
+    ctx = Context(repo, Selection(), Overrides(), RunOptions())
+    combined = drivers.plan_all(ctx, table)
+    run = supervised(lambda: drivers.apply_all(ctx, combined, lambda p: True, table=table), 30)
+    assert run.stopped_by is None and run.unfinished == {}
+    assert run.report is not None and [r.status for r in run.report.results] == [HostStatus.APPLIED]
+
+
+def test_an_error_of_the_apply_is_raised_not_swallowed() -> None:
+    def boom() -> ApplyReport:
+        raise RuntimeError("driver bug")
+
+    with pytest.raises(RuntimeError, match="driver bug"):
+        supervised(boom, 30)
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, threading
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from test_apply_interrupted import _driver
+    from dagsync.reconcile import drivers
+    from dagsync.reconcile.desired import Selection
+    from dagsync.reconcile.drivers import Context
+    from dagsync.reconcile.engine import RunOptions
+    from dagsync.reconcile.inventory import Overrides
+    from dagsync.reconcile.supervise import exit_now, supervised
+    from dagsync.repository import load_repository
+
+    repo = load_repository(Path(sys.argv[2]), validate=False)
+    table = (_driver("one", ["velo-savoie/web1"]), _driver("two", ["velo-savoie/db1",
+             "alpine-books/shop1"], hang=threading.Event()))
+    ctx = Context(repo, Selection(), Overrides(), RunOptions())
+    combined = drivers.plan_all(ctx, table)
+    print("applying", flush=True)
+    run = supervised(lambda: drivers.apply_all(ctx, combined, lambda p: True, table=table), None)
+    print(run.summary(), flush=True)
+    exit_now(run.exit_code)
+    """
+)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_apply_says_what_was_and_was_not_done(
+    tmp_path: Path, signum: signal.Signals, code: int
+) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(Path(__file__).parent), str(PROJECT)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT / "src")},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "applying"
+    time.sleep(1.0)  # web1 and db1 are done; shop1 hangs
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert f"apply stopped by {signum.name}:" in out
+    assert "done (2): velo-savoie/db1, velo-savoie/web1" in out
+    assert "NOT finished: alpine-books/shop1" in out
