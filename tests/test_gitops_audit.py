@@ -10,7 +10,7 @@ import pytest
 
 from dagsync.cli import cli, main
 from dagsync.commands.gitops import COMMANDS
-from dagsync.gitops import UnknownClientError, audit, record_apply
+from dagsync.gitops import UnknownClientError, audit, read_applies, record_apply
 from dagsync.gitops.report import audit_text
 from test_gitops_helpers import Scratch
 
@@ -157,7 +157,89 @@ def test_text_marks_what_stands_out(story: Story) -> None:
     assert f"merged:   {repo.short(story.merge)} PR #12 by {ALICE}" in text
     assert "squashed: PR #13 (squash merge, no merge commit)" in text
     assert "requests: REQ-2025-014 (Let the ERP reach the database.)" in text
-    assert "applied:  at " in text and "OK — db1: ok (firewall)" in text
+    merge = repo.short(story.merge)[:7]
+    assert f"applied:  2025-10-11 09:00 +0200 at {story.merge[:10]} by github-actions" in text
+    assert "(dagsync " in text and ", 90 s): db1 ok, 1 change(s)" in text
+    assert merge  # the merge landed the ERP commit, whose entry shows the record
+
+
+def test_each_apply_is_shown_once_under_the_newest_commit_it_applied(story: Story) -> None:
+    repo = story.repo
+    record_apply(repo.root, story.squash, applied("velo-savoie"))
+    result = audit(repo.root, "velo-savoie")
+    by_sha = {c.commit.sha: c for c in result.commits}
+    assert by_sha[story.squash].applied_with is None
+    assert by_sha[story.tweak].applied_with == repo.short(story.squash)
+    assert by_sha[story.tweak].as_json()["applies"] == []
+    text = audit_text(result)
+    assert text.count(f"at {story.squash[:10]} by github-actions") == 1
+    assert f"applied:  with {repo.short(story.squash)} (above), at {story.squash[:10]}" in text
+    assert text.count(f"at {story.merge[:10]} by github-actions") == 1
+
+
+def test_one_line_per_apply_and_target_and_every_change_with_verbose(story: Story) -> None:
+    repo = story.repo
+    long_error = "firewall: failed: " + "x" * 300
+    record_apply(
+        repo.root,
+        story.squash,
+        {
+            "client": "velo-savoie",
+            "servers": [
+                {
+                    "server": "web1",
+                    "result": "ok",
+                    "resources_changed": ["firewall: +8080", "accounts: +bob"],
+                },
+                {"server": "db1", "result": "failed", "error": long_error},
+            ],
+            "started_at": "2025-10-12T09:00:00+02:00",
+            "finished_at": "2025-10-12T09:00:10+02:00",
+            "applied_by": "github-actions",
+        },
+    )
+    text = audit_text(audit(repo.root, "velo-savoie"))
+    lines = [line for line in text.splitlines() if f"at {story.squash[:10]} by" in line]
+    assert [line.split("s): ", 1)[1] for line in lines] == [
+        "web1 ok, 2 change(s)",
+        "db1 failed, 0 change(s): " + long_error[:100] + "… (-v for all)",
+    ]
+    assert max(len(line) for line in text.splitlines()) < 260
+    verbose = audit_text(audit(repo.root, "velo-savoie"), verbose=True)
+    assert "          - firewall: +8080\n          - accounts: +bob\n" in verbose
+    assert long_error in verbose
+
+
+def test_only_the_audited_clients_problems_flag_its_commits(story: Story) -> None:
+    repo = story.repo
+    repo.touch("velo-savoie")
+    repo.touch("alpine-books")
+    both = repo.commit("Both clients, only velo-savoie's request\n\nClient-Request: REQ-2025-014")
+    velo = next(c for c in audit(repo.root, "velo-savoie").commits if c.commit.sha == both)
+    alpine = next(c for c in audit(repo.root, "alpine-books").commits if c.commit.sha == both)
+    assert velo.problems == () and "check-failed" not in velo.flags
+    assert "no-request" not in velo.flags
+    assert "check-failed" in alpine.flags and "no-request" in alpine.flags
+    assert all(p.startswith("alpine-books: ") for p in alpine.problems)
+    assert f"! {repo.short(both)}" not in audit_text(audit(repo.root, "velo-savoie"))
+    assert f"! {repo.short(both)}" in audit_text(audit(repo.root, "alpine-books"))
+
+
+def test_a_record_is_written_without_a_git_identity(
+    story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = story.repo
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EMAIL", "")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(repo.top / "no-such-gitconfig"))
+    refused = repo.git("commit", "-q", "--allow-empty", "-m", "probe", check=False)
+    if "tell me who you are" not in refused.lower() and "unable to auto-detect" not in refused:
+        pytest.skip("git finds an identity on this machine (a domain name for the host)")
+    record_apply(repo.root, story.other, applied("alpine-books"))
+    assert [r["client"] for r in read_applies(repo.root, story.other)] == ["alpine-books"]
+    author = repo.git("log", "-1", "--format=%an <%ae>", "refs/notes/dagsync")
+    assert author == "dagsync <dagsync@localhost>"
 
 
 def test_json_output_carries_flags(story: Story, capsys: pytest.CaptureFixture[str]) -> None:

@@ -74,9 +74,15 @@ def check_commits(rev_range: str, repo: str | None, fmt: str) -> None:
     help="Only commits dated DATE or later.",
 )
 @_FORMAT
-def audit(client: str, repo: str | None, since: dt.datetime | None, fmt: str) -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Each change an apply made, and whole error messages."
+)
+def audit(
+    client: str, repo: str | None, since: dt.datetime | None, fmt: str, verbose: bool
+) -> None:
     """The client's history, newest first: commits, requests cited, merges and PRs, files,
-    apply records. Requests no commit cites, and commits citing no request, stand out."""
+    apply records (one line per apply and target; -v or --format json for every change).
+    Requests no commit cites, and commits citing no request, stand out."""
     from ..gitops.report import audit_text
     from ..gitops.trail import audit as build
 
@@ -84,7 +90,7 @@ def audit(client: str, repo: str | None, since: dt.datetime | None, fmt: str) ->
     if fmt == "json":
         _json(result.as_json())
     else:
-        click.echo(_marked(audit_text(result)), nl=False)
+        click.echo(_marked(audit_text(result, verbose=verbose)), nl=False)
 
 
 @click.command("changed-clients")

@@ -41,7 +41,8 @@ def check_text(check: CommitsCheck) -> str:
     return "\n".join(lines) + "\n"
 
 
-def audit_text(result: Audit) -> str:
+def audit_text(result: Audit, *, verbose: bool = False) -> str:
+    """The audit for a reader: one line per apply and target (with -v, each change too)."""
     since = f" since {result.since.isoformat()}" if result.since else ""
     lines = [
         f"audit of {result.client} at {result.head[:10]}{since}: "
@@ -53,7 +54,7 @@ def audit_text(result: Audit) -> str:
     if not result.requests:
         lines.append(f"{PAD}(none in requests.yaml)")
     lines += ["", "Commits (newest first)"]
-    lines.extend(line for c in result.commits for line in _commit(c, result.client))
+    lines.extend(line for c in result.commits for line in _commit(c, result.client, verbose))
     if not result.commits:
         lines.append(f"{PAD}(none)")
     if result.problems:
@@ -75,7 +76,7 @@ def _request(r: AuditRequest) -> Iterable[str]:
     )
 
 
-def _commit(entry: AuditCommit, client: str) -> Iterable[str]:
+def _commit(entry: AuditCommit, client: str, verbose: bool = False) -> Iterable[str]:
     c = entry.commit
     standout = NO_REQUEST in entry.flags or entry.problems
     yield f"{MARK if standout else PAD}{c.short}  {_when(c.author_date)}  {c.author}"
@@ -84,7 +85,7 @@ def _commit(entry: AuditCommit, client: str) -> Iterable[str]:
     if entry.merge:
         yield f"      {_landing(entry.merge)}"
     yield from _files(entry, client)
-    yield from _applies(entry)
+    yield from _applies(entry, verbose)
     for problem in entry.problems:
         yield f"    {MARK}{problem}"
 
@@ -118,27 +119,41 @@ def _cited(entry: AuditCommit) -> str:
     return f"NO REQUEST of this client{cited}"
 
 
-def _applies(entry: AuditCommit) -> Iterable[str]:
+def _applies(entry: AuditCommit, verbose: bool = False) -> Iterable[str]:
     if NOT_APPLIED in entry.flags or not entry.applied_at:
         yield "      applied:  not recorded"
         return
-    where = "" if entry.applied_at == entry.commit.sha else f"at {entry.applied_at[:10]}, "
+    if entry.applied_with:
+        yield f"      applied:  with {entry.applied_with} (above), at {entry.applied_at[:10]}"
+        return
     for record in entry.applies:
-        yield f"      applied:  {where}{_apply(record)}"
+        for line in _apply(record, entry.applied_at, verbose):
+            yield f"      {line}"
 
 
-def _apply(r: ApplyRecord) -> str:
+_ERROR_SHOWN = 100
+
+
+def _apply(r: ApplyRecord, at: str, verbose: bool) -> Iterable[str]:
+    """One line per target of the record: when, where, who, result and counts."""
     seconds = int((r.finished_at - r.started_at).total_seconds())
-    servers = ", ".join(
-        f"{s.server}: {s.result}"
-        + (f" ({', '.join(s.resources_changed)})" if s.resources_changed else "")
-        + (f" [{s.error}]" if s.error else "")
-        for s in r.servers
-    )
-    return (
-        f"{_when(r.started_at.isoformat())} ({seconds} s) by {r.applied_by}, "
-        f"dagsync {r.dagsync_version}: {r.result.upper()} — {servers or 'no server'}"
-    )
+    head = f"applied:  {_when(r.started_at.isoformat())} at {at[:10]} by {r.applied_by}"
+    head += f" (dagsync {r.dagsync_version}, {seconds} s):"
+    if not r.servers:
+        yield f"{head} no target"
+    for s in r.servers:
+        count = len(s.resources_changed)
+        line = f"{head} {s.server} {s.result}, {count} change(s)"
+        if s.error:
+            error = (
+                s.error
+                if verbose or len(s.error) <= _ERROR_SHOWN
+                else (s.error[:_ERROR_SHOWN] + "… (-v for all)")
+            )
+            line += f": {error}"
+        yield line
+        if verbose:
+            yield from (f"    - {change}" for change in s.resources_changed)
 
 
 def _when(iso: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +64,11 @@ class AuditCommit:
     merge: MergeInfo | None
     applied_at: str | None  # the commit whose note holds the apply records
     applies: tuple[ApplyRecord, ...]
-    problems: tuple[str, ...]  # what check-commits says about the commit
+    problems: tuple[str, ...]  # what check-commits says about the commit (for this client)
     flags: tuple[str, ...]
+    # A newer commit of the client that the same apply covered: the records are shown there
+    # (each record once), this commit only names it.
+    applied_with: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         c = self.commit
@@ -83,7 +86,8 @@ class AuditCommit:
             "pr": self.merge.pr if self.merge else None,
             "files": [f.as_json() for f in c.files],
             "applied_at": self.applied_at,
-            "applies": [r.to_json() for r in self.applies],
+            "applies": [] if self.applied_with else [r.to_json() for r in self.applies],
+            "applied_with": self.applied_with,
             "problems": list(self.problems),
             "flags": list(self.flags),
         }
@@ -142,7 +146,7 @@ def audit(root: Path, client: str, *, since: dt.date | None = None, head: str = 
         raise UnknownClientError(_unknown(repo.root, client))
     book = RequestBook(repo)
     trail = _Trail(repo, client, landings(repo, head_sha))
-    commits = tuple(trail.entry(c, book) for c in history)
+    commits = _once(tuple(trail.entry(c, book) for c in history))
     requests = _requests(_current_requests(book, head_sha, client, history), commits)
     return Audit(
         client,
@@ -152,6 +156,22 @@ def audit(root: Path, client: str, *, since: dt.date | None = None, head: str = 
         _shown_requests(requests, commits, since),
         trail.problems(),
     )
+
+
+def _once(commits: Sequence[AuditCommit]) -> tuple[AuditCommit, ...]:
+    """Each apply's records under the newest commit it applied; older commits that the same
+    apply covered name that commit instead of repeating the records (commits newest first)."""
+    shown: dict[str, str] = {}  # the applied commit -> the short hash showing its records
+    out = []
+    for entry in commits:
+        at = entry.applied_at
+        if at is not None and at in shown:
+            out.append(replace(entry, applied_with=shown[at]))
+        else:
+            if at is not None:
+                shown[at] = entry.commit.short
+            out.append(entry)
+    return tuple(out)
 
 
 def _unknown(root: Path, client: str) -> str:
@@ -220,8 +240,14 @@ class _Trail:
         cited = citations(commit)
         found = tuple(e for r in cited.requests if (e := mine.get(r)) is not None)
         checked = verdict(commit, book)
+        # Only what concerns this client: a commit that also touches another client and
+        # lacks that client's request is flagged in the other client's audit, not here.
+        others = tuple(f"{c}: " for c in (checked.clients if checked else ()) if c != self.client)
+        problems = tuple(
+            p for p in (checked.problems if checked else ()) if not p.startswith(others)
+        )
         applied_at, applies = self.applied(commit)
-        flags = _commit_flags(cited, found, applies, checked.problems if checked else ())
+        flags = _commit_flags(cited, found, applies, problems)
         return AuditCommit(
             commit,
             cited,
@@ -229,7 +255,7 @@ class _Trail:
             self.merge(commit),
             applied_at,
             applies,
-            checked.problems if checked else (),
+            problems,
             flags,
         )
 
