@@ -245,3 +245,28 @@ def test_a_backed_up_dev_space_without_request_is_the_clients_finding(repo: Path
             "citing the client's request recorded in clients/velo-savoie/requests.yaml",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "my-nas",  # not in policies/dag.yaml: BKP006's concern, skipped here
+        "lim-backup-1",  # outside France: BKP007's concern, skipped here
+    ],
+)
+def test_the_backup_site_is_checked_on_every_server_after_one_skipped(
+    repo: Path, first: str
+) -> None:
+    _edit(repo, DB1, "  storage: sbg-backup-1\n", f"  storage: {first}\n")
+    _edit(repo, WEB2, "  storage: sbg-backup-1\n", "  storage: rbx-backup-1\n")
+    assert findings(repo, "BKP009") == [
+        (
+            "BKP009",
+            WEB2,
+            55,
+            12,
+            "web2",
+            "backup storage `rbx-backup-1` is in rbx8; CGV 2024-01 stores backups at `sbg`: use "
+            f"a storage there, or {ASK}",
+        )
+    ]
