@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
-"""Converge benchmark: dagsync against ansible-playbook on N network-namespace test hosts.
+"""Converge benchmark: dagsync against the raw-SSH floor and ansible-playbook on N test hosts.
 
-    sudo python bench/converge.py [--hosts 20] [--rounds 5] [--warmup 1]
+    sudo python bench/converge.py [--hosts 20 [50 100 ...]] [--rounds 5] [--warmup 1] [--no-ansible]
 
-In the same interleaved rounds (this VM's speed drifts, so ratios are also paired per round):
+For each size, in the same interleaved rounds (this VM's speed drifts, so ratios are also
+paired per round):
+
+- the FLOOR (bench/floor.py): the least any reconciler must do, written plainly with paramiko
+  (parallel connections, strict host keys, TCP_NODELAY, the same reads in one command per
+  host, compared with the desired answer); for the change, the same upload, `nft -c -f` and
+  load, and a SAFE floor that also snapshots, arms a rollback timer and confirms over a fresh
+  connection, as dagsync's apply does — so that the cost of that safety is measured;
 
 - `dagsync plan` with nothing to change, vs `ansible-playbook` with nothing to change;
 - `dagsync apply --yes` of a one-port change on every host (the third open port flips
@@ -16,7 +23,9 @@ Ansible changes nothing (its template renders the same bytes), and after Ansible
 change, `dagsync plan` sees no drift.  It prints medians, ratios and the targets (no-op plan
 >= 10x faster than Ansible's no-op, apply >= 5x faster, no-op plan for 20 hosts < 1.5 s).
 
-Exit code 0 only when every target holds.  Needs root, iproute2, openssh-server, nftables.
+Targets (issue 20): no-op plan <= 1.3x the floor at every size; apply <= 1.3x the safe
+floor; per-host cost of the no-op plan flat within 20% from the smallest to the largest size;
+no-op plan at 100 hosts < 2 s.  Exit code 0 only when every target holds.  Needs root, iproute2, openssh-server, nftables.
 ansible-core is used from PATH; if it is missing, the script installs it once (pip, from
 PyPI) into bench/results/ansible-venv.
 Everything else lives under bench/results/converge-<time>/ and the hosts are always removed.
@@ -25,6 +34,7 @@ Everything else lives under bench/results/converge-<time>/ and the hosts are alw
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -45,6 +55,12 @@ from dagsync.testing import hosts as th  # noqa: E402
 
 ANSIBLE_CORE = "ansible-core>=2.17,<2.20"
 NETWORK = th.unique_network("bnch")  # names and a /24 of this run's own
+FLOOR = HERE / "floor.py"
+# The floor's reads: what `dagsync plan --only firewall,accounts` reads, in one command.
+FLOOR_READ = (
+    "nft list table inet dagsync; getent passwd; getent group; cut -d: -f1,2 /etc/shadow; "
+    "cat /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys 2>/dev/null; true"
+)
 CLIENT = "bench-client"
 BLOCKED = [
     "198.51.100.7/32",
@@ -327,23 +343,28 @@ def changed_counts(output: str) -> list[int]:
     return [int(m) for m in re.findall(r"changed=(\d+)", output)]
 
 
-def sanity(s: Setup, apb: list[str], env: dict[str, str], flip: Callable[[bool], None]) -> None:
+def sanity(
+    s: Setup, apb: list[str] | None, env: dict[str, str], flip: Callable[[bool], None]
+) -> None:
     n = len(s.lab.hosts)
     log("first converge with dagsync")
     run(dagsync_argv("apply", "--repo", str(s.repo), "--yes", "--no-record", *ONLY))
     run(dagsync_argv("plan", "--repo", str(s.repo), "--detailed-exitcode", *ONLY))
-    log("Ansible on converged hosts must change nothing (same nft bytes, same keys)")
-    out = run(apb, env=env).stdout
-    if changed_counts(out) != [0] * n:
-        raise SystemExit(f"Ansible changed something after dagsync converged:\n{out[-4000:]}")
-    log("Ansible applies a one-port change; dagsync must then see no drift")
-    flip(True)
-    out = run(apb, env=env).stdout
-    if changed_counts(out) != [2] * n:
-        raise SystemExit(f"the Ansible change run did not change+reload every host:\n{out[-4000:]}")
-    run(dagsync_argv("plan", "--repo", str(s.repo), "--detailed-exitcode", *ONLY))
-    flip(False)
-    run(dagsync_argv("apply", "--repo", str(s.repo), "--yes", "--no-record", *ONLY))
+    if apb is not None:
+        log("Ansible on converged hosts must change nothing (same nft bytes, same keys)")
+        out = run(apb, env=env).stdout
+        if changed_counts(out) != [0] * n:
+            raise SystemExit(f"Ansible changed something after dagsync converged:\n{out[-4000:]}")
+        log("Ansible applies a one-port change; dagsync must then see no drift")
+        flip(True)
+        out = run(apb, env=env).stdout
+        if changed_counts(out) != [2] * n:
+            raise SystemExit(
+                f"the Ansible change run did not change+reload every host:\n{out[-4000:]}"
+            )
+        run(dagsync_argv("plan", "--repo", str(s.repo), "--detailed-exitcode", *ONLY))
+        flip(False)
+        run(dagsync_argv("apply", "--repo", str(s.repo), "--yes", "--no-record", *ONLY))
     host = s.lab.hosts[0]
     probes = (th.tcp_probe(host.address, 8001, 0.3), th.tcp_probe(host.address, 8999, 0.3))
     if probes != ("timeout", "timeout") or th.tcp_probe(host.address, 22, 1.0) != "open":
@@ -351,64 +372,167 @@ def sanity(s: Setup, apb: list[str], env: dict[str, str], flip: Callable[[bool],
     log("sanity checks passed")
 
 
+# --- the floor -------------------------------------------------------------------------------
+
+
+def floor_spec(s: Setup, flip: Callable[[bool], None]) -> Path:
+    """What the floor compares with and loads, recorded from hosts that dagsync converged to
+    each desired state (the floor does the same job, so it must reach the same state)."""
+    sys.path.insert(0, str(HERE))
+    import floor  # bench/floor.py
+
+    spec: dict[str, object] = {
+        "key": str(s.lab.client_key),
+        "known_hosts": str(s.lab.known_hosts),
+        "read": FLOOR_READ,
+        "hosts": [{"name": h.name, "address": h.address, "port": h.port} for h in s.lab.hosts],
+    }
+    expected: dict[str, dict[str, str]] = {}
+    rulesets: dict[str, dict[str, str]] = {}
+    for state in (True, False):  # hosts end in state 0, where the rounds start
+        flip(state)
+        run(dagsync_argv("apply", "--repo", str(s.repo), "--yes", "--no-record", *ONLY))
+        key = "1" if state else "0"
+        expected[key], rulesets[key] = {}, {}
+        for host in s.lab.hosts:
+            client = floor.connect(spec, {"name": host.name, "address": host.address, "port": 22})
+            try:
+                code, out = floor.run(client, FLOOR_READ)
+            finally:
+                client.close()
+            if code != 0:
+                raise SystemExit(f"the floor's read failed on {host.name} ({code})")
+            expected[key][host.name] = hashlib.sha256(out).hexdigest()
+            rulesets[key][host.name] = host.run(f"cat {floor.NFT_FILE}", check=True).stdout
+    spec["expected"], spec["rulesets"] = expected, rulesets
+    path = s.state / "floor-spec.json"
+    path.write_text(json.dumps(spec) + "\n")
+    return path
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
+def _medians(results: dict[str, list[list[float]]]) -> dict[str, float]:
+    return {k: statistics.median([x for r in v for x in r]) for k, v in results.items()}
+
+
+def _paired(results: dict[str, list[list[float]]], a: str, b: str) -> str:
+    ratios = [
+        statistics.median(x) / statistics.median(y)
+        for x, y in zip(results[a], results[b], strict=True)
+    ]
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
 def summarize(results: dict[str, list[list[float]]], n: int) -> str:
-    med = {k: statistics.median([x for r in v for x in r]) for k, v in results.items()}
-
-    def paired(a: str, b: str) -> str:
-        ratios = [
-            statistics.median(x) / statistics.median(y)
-            for x, y in zip(results[a], results[b], strict=True)
-        ]
-        return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})"
-
+    med = _medians(results)
     lines = [
         f"## converge benchmark, {n} hosts, {len(next(iter(results.values())))} rounds",
         "",
-        "| what | median s |",
-        "|---|---:|",
+        "| what | median s | per host ms |",
+        "|---|---:|---:|",
     ]
-    lines += [f"| {k} | {v:.3f} |" for k, v in med.items()]
-    noop = med["ansible-noop"] / med["dagsync-plan-noop"]
-    change = med["ansible-change"] / med["dagsync-apply-change"]
+    lines += [f"| {k} | {v:.3f} | {1000 * v / n:.1f} |" for k, v in med.items()]
+    plan_floor = med["dagsync-plan-noop"] / med["floor-plan-noop"]
+    apply_safe = med["dagsync-apply-change"] / med["floor-safe-apply-change"]
+    safety = med["floor-safe-apply-change"] / med["floor-apply-change"]
     lines += [
         "",
-        f"- no-op: Ansible / dagsync plan = {noop:.1f}x of medians, paired "
-        f"{paired('ansible-noop', 'dagsync-plan-noop')} (target >= 10x: "
-        f"{'met' if noop >= 10 else 'MISSED'})",
-        f"- change: Ansible / dagsync apply = {change:.1f}x of medians, paired "
-        f"{paired('ansible-change', 'dagsync-apply-change')} (target >= 5x: "
-        f"{'met' if change >= 5 else 'MISSED'})",
-        f"- dagsync no-op plan for {n} hosts: {med['dagsync-plan-noop']:.3f} s (target < 1.5 s"
-        f"{': met' if med['dagsync-plan-noop'] < 1.5 else ': MISSED'}"
-        f"{'' if n == 20 else ', stated for 20 hosts'})",
-        f"- imports: python {med['python-startup']:.3f} s, fabric {med['import-fabric']:.3f} s, "
-        f"dagsync plan path {med['import-dagsync-plan']:.3f} s (all include interpreter start)",
+        f"- no-op plan / floor = {plan_floor:.2f}x of medians, paired "
+        f"{_paired(results, 'dagsync-plan-noop', 'floor-plan-noop')} "
+        f"(target <= 1.3x: {_verdict(plan_floor <= 1.3)})",
+        f"- apply / safe floor = {apply_safe:.2f}x of medians, paired "
+        f"{_paired(results, 'dagsync-apply-change', 'floor-safe-apply-change')} "
+        f"(target <= 1.3x: {_verdict(apply_safe <= 1.3)})",
+        f"- the cost of safety (safe floor / floor, rollback timer + fresh connection): "
+        f"{safety:.2f}x",
+        f"- apply / plain floor = "
+        f"{_paired(results, 'dagsync-apply-change', 'floor-apply-change')} paired",
     ]
+    if "ansible-noop" in med:
+        noop = med["ansible-noop"] / med["dagsync-plan-noop"]
+        change = med["ansible-change"] / med["dagsync-apply-change"]
+        lines += [
+            f"- Ansible / dagsync: no-op {noop:.1f}x (paired "
+            f"{_paired(results, 'ansible-noop', 'dagsync-plan-noop')}), change {change:.1f}x "
+            f"(paired {_paired(results, 'ansible-change', 'dagsync-apply-change')}); "
+            f"Ansible / floor: no-op {med['ansible-noop'] / med['floor-plan-noop']:.1f}x",
+        ]
+    if n >= 100:
+        ok = med["dagsync-plan-noop"] < 2.0
+        lines.append(
+            f"- no-op plan for {n} hosts: {med['dagsync-plan-noop']:.3f} s "
+            f"(target < 2 s at 100 hosts: {_verdict(ok)})"
+        )
+    lines.append(
+        f"- imports: python {med['python-startup']:.3f} s, paramiko {med['import-paramiko']:.3f} s, "
+        f"dagsync plan path {med['import-dagsync-plan']:.3f} s (all include interpreter start)"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def sweep_summary(per_size: dict[int, dict[str, float]]) -> str:
+    """Per-host cost of each contestant across sizes; the flatness target of the no-op plan."""
+    sizes = sorted(per_size)
+    names = [k for k in per_size[sizes[0]] if k.startswith(("floor-", "dagsync-", "ansible-"))]
+    lines = [
+        "## per-host cost (ms) across sizes",
+        "",
+        "| what | " + " | ".join(str(n) for n in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for name in names:
+        cells = " | ".join(f"{1000 * per_size[n][name] / n:.1f}" for n in sizes)
+        lines.append(f"| {name} | {cells} |")
+    if len(sizes) > 1:
+        first, last = sizes[0], sizes[-1]
+        growth = (per_size[last]["dagsync-plan-noop"] / last) / (
+            per_size[first]["dagsync-plan-noop"] / first
+        )
+        lines += [
+            "",
+            f"- no-op plan per-host cost at {last} / at {first} hosts: {growth:.2f} "
+            f"(target <= 1.2: {_verdict(growth <= 1.2)})",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--hosts", type=int, nargs="+", default=[20])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument(
+        "--no-ansible", action="store_true", help="Only dagsync and the floors (faster sweeps)."
+    )
     args = parser.parse_args(argv)
     if reason := th.skip_reason():
         raise SystemExit(f"cannot run: {reason}")
     check_registered()
-    apb_bin = ansible_playbook()
-    state = HERE / "results" / time.strftime("converge-%Y%m%d-%H%M%S")
-    state.mkdir(parents=True)
-    log(f"state in {state}; bringing up {args.hosts} test hosts")
-    lab = th.up(args.hosts, state_dir=state / "th", network=NETWORK)
-    try:
-        return _measure(state, lab, apb_bin, args)
-    finally:
-        log("taking the test hosts down")
-        th.down(lab.state_dir)
+    apb_bin = None if args.no_ansible else ansible_playbook()
+    base = HERE / "results" / time.strftime("converge-%Y%m%d-%H%M%S")
+    reports, per_size = [], {}
+    for n in args.hosts:
+        state = base / f"{n}-hosts"
+        state.mkdir(parents=True)
+        log(f"state in {state}; bringing up {n} test hosts")
+        lab = th.up(n, state_dir=state / "th", network=NETWORK)
+        try:
+            results = _measure(state, lab, apb_bin, args)
+        finally:
+            log("taking the test hosts down")
+            th.down(lab.state_dir)
+        reports.append(summarize(results, n))
+        per_size[n] = _medians(results)
+    report = "\n".join([*reports, sweep_summary(per_size)])
+    (base / "summary.md").write_text(report)
+    print(report)
+    return 1 if "MISSED" in report else 0
 
 
 def _ops_keys(state: Path) -> tuple[str, ...]:
@@ -433,22 +557,33 @@ def _ops_keys(state: Path) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _measure(state: Path, lab: th.TestHosts, apb_bin: Path, args: argparse.Namespace) -> int:
+def _measure(
+    state: Path, lab: th.TestHosts, apb_bin: Path | None, args: argparse.Namespace
+) -> dict[str, list[list[float]]]:
+    n = len(lab.hosts)
     keys = _ops_keys(state)
     repo = make_repo(state, lab, keys)
     folder = make_ansible(state, lab, keys)
     s = Setup(state, repo, lab, keys, folder)
-    env = ansible_env(state, folder, args.hosts)
-    apb = [str(apb_bin), "-i", str(folder / "inventory.ini"), str(folder / "dagsync.yml")]
+    env = ansible_env(state, folder, n)
+    apb = (
+        [str(apb_bin), "-i", str(folder / "inventory.ini"), str(folder / "dagsync.yml")]
+        if apb_bin
+        else None
+    )
+    desired = state / "floor-state"  # the floor reads the desired state ("0"/"1") here
 
     def flip(flipped: bool) -> None:
         write_servers(repo, lab, keys, flipped=flipped)
         write_ansible_vars(folder, lab, keys, flipped=flipped)
+        desired.write_text("1" if flipped else "0")
 
     sanity(s, apb, env, flip)
+    spec = floor_spec(s, flip)
     state_box = {"flipped": False}
 
     def toggle() -> None:
+        """Every change contestant makes a real change: it flips the desired state first."""
         state_box["flipped"] = not state_box["flipped"]
         flip(state_box["flipped"])
 
@@ -460,33 +595,41 @@ def _measure(state: Path, lab: th.TestHosts, apb_bin: Path, args: argparse.Names
         toggle()
 
     py = sys.executable
+    floor = [py, str(FLOOR)]
     benches = [
-        Bench("ansible-noop", apb, env),
+        Bench("floor-plan-noop", [*floor, "plan", str(spec), f"@{desired}"], repeat=2),
         Bench(
             "dagsync-plan-noop",
             dagsync_argv("plan", "--repo", str(repo), "--detailed-exitcode", *ONLY),
             repeat=2,
         ),
-        Bench("ansible-change", apb, env, prepare=toggle),
+        Bench("floor-apply-change", [*floor, "apply", str(spec), f"@{desired}"], prepare=toggle),
+        Bench(
+            "floor-safe-apply-change",
+            [*floor, "apply", str(spec), f"@{desired}", "--safe"],
+            prepare=toggle,
+        ),
         Bench(
             "dagsync-apply-change",
             dagsync_argv("apply", "--repo", str(repo), "--yes", "--no-record", *ONLY),
             prepare=toggle_cold,
         ),
         Bench("python-startup", [py, "-c", "pass"], repeat=3),
-        Bench("import-fabric", [py, "-c", "import fabric"], repeat=3),
+        Bench("import-paramiko", [py, "-c", "import paramiko"], repeat=3),
         Bench(
             "import-dagsync-plan",
             [py, "-c", "import dagsync.cli, dagsync.reconcile.engine"],
             repeat=3,
         ),
     ]
+    if apb is not None:
+        benches[2:2] = [
+            Bench("ansible-noop", apb, env),
+            Bench("ansible-change", apb, env, prepare=toggle),
+        ]
     results = rounds(benches, args.rounds, args.warmup)
-    report = summarize(results, args.hosts)
     (state / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (state / "summary.md").write_text(report)
-    print(report)
-    return 1 if "MISSED" in report else 0
+    return results
 
 
 if __name__ == "__main__":
