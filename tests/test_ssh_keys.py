@@ -134,15 +134,22 @@ def test_a_missing_key_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
 
 
-def test_an_unreadable_key_file_is_named_without_its_content(
+def test_a_key_file_that_is_not_text_is_named_without_its_content(
     key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file")
     path = tmp_path / "id_ed25519"
-    path.chmod(0)
+    path.write_bytes(b"\xff\xfe" + key.encode())
     monkeypatch.setenv(SSH_KEY_FILE_ENV, str(path))
-    with pytest.raises(DagsyncError, match="cannot be read \\(Permission denied\\)"):
+    with pytest.raises(DagsyncError) as error:
+        credentials("root", Overrides())
+    assert str(error.value) == f"the SSH key {path} cannot be read (not text)"
+
+
+def test_a_directory_as_key_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SSH_KEY_FILE_ENV, str(tmp_path))
+    with pytest.raises(DagsyncError, match="does not exist \\(from \\$DAGSYNC_SSH_KEY_FILE\\)"):
         credentials("root", Overrides())
 
 
@@ -153,8 +160,11 @@ def test_an_unreadable_key_file_is_named_without_its_content(
         (lambda k: k.replace("A", "!"), "cannot be read: expected an unencrypted OpenSSH or PEM"),
         (lambda k: k.split("\n", 1)[1], "cannot be read: expected an unencrypted OpenSSH or PEM"),
         (lambda k: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI", "cannot be read"),
+        (lambda k: "".join(k.splitlines()[1:-1]), "cannot be read"),  # body only: a long name
+        (lambda k: "$(touch pwned); `touch pwned`\n" + k, "cannot be read"),
+        (lambda k: k * 3000, "cannot be read"),
     ],
-    ids=["truncated", "corrupted", "no-begin-line", "a-public-key"],
+    ids=["truncated", "corrupted", "no-begin-line", "a-public-key", "body-only", "shell", "huge"],
 )
 def test_a_malformed_key_is_refused_without_quoting_it(
     key: str, broken: object, problem: str, monkeypatch: pytest.MonkeyPatch

@@ -55,10 +55,11 @@ def normalise_key_text(text: str) -> str:
     ends, surrounding blanks, literal ``\\n`` escapes, or the whole key on one line."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if "\n" not in text and "\\n" in text:
-        text = text.replace("\\n", "\n")
-    match = _BLOCK_RE.search(text)
+        text = text.replace("\\n", "\n").strip()
+    match = _BLOCK_RE.fullmatch(text)
     if match is None or ":" in match.group(2):
-        return text + "\n"  # not a key (refused by the parser) or PEM with headers: as is
+        # not exactly one key (refused by the parser), or PEM with headers: as is
+        return text + "\n"
     label, body = match.group(1), "".join(match.group(2).split())
     width = 70 if label == "OPENSSH PRIVATE KEY" else 64
     lines = [body[i : i + width] for i in range(0, len(body), width)]
@@ -66,7 +67,12 @@ def normalise_key_text(text: str) -> str:
 
 
 def _looks_like_a_path(text: str) -> bool:
-    return "\n" not in text and "-----" not in text and len(text) < 4096 and Path(text).is_file()
+    if "\n" in text or "-----" in text or len(text) >= 4096:
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):  # too long a name, a NUL: not a path (the message has it)
+        return False
 
 
 @cache
