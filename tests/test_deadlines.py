@@ -197,3 +197,28 @@ def test_ics_export_parses_back_with_the_same_dates_and_stable_uids(
         e["uid"] for e in events
     ]
     assert len({e["uid"] for e in events}) == len(events)
+
+
+def test_a_termination_on_a_price_increase_ends_on_the_day_asked_without_penalty(clients) -> None:  # type: ignore[no-untyped-def]
+    from dagsync.model.client import Termination, TerminationGround
+
+    client, policy = _by_client(clients, "velo-savoie")
+    termination = Termination(
+        requested_on=dt.date(2026, 11, 5),
+        channel="email",
+        to="comptabilite@dagtechnologies.fr",
+        effective_on=dt.date(2026, 12, 31),
+        request="REQ-2023-010",
+        ground=TerminationGround.PRICE_INCREASE,
+    )
+    contract = client.contract.model_copy(update={"termination": termination})
+    changed = client.model_copy(update={"contract": contract})
+    rows = list(client_deadlines(changed, policy, dt.date(2026, 11, 6)))
+    ends = [d for d in rows if d.kind == "termination effective"]
+    assert [(d.date, d.article, d.amount_eur) for d in ends] == [(dt.date(2026, 12, 31), "8", None)]
+    assert ends[0].detail == (
+        "requested 2026-11-05 for 2026-12-31 on the ground of price increase (Art. 8), "
+        "without penalty"
+    )
+    # Article 7's notice would have held it to the 24-month term's end (2028-01-31).
+    assert not any(d.kind == "renewal" for d in rows)

@@ -9,7 +9,14 @@ from decimal import Decimal
 
 from . import billing, contracts
 from .model import CgvPolicy, Client
-from .model.client import Contract
+from .model.client import Contract, TerminationGround
+
+_GROUND_ARTICLE = {
+    TerminationGround.PRICE_INCREASE: "8",
+    TerminationGround.SERVICE_CHANGE: "9",
+    TerminationGround.FORCE_MAJEURE: "5",
+    TerminationGround.BREACH: "7",
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -183,6 +190,19 @@ def _termination(
 ) -> Iterator[Deadline]:
     t = client.contract.termination
     if t is None:
+        return
+    if t.ground != TerminationGround.NOTICE:
+        # A right that overrides Article 7's notice (CTR014-CTR017 check its window): the
+        # contract ends on the day asked for, without the notice period's months or penalty.
+        article = _GROUND_ARTICLE[t.ground]
+        yield Deadline(
+            t.effective_on,
+            client.id,
+            "termination effective",
+            f"requested {t.requested_on} for {t.effective_on} on the ground of "
+            f"{t.ground.value.replace('_', ' ')} (Art. {article}), without penalty",
+            article,
+        )
         return
     result = contracts.early_termination(terms, t.requested_on, t.effective_on)
     yield Deadline(
