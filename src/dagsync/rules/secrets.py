@@ -10,6 +10,7 @@ purpose); in client files nothing is skipped.
 from __future__ import annotations
 
 import base64
+import bisect
 import fnmatch
 import math
 import os
@@ -86,8 +87,11 @@ def scan_text(rel: str, text: str) -> Iterator[tuple[int, int, str]]:
     (it decides whether the allow marker is honoured and how strict values must be)."""
     found: dict[tuple[int, int], str] = {}
     lines = text.splitlines() if _honours_pragma(rel) and PRAGMA in text else []
+    starts: list[int] | None = None
     for hit in _hits(rel, text):
-        line, column = _position(text, hit.start)
+        if starts is None:
+            starts = _line_starts(text)
+        line, column = _position(starts, hit.start)
         if PRAGMA in _line(lines, line):
             continue
         found.setdefault((line, column), hit.message)
@@ -214,8 +218,10 @@ def _assignments(rel: str, text: str) -> Iterator[_Hit]:
 def _in_prose(text: str, key_start: int) -> bool:
     """Whether the key follows a word on its line (a sentence), not a line start, an
     indentation, a list dash, a comment mark or a flow-collection separator."""
-    before = text[:key_start].rstrip(" \t")
-    return bool(before) and before[-1] not in "\n{[,-#\"'"
+    at = key_start - 1
+    while at >= 0 and text[at] in " \t":  # backwards, without copying the text before
+        at -= 1
+    return at >= 0 and text[at] not in "\n{[,-#\"'"
 
 
 def _password_like(value: str) -> bool:
@@ -279,10 +285,20 @@ def _random_looking(value: str) -> bool:
     return bits >= _HIGH_ENTROPY_BITS
 
 
-def _position(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column
+def _line_starts(text: str) -> list[int]:
+    """The offset of each line's first character (one pass; positions are then a bisect, so
+    that thousands of hits in a large file stay linear)."""
+    starts = [0]
+    found = text.find("\n")
+    while found >= 0:
+        starts.append(found + 1)
+        found = text.find("\n", found + 1)
+    return starts
+
+
+def _position(starts: list[int], offset: int) -> tuple[int, int]:
+    line = bisect.bisect_right(starts, offset)
+    return line, offset - starts[line - 1] + 1
 
 
 def _line(lines: list[str], number: int) -> str:
