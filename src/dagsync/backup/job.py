@@ -195,8 +195,13 @@ dump() {  # ENGINE DATABASE FILE
 
 
 def render_job(spec: JobSpec) -> str:
-    """The whole job script of one server."""
+    """The whole job script of one server.  Every value is quoted (`shlex.quote`) as one word;
+    a NUL, which no shell word can hold, is refused."""
     q = shlex.quote
+    values = [*spec.required_paths, *spec.optional_paths, *spec.excludes, spec.archive_prefix]
+    values += [spec.repository, *(db.name for db in spec.databases)]
+    if any("\x00" in v for v in values):
+        raise UnsafeValue("a path or name of the backup job contains a NUL character")
     exports = "\n".join(
         f"export {k}={q(v)}" for k, v in borg_environment(spec.repository, spec.storage_port)
     )

@@ -138,7 +138,7 @@ class OpenPort(Strict):
     protocol: Protocol = Protocol.TCP
     port: (
         Annotated[int, Field(ge=1, le=65535)]
-        | Annotated[str, Field(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$")]
+        | Annotated[str, Field(pattern=r"^[0-9]{1,5}-[0-9]{1,5}$"), HostBound("port range")]
     ) = Field(description="A port, or a range 'from-to'.")
     service: Slug = Field(description="What listens, e.g. https, mariadb, sftp.")
     sources: list[Source] = Field(min_length=1, description="'any' or CIDR blocks.")

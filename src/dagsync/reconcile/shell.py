@@ -14,13 +14,19 @@ from collections.abc import Sequence
 
 from ..errors import DagsyncError
 
-q = shlex.quote
-
 
 class UnsafeValue(DagsyncError, ValueError):
     """A value that a renderer refuses to write: it would change the meaning of the script,
     file or command it lands in (a line break in a one-line field, a separator in a key...).
     The validator refuses such values first; renderers check again, independently."""
+
+
+def q(value: str) -> str:
+    """`value` as one shell word (`shlex.quote`); a NUL, which no shell word can hold, is
+    refused."""
+    if "\x00" in value:
+        raise UnsafeValue(f"{value!r} contains a NUL character: no shell word can hold it")
+    return shlex.quote(value)
 
 
 def one_line(text: str, what: str) -> str:

@@ -10,14 +10,16 @@ sets the password field to `*` (no password, not locked).  FTP accounts are not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...model.base import USER_NAME_PATTERN
 from ...model.server import AccountKind
 from ..core import Action, Change, Detail, DiffOptions, Note, Unknown
 from ..resource import ApplyOptions, CommandResult, Executor, Outcome, ServerInputs, Status
-from ..shell import atomic_write, join, key_line, q, script
+from ..shell import UnsafeValue, atomic_write, join, key_line, q, script
 
 KIND = "accounts"
 GROUP = "dagsync-managed"
@@ -67,10 +69,15 @@ def _gecos(owner: str) -> str:
     return "".join(" " if c in ":,\n\r" or not c.isprintable() else c for c in owner)[:200]
 
 
+_USER_NAME = re.compile(USER_NAME_PATTERN)
+
+
 def desired(inputs: ServerInputs) -> tuple[tuple[AccountSpec, ...], tuple[Note, ...]]:
     specs: list[AccountSpec] = []
     notes: list[Note] = []
     for account in inputs.server.accounts:
+        if _USER_NAME.fullmatch(account.name) is None:  # e.g. "-o...": an option of useradd
+            raise UnsafeValue(f"{account.name!r} is not a user name")
         if account.kind == AccountKind.FTP:
             notes.append(Note(KIND, f"FTP account {account.name} is not managed over SSH"))
             continue

@@ -21,7 +21,7 @@ from ...model.server import OpenPort
 from ..core import Action, Change, Detail, DiffOptions, Note, Unknown, lines
 from ..resource import ApplyOptions, CommandResult, Executor, Net, Outcome, ServerInputs
 from . import confirm
-from .nft import Chain, Match, NamedSet, Rule, Ruleset, Table, parse_ruleset, render
+from .nft import Chain, Match, NamedSet, Rule, Ruleset, Table, checked, parse_ruleset, render
 
 KIND = "firewall"
 NFT_FILE = "/etc/nftables.d/dagsync.nft"
@@ -110,7 +110,7 @@ def desired_table(inputs: ServerInputs) -> Table:
 
 def desired(inputs: ServerInputs) -> tuple[FirewallDesired, tuple[Note, ...]]:
     table = desired_table(inputs)
-    text = render(table, f"{inputs.target.key}: {HEADER}")
+    text = render(checked(table), f"{inputs.target.key}: {HEADER}")
     origins = tuple((str(e.network), f"{e.client}: {e.reason}") for e in inputs.blocked)
     return FirewallDesired(table, text, origins), tuple(_overlap_notes(inputs))
 

@@ -9,6 +9,7 @@ one: unknown live content shows as drift instead of being silently accepted.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import (
@@ -19,6 +20,8 @@ from ipaddress import (
     summarize_address_range,
 )
 from typing import Any
+
+from ..shell import UnsafeValue, one_line
 
 TABLE_FAMILY = "inet"
 TABLE_NAME = "dagsync"
@@ -181,6 +184,41 @@ class Table:
         return next((c for c in self.chains if c.name == name), None)
 
 
+# What a value of a desired ruleset may be made of: addresses, networks, ports and ranges,
+# set references (`@blocked4`), keywords (`established`, `ipv6-icmp`); a comment is words.
+_TOKEN = re.compile(r"[A-Za-z0-9@._:/-]+")
+_PORT = re.compile(r"[0-9]{1,5}(-[0-9]{1,5})?")
+_COMMENT = re.compile(r"[A-Za-z0-9 ._:/@-]*")
+
+
+def _value_ok(key: str, value: str) -> bool:
+    if key.endswith(("dport", "sport")):
+        return _PORT.fullmatch(value) is not None
+    if key.endswith(("saddr", "daddr")) and not value.startswith("@"):
+        return _networks(value) is not None
+    return _TOKEN.fullmatch(value) is not None
+
+
+def checked(table: Table) -> Table:
+    """`table` if every value and comment can be written in an nft file as it is, else
+    UnsafeValue: no value can end a statement, open a block or close a comment's quotes."""
+    values = [e for s in table.sets for e in (s.name, s.type, *s.flags, *s.elements)]
+    for chain in table.chains:
+        values += [chain.name, chain.type, chain.hook, chain.policy]
+        for rule in chain.rules:
+            values += [rule.verdict, *(w for m in rule.matches for w in m.key.split())]
+            for match in rule.matches:
+                bad = next((v for v in match.values if not _value_ok(match.key, v)), None)
+                if bad is not None:
+                    raise UnsafeValue(f"{bad!r} is not a value of `{match.key}` in nft")
+            if _COMMENT.fullmatch(rule.comment) is None:
+                raise UnsafeValue(f"nft comment {rule.comment!r} cannot be written as it is")
+    bad = next((v for v in values if _TOKEN.fullmatch(v) is None), None)
+    if bad is not None:
+        raise UnsafeValue(f"{bad!r} cannot be written in an nft ruleset")
+    return table
+
+
 def render(table: Table, header: str) -> str:
     """The whole `nft -f` file: creates the table if needed, empties it, defines it at once.
 
@@ -192,7 +230,7 @@ def render(table: Table, header: str) -> str:
     for index, chain in enumerate(table.chains):
         body += chain.render() + ([""] if index < len(table.chains) - 1 else [])
     lines = [
-        f"# {header}",
+        f"# {one_line(header, 'nft header')}",
         f"table {TABLE_FAMILY} {TABLE_NAME}",
         f"delete table {TABLE_FAMILY} {TABLE_NAME}",
         f"table {TABLE_FAMILY} {TABLE_NAME} {{",

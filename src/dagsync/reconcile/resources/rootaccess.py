@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from ...model.client import RootAccessWindow
 from ..core import Action, Change, DiffOptions, Note, Unknown, set_details
 from ..resource import ApplyOptions, CommandResult, Executor, Outcome, ServerInputs, Status
-from ..shell import key_line
+from ..shell import UnsafeValue, key_line
 
 KIND = "root-access"
 KEYS_FILE = "/root/.ssh/authorized_keys"
@@ -57,7 +57,10 @@ def open_until(window: RootAccessWindow, now: dt.datetime) -> dt.datetime | None
         return None
     if _DAYS[local.weekday()] not in {str(d) for d in window.days}:
         return None
-    start, end = (dt.time.fromisoformat(h) for h in window.hours)
+    try:
+        start, end = (dt.time.fromisoformat(h) for h in window.hours)
+    except ValueError:
+        raise UnsafeValue(f"root access hours {window.hours} are not HH:MM") from None
     if not (start <= local.time() < end):
         return None
     return dt.datetime.combine(local.date(), end, tzinfo=PARIS)
