@@ -285,3 +285,15 @@ def test_an_override_sets_only_the_allowed_variables(
     path = _sandbox_file(tmp_path, environment=environment)
     with pytest.raises(DagsyncError, match=message):
         read_extras(path)
+
+
+def test_sandbox_mode_refuses_a_sandbox_file_that_git_tracks(
+    tmp_path: Path, no_override_env: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    _sandbox_file(root)
+    no_override_env.setenv(SANDBOX_ENV, "1")
+    assert overrides_path(root) == root / SANDBOX_HOSTS_FILE  # ignored by git: fine
+    _git(root, "add", "-f", SANDBOX_HOSTS_FILE)
+    with pytest.raises(DagsyncError, match=r"hosts.json is tracked by git"):
+        overrides_path(root)

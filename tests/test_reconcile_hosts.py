@@ -519,7 +519,7 @@ def test_two_applies_from_two_machines_never_split_the_hosts(
 
 
 def test_a_dead_runners_host_lock_is_released_at_once_not_after_the_ttl(
-    converged: World,
+    converged: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The runner died while the host was unreachable: sshd never saw its connection drop,
     so its `timeout 900 cat` holds the lock on. The next apply sees that the holder's process
@@ -544,8 +544,14 @@ def test_a_dead_runners_host_lock_is_released_at_once_not_after_the_ttl(
             assert time.monotonic() < deadline, "the orphan lock was never taken"
             time.sleep(0.1)
         started = time.monotonic()
+        capsys.readouterr()
         assert do_apply(w) == 0
         assert time.monotonic() - started < 60  # not the 900 s TTL
+        dead_pid = json.loads(dead)["pid"]
+        assert (
+            "velo-savoie/web1: released the lock of a run that is gone (its process "
+            f"{dead_pid} on this machine has ended)"
+        ) in capsys.readouterr().out
         assert web1.run(busy).stdout.strip() == "0"  # released after the apply, as usual
     finally:
         web1.run(f"kill $(cat {pidfile}) 2>/dev/null; rm -f {pidfile}")

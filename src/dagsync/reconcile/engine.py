@@ -391,12 +391,13 @@ def _apply_host(
             for c in planned.changes
             if id(c) not in done
         ]
+    broken = observation.session.broken_lock or ""  # a gone run's lock, released: said
     observation.session.close()
     observation.session = None
     status = host_status(outcomes)
     if message or (unread and status in (HostStatus.APPLIED, HostStatus.UNCHANGED)):
         status = HostStatus.FAILED
-    text = "; ".join(m for m in (message, unread) if m)
+    text = "; ".join(m for m in (message, unread, broken) if m)
     return HostResult(target, status, tuple(outcomes), text, time.monotonic() - started)
 
 

@@ -92,6 +92,13 @@ def overrides_path(root: Path) -> Path | None:
             f"{SANDBOX_ENV}=1 but the sandbox is not up (no {SANDBOX_HOSTS_FILE}): "
             "run `dagsync sandbox up` first"
         )
+    from ..trackedstate import tracked_state_files
+
+    if SANDBOX_HOSTS_FILE in tracked_state_files(root):
+        raise DagsyncError(
+            f"{SANDBOX_HOSTS_FILE} is tracked by git: the sandbox's file is local state that "
+            f"nobody reviews; `git rm --cached {SANDBOX_HOSTS_FILE}`, then `dagsync sandbox up`"
+        )
     return sandbox
 
 
