@@ -19,7 +19,7 @@ from dagsync.gitops.scope import between, since_last_apply
 from dagsync.reconcile.blocking import add_block
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.digests import covers, digest, digests
+from dagsync.reconcile.digests import covers, digest, digests, digests_of
 from dagsync.reconcile.driverspec import KINDS
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.records import record_run
@@ -280,3 +280,14 @@ def test_unknown_selection_is_refused_and_dag_hosts_are_known(repo: Scratch) -> 
     check_selection(config, Selection((), ("dag/sbg-backup-1", "dag/mx1", "dag/ovh-account")))
     with pytest.raises(DagsyncError, match="no server `dag/nowhere`"):
         check_selection(config, Selection((), ("dag/nowhere",)))
+
+
+def test_worker_processes_give_the_same_digests_as_one_process(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import validate as generator
+
+    generator.generate(tmp_path, 60)
+    alone = digests(load_repository(tmp_path, validate=False))
+    pooled = digests_of(tmp_path, jobs=2)
+    assert pooled == alone
+    assert len(pooled) == 60 * 3 * 2 + 5

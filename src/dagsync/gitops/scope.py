@@ -102,9 +102,12 @@ class ApplyScope:
             listed = ", ".join(keys[:_LISTED]) + (
                 f" and {len(keys) - _LISTED} more" if len(keys) > _LISTED else ""
             )
+            clients = ", ".join(self.clients[:_LISTED]) + (
+                " ..." if len(self.clients) > _LISTED else ""
+            )
             head = (
                 f"{len(self.targets)} of {self.total} target(s) to apply {since}, "
-                f"for {len(self.clients)} client(s) ({', '.join(self.clients)}): {listed}"
+                f"for {len(self.clients)} client(s) ({clients}): {listed}"
             )
         if self.removed:
             head += f"; gone from the configuration: {', '.join(t.key for t in self.removed)}"
@@ -160,10 +163,9 @@ def history(repo: GitRepo, head: str) -> History:
 
 def digests_at(root: Path) -> dict[str, str]:
     """Every target's digest in the configuration at `root` (a work tree or an extract)."""
-    from ..reconcile.digests import digests
-    from ..repository import load_repository
+    from ..reconcile.digests import digests_of
 
-    return digests(load_repository(root, validate=False))
+    return digests_of(root)
 
 
 def digests_of_revision(repo: GitRepo, rev: str) -> dict[str, str]:

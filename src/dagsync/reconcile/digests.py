@@ -29,8 +29,11 @@ import enum
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable
-from pathlib import PurePath
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from .core import Target
@@ -59,7 +62,7 @@ def _plain(value: Any) -> Any:
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, set | frozenset):
         return sorted((canonical(v) for v in value), key=_sort_key)
-    if isinstance(value, ipaddress._BaseAddress | ipaddress._BaseNetwork | PurePath):
+    if isinstance(value, ipaddress._BaseAddress | ipaddress._BaseNetwork | PurePath | Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
@@ -102,9 +105,29 @@ def kinds_of(key: str) -> frozenset[str]:
 
 
 # --- the desired states ----------------------------------------------------------------------
+#
+# Each client gives a `ClientPart`: the digests of what its targets are made of on their own,
+# and its share of what DAG's hosts and the other clients' servers are made of (its
+# network-wide blocklist, its servers' storages, its OVH services, its mail).  `combine` then
+# folds those shares in.  Parts are plain strings and tuples, so that many clients can be
+# digested in worker processes (`digests_of`) and give exactly what `digests` gives.
+
+
+@dataclass(frozen=True)
+class ClientPart:
+    """One client's contribution to every digest."""
+
+    client: str
+    servers: tuple[tuple[str, str], ...]  # (key, digest of its state but the shared blocklist)
+    ovh: tuple[tuple[str, str], ...]  # (key@ovh, digest)
+    shared: tuple[tuple[str, str, str], ...]  # network-wide blocklist (address, client, reason)
+    storages: tuple[tuple[str, str], ...]  # (server key, storage name)
+    services: tuple[str, ...]  # OVH service names
+    mail: str  # digest of what the shared-mail configuration takes from this client
 
 
 def _storage_spec(storage: Any) -> Any:
+    """A storage host as policies/dag.yaml declares it (never the hosts override file)."""
     from .resources import backup as res
 
     return res.StorageSpec(
@@ -116,82 +139,56 @@ def _storage_spec(storage: Any) -> Any:
     )
 
 
-def _shared_blocklist(repo: Repository) -> str:
-    """The digest of every blocklist entry shared network-wide (what `blocked_for` adds to
-    every client's servers), computed once."""
-    entries = sorted(
-        (str(item.address), config.id, item.reason)
-        for config in repo.clients
-        if config.client.network.share_blocklist_network_wide
-        for item in config.client.network.blocklist
-    )
-    return digest(entries)
+def _root_access(config: Any, server: Any) -> list[dict[str, Any]]:
+    return [
+        {"window": w, "keys": [a.keys for a in server.accounts if a.owner == w.granted_to]}
+        for w in config.client.contract.root_access
+        if w.server == server.name
+    ]
 
 
-def _server_states(repo: Repository) -> dict[str, Any]:
+def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPart:
+    """The part of one client (a `ClientConfig`) under DAG's `settings` and CGV policies."""
     from .. import __version__
     from .desired import HostDesired
+    from .ovh.desired import OVH_SUFFIX
     from .registry import HOST_RESOURCES
     from .resource import ServerInputs
 
-    management = tuple(repo.settings.management_ranges)
-    storages = {s.name: s for s in repo.settings.backup_storages}
-    shared = _shared_blocklist(repo)
-    cheap = [r for r in HOST_RESOURCES if r.KIND != "firewall"]
-    out: dict[str, Any] = {}
-    for config in repo.clients:
-        client_digest = digest(config.client)
-        for server in config.servers:
-            target = Target(config.id, server.name)
-            inputs = ServerInputs(target, config.client, server, management, (), _EPOCH)
-            states: dict[str, Any] = {
-                # The nftables ruleset holds every network-wide blocked address: rendering it
-                # for each server costs O(clients^2). Its digest is that of what it is rendered
-                # from (the client, the server, DAG's ranges, the shared blocklist) and of the
-                # renderer's version.
-                "firewall": {
-                    "client": client_digest,
-                    "server": server,
-                    "management": management,
-                    "network-wide blocklist": shared,
-                    "renderer": __version__,
-                },
-            }
-            states.update(dict(HostDesired(inputs, _states(cheap, inputs), ()).states))
-            states["root-access"] = [
-                {"window": w, "keys": [a.keys for a in server.accounts if a.owner == w.granted_to]}
-                for w in config.client.contract.root_access
-                if w.server == server.name
-            ]
-            states["backup"] = {
+    management = tuple(settings.management_ranges)
+    storages = {s.name: s for s in settings.backup_storages}
+    cheap = [r for r in HOST_RESOURCES if r.KIND not in ("firewall", "root-access")]
+    client_digest = digest(config.client)
+    servers, ovh = [], []
+    for server in config.servers:
+        target = Target(config.id, server.name)
+        inputs = ServerInputs(target, config.client, server, management, (), _EPOCH)
+        states: dict[str, Any] = {
+            # The nftables ruleset holds every network-wide blocked address: rendering it
+            # for each server costs O(clients^2). Its digest is that of what it is rendered
+            # from (the client, the server, DAG's ranges; the shared blocklist is folded in
+            # by `combine`) and of the renderer's version.
+            "firewall": {
+                "client": client_digest,
+                "server": server,
+                "management": management,
+                "renderer": __version__,
+            },
+            **dict(
+                HostDesired(inputs, tuple((r.KIND, r.desired(inputs)[0]) for r in cheap), ()).states
+            ),
+            "root-access": _root_access(config, server),
+            "backup": {
                 "client": client_digest,
                 "server": server,
                 "storage": storages.get(server.backup.storage),
                 "renderer": __version__,
-            }
-            out[target.key] = states
-    return out
-
-
-def _states(resources: Iterable[Any], inputs: Any) -> tuple[tuple[str, Any], ...]:
-    return tuple((r.KIND, r.desired(inputs)[0]) for r in resources if r.KIND != "root-access")
-
-
-def _ovh_states(repo: Repository) -> dict[str, Any]:
-    from .. import __version__
-    from .ovh.desired import OVH_SUFFIX
-
-    ranges = repo.settings.management_ranges
-    out: dict[str, Any] = {
-        OVH_ACCOUNT: {
-            "account": repo.settings.ovh_account,
-            "services": sorted(s.ovh.service_name for _, s in repo.servers()),
+            },
         }
-    }
-    for config, server in repo.servers():
+        servers.append((target.key, digest(states)))
         # What `ovh.desired.server_desired` renders the server's OVH services from (only
         # these fields of the server: a backup schedule is not an OVH matter).
-        state = {
+        ovh_state = {
             "server": {
                 "name": server.name,
                 "role": server.role,
@@ -203,58 +200,160 @@ def _ovh_states(repo: Repository) -> dict[str, Any]:
                 "backup storage": server.backup.storage,
                 "reverse_dns": server.reverse_dns,
             },
-            "management": ranges,
+            "management": management,
             "renderer": __version__,
         }
-        out[f"{config.id}/{server.name}{OVH_SUFFIX}"] = state
-    return out
-
-
-def _storage_states(repo: Repository) -> dict[str, Any]:
-    declared: dict[str, list[str]] = {s.name: [] for s in repo.settings.backup_storages}
-    for config, server in repo.servers():
-        declared.setdefault(server.backup.storage, []).append(f"{config.id}/{server.name}")
-    specs = {s.name: _storage_spec(s) for s in repo.settings.backup_storages}
-    return {
-        f"{DAG}/{name}": {
-            "storage": specs.get(name),
-            "repositories": sorted(specs[name].repo_path(k) for k in keys) if name in specs else [],
-            "servers": sorted(keys),
+        ovh.append((f"{config.id}/{server.name}{OVH_SUFFIX}", digest(ovh_state)))
+    network = config.client.network
+    shared = (
+        tuple((str(i.address), config.id, i.reason) for i in network.blocklist)
+        if network.share_blocklist_network_wide
+        else ()
+    )
+    policy = cgv.get(config.client.contract.cgv_version)
+    # What `resources.mail.desired` renders the mail hosts' files from, for this client.
+    mail = digest(
+        {
+            "client": config.id,
+            "mail": config.client.mail,
+            "hard limit": policy.mail_hard_limit_gb.value if policy else None,
+            "cc limit": policy.mail_cc_limit.value if policy else None,
+            "servers": [(s.name, s.ips) for s in config.servers],
+            "renderer": __version__,
         }
-        for name, keys in declared.items()
-        if name in specs
-    }
+    )
+    return ClientPart(
+        config.id,
+        tuple(servers),
+        tuple(ovh),
+        shared,
+        tuple((f"{config.id}/{s.name}", s.backup.storage) for s in config.servers),
+        tuple(s.ovh.service_name for s in config.servers),
+        mail,
+    )
 
 
-def _mail_states(repo: Repository) -> dict[str, Any]:
-    if not repo.settings.mail_hosts:
-        return {}
-    from ..check import Collector, load_policies
-    from .resources import mail
-
-    cgv = load_policies(repo.root, Collector(None)).cgv
-    clients = [
-        mail.ClientMail(c.client, cgv[c.client.contract.cgv_version], c.servers)
-        for c in repo.clients
-        if c.client.contract.cgv_version in cgv
-    ]
-    state, _ = mail.desired(clients)
-    return {f"{DAG}/{h.name}": {"host": h.name, "mail": state} for h in repo.settings.mail_hosts}
-
-
-def desired_states(repo: Repository) -> dict[str, Any]:
-    """Every target's desired state, by target key."""
-    return {
-        **_server_states(repo),
-        **_ovh_states(repo),
-        **_storage_states(repo),
-        **_mail_states(repo),
-    }
+def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
+    """Every target's digest, by key, sorted, from every client's part."""
+    shared = digest(sorted(e for p in parts for e in p.shared))
+    out: dict[str, str] = {}
+    for part in parts:
+        for key, local in part.servers:
+            out[key] = digest({"local": local, "network-wide blocklist": shared})
+        out.update(part.ovh)
+    out[OVH_ACCOUNT] = digest(
+        {"account": settings.ovh_account, "services": sorted(s for p in parts for s in p.services)}
+    )
+    declared: dict[str, list[str]] = {s.name: [] for s in settings.backup_storages}
+    for part in parts:
+        for key, storage in part.storages:
+            declared.setdefault(storage, []).append(key)
+    specs = {s.name: _storage_spec(s) for s in settings.backup_storages}
+    for name, spec in specs.items():
+        keys = declared[name]
+        out[f"{DAG}/{name}"] = digest(
+            {
+                "storage": spec,
+                "repositories": sorted(spec.repo_path(k) for k in keys),
+                "servers": sorted(keys),
+            }
+        )
+    mail = sorted(p.mail for p in parts)
+    for host in settings.mail_hosts:
+        out[f"{DAG}/{host.name}"] = digest({"host": host.name, "clients": mail})
+    return dict(sorted(out.items()))
 
 
 def digests(repo: Repository) -> dict[str, str]:
     """Every target's digest, by target key, sorted."""
-    return {key: digest(state) for key, state in sorted(desired_states(repo).items())}
+    from ..check import Collector, load_policies
+
+    cgv = load_policies(repo.root, Collector(None)).cgv
+    return combine([client_part(c, repo.settings, cgv) for c in repo.clients], repo.settings)
+
+
+# --- many clients: in worker processes ---------------------------------------------------------
+
+_IN_PROCESS_BELOW = 50  # clients
+_BATCH = 100
+_WORKER: dict[str, Any] = {}
+
+
+def _load_client(root: Path, folder: str, out: Any) -> Any:
+    """One client's `ClientConfig`, as `load_repository` reads it (None if unusable)."""
+    from ..check import read_document, validate_model
+    from ..model import Client, Server
+    from ..repository import ClientConfig
+
+    doc = read_document(root, f"clients/{folder}/client.yaml", out)
+    client = validate_model(Client, doc, out) if doc else None
+    servers = []
+    for path in sorted((root / "clients" / folder).glob("servers/*.yaml")):
+        server_doc = read_document(root, path.relative_to(root).as_posix(), out)
+        server = validate_model(Server, server_doc, out) if server_doc else None
+        if server is not None:
+            servers.append(server)
+    if client is None:
+        return None
+    return ClientConfig(client, tuple(sorted(servers, key=lambda s: s.name)))
+
+
+def _init(root: str) -> None:
+    from ..check import Collector, load_policies
+
+    _WORKER["root"] = Path(root)
+    _WORKER["policies"] = load_policies(Path(root), Collector(None))
+
+
+def _batch(folders: list[str]) -> tuple[list[ClientPart], list[str]]:
+    """The parts of some clients, and the first problem of any unreadable one."""
+    from ..check import Collector
+
+    root, policies = _WORKER["root"], _WORKER["policies"]
+    parts, problems = [], []
+    for folder in folders:
+        out = Collector(None)
+        config = _load_client(root, folder, out)
+        if out.findings:
+            f = out.findings[0]
+            problems.append(f"{f.file}:{f.line}:{f.column}: {f.message}")
+        elif config is not None:
+            parts.append(client_part(config, policies.dag, policies.cgv))
+    return parts, problems
+
+
+def digests_of(root: Path, jobs: int | None = None) -> dict[str, str]:
+    """Every target's digest in the configuration at `root`, the same as
+    `digests(load_repository(root))`, with the clients read and digested in worker processes
+    when there are many.  Raises RepositoryError as `load_repository` does."""
+    from ..errors import RepositoryError
+    from ..workers import worker_count
+
+    root = root.resolve()
+    folders = sorted(p.name for p in (root / "clients").iterdir() if p.is_dir())
+    _init(str(root))
+    policies = _WORKER["policies"]
+    if policies.dag is None:
+        raise RepositoryError(
+            f"{root}/policies/dag.yaml is missing or invalid: run `dagsync validate`"
+        )
+    workers = worker_count(jobs)
+    batches = [folders[i : i + _BATCH] for i in range(0, len(folders), _BATCH)]
+    if len(folders) < _IN_PROCESS_BELOW or workers < 2:
+        results = [_batch(b) for b in batches]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init, initargs=(str(root),)
+        ) as pool:
+            results = list(pool.map(_batch, batches))
+    problems = [p for _, found in results for p in found]
+    if problems:
+        raise RepositoryError(f"{problems[0]}; run `dagsync validate`")
+    return combine([part for found, _ in results for part in found], policies.dag)
 
 
 def client_of(key: str) -> str:
