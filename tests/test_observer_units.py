@@ -278,3 +278,4 @@ def test_dag_hosts_are_observer_targets_unless_servers_are_named() -> None:
         "velo-savoie/web2",
     ]
     assert keys(Selection(servers=("velo-savoie/web1",))) == ["velo-savoie/web1"]
+    assert keys(Selection(servers=("dag/mx2", "web2"))) == ["dag/mx2", "velo-savoie/web2"]

@@ -453,8 +453,8 @@ def public_key(settings_key: str | None, overrides_path: Path | None) -> str | N
 
 def hosts(ctx: Context) -> list[Host]:
     """The client servers of the selection, and DAG's storage and mail hosts unless the
-    selection names servers (`--server`): an apply of the changed clients, as CI runs it,
-    keeps the observer of DAG's own hosts current too."""
+    selection names servers (`--server`) other than them (`dag/<name>`): an apply of the
+    changed clients, as CI runs it, keeps the observer of DAG's own hosts current too."""
     from ...backup import driver as backup_driver
     from ...backup.targets import Host, dag_target
     from ..core import Target
@@ -468,16 +468,20 @@ def hosts(ctx: Context) -> list[Host]:
         key = f"{config.id}/{server.name}"
         target = Target(config.id, server.name, production=server.role.value == "production")
         out.append(Host(target, endpoint(key, server, ctx.overrides), KIND))
-    if not ctx.selection.servers:
-        for storage in ctx.repo.settings.backup_storages:
-            host = Host(dag_target(storage.name), None, KIND)
-            try:
-                host.endpoint = backup_driver.storage_endpoint(storage, ctx.overrides)
-            except DagsyncError as exc:
-                host.error = str(exc)
-            out.append(host)
-        for mail_host in mail._hosts(ctx.repo, ctx.overrides):
-            out.append(Host(mail_host.target, mail_host.endpoint, KIND, error=mail_host.error))
+    named = ctx.selection.servers
+    for storage in ctx.repo.settings.backup_storages:
+        if named and dag_target(storage.name).key not in named:
+            continue
+        host = Host(dag_target(storage.name), None, KIND)
+        try:
+            host.endpoint = backup_driver.storage_endpoint(storage, ctx.overrides)
+        except DagsyncError as exc:
+            host.error = str(exc)
+        out.append(host)
+    for mail_host in mail._hosts(ctx.repo, ctx.overrides):
+        if named and mail_host.target.key not in named:
+            continue
+        out.append(Host(mail_host.target, mail_host.endpoint, KIND, error=mail_host.error))
     for host in out:
         host.read, host.parse, host.encode = read(), parse, encode
     return out
