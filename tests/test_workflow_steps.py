@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from dagsync import sandbox
+from dagsync.gitops import read_applies
 from dagsync.ovhapi import READ_ONLY_RULES
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import unique_network
@@ -33,6 +34,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 WORKFLOWS = PROJECT / ".github" / "workflows"
 NET = unique_network("wfst")
 ACTOR = "release-bot"
+TOKEN = "ghs_" + "T0k3n" * 7  # what ${{ github.token }} gives a job: must not leak either
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "CI",
     "GIT_AUTHOR_EMAIL": "ci@example.com",
@@ -93,6 +95,7 @@ class World:
         spec = flow["jobs"][job]
         step = next(s for s in spec["steps"] if s.get("name") == title)
         declared = {**flow.get("env", {}), **spec.get("env", {}), **step.get("env", {})}
+        context = {"github.token": TOKEN, "github.actor": ACTOR, **context}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSYNC_", "OVH_"))}
         env.update({k: self.expression(str(v), context) for k, v in declared.items()})
         output = cwd.parent / f"github-output-{len(self.outputs)}"
@@ -254,6 +257,23 @@ def test_the_apply_step_applies_with_the_root_key_as_text_and_bundles_its_record
     assert (world.work / "records/ALL.bundle").is_file()
 
 
+def test_the_record_job_pushes_the_bundled_record_to_origin(world: World) -> None:
+    top = world.work.parent
+    git(top, "clone", "-q", str(world.origin), "recorder")
+    (top / "recorder/records").mkdir()
+    shutil.copy(world.work / "records/ALL.bundle", top / "recorder/records/ALL.bundle")
+    context = {"github.event.before": git(world.work, "rev-parse", "HEAD")}
+    code, log, _ = world.run_step(
+        "apply.yml", "record", "Push the apply records", context, cwd=top / "recorder"
+    )
+    assert code == 0, log
+    git(top, "clone", "-q", str(world.origin), "check")
+    git(top / "check", "fetch", "-q", "origin", "refs/notes/dagsync:refs/notes/dagsync")
+    records = read_applies(top / "check", "HEAD")
+    assert records == read_applies(world.work, "HEAD")  # the same records, in the same order
+    assert records and all(r["applied_by"] == ACTOR for r in records)
+
+
 def test_the_nightly_drift_step_plans_with_the_read_only_keys_and_finds_no_drift(
     world: World,
 ) -> None:
@@ -292,7 +312,7 @@ def test_the_pull_request_plan_step_shows_the_change_with_the_read_only_keys(
 def test_no_secret_value_appears_in_any_output_of_those_runs(world: World) -> None:
     assert len(world.outputs) >= 10  # every step above ran and left its output here
     texts = [*world.outputs, *(p.read_text() for p in world.work.glob("*.md"))]
-    for name, value in world.secrets.items():
+    for name, value in [*world.secrets.items(), ("github.token", TOKEN)]:
         pieces = [value.strip()]
         if "PRIVATE KEY" in value:
             body = "".join(line for line in value.splitlines() if "-----" not in line)
