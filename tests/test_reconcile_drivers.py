@@ -455,7 +455,8 @@ def test_plan_shows_every_driver_in_every_format_and_counts_all_changes(
 
 
 def test_apply_yes_shows_one_plan_and_applies_every_driver(cli_world: Path, world: World) -> None:
-    result = CliRunner().invoke(commands.apply, ["--repo", str(cli_world), "--yes", "--no-record"])
+    args = ["--repo", str(cli_world), "--yes", "--no-record", "--any-commit"]  # not a clone
+    result = CliRunner().invoke(commands.apply, args)
     assert result.exit_code == 0, result.output
     assert result.output.count("Plan: 2 to add") == 1
     assert world.calls.count("apply hosts") == 1 and world.calls.count("apply mail") == 1
@@ -469,7 +470,7 @@ def test_a_saved_plan_refuses_other_kinds_or_clients_on_the_command_line(
     runner = CliRunner()
     runner.invoke(commands.plan, ["--repo", str(cli_world), "--only", "mail", "--out", str(saved)])
     assert json.loads(saved.read_text())["only"] == ["mail"]
-    base = ["--repo", str(cli_world), "--yes", "--no-record", "--plan", str(saved)]
+    base = ["--repo", str(cli_world), "--yes", "--no-record", "--any-commit", "--plan", str(saved)]
     other = runner.invoke(commands.apply, [*base, "--only", "firewall"])
     assert other.exit_code == 1 and "not computed with this --only" in other.output
     same = runner.invoke(commands.apply, [*base, "--only", "mail"])
