@@ -601,7 +601,9 @@ def _fill_the_rule_budget(api: OvhApi) -> list[str]:
     return rules
 
 
-@pytest.mark.parametrize("fault", [Fault.server_error(), Fault.bad_gateway_html()], ids=str)
+@pytest.mark.parametrize(
+    "fault", [Fault.server_error(), Fault.bad_gateway_html()], ids=["500", "html-502"]
+)
 def test_a_failed_create_of_a_changed_rule_leaves_port_80_reachable(
     root: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, fake: FakeTime, fault: Fault
 ) -> None:
@@ -611,13 +613,13 @@ def test_a_failed_create_of_a_changed_rule_leaves_port_80_reachable(
         narrowed = edit(root, PORT_80_ANY, PORT_80_NET)
         emu.inject(fault, count=None, method="POST", path_prefix=_rule_path())
         shop1 = target(apply(narrowed, api, ALPINE), "alpine-books/shop1@ovh")
+        assert reachable(api, 80)  # the old rule is still there: nothing was deleted
         assert shop1.status is HostStatus.FAILED
         first = shop1.outcomes[0]
         assert (first.change.summary, first.status) == (
             "#6 permit tcp from 198.51.100.0/24 to port 80 (http)",
             Status.FAILED,
         )
-        assert reachable(api, 80)  # the old rule is still there: nothing was deleted
         assert "#3 permit tcp from any to port 80" in edge(api)[1]
         emu.clear_faults()
         assert apply(narrowed, api, ALPINE).ok
@@ -625,7 +627,9 @@ def test_a_failed_create_of_a_changed_rule_leaves_port_80_reachable(
         assert not plan(narrowed, api, ALPINE).has_changes
 
 
-@pytest.mark.parametrize("fault", [Fault.server_error(), Fault.bad_gateway_html()], ids=str)
+@pytest.mark.parametrize(
+    "fault", [Fault.server_error(), Fault.bad_gateway_html()], ids=["500", "html-502"]
+)
 def test_with_the_rule_budget_spent_a_failed_create_restores_the_previous_rules(
     root: Path, repo: Repository, monkeypatch: pytest.MonkeyPatch, fake: FakeTime, fault: Fault
 ) -> None:
@@ -635,10 +639,11 @@ def test_with_the_rule_budget_spent_a_failed_create_restores_the_previous_rules(
         before = _fill_the_rule_budget(api)
         narrowed = edit(root, PORT_80_ANY, PORT_80_NET)
         planned = target(plan(narrowed, api, ALPINE), "alpine-books/shop1@ovh")
-        assert any("20-rule budget" in n.text for n in planned.notes)
         attempts = api.retry.attempts  # every attempt of the one create fails
         emu.inject(fault, count=attempts, method="POST", path_prefix=_rule_path())
         shop1 = target(apply(narrowed, api, ALPINE), "alpine-books/shop1@ovh")
+        assert reachable(api, 80)  # the previous rules are back
+        assert any("20-rule budget" in n.text for n in planned.notes)
         statuses = [o.status for o in shop1.outcomes]
         assert statuses.count(Status.FAILED) == 1 and Status.ROLLED_BACK in statuses
         rolled = next(o.message for o in shop1.outcomes if o.status is Status.ROLLED_BACK)
