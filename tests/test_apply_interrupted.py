@@ -168,3 +168,79 @@ def test_a_signal_mid_apply_says_what_was_and_was_not_done(
     assert f"apply stopped by {signum.name}:" in out
     assert "done (2): velo-savoie/db1, velo-savoie/web1" in out
     assert "NOT finished: alpine-books/shop1" in out
+
+
+CLI_SCRIPT = textwrap.dedent(
+    """
+    import sys, threading
+    sys.path.insert(0, sys.argv[1])
+    from test_apply_interrupted import _driver
+    from dagsync.reconcile import drivers
+    hang = threading.Event() if sys.argv[3] == "hang" else None
+    drivers.DRIVERS = (
+        _driver("hosts", ["velo-savoie/web1", "velo-savoie/web2"]),
+        _driver("backup", ["velo-savoie/db1"], hang=hang),
+    )
+    from dagsync.cli import main
+    print("applying", flush=True)
+    sys.exit(main(["apply", "--yes", "--any-commit", "--client", "velo-savoie",
+                   "--repo", sys.argv[2], *sys.argv[4:]]))
+    """
+)
+
+
+def _cli(tmp_path: Path, root: Path, mode: str, *extra: str) -> subprocess.Popen[str]:
+    script = tmp_path / "cli.py"
+    script.write_text(CLI_SCRIPT)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(Path(__file__).parent), str(root), mode, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT / "src")},
+    )
+
+
+def test_dagsync_apply_interrupted_records_it_and_the_next_apply_converges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagsync.gitops import read_applies
+    from dagsync.gitops.scope import since_last_apply
+    from test_gitops_helpers import Scratch
+
+    repo = Scratch.create(tmp_path / "r", monkeypatch)
+    head = repo.git("rev-parse", "HEAD")
+    proc = _cli(tmp_path, repo.root, "hang")
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "applying"
+    time.sleep(2.0)  # web1 and web2 are done; db1 hangs
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "apply stopped by SIGINT:" in err
+    assert "done (2): velo-savoie/web1, velo-savoie/web2" in err
+    assert "NOT finished: velo-savoie/db1" in err
+    (record,) = read_applies(repo.root, "HEAD")
+    assert record["result"] == "interrupted"
+    results = {s["server"]: (s["result"], "digest" in s) for s in record["servers"]}
+    assert results == {"db1": ("interrupted", False), "web1": ("ok", True), "web2": ("ok", True)}
+    assert [t.key for t in since_last_apply(repo.root, head).targets] == ["velo-savoie/db1"]
+
+    proc = _cli(tmp_path, repo.root, "run")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert sorted(r["result"] for r in read_applies(repo.root, "HEAD")) == ["interrupted", "ok"]
+    assert since_last_apply(repo.root, head).targets == ()
+
+
+def test_dagsync_apply_stops_at_its_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_gitops_helpers import Scratch
+
+    repo = Scratch.create(tmp_path / "r", monkeypatch)
+    started = time.monotonic()
+    proc = _cli(tmp_path, repo.root, "hang", "--deadline", "2")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 124, err
+    assert time.monotonic() - started < 30
+    assert "apply stopped by the deadline of 2 s:" in err

@@ -214,8 +214,9 @@ class NoteContent:
     problems: tuple[str, ...]
 
 
-def parse_note(text: str) -> NoteContent:
-    """Records from a note: JSON lines, a JSON array, or pretty-printed objects, in any mix."""
+def parse_note(text: str, *, in_order: bool = False) -> NoteContent:
+    """Records from a note: JSON lines, a JSON array, or pretty-printed objects, in any mix;
+    sorted by start time, or with `in_order` in the order they were appended."""
     records: list[ApplyRecord] = []
     problems: list[str] = []
     for line, value in _values(text, problems):
@@ -224,7 +225,8 @@ def parse_note(text: str) -> NoteContent:
                 records.append(ApplyRecord.from_json(item))
             except ApplyRecordError as exc:
                 problems.append(f"line {line}: not an apply record: {exc}")
-    records.sort(key=lambda r: (r.started_at, r.client))
+    if not in_order:
+        records.sort(key=lambda r: (r.started_at, r.client))
     return NoteContent(tuple(records), tuple(problems))
 
 
@@ -272,9 +274,9 @@ def noted_commits(repo: GitRepo) -> dict[str, str]:
     return {p[1]: p[0] for p in pairs if len(p) == 2}
 
 
-def read_note(repo: GitRepo, blob: str, where: str) -> NoteContent:
+def read_note(repo: GitRepo, blob: str, where: str, *, in_order: bool = False) -> NoteContent:
     """Parse one note blob; each problem is also logged as a warning."""
-    content = parse_note(read_blob(repo, blob))
+    content = parse_note(read_blob(repo, blob), in_order=in_order)
     for problem in content.problems:
         log.warning("dagsync note on %s, %s", where, problem)
     return content

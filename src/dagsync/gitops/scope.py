@@ -136,24 +136,28 @@ class ApplyScope:
 
 
 def history(repo: GitRepo, head: str) -> History:
-    """Every apply entry recorded on a commit of `head`'s history, per target."""
+    """Every apply entry recorded on a commit of `head`'s history, per target.
+
+    "Latest" is by history, not by clocks (runners' clocks differ): an entry on a newer
+    commit is later than one on an older commit, and within one note a record appended
+    later is later (notes are append-only; the CI's record job keeps their order).
+    """
     noted = noted_commits(repo)
     if not noted:
         return History()
-    ancestors = set(run(repo, "rev-list", head).split())
+    ancestors = run(repo, "rev-list", "--topo-order", head).split()
     latest: dict[str, Applied] = {}
     success: dict[str, Applied] = {}
-    for sha, blob in noted.items():
-        if sha not in ancestors:
+    for sha in reversed(ancestors):  # oldest first: a later entry replaces an earlier one
+        blob = noted.get(sha)
+        if blob is None:
             continue
-        for record in read_note(repo, blob, sha[:10]).records:
+        for record in read_note(repo, blob, sha[:10], in_order=True).records:
             for server in record.servers:
                 key = f"{record.client}/{server.server}"
                 entry = Applied(server.result, server.digest, sha, record.finished_at)
-                if key not in latest or latest[key].finished_at <= entry.finished_at:
-                    latest[key] = entry
-                newer = key not in success or success[key].finished_at <= entry.finished_at
-                if server.result in SUCCESS and server.digest and newer:
+                latest[key] = entry
+                if server.result in SUCCESS and server.digest:
                     success[key] = entry
     return History(latest, success)
 
