@@ -20,13 +20,14 @@ from dagsync.reconcile.blocking import add_block
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.digests import covers, digest, digests, digests_of
-from dagsync.reconcile.driverspec import KINDS
+from dagsync.reconcile.driverspec import KINDS, Context
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.records import record_run
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
 from dagsync.repository import load_repository
 from test_gitops_helpers import Scratch
 
+PROJECT = Path(__file__).resolve().parents[1]
 STATUS = {
     "ok": HostStatus.APPLIED,
     "unchanged": HostStatus.UNCHANGED,
@@ -291,3 +292,30 @@ def test_worker_processes_give_the_same_digests_as_one_process(tmp_path: Path) -
     pooled = digests_of(tmp_path, jobs=2)
     assert pooled == alone
     assert len(pooled) == 60 * 3 * 2 + 5
+
+
+def test_dag_hosts_are_planned_whole_by_client_dag_or_their_name() -> None:
+    from dagsync.backup.driver import build
+    from dagsync.reconcile.drivers import _mail_concerned
+    from dagsync.reconcile.engine import RunOptions
+    from dagsync.reconcile.inventory import Overrides
+
+    config = load_repository(PROJECT, validate=False)
+    every = {f"{c.id}/{s.name}" for c, s in config.servers()}
+    run = build(config, Selection(("dag",), ()), Overrides())
+    assert run.whole == set(run.storages) == {"sbg-backup-1", "rbx-backup-1"}
+    assert run.sources == every  # read for their keys only: they are not planned
+    one = build(config, Selection((), ("dag/sbg-backup-1",)), Overrides())
+    assert one.whole == {"sbg-backup-1"} and set(one.storages) == {"sbg-backup-1"}
+    assert one.sources == set(one.declared["sbg-backup-1"])
+    client = build(config, Selection(("alpine-books",), ()), Overrides())
+    assert client.whole == set() and client.sources == set()
+
+    def concerned(clients: tuple[str, ...], servers: tuple[str, ...]) -> bool:
+        ctx = Context(config, Selection(clients, servers), Overrides(), RunOptions())
+        return _mail_concerned(ctx)
+
+    assert concerned(("dag",), ())
+    assert concerned((), ("dag/mx1",))
+    assert not concerned((), ("dag/sbg-backup-1",))
+    assert not concerned((), ("velo-savoie/web1",))
