@@ -310,6 +310,8 @@ def test_dag_hosts_are_planned_whole_by_client_dag_or_their_name() -> None:
     assert one.sources == set(one.declared["sbg-backup-1"])
     client = build(config, Selection(("alpine-books",), ()), Overrides())
     assert client.whole == set() and client.sources == set()
+    full = build(config, Selection(), Overrides())  # as before: the storages servers use
+    assert set(full.storages) == {"sbg-backup-1"} and full.sources == set()
 
     def concerned(clients: tuple[str, ...], servers: tuple[str, ...]) -> bool:
         ctx = Context(config, Selection(clients, servers), Overrides(), RunOptions())

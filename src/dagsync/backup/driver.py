@@ -100,8 +100,9 @@ def build(repo: Repository, selection: Selection, overrides: Overrides) -> Run:
     run = Run(full=not selection.clients and not selection.servers)
     storages = {s.name: s for s in repo.settings.backup_storages}
     run.whole = {n for n in storages if selects_dag(selection, f"{DAG}/{n}")}
-    for name in sorted(run.whole):
-        run.storages[name] = _storage_host(storages[name], overrides)
+    if selection.clients or selection.servers:  # named: reached even when it keeps nothing
+        for name in sorted(run.whole):
+            run.storages[name] = _storage_host(storages[name], overrides)
     for config, server in repo.servers():
         key = f"{config.id}/{server.name}"
         run.declared.setdefault(server.backup.storage, []).append(key)
