@@ -83,7 +83,12 @@ TARGETS: dict[str, Target] = {
             ),
             90.0,
         ),
-        Target("contracts", ("src/dagsync/contracts.py",), ("tests/test_contracts.py",), 90.0),
+        Target(
+            "contracts",
+            ("src/dagsync/contracts.py",),
+            ("tests/test_contracts.py", "tests/test_contracts_mutants.py"),
+            90.0,
+        ),
         Target(
             "deadlines",
             ("src/dagsync/deadlines.py",),
