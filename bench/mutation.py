@@ -92,7 +92,11 @@ TARGETS: dict[str, Target] = {
         Target(
             "deadlines",
             ("src/dagsync/deadlines.py",),
-            ("tests/test_deadlines.py", "tests/test_contracts.py"),
+            (
+                "tests/test_deadlines.py",
+                "tests/test_deadlines_mutants.py",
+                "tests/test_contracts.py",
+            ),
             90.0,
         ),
         *[

@@ -1,0 +1,133 @@
+"""Whole deadlines as literals (date, client, kind, detail, article, amount, and their JSON), and
+the limits of the window `upcoming` keeps: written to kill the mutants that survived in
+`bench/mutation.py deadlines`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dagsync.billing import MailQuotaTerms, Reading
+from dagsync.deadlines import Deadline, client_deadlines, quota_terms, upcoming
+from dagsync.load import load_clients
+from dagsync.model import CgvPolicy, Client
+
+ROOT = Path(__file__).resolve().parents[1]
+READINGS = [
+    Reading(dt.date(2026, 9, 1), Decimal("27")),
+    Reading(dt.date(2026, 10, 5), Decimal("31")),
+]
+ALPINE = "alpine-books"
+WARNING = Deadline(
+    dt.date(2026, 9, 1), ALPINE, "mail quota warning", "27 GB used, over 25 GB", "6.1"
+)
+BILLED = Deadline(
+    dt.date(2026, 10, 1),
+    ALPINE,
+    "mail overage billed",
+    "2 slice(s) of 5 GB in 2026-10",
+    "6.1",
+    Decimal("20.00"),
+)
+LAST_NOTICE = Deadline(
+    dt.date(2027, 1, 27),
+    ALPINE,
+    "last day to receive a termination",
+    "for the anniversary of 2027-03-01 (32 jours francs)",
+    "7",
+)
+RENEWAL = Deadline(
+    dt.date(2027, 3, 1),
+    ALPINE,
+    "renewal",
+    "tacit renewal for 12 months; invoice of 12 month(s) in advance at 189.00 EUR HT/month",
+    "7",
+    Decimal("2268.00"),
+)
+
+
+@pytest.fixture(scope="module")
+def clients() -> list[tuple[Client, CgvPolicy]]:
+    return load_clients(ROOT)
+
+
+@pytest.fixture(scope="module")
+def alpine(clients: list[tuple[Client, CgvPolicy]]) -> tuple[Client, CgvPolicy]:
+    return next(pair for pair in clients if pair[0].id == ALPINE)
+
+
+def test_every_deadline_of_a_client_whole(alpine: tuple[Client, CgvPolicy]) -> None:
+    client, policy = alpine
+    assert list(client_deadlines(client, policy, dt.date(2026, 10, 6), READINGS)) == [
+        RENEWAL,
+        LAST_NOTICE,
+        WARNING,
+        BILLED,
+    ]
+
+
+def test_upcoming_keeps_the_window_sorted_and_recent_mail_rows(
+    alpine: tuple[Client, CgvPolicy],
+) -> None:
+    usage = {ALPINE: READINGS}
+    on = dt.date(2026, 10, 6)
+    assert upcoming([alpine], on, 146, usage) == [BILLED, LAST_NOTICE, RENEWAL]  # 1 March: in
+    assert upcoming([alpine], on, 145, usage) == [BILLED, LAST_NOTICE]  # one day short
+    assert upcoming([alpine], on, None, usage)[-1] == RENEWAL
+    # a mail row stays 31 days after its date, not 32
+    assert upcoming([alpine], dt.date(2026, 10, 2), 30, usage) == [WARNING, BILLED]
+    assert upcoming([alpine], dt.date(2026, 10, 3), 30, usage) == [BILLED]
+    # other rows do not: the day after the last notice day it is gone
+    assert upcoming([alpine], dt.date(2027, 1, 27), 0, usage) == [LAST_NOTICE]
+    assert upcoming([alpine], dt.date(2027, 1, 28), 0, usage) == []
+
+
+def test_rows_of_the_same_day_sort_by_client_then_kind(
+    clients: list[tuple[Client, CgvPolicy]],
+) -> None:
+    rows = upcoming(clients, dt.date(2026, 12, 7), None)
+    keys = [(d.date, d.client, d.kind) for d in rows]
+    assert keys == sorted(keys)
+    assert len(keys) == len(set(keys))
+
+
+def test_a_deadline_in_json_names_every_field() -> None:
+    assert RENEWAL.as_json() == {
+        "date": "2027-03-01",
+        "client": ALPINE,
+        "kind": "renewal",
+        "detail": "tacit renewal for 12 months; invoice of 12 month(s) in advance at 189.00 "
+        "EUR HT/month",
+        "article": "7",
+        "amount_eur": "2268.00",
+    }
+    assert LAST_NOTICE.as_json()["amount_eur"] is None
+
+
+def test_an_invoice_between_renewals_is_article_8_without_the_renewal_prefix(
+    clients: list[tuple[Client, CgvPolicy]],
+) -> None:
+    rows = [d for d in upcoming(clients, dt.date(2027, 1, 1), 30) if d.kind == "invoice"]
+    assert rows == [
+        Deadline(
+            dt.date(2027, 1, 31),
+            "velo-savoie",
+            "invoice",
+            "invoice of 12 month(s) in advance at 1250.00 EUR HT/month",
+            "8",
+            Decimal("15000.00"),
+        )
+    ]
+
+
+def test_the_mail_quota_terms_come_from_the_policy(alpine: tuple[Client, CgvPolicy]) -> None:
+    assert quota_terms(alpine[1]) == MailQuotaTerms(
+        included_gb=Decimal("25"),
+        hard_limit_gb=Decimal("35"),
+        slice_gb=Decimal("5"),
+        slice_price=Decimal("10.00"),
+        grace_days=30,
+    )
