@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -339,6 +340,27 @@ def test_the_lock_files_pin_every_package_with_hashes() -> None:
         assert all("--hash=sha256:" in entry for entry in entries)
         assert f"--output-file=requirements/{lock}" in text
     assert "pytest==" in (WORKFLOWS.parents[1] / "requirements" / "test.txt").read_text()
+
+
+def normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_lock_files_hold_every_dependency_of_pyproject() -> None:
+    """A dependency added to pyproject.toml without refreshing the locks (docs/ci-keys.md)
+    would be missing in CI: `pip install --no-deps -e .` does not fetch it."""
+    project = tomllib.loads((WORKFLOWS.parents[1] / "pyproject.toml").read_text())["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {normalised(re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0]) for r in requirements}
+
+    def pinned(lock: str) -> set[str]:
+        text = (WORKFLOWS.parents[1] / "requirements" / lock).read_text()
+        return {normalised(n) for n in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.MULTILINE)}
+
+    runtime = names(project["dependencies"])
+    assert runtime - pinned("ci.txt") == set()
+    assert runtime | names(project["optional-dependencies"]["test"]) <= pinned("test.txt")
 
 
 def test_production_secrets_live_only_in_the_production_environment_on_main() -> None:
