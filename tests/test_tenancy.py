@@ -16,13 +16,14 @@ import pytest
 from conftest import Run
 from dagsync import mailconf as mc
 from dagsync.document import ClientFiles
-from dagsync.indexing import index_client
+from dagsync.indexing import index_client, read_claims
 from dagsync.model import Client
 from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.engine import _observe, target_plan, works_from_repository
 from dagsync.reconcile.inventory import Overrides
 from dagsync.reconcile.resources import mail
 from dagsync.repository import load_repository
+from dagsync.validate import validate_repository
 from test_hostile_fields import POLICY, sample_client
 
 ALPINE = "clients/alpine-books/client.yaml"
@@ -169,7 +170,26 @@ def test_a_database_name_of_another_client_is_refused(
 
 
 def test_changed_since_sees_the_claims_of_clients_it_does_not_validate(repo_copy: Path) -> None:
-    """`validate --changed-since` indexes unchanged clients quickly: their claims count too."""
+    """`validate --changed-since` only indexes the other clients (a quick word scan); a claim
+    on one of their names is still found, with both places, because the files whose words
+    meet a claim are parsed."""
+    edit(
+        repo_copy, CIME, "source: direction@cime-conseil.example", "source: x@alpine-books.example"
+    )
+    edit(repo_copy, PROD1, "    name: portal", "    name: shop")
+    result = validate_repository(repo_copy, only=["cime-conseil"], use_cache=False)
+    found = sorted((f.rule, f.file, f.related) for f in result.findings if f.rule.startswith("REP"))
+    alpine = position(repo_copy, ALPINE, "alpine-books.example]")
+    shop = position(repo_copy, "clients/alpine-books/servers/shop1.yaml", "    name: shop")
+    assert found == [
+        ("REP013", CIME, ((ALPINE, *alpine),)),
+        ("REP014", PROD1, (("clients/alpine-books/servers/shop1.yaml", shop[0], shop[1] + 10),)),
+    ]
+
+
+def test_quick_index_gives_hints_not_claims_and_they_cover_what_the_parser_reads(
+    repo_copy: Path,
+) -> None:
     files = ClientFiles(
         "alpine-books",
         ALPINE,
@@ -177,12 +197,49 @@ def test_changed_since_sees_the_claims_of_clients_it_does_not_validate(repo_copy
         ("clients/alpine-books/servers/shop1.yaml",),
     )
     index = index_client(repo_copy, files)
-    assert [i.value for i in index.mail_domains] == ["alpine-books.example"]
-    assert [i.value for i in index.vhost_names] == [
-        "www.alpine-books.example",
+    assert index.mail_domains == index.vhost_names == index.databases == []
+    hints = {(h.file, h.value) for h in index.claim_hints}
+    read_claims(repo_copy, index, {h.file for h in index.claim_hints})
+    assert index.claim_hints == []
+    claims = [*index.mail_domains, *index.vhost_names, *index.databases]
+    assert sorted(i.value for i in claims) == [
         "alpine-books.example",
+        "alpine-books.example",
+        "shop",
+        "www.alpine-books.example",
     ]
-    assert [(i.value, i.path) for i in index.databases] == [("shop", ("databases", 0, "name"))]
+    assert all((i.file, i.value) in hints for i in claims)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mail: {hosting: shared, domains: [a.example]}\n",
+        'mail:\n  hosting: shared\n  domains:\n  - "b.example"\n',
+        "id: x\nmail:\n  domains: [a.example]\n  external_forwards:\n"
+        "  - {source: Boss@A.Example., target: t@c.example}\n",
+        "mail :\n  domains: [a.example]\n",
+        'mail:\n  domains: ["\\x61.example"]\n',
+        "mail: {hosting: shared,\n  domains: [a.example]}\n",
+    ],
+)
+def test_hints_cover_every_claim_or_the_scan_abstains(text: str) -> None:
+    from dagsync.document import ClientIndex
+    from dagsync.indexing import claim_hints, index_client_claims
+    from dagsync.yamlio import load
+
+    data, problem = load(text)
+    assert problem is None and isinstance(data, dict)
+    exact = ClientIndex()
+    index_client_claims("c.yaml", data, exact)
+    hints = claim_hints("c.yaml", text, ("mail",))
+    names = [*exact.mail_domains, *(f.value.rpartition("@")[2] for f in exact.forward_sources)]
+    assert names  # every example claims something
+    if hints is not None:
+        words = {h.value for h in hints}
+        assert {n if isinstance(n, str) else n.value for n in names} <= words
+    else:
+        assert any(mark in text for mark in ("\\", "&", "mail :"))
 
 
 # --- the mail renderer, called directly with a crossing model ---------------------------------

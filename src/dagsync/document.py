@@ -71,6 +71,9 @@ class ClientIndex:
     vhost_names: list[Located] = field(default_factory=list)  # vhost domains and aliases
     forward_sources: list[Located] = field(default_factory=list)
     databases: list[Located] = field(default_factory=list)
+    # A client indexed by the quick scan: the words of its files' mail, vhosts and databases
+    # sections (a superset of its claims), parsed only if one meets another client's claim.
+    claim_hints: list[Located] = field(default_factory=list)
 
 
 INDEX_KINDS = (
@@ -81,4 +84,5 @@ INDEX_KINDS = (
     "vhost_names",
     "forward_sources",
     "databases",
+    "claim_hints",
 )

@@ -7,6 +7,7 @@ as fallback. Light on purpose: no pydantic."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +74,75 @@ def index_client_claims(rel: str, data: dict[Any, Any], index: ClientIndex) -> N
             )
 
 
-# Keys whose presence makes the quick scan parse the file for the names a client claims.
-_CLIENT_CLAIMS = ("domains", "external_forwards")
+# The top-level sections holding a client's claims, for the quick scan.
+_CLIENT_CLAIMS = ("mail",)
 _SERVER_CLAIMS = ("vhosts", "databases")
+_WORD = re.compile(r"[A-Za-z0-9_.@+-]+")
+# What the word scan cannot read as the parser does: escapes, anchors, aliases, tags.
+_NOT_PLAIN = ("\\", "&", "*", "!", "\n---", "\n...", "\n{")
 
 
-def _claims(rel: str, text: str, keys: tuple[str, ...], index: ClientIndex, client: bool) -> None:
-    if not any(key in text for key in keys):
+def _section(text: str, name: str) -> str | None:
+    """The text of a top-level block section (up to the next top-level line), "" when the
+    file has none, None when it may be written in a form this scan does not follow."""
+    key = f"{name}:"
+    start = 0 if text.startswith(key) else text.find(f"\n{key}")
+    if start < 0:
+        return None if f"{name} :" in text or f"{{{name}:" in text else ""
+    end = text.find("\n", start + 1)
+    while end >= 0 and end + 1 < len(text) and text[end + 1] in " \t#\n-":
+        end = text.find("\n", end + 1)
+    return text[start : len(text) if end < 0 else end]
+
+
+def claim_hints(rel: str, text: str, sections: tuple[str, ...]) -> list[Located] | None:
+    """Every word of the file's claim `sections` (lower case, without a trailing dot; an
+    address also gives its domain): a superset of the names the parser would read there.
+    None when the file is not plain enough for that promise: then parse it."""
+    if text.startswith(("---", "...", "{")) or any(mark in text for mark in _NOT_PLAIN):
+        return None
+    words: set[str] = set()
+    for name in sections:
+        region = _section(text, name)
+        if region is None:
+            return None
+        for word in _WORD.findall(region):
+            word = canonical_name(word)
+            words.add(word)
+            if "@" in word:
+                words.add(word.rpartition("@")[2])
+    return [Located(w, rel, ()) for w in sorted(words) if w]
+
+
+def _claims(
+    rel: str, text: str, sections: tuple[str, ...], index: ClientIndex, client: bool
+) -> None:
+    hints = claim_hints(rel, text, sections)
+    if hints is not None:
+        index.claim_hints.extend(hints)
         return
     from .yamlio import load
 
     data, _ = load(text)
     if isinstance(data, dict):
         (index_client_claims if client else index_server_claims)(rel, data, index)
+
+
+def read_claims(root: Path, index: ClientIndex, files: set[str]) -> None:
+    """Replace the hints of `files` by the claims the parser reads there (see `invariants`)."""
+    from .yamlio import load
+
+    for rel in sorted(files):
+        try:
+            data, _ = load((root / rel).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        if isinstance(data, dict):
+            if "/servers/" in rel:
+                index_server_claims(rel, data, index)
+            else:
+                index_client_claims(rel, data, index)
+    index.claim_hints = [h for h in index.claim_hints if h.file not in files]
 
 
 def canonical_ip(text: str) -> str:

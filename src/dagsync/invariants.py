@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .document import ClientIndex, Document, Located
 from .findings import Finding, Severity, pointer_from
+from .indexing import read_claims
 
 _KINDS = (
     # index field, rule, what
@@ -102,7 +103,53 @@ def _mail_owner(
     return None
 
 
+def _names(index: ClientIndex) -> set[str]:
+    """The names a client claims, with the domains of its forward sources."""
+    names = {i.value for i in (*index.mail_domains, *index.vhost_names, *index.databases)}
+    return names | {i.value.rpartition("@")[2] for i in index.forward_sources}
+
+
+def _parents(name: str) -> list[str]:
+    labels = name.split(".")
+    return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
+
+
+def _settled(indexes: Mapping[str, ClientIndex], locator: _Locator) -> dict[str, ClientIndex]:
+    """The indexes with exact claims wherever it matters: a client indexed by the quick scan
+    has only hints (a superset of its names); the files whose hints meet a name another
+    client claims (equal, parent or child) are parsed.  Two clients that both have only
+    hints are not compared: a full `dagsync validate` does that."""
+    claimed: dict[str, set[str]] = {}
+    for folder, index in indexes.items():
+        for name in _names(index):
+            claimed.setdefault(name, set()).add(folder)
+    with_parents = {name: set(folders) for name, folders in claimed.items()}
+    for name, folders in claimed.items():
+        for parent in _parents(name):
+            with_parents.setdefault(parent, set()).update(folders)
+    out = dict(indexes)
+    for folder, index in indexes.items():
+        files = {
+            hint.file
+            for hint in index.claim_hints
+            if with_parents.get(hint.value, {folder}) != {folder}
+            or any(claimed.get(p, {folder}) != {folder} for p in _parents(hint.value))
+        }
+        if files:
+            exact = replace(
+                index,
+                mail_domains=list(index.mail_domains),
+                vhost_names=list(index.vhost_names),
+                forward_sources=list(index.forward_sources),
+                databases=list(index.databases),
+            )
+            read_claims(locator.root, exact, files)
+            out[folder] = exact
+    return out
+
+
 def _tenancy(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterator[Finding]:
+    indexes = _settled(indexes, locator)
     owners = _owners(indexes)
     for folder in sorted(indexes):
         index = indexes[folder]
