@@ -168,14 +168,18 @@ def test_apply_on_the_tip_goes_past_the_check(clone: Path) -> None:
     assert "refusing to apply" not in done.stderr
 
 
-def test_any_commit_and_the_sandbox_skip_the_check(clone: Path) -> None:
+def test_any_commit_and_sandbox_mode_skip_the_check_a_hosts_file_does_not(clone: Path) -> None:
     git(clone, "checkout", "-q", "HEAD~1")
     flagged = apply_cli(clone, "--any-commit", DAGSYNC_SSH_KEY="not a key")
     assert flagged.returncode == 1 and "refusing to apply" not in flagged.stderr
-    hosts = clone.parent / "hosts.json"
+    hosts = clone / ".dagsync-sandbox/hosts.json"
+    hosts.parent.mkdir()
     hosts.write_text('{"version": 1, "hosts": {}}')
-    sandbox = apply_cli(clone, DAGSYNC_SSH_KEY="not a key", DAGSYNC_HOSTS_FILE=str(hosts))
+    sandbox = apply_cli(clone, DAGSYNC_SSH_KEY="not a key", DAGSYNC_SANDBOX="1")
     assert sandbox.returncode == 1 and "refusing to apply" not in sandbox.stderr
-    # ... unless the check is asked for explicitly, as the workflow does.
-    asked = apply_cli(clone, DAGSYNC_HOSTS_FILE=str(hosts), DAGSYNC_REQUIRE_TIP="origin/main")
+    # A hosts file alone is local state: the check stays on.
+    named = apply_cli(clone, DAGSYNC_SSH_KEY="not a key", DAGSYNC_HOSTS_FILE=str(hosts))
+    assert named.returncode == 2 and "refusing to apply: HEAD is " in named.stderr
+    # ... and in sandbox mode it is on when asked for, as the workflow does.
+    asked = apply_cli(clone, DAGSYNC_SANDBOX="1", DAGSYNC_REQUIRE_TIP="origin/main")
     assert asked.returncode == 2 and "refusing to apply: HEAD is " in asked.stderr

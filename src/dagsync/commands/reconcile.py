@@ -407,8 +407,8 @@ def plan(fmt: str, detailed_exitcode: bool, out: Path | None, **common: Any) -> 
     envvar="DAGSYNC_REQUIRE_TIP",
     default=None,
     help="Refuse (exit 2) unless HEAD is the current tip of REF, e.g. origin/main "
-    "[env DAGSYNC_REQUIRE_TIP; default: origin/main, unless a hosts override file "
-    "(the sandbox) is in effect].",
+    "[env DAGSYNC_REQUIRE_TIP; default: origin/main, none in sandbox mode "
+    "(DAGSYNC_SANDBOX=1)].",
 )
 @click.option(
     "--any-commit", is_flag=True, help="Apply whatever HEAD is: no tip check (the sandbox)."
@@ -440,11 +440,11 @@ def _check_tip(root: Path, require_tip: str | None, any_commit: bool) -> None:
     """The tip check of `apply` (dagsync.gitops.tip); raises NotOnTip (exit 2)."""
     from ..gitops.tip import DEFAULT_TIP
     from ..gitops.tip import require_tip as check
-    from ..reconcile.inventory import overrides_path
+    from ..reconcile.inventory import sandbox_mode
 
     if any_commit:
         return
-    ref = require_tip or (None if overrides_path(root) is not None else DEFAULT_TIP)
+    ref = require_tip or (None if sandbox_mode() else DEFAULT_TIP)
     if ref is not None:
         click.echo(check(root, ref), err=True)
 

@@ -10,9 +10,10 @@ and that the configuration (``clients/``, ``policies/``) has no uncommitted chan
   ``origin/main`` cannot be used to pass the check; a remote that cannot be reached refuses;
 - any other revision (``main``): the local ref.
 
-Which branch: ``--require-tip REF`` or ``$DAGSYNC_REQUIRE_TIP``; without either, ``origin/main``
-when the real servers are targeted, and no check when a hosts override file (the sandbox's
-test hosts) is in effect.  ``--any-commit`` turns the check off (the sandbox, an emergency).
+Which branch: ``--require-tip REF`` or ``$DAGSYNC_REQUIRE_TIP``; without either,
+``origin/main``, and no check in sandbox mode (``DAGSYNC_SANDBOX=1``: the sandbox's test hosts
+only).  A hosts file named by ``DAGSYNC_HOSTS_FILE`` does not turn it off: local state is not
+trusted as if it had been reviewed.  ``--any-commit`` turns the check off (an emergency).
 """
 
 from __future__ import annotations
