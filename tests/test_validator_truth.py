@@ -80,7 +80,7 @@ def test_an_invalid_section_hides_only_the_rules_that_read_it_and_one_note_names
             1,
             1,
             "RUN001",
-            "1 CGV rule(s) not run on invalid input: SEC005 reads servers/shop1.yaml "
+            "1 CGV rule(s) not run where their input is invalid: SEC005 reads servers/shop1.yaml "
             "`security`; fix the findings above and validate again",
         )
     ]
@@ -100,6 +100,26 @@ def test_an_unreadable_server_file_is_named_and_the_other_servers_are_still_chec
     note = next(f for f in run.findings if f.rule == "RUN001")
     assert note.file == CIME
     assert f"no rule checked servers/{broken.name} (invalid)" in note.message
+
+
+def test_an_invalid_section_of_one_server_hides_no_rule_from_the_other_servers(
+    repo_copy: Path, validate: Callable[..., Run]
+) -> None:
+    dev1, prod1 = (
+        "clients/cime-conseil/servers/dev1.yaml",
+        "clients/cime-conseil/servers/prod1.yaml",
+    )
+    edit(repo_copy, dev1, "  anti_ddos: true", '  anti_ddos: "yes"')
+    edit(repo_copy, prod1, "  antivirus: true", "  antivirus: false")
+    run = validate(repo_copy, "json")
+    assert run.at(dev1) == {("SCH002", line_of(repo_copy, dev1, "anti_ddos"), 14)}
+    assert run.at(prod1) == {("SEC005", line_of(repo_copy, prod1, "antivirus"), 14)}
+    note = next(f for f in run.findings if f.rule == "RUN001")
+    assert (note.file, note.message) == (
+        CIME,
+        "1 CGV rule(s) not run where their input is invalid: SEC005 reads servers/dev1.yaml "
+        "`security`; fix the findings above and validate again",
+    )
 
 
 def test_an_invalid_requests_file_names_the_request_rules(

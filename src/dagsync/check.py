@@ -11,9 +11,9 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -44,6 +44,9 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_SCAN_BYTES = 4 * MAX_FILE_BYTES  # the secret scan reads this much of an oversized file
 MAX_FINDINGS_PER_FILE = 50  # the rest of a file's findings are summarised in one (YAML008)
 NOT_RUN = "RUN001"
+if TYPE_CHECKING:
+    from .rules.base import ClientContext, Rule, Violation
+
 M = TypeVar("M", bound=BaseModel)
 _YAML_RULES = {
     "syntax": "YAML001",
@@ -438,8 +441,8 @@ def _not_run(client_id: str, rel: str, skipped: dict[str, str], servers: list[st
         column=1,
         rule=NOT_RUN,
         severity=Severity.NOTE,
-        message=f"{count} not run on invalid input: {'; '.join(reasons)}; fix the findings "
-        "above and validate again",
+        message=f"{count} not run where their input is invalid: {'; '.join(reasons)}; fix the "
+        "findings above and validate again",
         client=client_id,
     )
 
@@ -565,21 +568,49 @@ def _run_rules(
     for rule in RULES:
         if rule.id == SECRETS:
             continue  # run on the raw text of every file by `read_document`
-        try:
-            for violation in rule.check(ctx):
-                out.add(
-                    violation.doc,
-                    violation.path,
-                    rule.id,
-                    violation.message,
-                    severity=rule.severity,
-                    article=rule.article,
-                    key=violation.key,
-                    server=violation.server,
-                )
-        except SectionUnavailable as exc:
-            skipped[rule.id] = exc.where
+        violations, where = _run_rule(rule, ctx)
+        for violation in violations:
+            out.add(
+                violation.doc,
+                violation.path,
+                rule.id,
+                violation.message,
+                severity=rule.severity,
+                article=rule.article,
+                key=violation.key,
+                server=violation.server,
+            )
+        if where is not None:
+            skipped[rule.id] = where
     return skipped
+
+
+def _run_rule(rule: Rule, ctx: ClientContext) -> tuple[list[Violation], str | None]:
+    """A rule's violations, and the first invalid input it needed (None if it had all).
+
+    When that input is a section of a server file, the rule runs again without that server
+    (as if the file were unreadable), so that one server's invalid section does not hide the
+    rule from the client's other servers."""
+    where: str | None = None
+    for _ in range(len(ctx.servers) + 1):
+        found: list[Violation] = []
+        try:
+            found.extend(rule.check(ctx))
+            return found, where
+        except SectionUnavailable as exc:
+            where = where or exc.where
+            server = next(
+                (e for e in ctx.servers if e.doc.rel.endswith("/" + exc.where.split(" ")[0])),
+                None,
+            )
+            if server is None or not exc.where.startswith("servers/"):
+                return found, where  # what it found before needing the input still holds
+            ctx = replace(
+                ctx,
+                servers=tuple(e for e in ctx.servers if e is not server),
+                unreadable_servers=ctx.unreadable_servers | {server.name},
+            )
+    return [], where
 
 
 def _policy(out: Collector, client: Client, client_doc: Document, policies: Policies) -> CgvPolicy:
