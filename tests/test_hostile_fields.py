@@ -723,3 +723,16 @@ def test_cron_and_job_comments_refuse_a_line_break() -> None:
         job.render_cron("a/b", "02:30\n* * * * * root reboot #", Frequency.DAILY)
     with pytest.raises(UnsafeValue):
         job.render_job(dataclasses.replace(_spec(("/srv/www",)), key="a/b\nreboot"))
+
+
+def test_a_forged_server_key_is_left_out_of_the_storage_not_written_into_it() -> None:
+    """A server's public key is read from the server: one it forged (a line break and a
+    second key, an option) never reaches the storage's authorized_keys, and the other
+    servers keep theirs."""
+    spec = res.StorageSpec("sbg-backup-1", "10.0.0.5", 22, STORAGE_KEY, "/srv/borg")
+    forged = f"{SERVER_KEY} x\nssh-rsa AAAAB3NzaC1yc2E attacker"
+    desired = res.storage_desired(spec, {"a/web1": forged, "b/web2": SERVER_KEY})
+    assert desired.lines == (
+        'command="borg serve --restrict-to-repository /srv/borg/b/web2",restrict '
+        f"{SERVER_KEY} dagsync-borg b/web2",
+    )

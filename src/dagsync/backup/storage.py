@@ -16,7 +16,7 @@ from typing import Any
 
 from ..reconcile.core import Action, Change, Detail, Note, Unknown
 from ..reconcile.resource import CommandResult, Executor, Outcome, Status
-from ..reconcile.shell import atomic_write, join, q, script
+from ..reconcile.shell import UnsafeValue, atomic_write, join, q, script
 from . import job
 
 STORAGE_KIND = "backup-storage"
@@ -75,7 +75,11 @@ def storage_desired(
     lines = {job.restricted_path(line) or line: line for line in keep}
     for key, public in keys.items():
         if public is not None:
-            lines[spec.repo_path(key)] = job.restricted_key_line(spec.repo_path(key), public, key)
+            try:
+                line = job.restricted_key_line(spec.repo_path(key), public, key)
+            except UnsafeValue:
+                continue  # a key this line cannot hold (e.g. forged by its server): not allowed
+            lines[spec.repo_path(key)] = line
     pending = tuple(sorted(k for k, v in keys.items() if v is None))
     return StorageDesired(spec, tuple(lines[p] for p in sorted(lines)), pending)
 
