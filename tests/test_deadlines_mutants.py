@@ -131,3 +131,57 @@ def test_the_mail_quota_terms_come_from_the_policy(alpine: tuple[Client, CgvPoli
         slice_price=Decimal("10.00"),
         grace_days=30,
     )
+
+
+def test_a_price_increase_gives_its_effective_row_and_the_end_of_the_termination_window(
+    clients: list[tuple[Client, CgvPolicy]],
+) -> None:
+    client, policy = next(pair for pair in clients if pair[0].id == "velo-savoie")
+    rows = list(client_deadlines(client, policy, dt.date(2026, 10, 21)))
+    assert rows[3] == Deadline(
+        dt.date(2028, 1, 31),
+        "velo-savoie",
+        "price change effective",
+        "monthly price 1250.00 -> 1310.00 EUR HT (notified 2026-10-20)",
+        "8",
+        Decimal("1310.00"),
+    )
+    window = rows[4]
+    assert (window.date, window.client, window.kind, window.article, window.amount_eur) == (
+        dt.date(2026, 11, 20),
+        "velo-savoie",
+        "price-increase termination window ends",
+        "8",
+        None,
+    )
+    assert window.detail.startswith("new price 1310")
+    assert window.detail.endswith(" EUR/month notified 2026-10-20")
+    assert len(rows) == 5
+
+
+def test_an_unpaid_renewal_stops_the_service_then_suspends_it(
+    alpine: tuple[Client, CgvPolicy],
+) -> None:
+    client, policy = alpine
+    unpaid = client.contract.model_copy(update={"renewal_unpaid": dt.date(2027, 3, 1)})
+    rows = list(
+        client_deadlines(
+            client.model_copy(update={"contract": unpaid}), policy, dt.date(2027, 2, 1)
+        )
+    )
+    assert rows[2:] == [
+        Deadline(
+            dt.date(2027, 3, 1),
+            ALPINE,
+            "service stop (unpaid renewal)",
+            "renewal of 2027-03-01 unpaid",
+            "8",
+        ),
+        Deadline(
+            dt.date(2027, 3, 16),
+            ALPINE,
+            "definitive suspension",
+            "15 days after the unpaid anniversary",
+            "8",
+        ),
+    ]
