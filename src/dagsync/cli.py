@@ -11,10 +11,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import DagsyncError
+from .errors import EXIT_USAGE, DagsyncError
 from .findings import Finding
-
-EXIT_USAGE = 2
 
 
 def find_repo(start: Path) -> Path:

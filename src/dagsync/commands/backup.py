@@ -11,9 +11,7 @@ from pathlib import Path
 import click
 
 from ..completion import complete_client, complete_server
-from ..errors import DagsyncError
-
-EXIT_FAILED = 1
+from ..errors import EXIT_FAILED, EXIT_USAGE, DagsyncError
 
 
 @click.group("backup")
@@ -108,5 +106,5 @@ def verify_command(
         code = run_verify(_repo(repo), clients, servers, restore_test, fmt, parallel)
     except DagsyncError as exc:
         click.echo(f"dagsync: error: {exc}", err=True)
-        code = EXIT_FAILED
+        code = EXIT_USAGE
     raise SystemExit(code)

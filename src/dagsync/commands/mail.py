@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import DagsyncError
+from ..errors import EXIT_FAILED, EXIT_USAGE, DagsyncError
 
 if TYPE_CHECKING:
     from ..billing import OverageReport
 
 HISTORY = ".dagsync-cache/mail-usage.json"
-EXIT_FAILED = 1
 
 
 @click.group("mail")
@@ -154,6 +153,6 @@ def usage(
         )
     except DagsyncError as exc:
         click.echo(f"dagsync: error: {exc}", err=True)
-        code = EXIT_FAILED
+        code = EXIT_USAGE
     sys.stdout.flush()
     raise SystemExit(code)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..completion import complete_client, complete_kind, complete_server
-from ..errors import DagsyncError
+from ..errors import EXIT_USAGE, DagsyncError
 
 if TYPE_CHECKING:
     from ..reconcile.drivers import Combined, Context, Driver
@@ -261,13 +261,14 @@ def _record(
         return f"warning: the apply could not be recorded in git notes: {exc}"
 
 
-def _guard(run: Callable[[], int]) -> None:
-    """Errors of plan/apply exit 1 (2 means "changes" for --detailed-exitcode)."""
+def _guard(run: Callable[[], int], error_code: int = EXIT_ERROR) -> None:
+    """Errors of plan/apply exit 1 (2 means "changes" for --detailed-exitcode); the other
+    commands give `error_code` (2: nothing was done), as dagsync.errors says."""
     try:
         code = run()
     except DagsyncError as exc:
         click.echo(f"dagsync: error: {exc}", err=True)
-        code = int(getattr(exc, "exit_code", EXIT_ERROR))  # NotOnTip: 2
+        code = int(getattr(exc, "exit_code", error_code))  # NotOnTip, ApplyLocked: 2
     raise SystemExit(code)
 
 
@@ -469,7 +470,7 @@ def block(address: str, client: str, reason: str, request: str | None, repo: str
         message = add_block(_repo_root(repo), client, address, reason, request=request)
     except DagsyncError as exc:
         click.echo(f"dagsync: error: {exc}", err=True)
-        raise SystemExit(EXIT_ERROR) from exc
+        raise SystemExit(EXIT_USAGE) from exc
     click.echo(message)
 
 
@@ -485,7 +486,7 @@ def sandbox_up(repo: str | None) -> None:
     """Start the test hosts and the OVH emulator, write the hosts override file (root)."""
     from ..sandbox import up
 
-    _guard(lambda: _echo_zero(up(_repo_root(repo))))
+    _guard(lambda: _echo_zero(up(_repo_root(repo))), error_code=EXIT_USAGE)
 
 
 @sandbox.command("down")
@@ -494,7 +495,7 @@ def sandbox_down(repo: str | None) -> None:
     """Stop the hosts and the emulator, and remove everything the sandbox made."""
     from ..sandbox import down
 
-    _guard(lambda: _echo_zero(down(_repo_root(repo))))
+    _guard(lambda: _echo_zero(down(_repo_root(repo))), error_code=EXIT_USAGE)
 
 
 @sandbox.command("status")
@@ -503,7 +504,7 @@ def sandbox_status(repo: str | None) -> None:
     """Show the sandbox's hosts and emulator."""
     from ..sandbox import status
 
-    _guard(lambda: _echo_zero(status(_repo_root(repo))))
+    _guard(lambda: _echo_zero(status(_repo_root(repo))), error_code=EXIT_USAGE)
 
 
 @sandbox.command("run-backups")
@@ -518,7 +519,7 @@ def sandbox_run_backups(repo: str | None) -> None:
         click.echo(text)
         return 0 if ok else EXIT_ERROR
 
-    _guard(run)
+    _guard(run, error_code=EXIT_USAGE)
 
 
 def _echo_zero(text: str) -> int:
