@@ -86,7 +86,11 @@ def apply_now(
 
 
 def scoped(repo: Scratch, fallback: str | None = None) -> set[str]:
-    return {t.key for t in since_last_apply(repo.root, fallback).targets}
+    """The scope; the quick way (changed clients only) must give what reading all gives."""
+    quick = {t.key for t in since_last_apply(repo.root, fallback).targets}
+    full = {t.key for t in since_last_apply(repo.root, fallback, quick=False).targets}
+    assert quick == full
+    return quick
 
 
 def edit(repo: Scratch, rel: str, old: str, new: str) -> None:
@@ -321,3 +325,36 @@ def test_dag_hosts_are_planned_whole_by_client_dag_or_their_name() -> None:
     assert concerned((), ("dag/mx1",))
     assert not concerned((), ("dag/sbg-backup-1",))
     assert not concerned((), ("velo-savoie/web1",))
+
+
+def test_the_quick_scope_reads_only_changed_clients_and_agrees(repo: Scratch) -> None:
+    from dagsync.gitops import scope as scopes
+    from dagsync.gitops.repo import open_repo
+
+    def quick() -> set[str] | None:
+        git = open_repo(repo.root)
+        head = repo.git("rev-parse", "HEAD")
+        found = scopes._quick(git, head, scopes.history(git, head))
+        return None if found is None else {t.key for t in found.targets}
+
+    assert quick() is None  # nothing applied yet: every client is read
+    apply_now(repo)
+    assert quick() == set()
+    reschedule(repo, "velo-savoie", "web1", "02:00", "04:00")
+    repo.commit("one server")
+    assert quick() == scoped(repo) == {"velo-savoie/web1"}
+    edit(
+        repo,
+        "clients/alpine-books/servers/shop1.yaml",
+        "storage: sbg-backup-1",
+        "storage: rbx-backup-1",
+    )
+    repo.commit("a storage move")
+    expected = {"velo-savoie/web1", "alpine-books/shop1", "alpine-books/shop1@ovh"}
+    assert quick() == scoped(repo) == expected | {"dag/sbg-backup-1", "dag/rbx-backup-1"}
+    apply_now(repo)
+    add_block(repo.root, "cime-conseil", "198.51.100.77", "scanner")
+    repo.commit("a network-wide block")
+    assert quick() == scoped(repo) >= ALL_CLIENT_TARGETS
+    repo.touch("alpine-books")  # uncommitted: the work tree is not HEAD, read everything
+    assert quick() is None

@@ -365,9 +365,14 @@ def client_of(key: str) -> str:
 
 def dag_hosts(repo: Repository) -> dict[str, frozenset[str]]:
     """DAG's own targets, by key, with the kinds that make them."""
+    return dag_hosts_of(repo.settings)
+
+
+def dag_hosts_of(settings: Any) -> dict[str, frozenset[str]]:
+    """DAG's own targets under `settings` (policies/dag.yaml), with their kinds."""
     hosts: dict[str, frozenset[str]] = {OVH_ACCOUNT: OVH_KINDS}
-    hosts.update({f"{DAG}/{s.name}": STORAGE_KINDS for s in repo.settings.backup_storages})
-    hosts.update({f"{DAG}/{m.name}": MAIL_KINDS for m in repo.settings.mail_hosts})
+    hosts.update({f"{DAG}/{s.name}": STORAGE_KINDS for s in settings.backup_storages})
+    hosts.update({f"{DAG}/{m.name}": MAIL_KINDS for m in settings.mail_hosts})
     return hosts
 
 
