@@ -65,7 +65,7 @@ def _text_finding(f: Finding, lines: list[str], paint: Paint) -> list[str]:
         f"  {f.line}:{f.column}: {paint(colour, str(f.severity))} {paint(_CYAN, f.rule)} "
         f"{f.message}{article}"
     ]
-    if 0 < f.line <= len(lines):
+    if 0 < f.line <= len(lines) and f.severity is not Severity.NOTE:  # a note is about a file
         original, shift = _window(lines[f.line - 1].rstrip("\n"), f.column)
         f = replace(f, column=f.column - shift)
         if _credential(f):  # the value is not shown in the message: nor in the source
