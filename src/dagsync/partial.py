@@ -23,7 +23,6 @@ from typing import Any, NoReturn, TypeVar, Union, cast
 from pydantic import BaseModel, ValidationError, create_model
 
 M = TypeVar("M", bound=BaseModel)
-Tree = Mapping[str, "Tree | None"]  # field -> nested broken fields, or None: broken whole
 
 
 class SectionUnavailable(Exception):
