@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from dagsync.billing import MailQuotaTerms, Reading
-from dagsync.deadlines import Deadline, client_deadlines, quota_terms, upcoming
+from dagsync.deadlines import (
+    Deadline,
+    client_deadlines,
+    next_invoice,
+    price_at,
+    quota_terms,
+    upcoming,
+)
 from dagsync.load import load_clients
 from dagsync.model import CgvPolicy, Client
 
@@ -184,4 +191,76 @@ def test_an_unpaid_renewal_stops_the_service_then_suspends_it(
             "15 days after the unpaid anniversary",
             "8",
         ),
+    ]
+
+
+def _terminated(
+    client: Client, requested: dt.date, effective: dt.date, **contract: object
+) -> Client:
+    kind = type(client.contract).model_fields["termination"].annotation.__args__[0]  # type: ignore[union-attr]
+    termination = kind(
+        requested_on=requested,
+        channel="email",
+        to="comptabilite@dagtechnologies.fr",
+        effective_on=effective,
+        request="REQ-2025-001",
+    )
+    changed = client.contract.model_copy(update={"termination": termination, **contract})
+    return client.model_copy(update={"contract": changed})
+
+
+def test_a_termination_is_one_whole_row_and_stops_the_invoices(
+    alpine: tuple[Client, CgvPolicy],
+) -> None:
+    client, policy = alpine
+    ending = _terminated(client, dt.date(2026, 6, 1), dt.date(2026, 7, 15))
+    assert list(client_deadlines(ending, policy, dt.date(2026, 6, 2))) == [
+        Deadline(
+            dt.date(2026, 7, 15),
+            ALPINE,
+            "termination effective",
+            "requested 2026-06-01 for 2026-07-15 (wanted); 5 month(s) due",
+            "7",
+            Decimal("945.00"),
+        )
+    ]  # no renewal, no invoice: the next one (1 March 2027) is after the end
+    assert next_invoice(ending.contract, dt.date(2026, 6, 2)) is None
+
+
+def test_a_contract_without_renewal_ends_at_its_termination_if_that_comes_first(
+    alpine: tuple[Client, CgvPolicy],
+) -> None:
+    client, _ = alpine  # from 2025-03-01, invoiced every 12 months
+    fixed = _terminated(
+        client,
+        dt.date(2025, 12, 1),
+        dt.date(2026, 2, 15),
+        tacit_renewal=False,
+        initial_term_months=24,
+    )
+    assert next_invoice(fixed.contract, dt.date(2026, 1, 1)) is None  # 1 March is after
+    assert next_invoice(fixed.contract, dt.date(2025, 3, 1)) == dt.date(2025, 3, 1)
+
+
+def test_the_newest_of_several_price_changes_is_in_effect(
+    clients: list[tuple[Client, CgvPolicy]],
+) -> None:
+    client, policy = next(pair for pair in clients if pair[0].id == "velo-savoie")
+    first = client.contract.price_changes[0]  # 1250 -> 1310 on 2028-01-31
+    second = first.model_copy(
+        update={"effective_on": dt.date(2028, 2, 1), "new_monthly_price_eur": Decimal("1400")}
+    )
+    contract = client.contract.model_copy(update={"price_changes": [first, second]})
+    assert price_at(contract, dt.date(2028, 2, 1)) == Decimal("1400")
+    assert price_at(contract, dt.date(2028, 1, 31)) == Decimal("1310.0")
+    assert price_at(contract, dt.date(2028, 1, 30)) == Decimal("1250")
+    changed = client.model_copy(update={"contract": contract})
+    rows = [
+        d.detail
+        for d in client_deadlines(changed, policy, dt.date(2026, 12, 7))
+        if d.kind == "price change effective"
+    ]
+    assert rows == [
+        "monthly price 1250.00 -> 1310.00 EUR HT (notified 2026-10-20)",
+        "monthly price 1310.00 -> 1400.00 EUR HT (notified 2026-10-20)",
     ]
