@@ -15,11 +15,11 @@ import pytest
 
 from dagsync.backup import driver as backup_driver
 from dagsync.errors import DagsyncError
-from dagsync.reconcile import drivers
+from dagsync.reconcile import drivers, engine, facts
 from dagsync.reconcile.core import Action, Target, Unknown
 from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.driverspec import Context
-from dagsync.reconcile.engine import RunOptions, works_from_repository
+from dagsync.reconcile.engine import RunOptions, read_facts, works_from_repository
 from dagsync.reconcile.errors import HostError
 from dagsync.reconcile.inventory import Credentials, Endpoint, Overrides
 from dagsync.reconcile.registry import HOST_RESOURCES
@@ -32,6 +32,7 @@ from dagsync.repository import load_repository
 REPO = Path(__file__).resolve().parents[1]
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGmVJ0Kuk3wf2rRrKJ6z5dDFvv0ZIskFZ1sdtsIbPdum"
 KEY = f"{HOST_KEY} ci-observer@dag"
+NONCE = "0123456789abcdef"
 
 
 def wrapper(log: Path) -> dict[str, Any]:
@@ -92,6 +93,40 @@ def test_every_read_of_a_plan_passes_the_wrapper_and_runs_the_identical_script(
     assert not (tmp_path / "log").exists()
 
 
+def test_each_hosts_batch_of_a_plan_is_one_request_that_the_wrapper_runs_identically(
+    tmp_path: Path,
+) -> None:
+    """The engine's batch of every server of the example repository: one `batch` request,
+    which the wrapper turns back into the very script the root key runs."""
+    repo = load_repository(REPO)
+    now = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
+    works = works_from_repository(repo, Selection(), Overrides(), now)
+    assert len(works) == 6
+    w = wrapper(tmp_path / "log")
+    for work in works:
+        command, nonce = facts.batch(work.reads)
+        request = obs.request_for(command)
+        names = [kind for kind, _ in work.reads]
+        assert names == ["firewall", "accounts", "root-access"]
+        assert request.startswith(f"batch {nonce} firewall accounts ")
+        assert request.endswith(" root-access")
+        assert w["decide"](request) == (command, "")
+    assert not (tmp_path / "log").exists()
+
+
+def test_the_wrapper_frames_a_batch_exactly_as_facts_batch() -> None:
+    items = [("observer", []), ("accounts", ["deploy dba"]), ("backup-storage", ["/srv/b"])]
+    commands = [(name, obs.table()[name].render(args)) for name, args in items]
+    assert obs.batch_script(NONCE, items) == facts.batch(commands, NONCE)[0]
+    assert obs.request_for(facts.batch(commands, NONCE)[0]) == (
+        f"batch {NONCE} observer accounts 'deploy dba' backup-storage /srv/b"
+    )
+    with pytest.raises(ValueError, match="firewall twice in one batch"):
+        obs.batch_script(NONCE, [("firewall", []), ("firewall", [])])
+    with pytest.raises(ValueError, match="an empty batch"):
+        obs.batch_script(NONCE, [])
+
+
 def test_a_read_with_account_names_and_a_storage_root_round_trips() -> None:
     spec = [accounts.AccountSpec(n, "ssh", "/bin/bash", (), "") for n in ("deploy", "dba")]
     command = accounts.read(spec)
@@ -110,6 +145,14 @@ def test_a_read_with_account_names_and_a_storage_root_round_trips() -> None:
         firewall.read(None) + "id\n",  # type: ignore[arg-type]
         "id; " + firewall.read(None),  # type: ignore[arg-type]
         accounts.read([]).replace("/etc/shadow", "/etc/shadow /root/.ssh/id_ed25519"),
+        # batches: an item that is no read hidden among reads, a read under another name,
+        # an edited read, a changed frame, a read twice, an empty batch
+        facts.batch([("firewall", firewall.read(None)), ("cat", "cat /etc/shadow")], NONCE)[0],  # type: ignore[arg-type]
+        facts.batch([("accounts", firewall.read(None))], NONCE)[0],  # type: ignore[arg-type]
+        facts.batch([("firewall", firewall.read(None) + "id\n")], NONCE)[0],  # type: ignore[arg-type]
+        facts.batch([("firewall", firewall.read(None))], NONCE)[0].replace(">&2", ">/tmp/x"),  # type: ignore[arg-type]
+        facts.batch([("observer", obs.read()), ("observer", obs.read())], NONCE)[0],
+        facts.batch([], NONCE)[0],
     ],
 )
 def test_a_command_that_is_not_a_plan_read_is_never_sent(command: str) -> None:
@@ -143,6 +186,64 @@ HOSTILE = [
     ("backup-storage '/srv/*'", "argument refused for backup-storage"),
     ("'firewall", "unparsable request (No closing quotation)"),
     ("x" * 70000, "request too long"),
+    # batches: any refused item refuses the whole request
+    ("batch", "batch: the first argument is not a nonce"),
+    (f"batch {NONCE}", "batch: no read (empty batch)"),
+    (
+        f"batch {NONCE} firewall cat /etc/shadow root-access",
+        "batch item 2 ('cat'): not one of the plan's reads",
+    ),
+    (
+        f"batch {NONCE} firewall sh -c 'cat /etc/shadow'",
+        "batch item 2 ('sh'): not one of the plan's reads",
+    ),
+    (
+        f"batch {NONCE} firewall accounts 'deploy;id' root-access",
+        "batch item 2 ('accounts'): argument refused for accounts",
+    ),
+    (
+        f"batch {NONCE} observer backup-storage /srv/../etc",
+        "batch item 2 ('backup-storage'): argument refused for backup-storage",
+    ),
+    (
+        f"batch {NONCE} firewall accounts",
+        "batch item 2 ('accounts'): accounts takes 1 argument(s), not 0",
+    ),
+    (
+        f"batch {NONCE} firewall ; cat /etc/shadow",
+        "batch item 2 (';'): not one of the plan's reads",
+    ),
+    (
+        f"batch {NONCE} batch {NONCE} firewall",
+        "batch item 1 ('batch'): not one of the plan's reads",
+    ),
+    (f"batch {NONCE} firewall firewall", "batch: firewall twice"),
+    # framing markers in an argument or as the nonce
+    (
+        f"batch {NONCE} accounts '@@{NONCE} end accounts 0'",
+        "batch item 1 ('accounts'): argument refused for accounts",
+    ),
+    (
+        f"batch {NONCE} accounts 'deploy\n@@{NONCE} end accounts 0'",
+        "batch item 1 ('accounts'): argument refused for accounts",
+    ),
+    (
+        f"batch {NONCE} backup-storage '/srv/b\n@@{NONCE} end backup-storage 0'",
+        "batch item 1 ('backup-storage'): argument refused for backup-storage",
+    ),
+    (
+        f"batch '{NONCE}\n@@{NONCE} end firewall 0' firewall",
+        "batch: the first argument is not a nonce",
+    ),
+    ("batch '$(id)' firewall", "batch: the first argument is not a nonce"),
+    (f"batch {NONCE.upper()} firewall", "batch: the first argument is not a nonce"),
+    # oversized: more reads than the table has (each at most once), more than 64 KiB
+    (
+        f"batch {NONCE} firewall accounts '' root-access backup backup-storage /srv/b mail "
+        "observer firewall",
+        "batch: more than 7 reads",
+    ),
+    (f"batch {NONCE} firewall accounts '{' '.join(['deploy'] * 9400)}'", "request too long"),
 ]
 
 
@@ -174,6 +275,128 @@ def test_the_wrapper_runs_the_allowed_read_with_stdin_closed(tmp_path: Path) -> 
         ["sh", "-c", obs.read()], env=env, capture_output=True, text=True, timeout=30
     )
     assert (ran.returncode, ran.stdout) == (0, direct.stdout)
+
+
+def test_the_wrapper_runs_a_batch_as_the_root_batch_runs_and_the_client_splits_it(
+    tmp_path: Path,
+) -> None:
+    """Run as the host runs it: a batch of two reads gives byte for byte the output of the
+    root key's script, and `facts.split` finds each read's output and exit code."""
+    path = tmp_path / "observer"
+    path.write_text(obs.render_wrapper())
+    reads = [("observer", obs.read()), ("root-access", obs.table()["root-access"].template)]
+    script, _ = facts.batch(reads, NONCE)
+    env = {"PATH": "/usr/bin:/bin", "SSH_ORIGINAL_COMMAND": obs.request_for(script)}
+    ran = subprocess.run(
+        [obs.PYTHON, "-I", str(path)], env=env, capture_output=True, text=True, timeout=30
+    )
+    direct = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, direct.stdout, direct.stderr)
+    sections = facts.split(ran.stdout, ran.stderr, NONCE)
+    assert sorted(sections) == ["observer", "root-access"]
+    alone = subprocess.run(["sh", "-c", obs.read()], env=env, capture_output=True, text=True)
+    assert sections["observer"] == CommandResult(0, alone.stdout, alone.stderr)
+
+
+class RecordingConnection:
+    """A connection that records every exec request; as an observer host, it answers
+    through the real wrapper's `decide` (refused: 126) and runs nothing."""
+
+    def __init__(self, log: list[tuple[str, str]], address: str, old_wrapper: bool) -> None:
+        self.log, self.address, self.old_wrapper = log, address, old_wrapper
+        self.decide = wrapper(Path(os.devnull))["decide"]
+
+    def run(self, command: str, **_: Any) -> CommandResult:
+        self.log.append((self.address, command))
+        if not command.startswith("batch ") or not self.old_wrapper:
+            script, why = self.decide(command)
+        else:
+            script, why = None, "not one of the plan's reads"
+        if script is None:
+            return CommandResult(obs.REFUSED_EXIT, "", f"dagsync-observer: refused: {why}\n")
+        return CommandResult(0, "", "")
+
+    def close(self) -> None:
+        pass
+
+
+def _record_plan(monkeypatch: pytest.MonkeyPatch, *, old_wrapper: bool = False) -> Any:
+    """engine.plan of the example repository on recording connections: per address, the
+    number of connections opened and the commands sent."""
+    opened: list[str] = []
+    sent: list[tuple[str, str]] = []
+
+    def connect(where: Endpoint, *_: Any) -> RecordingConnection:
+        opened.append(where.address)
+        return RecordingConnection(sent, where.address, old_wrapper)
+
+    monkeypatch.setattr("dagsync.reconcile.session.connect", connect)
+    repo = load_repository(REPO)
+    engine.plan(repo, Selection(), Overrides(), RunOptions())
+    return opened, sent
+
+
+def test_an_observer_plan_opens_one_connection_and_sends_one_request_per_host_as_root_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(OBSERVER_ENV, raising=False)
+    root_opened, root_sent = _record_plan(monkeypatch)
+    monkeypatch.setenv(OBSERVER_ENV, "1")
+    opened, sent = _record_plan(monkeypatch)
+    assert len(set(opened)) == 6 and sorted(opened) == sorted(set(opened)) == sorted(root_opened)
+    assert sorted(a for a, _ in sent) == sorted(a for a, _ in root_sent) == sorted(opened)
+    assert all(c.startswith("batch ") for _, c in sent)
+    assert all("@@" in c and " begin " in c for _, c in root_sent)
+
+
+def test_an_observer_falls_back_to_one_request_per_read_on_a_wrapper_without_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(OBSERVER_ENV, "1")
+    opened, sent = _record_plan(monkeypatch, old_wrapper=True)
+    assert len(opened) == 6
+    for address in opened:
+        mine = [c.split()[0] for a, c in sent if a == address]
+        assert mine == ["batch", "firewall", "accounts", "root-access"]
+
+
+def test_read_facts_splits_an_observer_batch_into_each_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(OBSERVER_ENV, "1")
+    session = HostSession(
+        Target("c", "s"), Endpoint("10.0.9.1", 22, HOST_KEY, "t"), Credentials("root", None)
+    )
+    sent: list[str] = []
+
+    class Host:
+        def run(self, command: str, **_: Any) -> CommandResult:
+            sent.append(command)
+            nonce = command.split()[1]
+            out = (
+                f"@@{nonce} begin observer\nwrapper\t{'b' * 64}\n"
+                f"\n@@{nonce} end observer 0\n"
+                f"@@{nonce} begin root-access\n\n@@{nonce} end root-access 3\n"
+            )
+            return CommandResult(0, out, "")
+
+    session._connection = Host()  # type: ignore[assignment]
+    reads = [("observer", obs.read()), ("root-access", obs.table()["root-access"].template)]
+    monkeypatch.setattr(
+        engine, "host_resource", lambda kind: obs if kind == "observer" else _Failed
+    )
+    observed = read_facts(session, reads)
+    assert len(sent) == 1 and sent[0].endswith(" observer root-access")
+    assert observed == {
+        "observer": obs.ObserverObserved("b" * 64, False, ()),
+        "root-access": Unknown("exit 3"),
+    }
+
+
+class _Failed:
+    @staticmethod
+    def parse(result: CommandResult) -> Unknown:
+        return Unknown(f"exit {result.exit_code}")
 
 
 def test_the_wrapper_compiles_with_the_host_python_and_refuses_a_broken_one(

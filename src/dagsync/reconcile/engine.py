@@ -135,15 +135,18 @@ def works_from_plan(repo: Repository, saved: Plan, overrides: Overrides) -> list
 
 
 def read_facts(session: HostSession, reads: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Every fact in one round trip; an observer session sends each read on its own (its
-    forced command runs one known read per request, never a batch script)."""
-    if session.observer:
-        sections: Mapping[str, Any] = {kind: session.run(command) for kind, command in reads}
+    """Every fact in one round trip, for the root key and the observer alike (an observer
+    session sends the batch as one `batch` request, which its forced command runs as this
+    very script).  A host whose observer wrapper predates batches refuses it: then each
+    read goes as a request of its own, until the next apply updates the wrapper."""
+    if not reads:
+        return {}
+    command, nonce = facts.batch(reads)
+    result = session.run(command)
+    sections: Mapping[str, Any] = facts.split(result.stdout, result.stderr, nonce)
+    if session.observer and not sections and _refused_batch(result):
+        sections = {kind: session.run(read) for kind, read in reads}
         result = CommandResult(0, "", "")
-    else:
-        command, nonce = facts.batch(reads)
-        result = session.run(command)
-        sections = facts.split(result.stdout, result.stderr, nonce)
     observed: dict[str, Any] = {}
     for kind, _ in reads:
         section = sections.get(kind)
@@ -153,6 +156,14 @@ def read_facts(session: HostSession, reads: Sequence[tuple[str, str]]) -> dict[s
         else:
             observed[kind] = host_resource(kind).parse(section)
     return observed
+
+
+def _refused_batch(result: CommandResult) -> bool:
+    from .resources.observer import REFUSED_EXIT
+
+    return result.exit_code == REFUSED_EXIT and "refused: not one of the plan's reads" in (
+        result.stderr
+    )
 
 
 def _observe(

@@ -15,6 +15,15 @@ matching its strict pattern in full.  It then runs *its own* copy of that read's
 text is never given to a shell.  Anything else is refused (exit 126), logged to syslog
 (facility auth, tag ``dagsync-observer``) and to ``/var/log/dagsync-observer.log``.
 
+One request may also name several reads (``batch NONCE name arg... name arg...``): each item
+is matched exactly as a request of its own (its name, then exactly its parameters' count of
+arguments, each matching its pattern in full), each read at most once, the nonce 16 hex
+digits; any refused item refuses (and logs) the whole request.  The wrapper then runs the
+very script the root key's batch runs (`dagsync.reconcile.facts.batch`, whose framing is
+embedded in the wrapper with the table), so the client splits the sections with
+`facts.split` as it does for root: a plan reads a host's resources in one round trip either
+way.
+
 Why root with a forced command, not a user of its own with sudo rules: the plan's reads need
 root (``nft list ruleset``, ``/etc/shadow``'s lock flags, root's and borg's
 ``authorized_keys``, the passphrase's digest), so a separate user would need sudo (not
@@ -26,14 +35,14 @@ print digests, lock flags and public keys, never a secret (the account read prin
 first character of the password field, the backup read only the passphrase's SHA-256).
 
 The table (`READS`) is built from the same builders the drivers call: the host resources of
-`dagsync.reconcile.registry` (batched by the engine, sent one by one by an observer), the
+`dagsync.reconcile.registry` (batched by the engine, as one `batch` request by an observer), the
 backup read of each server, the storage read of each backup storage, the shared mail read
 of each mail host, and this module's own read.  A test plans the example repository and
 fails if any read a driver issues has no entry here.
 
 An observer session (`Credentials.observer`, set by ``DAGSYNC_OBSERVER=1``) sends, for each
-read command, its request (`request_for`); it takes no lock and runs no write: `plan` needs
-neither.  The resource itself (kind ``observer``, targets: the client servers and DAG's
+read command or batch of reads, its request (`request_for`); it takes no lock and runs no
+write: `plan` needs neither.  The resource itself (kind ``observer``, targets: the client servers and DAG's
 storage and mail hosts) installs the wrapper and the key block, and empties the block when
 the key leaves ``policies/dag.yaml``.
 """
@@ -53,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import DagsyncError
 from ...model.base import SAFE_PATH_PATTERN, SSH_PUBLIC_KEY_RE, USER_NAME_PATTERN
+from .. import facts
 from ..core import Action, Change, Detail, Unknown, lines
 from ..errors import HostError
 from ..resource import CommandResult, Executor, Outcome, Status
@@ -89,6 +99,15 @@ NAMES_PATTERN = (
     rf"({USER_NAME_PATTERN[1:-1]}( {USER_NAME_PATTERN[1:-1]}){{0,499}})?"  # "" or "a b c"
 )
 PATH_PATTERN = SAFE_PATH_PATTERN[1:-1]
+BATCH = "batch"  # the request word of several reads at once
+NONCE_PATTERN = r"[0-9a-f]{16}"  # facts.batch's nonce (secrets.token_hex(8))
+
+
+def batch_frame() -> str:
+    """`facts.batch`'s text for one read, with DAGSYNC_BATCH_NONCE, _NAME and _BODY where the
+    nonce, the read's name and its script go (the wrapper fills them in one pass)."""
+    script, _ = facts.batch([("DAGSYNC_BATCH_NAME", "DAGSYNC_BATCH_BODY")], "DAGSYNC_BATCH_NONCE")
+    return script[:-1]  # facts.batch joins the reads' texts with newlines and ends with one
 
 
 def _sentinel(index: int) -> str:
@@ -168,16 +187,69 @@ class ObserverRefused(HostError):
 
 
 def request_for(command: str) -> str:
-    """The observer request (`name arg...`, shell-quoted) that runs exactly `command`."""
+    """The observer request (`name arg...`, or `batch NONCE name arg... name arg...` for a
+    `facts.batch` of reads, shell-quoted) that runs exactly `command`."""
     for entry in READS:
         args = entry.arguments(command)
         if args is not None:
             return shlex.join([entry.name, *args])
+    request = _batch_request(command)
+    if request is not None:
+        return request
     first = command.strip().splitlines()[0][:80] if command.strip() else ""
     raise ObserverRefused(
         f"the observer account cannot run this command (not one of the plan's reads): "
         f"{first!r}; plans only are run with the observer key"
     )
+
+
+def batch_script(nonce: str, items: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """The `facts.batch` script of these reads (name, arguments), as the wrapper runs it;
+    ValueError for a read or an argument the table refuses."""
+    if not re.fullmatch(NONCE_PATTERN, nonce):
+        raise ValueError(f"the nonce {nonce[:40]!r} is not {NONCE_PATTERN}")
+    if not items:
+        raise ValueError("an empty batch")
+    known = table()
+    commands: list[tuple[str, str]] = []
+    for name, args in items:
+        if name not in known:
+            raise ValueError(f"{name[:40]!r} is not one of the plan's reads")
+        if any(name == done for done, _ in commands):
+            raise ValueError(f"{name} twice in one batch")
+        commands.append((name, known[name].render(args)))
+    return facts.batch(commands, nonce)[0]
+
+
+def _batch_request(command: str) -> str | None:
+    """The `batch` request that runs exactly `command` (a `facts.batch` script), or None."""
+    first = re.match(rf"printf '%s begin %s\\n' @@({NONCE_PATTERN}) ", command)
+    if first is None:
+        return None
+    nonce = first.group(1)
+    frame = re.escape(batch_frame()).replace("DAGSYNC_BATCH_NONCE", nonce)
+    frame = frame.replace("DAGSYNC_BATCH_NAME", r"(?P<name>[a-z][a-z-]*)", 1)
+    frame = frame.replace("DAGSYNC_BATCH_NAME", r"(?P=name)")
+    item = re.compile(frame.replace("DAGSYNC_BATCH_BODY", r"(?P<body>.*?)") + "\n", re.S)
+    known, position = table(), 0
+    items: list[tuple[str, list[str]]] = []
+    while position < len(command):
+        match = item.match(command, position)
+        entry = known.get(match.group("name")) if match else None
+        if match is None or entry is None:
+            return None
+        stripped = ObserverRead(entry.name, entry.params, entry.template.strip())
+        args = stripped.arguments(match.group("body"))
+        if args is None:
+            return None
+        items.append((entry.name, args))
+        position = match.end()
+    try:
+        if not items or batch_script(nonce, items) != command:
+            return None
+    except ValueError:
+        return None
+    return shlex.join([BATCH, nonce, *(word for name, args in items for word in (name, *args))])
 
 
 # --- the wrapper ---------------------------------------------------------------------------
@@ -186,8 +258,8 @@ _WRAPPER = '''#!{python} -I
 """dagsync observer: the forced command of the observer key in root's authorized_keys.
 
 Rendered and installed by dagsync (dagsync.reconcile.resources.observer); do not edit.
-Runs exactly one of the plan's reads, named by SSH_ORIGINAL_COMMAND; refuses and logs
-anything else.
+Runs exactly one of the plan's reads, or a batch of them, named by SSH_ORIGINAL_COMMAND;
+refuses and logs anything else.
 """
 import json
 import os
@@ -201,6 +273,50 @@ TABLE = json.loads({table!r})
 ARG = re.compile(r"@@DAGSYNC_ARG_([0-9])@@")
 LOG = {log!r}
 MAX_REQUEST = 65536
+BATCH = {batch!r}
+NONCE = {nonce!r}
+FRAME = {frame!r}  # dagsync.reconcile.facts.batch's text around one read
+FRAME_SLOT = re.compile(r"DAGSYNC_BATCH_(NONCE|NAME|BODY)")
+MAX_BATCH = len(TABLE)  # each read at most once
+
+
+def render(name, args):
+    """(script, "") for one read and its arguments, matched exactly, else (None, why)."""
+    entry = TABLE.get(name)
+    if entry is None:
+        return None, "not one of the plan's reads"
+    if len(args) != len(entry["params"]):
+        return None, "%s takes %d argument(s), not %d" % (name, len(entry["params"]), len(args))
+    for arg, pattern in zip(args, entry["params"]):
+        if re.fullmatch(pattern, arg) is None:
+            return None, "argument refused for %s" % name
+    return ARG.sub(lambda m: shlex.quote(args[int(m.group(1))]), entry["template"]), ""
+
+
+def decide_batch(words):
+    """`batch NONCE name arg... name arg...`: every item matched as a request of its own
+    (each read takes exactly its parameters' count of words), each read at most once; the
+    script is the framing of facts.batch around each read, in order."""
+    if not words or re.fullmatch(NONCE, words[0]) is None:
+        return None, "batch: the first argument is not a nonce"
+    nonce, rest, parts, seen = words[0], words[1:], [], set()
+    if not rest:
+        return None, "batch: no read (empty batch)"
+    while rest:
+        name = rest[0]
+        if len(seen) == MAX_BATCH:
+            return None, "batch: more than %d reads" % MAX_BATCH
+        if name in seen:
+            return None, "batch: %s twice" % name
+        count = len(TABLE[name]["params"]) if name in TABLE else 0
+        script, why = render(name, rest[1 : 1 + count])
+        if script is None:
+            return None, "batch item %d (%s): %s" % (len(seen) + 1, ascii(name[:40]), why)
+        seen.add(name)
+        slots = {{"NONCE": nonce, "NAME": shlex.quote(name), "BODY": script.strip()}}
+        parts.append(FRAME_SLOT.sub(lambda m: slots[m.group(1)], FRAME))
+        rest = rest[1 + count :]
+    return "\\n".join(parts) + "\\n", ""
 
 
 def decide(raw):
@@ -213,17 +329,9 @@ def decide(raw):
         return None, "unparsable request (%s)" % exc
     if not argv:
         return None, "no command (interactive login)"
-    entry = TABLE.get(argv[0])
-    if entry is None:
-        return None, "not one of the plan's reads"
-    args = argv[1:]
-    if len(args) != len(entry["params"]):
-        return None, "%s takes %d argument(s), not %d" % (argv[0], len(entry["params"]), len(args))
-    for arg, pattern in zip(args, entry["params"]):
-        if re.fullmatch(pattern, arg) is None:
-            return None, "argument refused for %s" % argv[0]
-    script = ARG.sub(lambda m: shlex.quote(args[int(m.group(1))]), entry["template"])
-    return script, ""
+    if argv[0] == BATCH:
+        return decide_batch(argv[1:])
+    return render(argv[0], argv[1:])
 
 
 def refuse(raw, why):
@@ -262,9 +370,14 @@ if __name__ == "__main__":
 def render_wrapper() -> str:
     """The wrapper's Python source, its table embedded as JSON."""
     data = {r.name: {"params": list(r.params), "template": r.template} for r in READS}
+    if BATCH in data:
+        raise DagsyncError(f"a read may not be named {BATCH!r}: that word starts a batch")
     return _WRAPPER.format(
         python=PYTHON,
         table=json.dumps(data, sort_keys=True, separators=(",", ":")),
+        batch=BATCH,
+        nonce=NONCE_PATTERN,
+        frame=batch_frame(),
         log=LOG_FILE,
         tag=SYSLOG_TAG,
         refused=REFUSED_EXIT,
