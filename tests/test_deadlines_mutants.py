@@ -17,6 +17,7 @@ from dagsync.deadlines import (
     next_invoice,
     price_at,
     quota_terms,
+    terms_of,
     upcoming,
 )
 from dagsync.load import load_clients
@@ -263,4 +264,78 @@ def test_the_newest_of_several_price_changes_is_in_effect(
     assert rows == [
         "monthly price 1250.00 -> 1310.00 EUR HT (notified 2026-10-20)",
         "monthly price 1310.00 -> 1400.00 EUR HT (notified 2026-10-20)",
+    ]
+
+
+CONTRACT_TERMS = {
+    "notice_jours_francs": "termination_notice_jours_francs",
+    "unpaid_grace_days": "unpaid_suspension_days",
+    "cure_jours_ouvrables": "cure_jours_ouvrables",
+    "price_notice_months": "price_increase_notice_months",
+    "change_termination_days": "service_change_termination_days",
+    "termination_earliest_months": "termination_earliest_month",
+    "force_majeure_days": "force_majeure_days",
+}
+QUOTA_TERMS = {
+    "included_gb": "mail_quota_included_gb",
+    "hard_limit_gb": "mail_hard_limit_gb",
+    "slice_gb": "mail_overage_slice_gb",
+    "slice_price": "mail_overage_slice_price_eur",
+    "grace_days": "mail_overage_grace_days",
+}
+
+
+def _bumped(policy: CgvPolicy) -> CgvPolicy:
+    """Every number the deadlines read, moved off the defaults of ContractTerms and
+    MailQuotaTerms (which are the CGV's): each must come from the policy."""
+    updates = {}
+    for name in (*CONTRACT_TERMS.values(), *QUOTA_TERMS.values()):
+        term = getattr(policy, name)
+        step = 3 if isinstance(term.value, int) else Decimal(1)
+        updates[name] = term.model_copy(update={"value": term.value + step})
+    return policy.model_copy(update=updates)
+
+
+def test_every_delay_and_quota_number_comes_from_the_policy(
+    alpine: tuple[Client, CgvPolicy],
+) -> None:
+    client, policy = alpine
+    bumped = _bumped(policy)
+    terms = terms_of(client, bumped)
+    assert {k: getattr(terms, k) for k in CONTRACT_TERMS} == {
+        k: getattr(bumped, v).value for k, v in CONTRACT_TERMS.items()
+    }
+    quota = quota_terms(bumped)
+    assert {k: getattr(quota, k) for k in QUOTA_TERMS} == {
+        k: getattr(bumped, v).value for k, v in QUOTA_TERMS.items()
+    }
+    rows = [
+        d
+        for d in client_deadlines(client, bumped, dt.date(2026, 10, 6), READINGS)
+        if d.kind.startswith("mail")
+    ]
+    assert rows == [
+        Deadline(
+            dt.date(2026, 9, 1), ALPINE, "mail quota warning", "27 GB used, over 26 GB", "6.1"
+        ),
+        Deadline(
+            dt.date(2026, 10, 1),
+            ALPINE,
+            "mail overage billed",
+            "1 slice(s) of 6 GB in 2026-10",
+            "6.1",
+            Decimal("11.00"),
+        ),
+    ]
+
+
+def test_an_invoice_on_the_anniversary_after_a_later_termination_is_kept(
+    alpine: tuple[Client, CgvPolicy],
+) -> None:
+    client, policy = alpine  # anniversary 1 March 2027
+    ending = _terminated(client, dt.date(2027, 1, 2), dt.date(2027, 4, 15))
+    rows = list(client_deadlines(ending, policy, dt.date(2027, 1, 3)))
+    assert [(d.date, d.kind) for d in rows] == [
+        (dt.date(2027, 4, 15), "termination effective"),
+        (dt.date(2027, 3, 1), "invoice"),  # no renewal row: the contract ends after it
     ]
