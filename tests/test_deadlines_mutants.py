@@ -22,6 +22,7 @@ from dagsync.deadlines import (
 )
 from dagsync.load import load_clients
 from dagsync.model import CgvPolicy, Client
+from dagsync.model.client import TerminationGround
 
 ROOT = Path(__file__).resolve().parents[1]
 READINGS = [
@@ -339,3 +340,29 @@ def test_an_invoice_on_the_anniversary_after_a_later_termination_is_kept(
         (dt.date(2027, 4, 15), "termination effective"),
         (dt.date(2027, 3, 1), "invoice"),  # no renewal row: the contract ends after it
     ]
+
+
+def test_a_termination_on_another_ground_is_one_whole_row_without_penalty(
+    clients: list[tuple[Client, CgvPolicy]],
+) -> None:
+    client, policy = next(pair for pair in clients if pair[0].id == "velo-savoie")
+    ending = _terminated(
+        client,
+        dt.date(2026, 11, 5),
+        dt.date(2026, 12, 31),
+    )
+    grounded = ending.contract.termination.model_copy(  # type: ignore[union-attr]
+        update={"ground": TerminationGround.FORCE_MAJEURE}
+    )
+    changed = client.model_copy(
+        update={"contract": ending.contract.model_copy(update={"termination": grounded})}
+    )
+    rows = list(client_deadlines(changed, policy, dt.date(2026, 11, 6)))
+    assert rows[0] == Deadline(
+        dt.date(2026, 12, 31),
+        "velo-savoie",
+        "termination effective",
+        "requested 2026-11-05 for 2026-12-31 on the ground of force majeure (Art. 5), "
+        "without penalty",
+        "5",
+    )
