@@ -338,3 +338,33 @@ def test_validate_refuses_the_backup_path_with_a_command_at_its_line(
         (shop1, line, column, "SCH002")
     ]
     assert "an absolute, normalised path" in run.findings[0].message.lower()
+
+
+def test_a_backup_path_no_renderer_writes_fails_only_its_server_in_the_backup_plan(
+    repo_copy: Path,
+) -> None:
+    from ipaddress import IPv4Address
+
+    from dagsync.backup import driver
+    from test_hostile_fields import STORAGE_KEY
+
+    repo = load_repository(repo_copy, validate=False)
+    storages = [
+        s.model_copy(update={"address": IPv4Address("10.0.0.5"), "host_key": STORAGE_KEY})
+        for s in repo.settings.backup_storages
+    ]
+    settings = repo.settings.model_copy(update={"backup_storages": storages})
+    config = repo.client("velo-savoie")
+    web1 = next(s for s in config.servers if s.name == "web1")
+    backup = web1.backup.model_copy(update={"paths": ["/srv/shop\x00$(reboot)"]})
+    bad = web1.model_copy(update={"backup": backup})
+    servers = tuple(bad if s.name == "web1" else s for s in config.servers)
+    clients = tuple(
+        c.__class__(c.client, servers) if c.id == "velo-savoie" else c for c in repo.clients
+    )
+    run = driver.build(repo.__class__(repo.root, settings, clients), Selection(), Overrides())
+    host, desired = run.servers["velo-savoie/web1"]
+    assert desired is None
+    assert host.error == "not planned: a path or name of the backup job contains a NUL character"
+    others = {k: v for k, v in run.servers.items() if k != "velo-savoie/web1"}
+    assert others and all(d is not None and h.error is None for h, d in others.values())
