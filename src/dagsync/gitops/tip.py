@@ -46,11 +46,20 @@ def _remote_tip(root: Path, remote: str, branch: str, ref: str) -> str:
             f"refusing to apply: cannot read the tip of {ref} from the remote {remote!r} "
             f"({exc}); nothing was changed"
         ) from None
-    tips = [line.split()[0] for line in out.splitlines() if line.endswith(f"refs/heads/{branch}")]
+    # `ls-remote` matches the pattern against the tail of each ref name, so a pushed branch
+    # `a/refs/heads/main` is listed too: only the exact ref name counts.
+    wanted = f"refs/heads/{branch}"
+    fields = [line.split("\t") for line in out.splitlines() if line.strip()]
+    tips = sorted({f[0].strip() for f in fields if len(f) == 2 and f[1].strip() == wanted})
     if not tips:
         raise NotOnTip(
             f"refusing to apply: the remote {remote!r} has no branch {branch!r} "
             f"(--require-tip {ref}); nothing was changed"
+        )
+    if len(tips) > 1:
+        raise NotOnTip(
+            f"refusing to apply: the remote {remote!r} lists {wanted} more than once with "
+            f"different commits ({', '.join(t[:12] for t in tips)}); nothing was changed"
         )
     return tips[0]
 
