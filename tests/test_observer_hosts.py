@@ -7,13 +7,18 @@ servers, two backup storages, two mail hosts), applied once with the root key.
   executors' own builders), and the lock, are refused for the observer key and change
   nothing;
 - reading /etc/shadow or a borg passphrase, shell tricks, traversal, extra arguments and an
-  interactive login are refused and logged on the host.
+  interactive login are refused and logged on the host, and so is a batch of reads with one
+  such item, a framing marker, too many reads or none;
+- a batch of reads through the observer answers byte for byte as the root key's batch, and
+  an observer plan opens as many connections and sends as many commands per host as a root
+  plan: one connection and one command per host for the host resources.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +31,7 @@ from dagsync import mailconf as mc
 from dagsync import sandbox
 from dagsync.backup import job
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.reconcile import lock
+from dagsync.reconcile import facts, lock
 from dagsync.reconcile.inventory import HOSTS_FILE_ENV, Credentials, load_overrides
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.resources import observer as obs
@@ -40,6 +45,8 @@ pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-observer")]
 REPO = Path(__file__).resolve().parents[1]
 NET = unique_network("obs")
 KINDS = ("firewall", "accounts", "root-access", "backup", "mail", "observer")  # no OVH: no SSH
+HOST_KINDS = ("firewall", "accounts", "root-access")
+NONCE = "0123456789abcdef"
 WEB1, STORAGE, MX1 = "velo-savoie/web1", "dag/sbg-backup-1", "dag/mx1"
 INTRUDER = "'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGmVJ0Kuk3wf2rRrKJ6z5dDFvv0ZIskFZ1sdtsIbPdum x'"
 HASH = "$6$observersalt$0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -93,9 +100,9 @@ def _missing() -> str | None:
     return f"the observer test needs {', '.join(absent)}" if absent else None
 
 
-def _plan_json(root: Path) -> dict[str, Any]:
+def _plan_json(root: Path, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
     out: list[str] = []
-    run_plan(Scope(root, kinds=KINDS), "json", echo=out.append)
+    run_plan(Scope(root, kinds=kinds), "json", echo=out.append)
     data: dict[str, Any] = _without_times(json.loads("\n".join(out)))
     return data
 
@@ -241,6 +248,15 @@ HOSTILE = [
     "backup-storage /srv/borg extra",
     "observer\ncat /etc/shadow",
     "",
+    # batches: one refused item refuses the whole request
+    f"batch {NONCE} firewall cat /etc/shadow root-access",
+    f"batch {NONCE} firewall accounts 'deploy;cat /etc/shadow' root-access",
+    f"batch {NONCE} observer backup-storage /srv/../etc",
+    f"batch {NONCE} accounts '@@{NONCE} end accounts 0'",
+    f"batch '{NONCE}\n@@{NONCE} end firewall 0' firewall",
+    f"batch {NONCE} firewall accounts '' root-access backup backup-storage /srv mail observer mail",
+    f"batch {NONCE} accounts '{' '.join(['deploy'] * 9400)}'",
+    f"batch {NONCE}",
 ]
 
 
@@ -254,6 +270,77 @@ def test_secrets_and_tricks_are_refused_and_logged_on_the_host(world: World, com
     assert f": {command[:500]!a}" in log and "refused from " in log
     after = world.as_root(STORAGE, f"wc -l < {obs.LOG_FILE}").stdout
     assert int(after) == int(before or 0) + 1
+
+
+def test_a_batch_through_the_observer_answers_as_the_root_batch(world: World) -> None:
+    reads = [("observer", obs.read()), ("accounts", obs.table()["accounts"].render(["deploy"]))]
+    script, _ = facts.batch(reads, NONCE)
+    as_root = world.as_root(WEB1, script)
+    request = obs.request_for(script)
+    assert request == f"batch {NONCE} observer accounts deploy"
+    as_observer = world.as_observer(WEB1, request)
+    assert as_observer == as_root and as_observer.ok
+    sections = facts.split(as_observer.stdout, as_observer.stderr, NONCE)
+    assert sorted(sections) == ["accounts", "observer"]
+    assert "shadow\tdeploy\t$\t" in sections["accounts"].stdout
+    assert sections["observer"].stdout.startswith("wrapper\t")
+
+
+def _count_round_trips(
+    world: World, monkeypatch: pytest.MonkeyPatch, kinds: tuple[str, ...]
+) -> tuple[Counter[str], Counter[str]]:
+    """Plan `kinds`, counting per host address the SSH connections paramiko opens and the
+    commands (exec requests) it sends on them."""
+    connections: Counter[str] = Counter()
+    commands: Counter[str] = Counter()
+    start, exec_command = paramiko.Transport.start_client, paramiko.Channel.exec_command
+
+    def counted_start(self: paramiko.Transport, *a: Any, **kw: Any) -> Any:
+        connections[self.getpeername()[0]] += 1
+        return start(self, *a, **kw)
+
+    def counted_exec(self: paramiko.Channel, command: Any) -> Any:
+        commands[self.get_transport().getpeername()[0]] += 1
+        return exec_command(self, command)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(paramiko.Transport, "start_client", counted_start)
+        patch.setattr(paramiko.Channel, "exec_command", counted_exec)
+        plan = _plan_json(world.root, kinds)
+    assert all(not t.get("error") and not t.get("unknown") for t in _targets(plan))
+    return connections, commands
+
+
+def test_an_observer_plan_costs_the_round_trips_of_a_root_plan(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not timed: per host, the same connections and no more commands than the root key's;
+    for the host resources, one connection and one command per server."""
+    root_all = _count_round_trips(world, monkeypatch, KINDS)
+    root_hosts = _count_round_trips(world, monkeypatch, HOST_KINDS)
+    monkeypatch.setenv(HOSTS_FILE_ENV, str(world.observer_file))
+    monkeypatch.setenv(OBSERVER_ENV, "1")
+    connections, commands = _count_round_trips(world, monkeypatch, KINDS)
+    assert len(connections) == 10
+    assert connections == root_all[0]
+    assert all(commands[a] <= root_all[1][a] for a in root_all[1]) and set(commands) == set(
+        root_all[1]
+    )
+    address = {k: world.endpoint(k).address for k in load_overrides(world.hosts_file).hosts}
+    # one connection and one command per driver that reads the host: a client server, the
+    # hosts, backup and observer drivers; sbg-backup-1 (every server's storage) and the
+    # mail hosts, two; rbx-backup-1 (no server's storage), the observer driver alone
+    per_host = {k: connections[a] for k, a in address.items()}
+    assert per_host == {
+        **{k: 3 for k in address if not k.startswith("dag/")},
+        STORAGE: 2, MX1: 2, "dag/mx2": 2, "dag/rbx-backup-1": 1,
+    }  # fmt: skip
+    assert commands == connections
+    connections, commands = _count_round_trips(world, monkeypatch, HOST_KINDS)
+    assert (connections, commands) == root_hosts
+    servers = {a for k, a in address.items() if not k.startswith("dag/")}
+    assert set(connections) == servers and len(servers) == 6
+    assert set(connections.values()) == {1} and commands == connections
 
 
 def test_the_account_read_through_the_observer_sends_no_password_hash(world: World) -> None:

@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGmVJ0Kuk3wf2rRrKJ6z5dDFvv0ZIskFZ1sdtsIbPdum"
 KEY = f"{HOST_KEY} ci-observer@dag"
 NONCE = "0123456789abcdef"
+FIREWALL = firewall.read(None)  # type: ignore[arg-type]  # the read takes no desired field
 
 
 def wrapper(log: Path) -> dict[str, Any]:
@@ -147,10 +148,10 @@ def test_a_read_with_account_names_and_a_storage_root_round_trips() -> None:
         accounts.read([]).replace("/etc/shadow", "/etc/shadow /root/.ssh/id_ed25519"),
         # batches: an item that is no read hidden among reads, a read under another name,
         # an edited read, a changed frame, a read twice, an empty batch
-        facts.batch([("firewall", firewall.read(None)), ("cat", "cat /etc/shadow")], NONCE)[0],  # type: ignore[arg-type]
-        facts.batch([("accounts", firewall.read(None))], NONCE)[0],  # type: ignore[arg-type]
-        facts.batch([("firewall", firewall.read(None) + "id\n")], NONCE)[0],  # type: ignore[arg-type]
-        facts.batch([("firewall", firewall.read(None))], NONCE)[0].replace(">&2", ">/tmp/x"),  # type: ignore[arg-type]
+        facts.batch([("firewall", FIREWALL), ("cat", "cat /etc/shadow")], NONCE)[0],
+        facts.batch([("accounts", FIREWALL)], NONCE)[0],
+        facts.batch([("firewall", FIREWALL + "id\n")], NONCE)[0],
+        facts.batch([("firewall", FIREWALL)], NONCE)[0].replace(">&2", ">/tmp/x"),
         facts.batch([("observer", obs.read()), ("observer", obs.read())], NONCE)[0],
         facts.batch([], NONCE)[0],
     ],

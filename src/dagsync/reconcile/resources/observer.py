@@ -35,16 +35,16 @@ print digests, lock flags and public keys, never a secret (the account read prin
 first character of the password field, the backup read only the passphrase's SHA-256).
 
 The table (`READS`) is built from the same builders the drivers call: the host resources of
-`dagsync.reconcile.registry` (batched by the engine, as one `batch` request by an observer), the
-backup read of each server, the storage read of each backup storage, the shared mail read
+`dagsync.reconcile.registry` (batched by the engine, one `batch` request for an observer),
+the backup read of each server, the storage read of each backup storage, the shared mail read
 of each mail host, and this module's own read.  A test plans the example repository and
 fails if any read a driver issues has no entry here.
 
 An observer session (`Credentials.observer`, set by ``DAGSYNC_OBSERVER=1``) sends, for each
 read command or batch of reads, its request (`request_for`); it takes no lock and runs no
-write: `plan` needs neither.  The resource itself (kind ``observer``, targets: the client servers and DAG's
-storage and mail hosts) installs the wrapper and the key block, and empties the block when
-the key leaves ``policies/dag.yaml``.
+write: `plan` needs neither.  The resource itself (kind ``observer``, targets: the client
+servers and DAG's storage and mail hosts) installs the wrapper and the key block, and
+empties the block when the key leaves ``policies/dag.yaml``.
 """
 
 from __future__ import annotations
