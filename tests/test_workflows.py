@@ -172,11 +172,12 @@ def test_validate_runs_every_check_on_pull_requests_and_a_baseline_on_main() -> 
         'dagsync plan --client "$client" --format markdown',
     ):
         assert command in run, command
-    upload = next(
-        s for s in steps("validate.yml", "validate") if "upload-sarif@" in s.get("uses", "")
-    )
-    assert upload["if"] == "${{ !cancelled() && steps.sarif.outcome == 'success' }}"  # push too
-    comment = step("validate.yml", "plan", "Post or update the plan comment")
+    handed = step("validate.yml", "validate", "Hand the SARIF report to the code-scanning job")
+    assert handed["if"] == "${{ !cancelled() && steps.sarif.outcome == 'success' }}"  # push too
+    scanning = flow["jobs"]["code-scanning"]
+    assert scanning["if"] == "${{ !cancelled() && needs.validate.outputs.sarif == 'success' }}"
+    assert any("upload-sarif@" in s.get("uses", "") for s in scanning["steps"])
+    comment = step("validate.yml", "comment", "Post or update the plan comment")
     assert "<!-- dagsync-plan -->" in comment["with"]["script"]
     assert "updateComment" in comment["with"]["script"]
     assert "<!-- dagsync-plan -->" in step("validate.yml", "plan", "Plan")["run"]
@@ -389,6 +390,23 @@ def test_pull_requests_and_drift_get_only_read_only_keys() -> None:
         assert {k: v for k, v in env.items() if "secrets." in str(v)} == expected
         assert env["DAGSYNC_OBSERVER"] == "1"
     assert "secrets." not in json.dumps(workflow("validate.yml")["jobs"]["validate"])
+
+
+def test_no_job_that_runs_pull_request_code_holds_a_token_that_can_write() -> None:
+    """`validate` and `plan` run the PR's code (pip install -e ., pytest, dagsync): they only
+    read; the jobs that write (code scanning, the PR comment) check nothing out to run, install
+    nothing and run no shell step."""
+    jobs = workflow("validate.yml")["jobs"]
+    for name in ("validate", "plan"):
+        assert jobs[name]["permissions"] == {"contents": "read"}, name
+    for name, scope in (("code-scanning", "security-events"), ("comment", "pull-requests")):
+        job = jobs[name]
+        assert job["permissions"].get(scope) == "write"
+        assert not any("run" in s for s in job["steps"]), name
+        assert "secrets." not in json.dumps(job)
+        for s in job["steps"]:
+            if "checkout@" in s.get("uses", ""):
+                assert s["with"]["persist-credentials"] is False
 
 
 def test_only_the_record_job_can_write_contents_and_it_holds_no_secret() -> None:
