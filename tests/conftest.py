@@ -28,6 +28,13 @@ settings.load_profile(
 REQUIRE_HOSTS = "DAGSYNC_REQUIRE_HOSTS"
 
 
+@pytest.fixture(autouse=True)
+def _escrow_folders_allowed_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's escrow folders are temporary test folders, also when it runs in CI
+    (CI=true refuses a file escrow otherwise: tests/test_escrow_paths.py)."""
+    monkeypatch.setenv("DAGSYNC_ALLOW_CI_ESCROW", "1")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     """Where host tests are required (`DAGSYNC_REQUIRE_HOSTS=1`, set by .ci/run), a test marked

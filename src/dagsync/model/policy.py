@@ -14,6 +14,17 @@ from .server import BackupScope, Frequency, Metric, ServerType
 
 T = TypeVar("T")
 
+# passphrase_escrow: a folder (file:/, file:///, /, ~/ then normalised components) or a
+# vault://, https:// or s3:// location; `backup.escrow` applies it to the environment's too.
+_ESCROW_PART = (
+    r"/(?:[A-Za-z0-9_+@-][A-Za-z0-9._+@-]*|\.[A-Za-z0-9_+@-][A-Za-z0-9._+@-]*"
+    r"|\.\.[A-Za-z0-9._+@-]+)"
+)
+ESCROW_PATTERN = (
+    rf"^(?:(?:file:(?://)?)?(?:{_ESCROW_PART})+|~(?:{_ESCROW_PART})+"
+    r"|(?:vault|https|s3)://[A-Za-z0-9._~/@:+-]+)$"
+)
+
 
 class Term(Strict, Generic[T]):
     """One number or promise of the CGV, with the article it comes from and its French text."""
@@ -132,7 +143,14 @@ class DagSettings(Strict):
     datacenters: list[Datacenter] = Field(min_length=1)
     backup_storages: list[BackupStorage] = Field(min_length=1)
     mail_hosts: list[MailHost] = Field(default_factory=list)
-    passphrase_escrow: str = Field(description="Where borg passphrase recovery copies go.")
+    passphrase_escrow: str = Field(
+        pattern=ESCROW_PATTERN,
+        max_length=1024,
+        description="Where borg passphrase recovery copies go: file:/folder, file:///folder, "
+        "/folder or ~/folder (path components of letters, digits, `.`, `_`, `+`, `@`, `-`, "
+        "never `.` or `..`), or a vault://, https:// or s3:// location (a store this "
+        "version cannot write).",
+    )
     ssh_user: UserName = "root"
     observer: ObserverAccount | None = Field(
         default=None,
