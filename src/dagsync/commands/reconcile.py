@@ -133,12 +133,15 @@ def _drivers(ctx: Context, scope: Scope, saved: Combined | None = None) -> list[
     return drivers.selected(ctx, explicit=bool(scope.kinds))
 
 
-def _render(combined: Combined, fmt: str) -> str:
+def _render(combined: Combined, fmt: str, changes_only: bool = False) -> str:
     from ..reconcile.render import RENDERERS
 
     if fmt == "json":
         return combined.dumps()
-    return RENDERERS[fmt](combined.plan, colour=fmt == "text" and sys.stdout.isatty())
+    colour = fmt == "text" and sys.stdout.isatty()
+    if fmt == "markdown":  # a PR comment lists only what changes
+        return RENDERERS[fmt](combined.plan, colour=colour)
+    return RENDERERS[fmt](combined.plan, colour=colour, changes_only=changes_only)
 
 
 def run_plan(
@@ -148,6 +151,7 @@ def run_plan(
     detailed_exitcode: bool = False,
     out: Path | None = None,
     echo: Callable[[str], None] = click.echo,
+    changes_only: bool = False,
 ) -> int:
     """Compute, render and optionally save the plan of every driver; returns the exit code."""
     from ..reconcile import drivers
@@ -161,7 +165,7 @@ def run_plan(
             ctx, _drivers(ctx, scope), alongside=lambda: refuse_invalid(scope.root)
         )
     plan = combined.plan
-    echo(_render(combined, fmt).rstrip("\n"))
+    echo(_render(combined, fmt, changes_only).rstrip("\n"))
     if out is not None:
         _write(out, combined.dumps())
     warning = _freeze_warning(plan, scope.day or dt.date.today())
@@ -190,9 +194,36 @@ def _confirmer(yes: bool, scope: Scope) -> Callable[[Plan], bool]:
             return True
         if not sys.stdin.isatty():
             raise DagsyncError("apply needs a confirmation: run it on a terminal or pass --yes")
-        return click.confirm("Apply these changes?", default=False)
+        return _ask(plan)
 
     return confirm
+
+
+def production_question(plan: Plan) -> tuple[str, str] | None:
+    """What to type before changes reach production, as Terraform asks for "yes": the number
+    of production targets that change.  None when no production target changes."""
+    changing = sorted({t.target.key for t in plan.targets if t.changes and t.target.production})
+    if not changing:
+        return None
+    count = str(len(changing))
+    more = f" and {len(changing) - 5} more" if len(changing) > 5 else ""
+    shown = ", ".join(changing[:5]) + more
+    return (
+        f"{count} PRODUCTION target(s) will change ({shown}). Type {count} to apply",
+        count,
+    )
+
+
+def _ask(plan: Plan) -> bool:
+    question = production_question(plan)
+    if question is None:
+        return click.confirm("Apply these changes?", default=False)
+    text, expected = question
+    answer = click.prompt(text, default="", show_default=False)
+    if answer.strip() != expected:
+        click.echo(f"not applied: the answer was not {expected}", err=True)
+        return False
+    return True
 
 
 def run_apply(
@@ -370,9 +401,24 @@ def _scope(common: dict[str, Any], **extra: Any) -> Scope:
     default=None,
     help="Also save the plan as JSON, for `dagsync apply --plan FILE`.",
 )
-def plan(fmt: str, detailed_exitcode: bool, out: Path | None, **common: Any) -> None:
+@click.option(
+    "--changes-only",
+    is_flag=True,
+    help="Text: list only the targets that change or could not be read.",
+)
+def plan(
+    fmt: str, detailed_exitcode: bool, out: Path | None, changes_only: bool, **common: Any
+) -> None:
     """Show what apply would change: servers, backups, shared mail, OVH (nothing is changed)."""
-    _guard(lambda: run_plan(_scope(common), fmt, detailed_exitcode=detailed_exitcode, out=out))
+    _guard(
+        lambda: run_plan(
+            _scope(common),
+            fmt,
+            detailed_exitcode=detailed_exitcode,
+            out=out,
+            changes_only=changes_only,
+        )
+    )
 
 
 @click.command("apply")

@@ -3,9 +3,11 @@ JSON (the saved plan that `apply --plan` reads)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import PurePath
 
-from .core import Action, Change
+from .core import Action, Change, Transport
 from .plan import Plan, TargetPlan
 
 MARKDOWN_LIMIT = 60_000
@@ -45,26 +47,107 @@ def _target_lines(target: TargetPlan) -> Iterable[tuple[str, str]]:
         yield " ", f"  note ({note.kind}): {note.text}"
 
 
+GROUPS = ("server", "OVH service set", "DAG target")
+
+
+def group_of(target: TargetPlan) -> str:
+    """What a target is, counted apart: a client's server, a client's OVH services, or one
+    of DAG's own hosts and accounts (`dag/...`)."""
+    if target.target.client == "dag":
+        return "DAG target"
+    return "OVH service set" if target.target.transport == Transport.OVH else "server"
+
+
+def _tally(targets: Iterable[TargetPlan]) -> Counter[str]:
+    return Counter(group_of(t) for t in targets)
+
+
+def _phrase(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def summary_line(plan: Plan) -> str:
     counts = plan.counts()
-    changed = sum(1 for t in plan.targets if t.changes)
+    total = _tally(plan.targets)
+    changed = _tally(t for t in plan.targets if t.changes)
     errors = sum(1 for t in plan.targets if t.error or t.unknown)
+    groups = [g for g in GROUPS if total[g]] or ["server"]
     if not plan.has_changes:
-        head = f"No changes: {len(plan.targets)} server(s) match the configuration."
+        head = f"No changes: {_phrase([f'{total[g]} {g}(s)' for g in groups])} match the configuration."
     else:
         head = (
             f"Plan: {counts[Action.CREATE]} to add, {counts[Action.UPDATE]} to change, "
             f"{counts[Action.LOCK]} to lock, {counts[Action.DELETE]} to destroy, "
-            f"on {changed} of {len(plan.targets)} server(s)."
+            f"on {_phrase([f'{changed[g]} of {total[g]} {g}(s)' for g in groups])}."
         )
-    return head + (f" {errors} server(s) could not be fully read." if errors else "")
+    return head + (f" {errors} target(s) could not be fully read." if errors else "")
 
 
-def render_text(plan: Plan, *, colour: bool = False) -> str:
+def _by_resource(target: TargetPlan) -> str:
+    """Changes by resource kind, e.g. `firewall ~1, accounts +2 -1`."""
+    per: dict[str, Counter[str]] = {}
+    for change in target.changes:
+        per.setdefault(change.kind, Counter())[change.action.symbol] += 1
+    return ", ".join(
+        kind + " " + " ".join(f"{sign}{n}" for sign, n in sorted(signs.items()))
+        for kind, signs in per.items()
+    )
+
+
+def _shown(target: TargetPlan) -> bool:
+    return bool(target.changes or target.error or target.unknown)
+
+
+def summary_table(plan: Plan) -> list[str]:
+    """The targets that change (or could not be read), one line each: kind, role, changes by
+    resource; production first-class visible.  Empty when nothing changes."""
+    rows = [
+        (
+            t.target.key,
+            group_of(t),
+            "PRODUCTION" if t.target.production else "-",
+            "ERROR: could not be planned" if t.error else (_by_resource(t) or "unknown facts"),
+        )
+        for t in plan.targets
+        if _shown(t)
+    ]
+    if not rows:
+        return []
+    head = ("target", "kind", "role", "changes")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(3)]
+    production = sum(1 for r in rows if r[2] == "PRODUCTION")
+    lines = [
+        f"Summary: {len(rows)} of {len(plan.targets)} target(s) change or need attention"
+        + (f", {production} in PRODUCTION" if production else "")
+        + ":"
+    ]
+    for row in [head, *rows]:
+        lines.append(
+            "  "
+            + "  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True))
+            + "  "
+            + row[3]
+        )
+    return [*lines, ""]
+
+
+def overrides_label(path: str) -> str:
+    """The overrides file without the runner's own folders: `.dagsync-sandbox/hosts.json`, or
+    the file's name."""
+    parts = PurePath(path).parts
+    if ".dagsync-sandbox" in parts:
+        return str(PurePath(*parts[parts.index(".dagsync-sandbox") :]))
+    return PurePath(path).name
+
+
+def render_text(plan: Plan, *, colour: bool = False, changes_only: bool = False) -> str:
     out: list[str] = []
     if plan.overrides:
-        out.append(f"(hosts override file in effect: {plan.overrides})")
+        out.append(f"(hosts override file in effect: {overrides_label(plan.overrides)})")
+    out += summary_table(plan)
     for target in plan.targets:
+        if changes_only and not _shown(target):
+            continue
         head = f"{target.target.key} ({target.address}"
         head += ", production)" if target.target.production else ")"
         out.append(f"{head}: {_counts(target) if not target.error else 'ERROR'}")
@@ -73,7 +156,7 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_json(plan: Plan, *, colour: bool = False) -> str:
+def render_json(plan: Plan, *, colour: bool = False, changes_only: bool = False) -> str:
     return plan.dumps()
 
 
@@ -87,6 +170,8 @@ def _md_table(plan: Plan) -> list[str]:
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for t in plan.targets:
+        if not _shown(t):
+            continue
         c = t.counts()
         status = "⚠️ error" if t.error else ("⚠️ unknown facts" if t.unknown else t.status)
         rows.append(
@@ -125,11 +210,17 @@ def _md_details(target: TargetPlan) -> str:
     )
 
 
-def render_markdown(plan: Plan, *, colour: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
+def render_markdown(
+    plan: Plan, *, colour: bool = False, limit: int = MARKDOWN_LIMIT, changes_only: bool = True
+) -> str:
+    """The PR comment: only the targets that change (or could not be read) are listed."""
     head = ["### dagsync plan", "", summary_line(plan), ""]
     if plan.overrides:
-        head += [f"_Hosts override file in effect: `{plan.overrides}`._", ""]
-    text = "\n".join([*head, *_md_table(plan), ""]) + "\n"
+        head += [f"_Hosts override file in effect: `{overrides_label(plan.overrides)}`._", ""]
+    table = _md_table(plan) if any(_shown(t) for t in plan.targets) else []
+    unchanged = sum(1 for t in plan.targets if not _shown(t))
+    tail = [f"_{unchanged} unchanged target(s) not listed._", ""] if unchanged and table else []
+    text = "\n".join([*head, *table, "", *tail]) + "\n"
     shown = [t for t in plan.targets if t.changes or t.error or t.unknown or t.notes]
     note_room = 300
     for index, target in enumerate(shown):
