@@ -143,7 +143,10 @@ def _problem(
     given = errors[0].get("input")
     hint = _hint(model, path) if kind == "string_pattern_mismatch" else ""
     shown = _hidden(given) if may_hold_credential(path, given) else _show(given)
-    message = f"`{where}`: {_expected(errors, given)}{hint} (got {shown})"
+    expected = _expected(errors, given)
+    if hint and len(expected) > 60:  # a long regular expression: its description says it
+        expected = "does not have the expected syntax"
+    message = f"`{where}`: {expected}{hint} (got {shown})"
     return SchemaProblem(path, "SCH002", message)
 
 
