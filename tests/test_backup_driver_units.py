@@ -166,7 +166,7 @@ def test_apply_prepares_the_server_authorises_its_new_key_then_finishes(
     assert report.ok
     assert "ssh-keygen -q -t ed25519" in server.calls[1].command  # first: its key is needed
     assert "head -c 32 /dev/urandom" in server.calls[2].command
-    assert 'mv -f "$tmp" /root/.config/dagsync/borg-known_hosts' in server.calls[3].command
+    assert '"$tmp" /root/.config/dagsync/borg-known_hosts\n' in server.calls[3].command  # renamed
     assert server.calls[4].command == f"head -n1 {job.SSH_KEY_FILE}.pub"
     assert "borg init --encryption=repokey-blake2" in server.calls[5].command
     assert server.calls[5].timeout == 300
