@@ -358,3 +358,31 @@ def test_the_quick_scope_reads_only_changed_clients_and_agrees(repo: Scratch) ->
     assert quick() == scoped(repo) >= ALL_CLIENT_TARGETS
     repo.touch("alpine-books")  # uncommitted: the work tree is not HEAD, read everything
     assert quick() is None
+
+
+def test_bad_input_gives_a_located_error_or_a_skipped_record(
+    repo: Scratch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    apply_now(repo)
+    head = repo.git("rev-parse", "HEAD")
+    forged = {
+        "format": 1,
+        "kind": "apply",
+        "client": "velo-savoie",
+        "servers": [{"server": "web1", "result": "ok", "digest": "not-a-digest; rm -rf /"}],
+        "started_at": "2025-10-10T10:00:00+00:00",
+        "finished_at": "2025-10-10T10:00:01+00:00",
+        "applied_by": "mallory",
+        "dagsync_version": "0",
+    }
+    note = repo.top / "forged.json"
+    note.write_text(json.dumps(forged) + "\n")
+    repo.git("notes", "--ref=dagsync", "append", "-F", str(note), head)
+    assert scoped(repo) == set()  # the forged record is skipped, the good one stands
+    assert "`digest` must be a sha256 in hexadecimal" in caplog.text
+    path = repo.path("clients/velo-savoie/servers/web1.yaml")
+    path.write_text(path.read_text().replace("schedule:", "schedule: [", 1))
+    repo.commit("broken YAML")
+    assert main(["scope", "--repo", str(repo.root)]) == 2
+    err = capsys.readouterr().err
+    assert "clients/velo-savoie/servers/web1.yaml:" in err and "Traceback" not in err
