@@ -116,7 +116,11 @@ TARGETS: dict[str, Target] = {
                 "src/dagsync/reconcile/resources/accounts.py",
                 "src/dagsync/reconcile/resources/rootaccess.py",
             ),
-            ("tests/test_reconcile_resources.py", "tests/test_reconcile_plan.py"),
+            (
+                "tests/test_reconcile_resources.py",
+                "tests/test_reconcile_plan.py",
+                "tests/test_diffs_mutants.py",
+            ),
             85.0,
             functions=r"diff|_details|_chain_details|_declared|_undeclared|_user_details|_change",
         ),

@@ -1,0 +1,278 @@
+"""The reconcile diff functions' whole answers as literals (kind, action, resource, summary, every
+detail line in order, and the payload's keys), on the recorded outputs of
+tests/data/reconcile: written to kill the mutants that survived in `bench/mutation.py diffs`
+(a detail's text, sign or order, a summary, an action)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from dagsync.reconcile.core import Change, DiffOptions, Note
+from dagsync.reconcile.resources import accounts, firewall
+from test_reconcile_resources import (
+    client,
+    inputs,
+    nft_output,
+    recorded_accounts,
+    server,
+    with_accounts,
+)
+
+NEW_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINEWKEYNEWKEYNEWKEYNEWKEYNEWKEYNEWKEYNEWK1 c@new"
+
+
+def whole(items: Sequence[Change | Note]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for i in items:
+        if isinstance(i, Change):
+            details = tuple((d.sign, d.text) for d in i.details)
+            out.append(
+                (i.kind, str(i.action), i.resource, i.summary, details, tuple(sorted(i.payload)))
+            )
+        else:
+            out.append(("note", i.kind, i.text))
+    return out
+
+
+DRIFTED = [
+    (
+        "firewall",
+        "update",
+        "table inet dagsync",
+        "update table inet dagsync",
+        (
+            (
+                "+",
+                "set blocked4: 198.51.100.66/32  (velo-savoie: SSH brute force against web1 (intrusion detection alert))",
+            ),
+            ("-", "tcp dport 9999 accept"),
+            (
+                "-",
+                '# unparsed rule: [{"match": {"left": {"payload": {"field": "dport", "protocol": "tcp"}}, "op": "==", "right": 22}}, {"counter": {"bytes": 0, "packets": 0}}, {"accept": null}]',
+            ),
+        ),
+        ("file", "reload", "sha256", "text"),
+    )
+]
+
+EMPTY = [
+    (
+        "firewall",
+        "create",
+        "table inet dagsync",
+        "create table inet dagsync",
+        (
+            (
+                "+",
+                "set blocked4: 198.51.100.66/32  (velo-savoie: SSH brute force against web1 (intrusion detection alert))",
+            ),
+            (
+                "+",
+                "set blocked4: 203.0.113.200/29  (velo-savoie: Credential stuffing on the shop login)",
+            ),
+            ("+", "set management4: 10.203.0.1/32"),
+            ("+", "set management4: 192.0.2.0/28"),
+            ("+", "set management4: 192.0.2.64/29"),
+            ("+", "chain input"),
+            ("+", 'meta iif "lo" accept'),
+            ("+", 'ip saddr @management4 tcp dport 22 accept comment "management"'),
+            ("+", 'ip6 saddr @management6 tcp dport 22 accept comment "management"'),
+            ("+", 'ip saddr @blocked4 drop comment "blocklist"'),
+            ("+", 'ip6 saddr @blocked6 drop comment "blocklist"'),
+            ("+", "ct state established,related accept"),
+            ("+", "ct state invalid drop"),
+            ("+", 'meta l4proto { icmp, ipv6-icmp } accept comment "icmp"'),
+            ("+", 'tcp dport 443 accept comment "https"'),
+            ("+", 'tcp dport 80 accept comment "http"'),
+        ),
+        ("file", "reload", "sha256", "text"),
+    )
+]
+
+FILE = [
+    (
+        "firewall",
+        "update",
+        "/etc/nftables.d/dagsync.nft",
+        "rewrite /etc/nftables.d/dagsync.nft (the live ruleset already matches)",
+        ((" ", "the file the host loads at boot differs from the live ruleset"),),
+        ("file", "reload", "sha256", "text"),
+    )
+]
+
+PENDING = [
+    (
+        "firewall",
+        "update",
+        "table inet dagsync",
+        "confirm the ruleset (reload it commit-confirmed)",
+        ((" ", "an interrupted apply left this ruleset unconfirmed, with its rollback armed"),),
+        ("file", "reload", "sha256", "text"),
+    )
+]
+
+LOCK = [
+    (
+        "accounts",
+        "lock",
+        "user olduser",
+        "lock user olduser (no longer declared; --allow-destroy deletes it)",
+        (("-", "key ssh-ed25519 …YOLDKEY1 old@laptop"),),
+        ("home", "name"),
+    )
+]
+
+DESTROY = [
+    (
+        "accounts",
+        "delete",
+        "user gone",
+        "delete user gone and its home /home/gone (no longer declared)",
+        (),
+        ("home", "name"),
+    ),
+    (
+        "accounts",
+        "delete",
+        "user olduser",
+        "delete user olduser and its home /home/olduser (no longer declared)",
+        (),
+        ("home", "name"),
+    ),
+]
+
+NEWKEYS = [
+    (
+        "accounts",
+        "update",
+        "user claire",
+        "update sftp user claire",
+        (
+            ("-", 'key restrict,command="internal-sftp" ssh-ed25519 …9dm0z/Mr claire@alpine-books'),
+            ("+", 'key restrict,command="internal-sftp" ssh-ed25519 …KEYNEWK1 c@new'),
+        ),
+        ("adopt", "comment", "home", "keys", "name", "shell", "unlock"),
+    ),
+    (
+        "accounts",
+        "create",
+        "user newbie",
+        "create ssh user newbie (1 key(s))",
+        (("+", "key ssh-ed25519 …9dm0z/Mr claire@alpine-books"),),
+        ("comment", "home", "keys", "name", "shell"),
+    ),
+    (
+        "accounts",
+        "lock",
+        "user olduser",
+        "lock user olduser (no longer declared; --allow-destroy deletes it)",
+        (("-", "key ssh-ed25519 …YOLDKEY1 old@laptop"),),
+        ("home", "name"),
+    ),
+]
+
+GONE = [
+    (
+        "accounts",
+        "update",
+        "user gone",
+        "update ssh user gone",
+        (
+            ("-", "shell /bin/sh"),
+            ("+", "shell /bin/bash"),
+            ("+", "unlock (declared again)"),
+            ("+", "key ssh-ed25519 …9dm0z/Mr claire@alpine-books"),
+        ),
+        ("adopt", "comment", "home", "keys", "name", "shell", "unlock"),
+    ),
+    (
+        "accounts",
+        "lock",
+        "user olduser",
+        "lock user olduser (no longer declared; --allow-destroy deletes it)",
+        (("-", "key ssh-ed25519 …YOLDKEY1 old@laptop"),),
+        ("home", "name"),
+    ),
+]
+
+SHELL = [
+    (
+        "accounts",
+        "update",
+        "user claire",
+        "update ssh user claire",
+        (
+            ("-", "shell /usr/sbin/nologin"),
+            ("+", "shell /bin/bash"),
+            ("-", 'key restrict,command="internal-sftp" ssh-ed25519 …9dm0z/Mr claire@alpine-books'),
+            ("+", "key ssh-ed25519 …9dm0z/Mr claire@alpine-books"),
+        ),
+        ("adopt", "comment", "home", "keys", "name", "shell", "unlock"),
+    ),
+    (
+        "accounts",
+        "lock",
+        "user olduser",
+        "lock user olduser (no longer declared; --allow-destroy deletes it)",
+        (("-", "key ssh-ed25519 …YOLDKEY1 old@laptop"),),
+        ("home", "name"),
+    ),
+]
+
+
+def _firewall(name: str, file_sha: str = "-", pending: str = "no") -> list[Change | Note]:
+    desired, _ = firewall.desired(inputs(server("web1")))
+    sha = desired.sha256 if file_sha == "desired" else file_sha
+    observed = firewall.parse(nft_output(name, sha, pending))
+    assert isinstance(observed, firewall.FirewallObserved)
+    return list(firewall.diff(desired, observed, DiffOptions()))
+
+
+@pytest.mark.parametrize(
+    ("recorded", "file_sha", "pending", "expected"),
+    [
+        ("drifted-web1", "desired", "no", DRIFTED),
+        ("empty", "-", "no", EMPTY),
+        ("converged-web1", "0" * 64, "no", FILE),
+        ("converged-web1", "desired", "yes", PENDING),
+    ],
+    ids=["drifted", "empty", "file-only", "pending-rollback"],
+)
+def test_firewall_changes_whole(
+    recorded: str, file_sha: str, pending: str, expected: list[tuple[Any, ...]]
+) -> None:
+    assert whole(_firewall(recorded, file_sha, pending)) == expected
+
+
+def _accounts(srv_changes: tuple[dict[str, Any], ...] | None, allow_destroy: bool = False) -> Any:
+    if srv_changes is None:
+        desired, _ = accounts.desired(inputs(server("shop1"), client("alpine-books")))
+    else:
+        desired, _ = accounts.desired(inputs(with_accounts("shop1", *srv_changes)))
+    return accounts.diff(desired, recorded_accounts(), DiffOptions(allow_destroy=allow_destroy))
+
+
+@pytest.mark.parametrize(
+    ("changes", "allow_destroy", "expected"),
+    [
+        (None, False, LOCK),
+        (None, True, DESTROY),
+        (({"keys": [NEW_KEY]}, {"name": "newbie", "kind": "ssh"}), False, NEWKEYS),
+        (({}, {"name": "gone", "kind": "ssh"}), False, GONE),
+        (({"kind": "ssh"},), False, SHELL),
+    ],
+    ids=[
+        "undeclared-locked",
+        "undeclared-deleted",
+        "new-user-new-key",
+        "locked-declared-again",
+        "sftp-to-ssh",
+    ],
+)
+def test_accounts_changes_whole(
+    changes: tuple[dict[str, Any], ...] | None, allow_destroy: bool, expected: list[tuple[Any, ...]]
+) -> None:
+    assert whole(_accounts(changes, allow_destroy)) == expected
