@@ -5,14 +5,18 @@ tests/data/reconcile: written to kill the mutants that survived in `bench/mutati
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from dagsync.reconcile.core import Change, DiffOptions, Note
-from dagsync.reconcile.resources import accounts, firewall
+from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.resources import accounts, firewall, rootaccess
 from test_reconcile_resources import (
+    NOW,
+    cime,
     client,
     inputs,
     nft_output,
@@ -276,3 +280,37 @@ def test_accounts_changes_whole(
     changes: tuple[dict[str, Any], ...] | None, allow_destroy: bool, expected: list[tuple[Any, ...]]
 ) -> None:
     assert whole(_accounts(changes, allow_destroy)) == expected
+
+
+JULIEN = (
+    'expiry-time="202611241100Z" ssh-ed25519 '
+    "AAAAC3NzaC1lZDI1NTE5AAAAIMUDNFCZpuxxm/jUuDt6bs8t9qoj8YWIcPtkbyb8Izsu julien@cime-laptop"
+)
+
+
+def test_root_access_opened_then_closed_whole() -> None:
+    opened, _ = rootaccess.desired(inputs(server("dev1"), cime(), now=NOW))
+    nothing = rootaccess.parse(CommandResult(0, "", ""))
+    assert isinstance(nothing, rootaccess.RootObserved)
+    [grant] = rootaccess.diff(opened, nothing, DiffOptions())
+    assert isinstance(grant, Change)
+    assert (str(grant.action), grant.resource, grant.summary) == (
+        "create",
+        "/root/.ssh/authorized_keys",
+        "root access for Julien Favre until 12:00 Paris time (REQ-2026-021)",
+    )
+    assert [(d.sign, d.text) for d in grant.details] == [("+", JULIEN)]
+    assert grant.payload == {"lines": [JULIEN]}
+    present = rootaccess.parse(CommandResult(0, f"block\nline\t{JULIEN}\n", ""))
+    assert isinstance(present, rootaccess.RootObserved)
+    assert rootaccess.diff(opened, present, DiffOptions()) == []
+    closed, _ = rootaccess.desired(inputs(server("dev1"), cime(), now=NOW + dt.timedelta(days=1)))
+    [close] = rootaccess.diff(closed, present, DiffOptions())
+    assert isinstance(close, Change)
+    assert (str(close.action), close.resource, close.summary) == (
+        "update",
+        "/root/.ssh/authorized_keys",
+        "close root access (no window open)",
+    )
+    assert [(d.sign, d.text) for d in close.details] == [("-", JULIEN)]
+    assert close.payload == {"lines": []}
