@@ -435,7 +435,7 @@ def _saved(repo: Repository, monkeypatch: pytest.MonkeyPatch, name: str = "empty
     return plan(repo, web1_only())
 
 
-def test_a_saved_plan_still_matching_is_applied_as_saved(
+def test_a_saved_plan_still_matching_applies_the_plan_computed_now(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     saved = _saved(repo, monkeypatch)
@@ -446,7 +446,8 @@ def test_a_saved_plan_still_matching_is_applied_as_saved(
         ),
     )
     report, shown = apply(repo, Selection(), saved=saved)
-    assert shown == [saved] and report.plan is saved
+    assert shown == [saved] and report.plan is shown[0]  # equal to the file: applied
+    assert shown[0] is not saved  # what is applied is computed from the repository
     assert report.results[0].status is HostStatus.APPLIED
     assert net.connects == [(WEB1, 22, "root", 10.0), (WEB1, 22, "root", 5.0)]
 
@@ -507,7 +508,7 @@ def test_a_host_whose_saved_part_failed_to_lock_is_failed_and_the_others_checked
     saved = _saved(repo, monkeypatch)
     network(monkeypatch, FakeHost(WEB1, refuse=Unreachable("no route to host")))
     report, shown = apply(repo, Selection(), saved=saved)
-    assert shown == [saved]
+    assert shown == []  # the plan computed now has nothing to change: nothing to confirm
     assert [(r.status, r.message) for r in report.results] == [
         (HostStatus.FAILED, "no route to host")
     ]

@@ -467,8 +467,8 @@ def test_a_saved_plan_that_deletes_needs_allow_destroy_at_apply_time() -> None:
     deleting = Change("accounts", Action.DELETE, "user old", "delete user old", (), {"name": "old"})
     saved = plan_of(target("web1", deleting))
     with pytest.raises(DagsyncError, match="apply it with --allow-destroy"):
-        _check_saved(saved, [], RunOptions())
-    assert _check_saved(saved, [], RunOptions(allow_destroy=True)) is saved
+        _check_saved(saved, saved, RunOptions())
+    assert _check_saved(saved, saved, RunOptions(allow_destroy=True)) is saved
 
 
 def test_ssh_sockets_are_created_with_tcp_nodelay() -> None:

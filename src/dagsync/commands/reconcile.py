@@ -105,7 +105,17 @@ def _context(
     else:
         _refuse_other_scope(scope, saved)
         kinds, selection = saved.kinds, Selection(*saved.selection)
-    return Context(repo, selection, overrides, _options(scope), kinds)
+    return Context(repo, selection, overrides, _options(scope), kinds, commit=_head(scope.root))
+
+
+def _head(root: Path) -> str | None:
+    """The commit plans are computed at (recorded in a saved plan); None outside git."""
+    from ..gitops.repo import GitError, open_repo, resolve
+
+    try:
+        return resolve(open_repo(root), "HEAD")
+    except GitError:
+        return None
 
 
 def _refuse_other_scope(scope: Scope, saved: Combined) -> None:
@@ -237,6 +247,10 @@ def run_apply(
     repo, overrides = _load(scope)
     saved = drivers.Combined.loads(plan_file.read_text(), str(plan_file)) if plan_file else None
     ctx = _context(scope, repo, overrides, saved)
+    if saved is not None:
+        from ..reconcile.combine import refuse_other_commit
+
+        refuse_other_commit(saved.plan, ctx.commit)
     drivers.check_selection(repo, ctx.selection)
     from ..reconcile.lock import run_lock
 
@@ -270,9 +284,18 @@ def _lock_scope(repo: Repository, selection: Any) -> list[str]:
 def _apply(
     ctx: Context, rows: list[Driver], confirm: Callable[[Plan], bool], saved: Combined | None
 ) -> ApplyReport:
-    """One driver: it plans under its locks and asks; several: one combined plan first."""
-    from ..reconcile import drivers
+    """One driver: it plans under its locks and asks; several: one combined plan first.
 
+    A saved plan is only what must match: every driver plans again (reads only, the read
+    commands and changes are the repository's, never the file's) and any difference refuses
+    before anything is locked or changed; each driver then applies its own fresh plan."""
+    from ..reconcile import drivers
+    from ..reconcile.combine import refuse_moved
+
+    if saved is not None:
+        fresh = drivers.plan_all(ctx, rows)
+        refuse_moved(saved.plan, fresh.plan)
+        saved = fresh  # equal to the file; from here on nothing of the file is used
     if len(rows) == 1:
         return drivers.apply_single(
             rows[0], ctx, confirm, saved.part(rows[0].name) if saved else None

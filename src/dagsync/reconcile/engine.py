@@ -26,7 +26,7 @@ from .desired import HostDesired, Selection, host_desired, server_inputs
 from .errors import HostError, LockHeld
 from .inventory import Credentials, Endpoint, Overrides, credentials, endpoint
 from .lock import ApplyLocked
-from .plan import Plan, TargetPlan, observed_fingerprint, stale_resources
+from .plan import Plan, TargetPlan, observed_fingerprint
 from .registry import HOST_KINDS, HOST_RESOURCES, host_resource
 from .report import ApplyReport, HostResult, HostStatus, host_status
 from .resource import ApplyOptions, CommandResult, Outcome, Status
@@ -117,17 +117,46 @@ def works_from_repository(
     return out
 
 
-def works_from_plan(repo: Repository, saved: Plan, overrides: Overrides) -> list[Work]:
-    servers = {f"{c.id}/{s.name}": s for c, s in repo.servers()}
+def works_from_plan(
+    repo: Repository,
+    saved: Plan,
+    overrides: Overrides,
+    now: dt.datetime | None = None,
+    kinds: frozenset[str] | None = None,
+    selection: Selection | None = None,
+) -> list[Work]:
+    """The hosts of a saved plan that have changes, each computed again from the repository.
+
+    Only the target names come from the file: where a host is, what is read on it and what
+    would change are the repository's.  A saved read command that is not the repository's
+    refuses the plan here, before any host is reached, so none of the file's commands ever
+    runs."""
+    keys = {t.target.key for t in saved.targets if t.changes and not t.error}
+    if not keys:
+        return []
+    works = {
+        w.target.key: w
+        for w in works_from_repository(
+            repo, selection or Selection(), overrides, now or dt.datetime.now(dt.UTC), kinds
+        )
+    }
     out = []
     for planned in saved.targets:
-        if planned.error or not planned.changes:
+        key = planned.target.key
+        if key not in keys:
             continue
-        server = servers.get(planned.target.key)
-        if server is None:
-            raise DagsyncError(f"{planned.target.key} is in the plan but not in the repository")
-        where = endpoint(planned.target.key, server, overrides)
-        out.append(Work(planned.target, where, planned.reads))
+        work = works.get(key)
+        if work is None:
+            raise DagsyncError(f"{key} is in the plan but not in the repository")
+        if work.error is None and dict(planned.reads) != dict(work.reads):
+            a, b = dict(planned.reads), dict(work.reads)
+            differ = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+            raise DagsyncError(
+                f"the saved plan's read commands of {key} ({', '.join(differ)}) are not the "
+                "ones the repository gives: no host was reached, nothing was applied. Run "
+                "`dagsync plan` again."
+            )
+        out.append(work)
     return out
 
 
@@ -310,10 +339,10 @@ def apply(
 ) -> ApplyReport:
     """Lock and read every host, plan (or check a saved plan), confirm, apply in parallel."""
     started = _now()
+    moment = now or dt.datetime.now(dt.UTC)
     if saved is not None:
-        works = works_from_plan(repo, saved, overrides)
+        works = works_from_plan(repo, saved, overrides, moment, options.kinds, selection)
     else:
-        moment = now or dt.datetime.now(dt.UTC)
         works = works_from_repository(repo, selection, overrides, moment, options.kinds)
     creds = credentials(repo.settings.ssh_user, overrides)
     holder = options.holder or "dagsync apply"
@@ -327,7 +356,7 @@ def apply(
         current = build_plan(
             observations, DiffOptions(options.allow_destroy), commit=commit, overrides=overrides
         )
-        chosen = _check_saved(saved, observations, options) if saved is not None else current
+        chosen = _check_saved(saved, current, options) if saved is not None else current
         if chosen.has_changes and not confirm(chosen):
             raise DagsyncError("apply cancelled: nothing was changed")
         planned = {t.target.key: t for t in chosen.targets}
@@ -355,29 +384,34 @@ def _all_locks_or_none(observations: Sequence[Observation]) -> None:
     )
 
 
-def _check_saved(saved: Plan, observations: Sequence[Observation], options: RunOptions) -> Plan:
+def _check_saved(saved: Plan, current: Plan, options: RunOptions) -> Plan:
+    """The plan computed now (`current`) if it is exactly the saved one for every host that
+    could be read: same read commands, fingerprints of what was read, changes and payloads.
+    The changes applied are always `current`'s, never the file's."""
     destructive = [c for t in saved.targets for c in t.changes if c.destructive]
     if destructive and not options.allow_destroy:
         raise DagsyncError(
             f"the plan deletes {len(destructive)} resource(s) "
             f"({destructive[0].summary}): apply it with --allow-destroy"
         )
+    from .combine import saved_differences
+
     by_key = {t.target.key: t for t in saved.targets}
     problems = []
-    for observation in observations:
-        key = observation.work.target.key
-        if observation.error is not None:
+    for fresh in current.targets:
+        if fresh.error is not None:
             continue  # reported as failed for this host
-        stale = stale_resources(by_key[key], observation.fingerprints())
-        if stale:
-            problems.append(f"{key}: {', '.join(stale)} changed since the plan was computed")
+        old = by_key[fresh.target.key]
+        problems += saved_differences(
+            replace(saved, targets=(old,)), replace(current, targets=(fresh,))
+        )
     if problems:
         raise DagsyncError(
             "the servers no longer match the saved plan, nothing was applied: "
             + "; ".join(problems)
             + ". Run `dagsync plan` again."
         )
-    return saved
+    return current
 
 
 def _apply_host(
