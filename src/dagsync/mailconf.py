@@ -26,14 +26,15 @@ Every value is checked again here, whatever the validator said (defence in depth
 an address or a client id that could split a Postfix or Dovecot line into more fields or
 more lines is refused (`UnsafeValue`), and so is anything that crosses clients (`CrossTenant`):
 one domain for two clients, or a forward of an address of a domain that is not the
-declaring client's own.
+declaring client's own; and so is a domain no client may have (`ReservedDomain`): DAG's own
+domains or a public mail provider's (policies/dag.yaml, see `dagsync.reserved`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
@@ -72,6 +73,10 @@ class CrossTenant(UnsafeValue):
     """A mail table entry that would reach another client's domain or address."""
 
 
+class ReservedDomain(CrossTenant):
+    """A client's mail domain that is DAG's own or a public mail provider's."""
+
+
 _DOMAIN = re.compile(DOMAIN_PATTERN)
 _ADDRESS = re.compile(MAIL_ADDRESS_PATTERN)
 _CLIENT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
@@ -106,6 +111,18 @@ def domain_owners(quotas: Iterable[DomainQuota]) -> dict[str, str]:
                 "a domain belongs to one client"
             )
     return owners
+
+
+def refuse_reserved(quotas: Iterable[DomainQuota], reserved: Callable[[str], str | None]) -> None:
+    """ReservedDomain when a client's domain is one no client may have: `reserved(domain)`
+    says why (e.g. `dagsync.reserved.reserved_domain` with policies/dag.yaml), or None."""
+    for q in quotas:
+        why = reserved(q.domain)
+        if why is not None:
+            raise ReservedDomain(
+                f"client {q.client} declares the mail domain {q.domain}: {why}, never a "
+                "client's (policies/dag.yaml)"
+            )
 
 
 def check_forward(forward: Forward, owners: Mapping[str, str]) -> None:

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from .base import HHMM, Amount, Email, HostName, SafePath, Slug, SshPublicKey, Strict, UserName
+from .base import (
+    HHMM,
+    Amount,
+    Email,
+    HostName,
+    MailDomain,
+    SafePath,
+    Slug,
+    SshPublicKey,
+    Strict,
+    UserName,
+)
 from .client import Channel, PaymentMethod
 from .server import BackupScope, Frequency, Metric, ServerType
 
@@ -129,13 +140,59 @@ class ObserverAccount(Strict):
     )
 
 
+class PrefixBound(Strict):
+    """A size limit on networks, per family: a network wider than a /`ipv4` (IPv4) or a
+    /`ipv6` (IPv6), i.e. with a shorter prefix, is over it."""
+
+    ipv4: int = Field(ge=1, le=32, description="Shortest IPv4 prefix length within the bound.")
+    ipv6: int = Field(ge=1, le=128, description="Shortest IPv6 prefix length within the bound.")
+
+    def prefix(self, version: int) -> int:
+        return self.ipv4 if version == 4 else self.ipv6
+
+    def addresses(self, version: int) -> int:
+        """How many addresses one network of the bound's prefix holds."""
+        return 1 << ((32 if version == 4 else 128) - self.prefix(version))
+
+
+# DAG's office and bastion ranges grant access to every server's SSH port: a range wider than
+# a /24 (IPv4) or a /48 (IPv6, one site) is a typo or a hostile edit, never an office.
+MANAGEMENT_WIDEST = PrefixBound(ipv4=24, ipv6=48)
+
+
+def _management_range(net: IPv4Network | IPv6Network) -> IPv4Network | IPv6Network:
+    widest = MANAGEMENT_WIDEST.prefix(net.version)
+    if net.prefixlen < widest:
+        raise ValueError(
+            f"management range {net} is wider than a /{widest}: it would open SSH on every "
+            "server to far more than DAG's office and bastion; list the exact ranges"
+        )
+    return net
+
+
+ManagementRange = Annotated[IPv4Network | IPv6Network, AfterValidator(_management_range)]
+# A public mail provider's domain, e.g. gmail.com; `yahoo.*` stands for yahoo.<any suffix>.
+MailDomainPattern = Annotated[
+    str,
+    Field(
+        pattern=r"^([a-z0-9](-*[a-z0-9])*\.)+([a-z0-9](-*[a-z0-9])*|\*)$",
+        max_length=253,
+        description="A domain; a final `*` label stands for any public suffix (yahoo.*).",
+    ),
+]
+
+
 class DagSettings(Strict):
     """policies/dag.yaml: company settings every client is checked against."""
 
     company: str
     accounting_email: Email
     ovh_account: str
-    management_ranges: list[IPv4Network | IPv6Network] = Field(min_length=1)
+    management_ranges: list[ManagementRange] = Field(
+        min_length=1,
+        description="DAG's office and bastion ranges (each at most a /24 in IPv4, a /48 in "
+        "IPv6): they always keep SSH access to every server.",
+    )
     public_services: list[Slug] = Field(
         description="Services that may be opened to the whole Internet when declared public."
     )
@@ -152,6 +209,25 @@ class DagSettings(Strict):
         "version cannot write).",
     )
     ssh_user: UserName = "root"
+    own_domains: list[MailDomain] = Field(
+        default_factory=list,
+        description="DAG's own domains, besides the registrable domains of its mail and "
+        "storage hosts: no client may claim them or their subdomains as mail domains.",
+    )
+    public_mail_domains: list[MailDomainPattern] = Field(
+        default_factory=list,
+        description="Domains of public mail providers (gmail.com, yahoo.*): no client may "
+        "claim them or their subdomains as mail domains.",
+    )
+    public_sources: PrefixBound = Field(
+        default=PrefixBound(ipv4=8, ipv6=16),
+        description="Open-port sources that together cover more addresses than one network "
+        "of this size count as the whole Internet.",
+    )
+    blocklist_widest: PrefixBound = Field(
+        default=PrefixBound(ipv4=16, ipv6=32),
+        description="The widest network a blocklist entry may block.",
+    )
     observer: ObserverAccount | None = Field(
         default=None,
         description="The read-only observer key that plans run with; none: no observer.",

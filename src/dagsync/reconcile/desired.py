@@ -53,7 +53,7 @@ def server_inputs(
         if not selection.wants(config.id, server.name):
             continue
         target = Target(config.id, server.name, production=server.role is Role.PRODUCTION)
-        blocked = blocked_for(config.id, repo.clients)
+        blocked = blocked_for(config.id, repo.clients, repo.settings)
         out.append(ServerInputs(target, config.client, server, management, blocked, now))
     _refuse_unknown(repo, selection)
     return out

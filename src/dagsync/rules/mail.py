@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from ..billing import MailQuotaTerms, slices_for
 from ..model.client import Mail, MailHosting
+from ..reserved import reserved_domain
 from .base import ERROR, WARNING, ClientContext, Violation, rule
 
 _MAIL = ("mail",)
@@ -334,4 +335,50 @@ def mail_external_forward(ctx: ClientContext) -> Iterator[Violation]:
                 f"forwarding {forward.source} to the external {forward.target} is discouraged "
                 "(spam forwarded from the shared servers hurts their reputation): if the "
                 "client insists, add `request: REQ-...` to this forward citing the request",
+            )
+
+
+@rule(id="MAIL008", severity=ERROR, article="6.1", clause=_DOMAIN_CLAUSE)
+def mail_domain_claimable(ctx: ClientContext) -> Iterator[Violation]:
+    """No client claims DAG's own domains or a public mail provider's as a mail domain.
+
+    What it checks:
+        No `mail.domains` entry is, or is under, one of DAG's own domains (`own_domains` of
+        policies/dag.yaml, and the registrable domains of its `mail_hosts` and
+        `backup_storages` host names, by the Public Suffix List) or a public mail provider's
+        domain (`public_mail_domains` of policies/dag.yaml: gmail.com, `yahoo.*` for
+        yahoo.<any public suffix>...), whatever the client's mail hosting.
+
+        Accepted: the client's own domains. That the client owns a domain is not proved
+        here: the validator works offline (no DNS). The proof is DAG's at onboarding, when it
+        takes over the domain's DNS zone at OVH (Article 4: DAG buys the domain names from
+        OVH) and publishes its MX, SPF and DKIM records; the CrossTenant checks of the mail
+        renderer (dagsync.mailconf) keep one domain to one client.
+
+    Why:
+        Article 6.1: "Le domaine lié à l'email doit être hébergé sur un serveur DAG
+        Technologies". A vhost alias is enough for MAIL001, so a client could declare
+        gmail.com or DAG's own domain, then forward its addresses (support@, anyone@) out of
+        DAG's shared mail servers: those domains are never a client's.
+
+    Failing example (clients/alpine-books/client.yaml):
+        mail:
+          hosting: dedicated
+          domains: [alpine-books.example, dagtechnologies.example]
+
+    Passing example (clients/alpine-books/client.yaml):
+        mail:
+          hosting: dedicated
+          domains: [alpine-books.example]
+
+    Fix:
+        Remove the domain: only the client's own domains are hosted on shared mail.
+    """
+    for index, domain in enumerate(ctx.client.mail.domains):
+        why = reserved_domain(domain, ctx.dag)
+        if why is not None:
+            yield Violation(
+                ctx.client_doc,
+                (*_MAIL, "domains", index),
+                f"{domain} cannot be a client's mail domain: {why} (policies/dag.yaml); remove it",
             )

@@ -57,6 +57,8 @@ RULES: tuple[Rule, ...] = (
     security.ssh_port_free,  # SEC004
     security.protections_on,  # SEC005
     security.blocklist_propagation,  # SEC006
+    security.blocklist_bounded,  # SEC007
+    security.reverse_dns_own_ip,  # SEC008
     # Edge firewall, Art. 4
     edge.edge_rules_fit,  # EDG001
     # Supervision, Art. 4
@@ -81,6 +83,7 @@ RULES: tuple[Rule, ...] = (
     mail.mail_cc_limit,  # MAIL005
     mail.mail_no_smtp_from_sites,  # MAIL006
     mail.mail_external_forward,  # MAIL007
+    mail.mail_domain_claimable,  # MAIL008
     # Advice, Art. 6.1 (warnings)
     advice.production_apart,  # ADV001
     advice.one_dev_space,  # ADV002

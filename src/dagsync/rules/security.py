@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from ipaddress import IPv4Network, IPv6Network
 
 from ..model.server import OpenPort, Protocol, port_bounds
+from ..reserved import blocked_problem, public_index
 from .base import ERROR, ClientContext, ServerEntry, Violation, rule
 from .common import ask_for_request, declared
 
@@ -37,6 +37,11 @@ _PLACEHOLDERS = frozenset(
         "ask client",
         "unknown",
     }
+)
+_IP_CLAUSE = (
+    "DAG Technologies s'approvisionne auprès de son fournisseur exclusif OVH pour toute "
+    "prestation concernant : […] Les services (bande passante, noms de domaine, adresses IP, "
+    "certificat SSL...)"
 )
 _SSH_SERVICES = frozenset({"ssh", "sftp"})  # sftp runs inside sshd, on its port
 
@@ -99,30 +104,31 @@ def port_justification(ctx: ClientContext) -> Iterator[Violation]:
                 )
 
 
-def _whole_internet(source: object) -> bool:
-    if source == "any":
-        return True
-    return isinstance(source, IPv4Network | IPv6Network) and source.prefixlen == 0
-
-
 @rule(id="SEC002", severity=ERROR, article="4", clause=_FIREWALL_CLAUSE)
 def public_ports(ctx: ClientContext) -> Iterator[Violation]:
     """A port open to the whole Internet serves a public service, declared as such.
 
     What it checks:
-        An open port whose `sources` include `any`, `0.0.0.0/0` or `::/0` declares
+        An open port whose `sources` include `any`, or whose sources of one IP version
+        together (merged) cover more addresses than a network of `public_sources` in
+        policies/dag.yaml (a /8 in IPv4, a /16 in IPv6: `0.0.0.0/0`, `::/0`, and
+        `[0.0.0.0/1, 128.0.0.0/1]` alike), is open to the whole Internet: it declares
         `public: true`, and has a `service` among the `public_services` of policies/dag.yaml
         or cites the client's request (`request:`) for that opening.
 
         Accepted: a public service (https, smtp...) open to everyone with `public: true`;
         any other service (e.g. sftp for the client's own customers) open to everyone with
         `public: true` and the client's request, since Article 4 opens ports to the client's
-        external needs; any service restricted to named networks.
+        external needs; any service restricted to named networks that together cover at most
+        a /8 (IPv4) and a /16 (IPv6).
 
     Why:
         Article 4 opens ports to match the client's external needs; a database or an
         administration port open to everyone is an attack surface nobody needs. Declaring
-        `public: true` makes the exposure explicit in review.
+        `public: true` makes the exposure explicit in review. Sources that split the address
+        space into pieces (two /1s, many /9s) open the port to everyone all the same: what
+        counts is how much of the space they cover once merged, and more than the largest
+        block ever given to one organisation (a /8) is no longer one partner's network.
 
     Failing example (clients/velo-savoie/servers/db1.yaml):
         firewall:
@@ -172,7 +178,7 @@ def public_ports(ctx: ClientContext) -> Iterator[Violation]:
     public = ctx.dag.public_services
     for entry in ctx.servers:
         for _, port, path in _ports(entry):
-            wide = next((j for j, s in enumerate(port.sources) if _whole_internet(s)), None)
+            wide = public_index(list(port.sources), ctx.dag.public_sources)
             if wide is None:
                 continue
             if port.service not in public and port.request is None:
@@ -386,3 +392,99 @@ def blocklist_propagation(ctx: ClientContext) -> Iterator[Violation]:
                 f"`{name}` is off, which only the client can ask for: "
                 + ask_for_request(ctx, "network"),
             )
+
+
+@rule(id="SEC007", severity=ERROR, article="4", terms=("blocklist_propagation",))
+def blocklist_bounded(ctx: ClientContext) -> Iterator[Violation]:
+    """A blocklist entry is narrow and leaves DAG's own hosts out.
+
+    What it checks:
+        Each `network.blocklist[].address` is at most as wide as `blocklist_widest` of
+        policies/dag.yaml (a /16 in IPv4, a /32 in IPv6: never `0.0.0.0/0` nor `::/0`), and
+        covers no address of DAG's storage and mail hosts (`backup_storages[].address`,
+        `mail_hosts[].address`). The management ranges are SEC003's; another client's
+        server addresses are REP015's.
+
+        Accepted: addresses and networks up to a /16 (IPv4) or a /32 (IPv6) that leave DAG's
+        hosts out.
+
+    Why:
+        Article 4: "le blocage d'une attaque sur un serveur est répercuté immédiatement sur
+        l'ensemble du réseau de serveur client". A blocked network lands on every server of
+        the client and, shared network-wide, on every server of every client, before the
+        rule that accepts established connections: a wide entry cuts those servers off a
+        large part of the Internet, and one covering a storage or mail host stops every
+        client's backups or mail. An attack comes from addresses, not from a continent.
+
+    Failing example (clients/velo-savoie/client.yaml):
+        network:
+          blocklist:
+            - address: 0.0.0.0/1
+              reason: Scans from everywhere
+              added_on: 2026-10-02
+
+    Passing example (clients/velo-savoie/client.yaml):
+        network:
+          blocklist:
+            - address: 198.51.100.66/32
+              reason: SSH brute force against web1 (intrusion detection alert)
+              added_on: 2026-10-02
+            - address: 203.0.113.200/29
+              reason: Credential stuffing on the shop login
+              added_on: 2026-11-12
+
+    Fix:
+        Block the attacking addresses themselves (or their narrowest block), leaving DAG's
+        hosts out.
+    """
+    for index, blocked in enumerate(ctx.client.network.blocklist):
+        problem = blocked_problem(blocked.address, ctx.dag, management=False)
+        if problem is not None:
+            yield Violation(
+                ctx.client_doc,
+                ("network", "blocklist", index, "address"),
+                f"blocking {problem}: the blocklist lands on every server of the client (and, "
+                "shared network-wide, of every client); block the attacking addresses "
+                "themselves",
+            )
+
+
+@rule(id="SEC008", severity=ERROR, article="4", clause=_IP_CLAUSE)
+def reverse_dns_own_ip(ctx: ClientContext) -> Iterator[Violation]:
+    """A reverse DNS entry names one of the server's own addresses.
+
+    What it checks:
+        Each `reverse_dns[].ip` is one of the server's `ips`.
+
+        Accepted: reverse DNS names for any of the server's own addresses.
+
+    Why:
+        Article 4: DAG obtains the IP addresses of each server from OVH and manages them. A
+        reverse DNS entry on an address the server does not hold would rename another
+        server's address, maybe another client's: its mail would then fail the
+        reverse-DNS checks of receiving servers, or carry the declaring client's name.
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        reverse_dns:
+          - {ip: 198.51.100.20, name: shop1.alpine-books.example.}
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        reverse_dns:
+          - {ip: 203.0.113.10, name: shop1.alpine-books.example.}
+
+    Fix:
+        Use one of the server's own addresses, or declare the address in `ips` if OVH gave
+        it to this server.
+    """
+    for entry in ctx.servers:
+        own = set(entry.model.ips)
+        for index, reverse in enumerate(entry.model.reverse_dns):
+            if reverse.ip not in own:
+                yield Violation(
+                    entry.doc,
+                    ("reverse_dns", index, "ip"),
+                    f"reverse DNS for {reverse.ip}, which is not an address of {entry.name} "
+                    f"(ips: {', '.join(map(str, entry.model.ips)) or 'none'}): name only the "
+                    "server's own addresses",
+                    server=entry.name,
+                )

@@ -18,6 +18,7 @@ from ipaddress import IPv4Network, IPv6Network, collapse_addresses
 from typing import Any
 
 from ...model.server import OpenPort
+from ..blocklist import refuse_blocked
 from ..core import Action, Change, Detail, DiffOptions, Note, Unknown, lines
 from ..resource import ApplyOptions, CommandResult, Executor, Net, Outcome, ServerInputs
 from . import confirm
@@ -109,6 +110,7 @@ def desired_table(inputs: ServerInputs) -> Table:
 
 
 def desired(inputs: ServerInputs) -> tuple[FirewallDesired, tuple[Note, ...]]:
+    refuse_blocked(inputs.blocked)  # UnsafeValue: this server is not rendered
     table = desired_table(inputs)
     text = render(checked(table), f"{inputs.target.key}: {HEADER}")
     origins = tuple((str(e.network), f"{e.client}: {e.reason}") for e in inputs.blocked)

@@ -33,9 +33,10 @@ from ...backup.targets import (
     target_plan,
 )
 from ...errors import DagsyncError
-from ...model import CgvPolicy, Client, Server
+from ...model import CgvPolicy, Client, DagSettings, Server
 from ...model.client import MailHosting
 from ...repository import Repository
+from ...reserved import reserved_domain
 from ..core import Action, Change, Detail, Note, Unknown
 from ..engine import RunOptions, parallel
 from ..inventory import Overrides, credentials
@@ -101,8 +102,11 @@ def _refused(clients: Sequence[ClientMail]) -> list[mc.RefusedClient]:
     return out
 
 
-def desired(clients: Sequence[ClientMail]) -> tuple[MailDesired, tuple[Note, ...]]:
-    """The configuration of every shared mail host, from all the clients."""
+def desired(
+    clients: Sequence[ClientMail], dag: DagSettings | None = None
+) -> tuple[MailDesired, tuple[Note, ...]]:
+    """The configuration of every shared mail host, from all the clients (with `dag`, a
+    domain of DAG's or of a public mail provider is refused: `mailconf.ReservedDomain`)."""
     shared = [c for c in clients if c.client.mail.hosting is MailHosting.SHARED]
     notes: list[Note] = []
     quotas = []
@@ -130,6 +134,8 @@ def desired(clients: Sequence[ClientMail]) -> tuple[MailDesired, tuple[Note, ...
                     f"CGV limit of {limit} on the shared hosts",
                 )
             )
+    if dag is not None:
+        mc.refuse_reserved(quotas, lambda domain: reserved_domain(domain, dag))
     cc = min((c.policy.mail_cc_limit.value for c in shared), default=9)
     files = (
         (mc.DOVECOT_CONF, mc.render_dovecot()),
@@ -396,7 +402,7 @@ def plan_hosts(
     repo: Repository, clients: Sequence[ClientMail], overrides: Overrides, options: RunOptions
 ) -> Plan:
     """Read every mail host (nothing changed) and plan its shared-mail configuration."""
-    state, notes = desired(clients)
+    state, notes = desired(clients, repo.settings)
     hosts = _hosts(repo, overrides)
     for host in hosts:
         host.read = read(state)
@@ -414,7 +420,7 @@ def apply_hosts(
     """Lock and read each mail host, plan, confirm, apply each in parallel."""
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     clock = time.monotonic()
-    state, notes = desired(clients)
+    state, notes = desired(clients, repo.settings)
     hosts = _hosts(repo, overrides)
     for host in hosts:
         host.read = read(state)
