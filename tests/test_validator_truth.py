@@ -122,6 +122,19 @@ def test_an_invalid_section_of_one_server_hides_no_rule_from_the_other_servers(
     )
 
 
+def test_a_server_whose_name_is_invalid_is_still_checked_under_its_file_name(
+    repo_copy: Path, validate: Callable[..., Run]
+) -> None:
+    edit(repo_copy, DB1, "name: db1", "name: 12")
+    edit(repo_copy, DB1, "  antivirus: true", "  antivirus: false")
+    run = validate(repo_copy, "json")
+    assert run.code == 1 and "Traceback" not in run.err
+    assert run.at(DB1) == {
+        ("SCH002", line_of(repo_copy, DB1, "name: 12"), 7),
+        ("SEC005", line_of(repo_copy, DB1, "antivirus"), 14),
+    }
+
+
 def test_an_invalid_requests_file_names_the_request_rules(
     repo_copy: Path, validate: Callable[..., Run]
 ) -> None:

@@ -21,7 +21,7 @@ from .document import ClientFiles, ClientIndex, Document, Located
 from .findings import Finding, Severity, pointer_from
 from .indexing import index_client, index_client_claims, index_server
 from .model import CgvPolicy, Client, DagSettings, Request, Requests, Server
-from .partial import SectionUnavailable, Unavailable, validate_sections
+from .partial import SectionUnavailable, Unavailable, is_unavailable, validate_sections
 from .schema_errors import schema_problems
 from .yamlio import line_column, load
 
@@ -521,11 +521,7 @@ def _check_servers(
         if server is None:
             unreadable.add(stem)
             continue
-        try:
-            server_name = server.name
-        except SectionUnavailable:
-            server_name = stem
-        servers.append((server_name, server, doc))
+        servers.append((stem if is_unavailable(server.name) else server.name, server, doc))
     return servers, frozenset(unreadable)
 
 
@@ -608,7 +604,7 @@ def _run_rule(rule: Rule, ctx: ClientContext) -> tuple[list[Violation], str | No
             ctx = replace(
                 ctx,
                 servers=tuple(e for e in ctx.servers if e is not server),
-                unreadable_servers=ctx.unreadable_servers | {server.name},
+                unreadable_servers=ctx.unreadable_servers | {Path(server.doc.rel).stem},
             )
     return [], where
 
