@@ -218,6 +218,23 @@ def test_the_reviewers_forged_plan_file_is_refused_and_none_of_it_runs(
     assert not [w for w in FORGED_WORDS if w in sent(net)]
 
 
+def test_a_saved_deletion_needs_allow_destroy_before_any_host_is_read(
+    repo_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = saved_file(repo_copy, tmp_path, monkeypatch)
+    data = json.loads(path.read_text())
+    gone = Change("accounts", Action.DELETE, "user old", "delete user old", payload={})
+    data["targets"][0]["changes"].append(gone.as_json())
+    path.write_text(json.dumps(data))
+    net = network(monkeypatch, FakeHost(WEB1))
+    with pytest.raises(DagsyncError) as error:
+        run_apply(scope(repo_copy), yes=True, plan_file=path, record=False)
+    assert str(error.value) == (
+        "the plan deletes 1 resource(s) (delete user old): apply it with --allow-destroy"
+    )
+    assert net.connects == []
+
+
 def test_an_untouched_plan_file_still_applies(
     repo_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

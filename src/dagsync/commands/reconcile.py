@@ -293,6 +293,12 @@ def _apply(
     from ..reconcile.combine import refuse_moved
 
     if saved is not None:
+        destructive = [c for t in saved.plan.targets for c in t.changes if c.destructive]
+        if destructive and not ctx.options.allow_destroy:
+            raise DagsyncError(
+                f"the plan deletes {len(destructive)} resource(s) "
+                f"({destructive[0].summary}): apply it with --allow-destroy"
+            )
         fresh = drivers.plan_all(ctx, rows)
         refuse_moved(saved.plan, fresh.plan)
         saved = fresh  # equal to the file; from here on nothing of the file is used
