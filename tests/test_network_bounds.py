@@ -308,3 +308,31 @@ def test_a_narrow_management_range_is_accepted(repo_copy: Path) -> None:
     path.write_text(path.read_text().replace("  - 192.0.2.64/29\n", '  - "2001:db8:1::/48"\n'))
     findings = validate_repository(repo_copy, use_cache=False).findings
     assert [f.rule for f in findings if f.severity.value == "error"] == []
+
+
+def test_a_blocklist_entry_on_another_clients_server_names_both_places(repo_copy: Path) -> None:
+    client = repo_copy / "clients" / "velo-savoie" / "client.yaml"
+    client.write_text(
+        client.read_text().replace("address: 198.51.100.66/32", "address: 203.0.113.10/32")
+    )
+    findings = validate_repository(repo_copy, use_cache=False).findings
+    assert [(f.rule, f.file, f.line, f.column, f.related) for f in findings] == [
+        (
+            "REP015",
+            "clients/velo-savoie/client.yaml",
+            39,
+            16,
+            (("clients/alpine-books/servers/shop1.yaml", 9, 7),),
+        )
+    ]
+
+
+def test_a_blocklist_entry_on_the_clients_own_server_is_not_refused(repo_copy: Path) -> None:
+    client = repo_copy / "clients" / "velo-savoie" / "client.yaml"
+    web1 = (repo_copy / "clients" / "velo-savoie" / "servers" / "web1.yaml").read_text()
+    own = re.search(r"^ips: \[([0-9.]+)", web1, re.MULTILINE)
+    assert own is not None
+    client.write_text(
+        client.read_text().replace("address: 198.51.100.66/32", f"address: {own[1]}/32")
+    )
+    assert validate_repository(repo_copy, use_cache=False).findings == ()

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from pathlib import Path
 
 from .document import ClientIndex, Document, Located
 from .findings import Finding, Severity, pointer_from
 from .indexing import read_claims
+
+Net = IPv4Network | IPv6Network
 
 _KINDS = (
     # index field, rule, what
@@ -35,6 +38,7 @@ def repository_findings(
     for kind, rule, what in _KINDS:
         findings.extend(_duplicates(indexes, kind, rule, what, locator))
     findings.extend(_tenancy(indexes, locator))
+    findings.extend(_blocked_servers(indexes, locator))
     if changed:
         findings = [_anchored(f, frozenset(changed)) for f in findings]
     return findings
@@ -214,6 +218,74 @@ def _databases(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterato
                     f"{locator.where(owner[1])}): a database name belongs to one client",
                     related=[o for f, o in claims[item.value] if f != folder],
                 )
+
+
+def _blocklist(root: Path, folder: str) -> list[tuple[Located, Net]]:
+    """The blocked networks of a client's client.yaml, read leniently (the schema reports
+    bad entries), with their places."""
+    rel = f"clients/{folder}/client.yaml"
+    try:
+        text = (root / rel).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    if "blocklist" not in text:
+        return []
+    from .yamlio import load
+
+    data, _ = load(text)
+    network = data.get("network") if isinstance(data, dict) else None
+    items = network.get("blocklist") if isinstance(network, dict) else None
+    out = []
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        address = item.get("address") if isinstance(item, dict) else None
+        try:
+            net = ip_network(str(address))
+        except ValueError:
+            continue
+        out.append((Located(str(net), rel, ("network", "blocklist", index, "address")), net))
+    return out
+
+
+def _blocked_servers(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterator[Finding]:
+    """REP015: a blocklist entry covering a server address of another client (the blocklist
+    lands on the client's servers and, shared network-wide, on every client's)."""
+    addresses = [
+        (folder, item, ip)
+        for folder in sorted(indexes)
+        for item in indexes[folder].ips
+        for ip in [_address(item.value)]
+        if ip is not None
+    ]
+    for folder in sorted(indexes):
+        for place, net in _blocklist(locator.root, folder):
+            hit = next(
+                (
+                    (owner, item)
+                    for owner, item, ip in addresses
+                    if owner != folder and ip.version == net.version and ip in net
+                ),
+                None,
+            )
+            if hit is None:
+                continue
+            owner, item = hit
+            yield locator.finding(
+                place,
+                "REP015",
+                folder,
+                f"blocking {place.value} would cut off {item.value}, an address of client "
+                f"{owner}'s server {Path(item.file).stem} ({locator.where(item)}): the "
+                "blocklist lands on every server of the client and, shared network-wide, of "
+                "every client; block the attacking addresses, never another client's server",
+                related=[item],
+            )
+
+
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        return ip_address(text)
+    except ValueError:
+        return None
 
 
 def _groups(indexes: Mapping[str, ClientIndex], kind: str) -> dict[str, list[tuple[str, Located]]]:

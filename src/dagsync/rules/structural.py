@@ -116,6 +116,14 @@ STRUCTURAL: tuple[StructuralRule, ...] = (
         "REP014", "Database name claimed by two clients", "A database name belongs to one client."
     ),
     StructuralRule(
+        "REP015",
+        "Blocklist entry covering another client's server",
+        "A `network.blocklist` entry covers an address of another client's server: the "
+        "blocklist lands on every server of the client and, shared network-wide (the "
+        "default), on every client's, before established connections are accepted. The "
+        "finding names both places; the firewall renderer refuses such an entry too.",
+    ),
+    StructuralRule(
         "LOC001",
         "Local state tracked by git",
         "A file under .dagsync-cache/ or .dagsync-sandbox/ (dagsync's local cache and sandbox "
