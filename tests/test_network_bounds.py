@@ -20,7 +20,7 @@ from dagsync.model.client import BlockedAddress
 from dagsync.model.policy import PrefixBound
 from dagsync.reconcile.blocklist import RefusedEntry, blocked_for
 from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.engine import works_from_repository
+from dagsync.reconcile.engine import RunOptions, works_from_repository
 from dagsync.reconcile.inventory import Overrides
 from dagsync.reconcile.resources import mail
 from dagsync.repository import Repository, load_repository
@@ -103,7 +103,7 @@ def test_mail_renderer_renders_the_clients_own_domains() -> None:
     assert [q.domain for q in state.quotas] == ["alpine-books.example"]
 
 
-def test_plan_of_the_mail_hosts_passes_the_settings_to_the_renderer(tmp_path: Path) -> None:
+def test_plan_of_the_mail_hosts_passes_the_settings_to_the_renderer() -> None:
     """`plan_hosts` renders with policies/dag.yaml: the refusal happens before any host is
     contacted, for a repository whose validation was bypassed."""
     repo = load_repository(PROJECT, validate=False)
@@ -119,8 +119,11 @@ def test_plan_of_the_mail_hosts_passes_the_settings_to_the_renderer(tmp_path: Pa
     hostile = Repository(repo.root, repo.settings, clients)
     with pytest.raises(mc.ReservedDomain, match=re.escape("hotmail.fr: `hotmail.fr` is a public")):
         mail.plan_hosts(
-            hostile, mail.clients_of(hostile, {c.id: POLICY for c in clients}), Overrides(), None
-        )  # type: ignore[arg-type]
+            hostile,
+            mail.clients_of(hostile, {c.id: POLICY for c in clients}),
+            Overrides(),
+            RunOptions(),
+        )
 
 
 # --- finding 7: sources that together are the whole Internet -----------------------------

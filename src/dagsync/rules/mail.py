@@ -350,10 +350,14 @@ def mail_domain_claimable(ctx: ClientContext) -> Iterator[Violation]:
         yahoo.<any public suffix>...), whatever the client's mail hosting.
 
         Accepted: the client's own domains. That the client owns a domain is not proved
-        here: the validator works offline (no DNS). The proof is DAG's at onboarding, when it
-        takes over the domain's DNS zone at OVH (Article 4: DAG buys the domain names from
-        OVH) and publishes its MX, SPF and DKIM records; the CrossTenant checks of the mail
-        renderer (dagsync.mailconf) keep one domain to one client.
+        here: the validator works offline (no DNS, no OVH call, in CI and in tests). The proof
+        is DAG's at onboarding, when it takes over the domain at OVH (Article 4: DAG buys the
+        domain names from OVH) and publishes its MX, SPF and DKIM records; an online check
+        (the domain's zone in DAG's OVH account, or its MX pointing at `mail_hosts`) would
+        belong to the mail hosts' plan (`dagsync plan`, dagsync.reconcile.resources.mail),
+        which already uses the network, and is not implemented. What holds offline: this
+        list, and the mail renderer (dagsync.mailconf) refusing these domains again and
+        keeping each domain to one client.
 
     Why:
         Article 6.1: "Le domaine lié à l'email doit être hébergé sur un serveur DAG
