@@ -315,7 +315,8 @@ def test_an_observer_plan_costs_the_round_trips_of_a_root_plan(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not timed: per host, the same connections and no more commands than the root key's;
-    for the host resources, one connection and one command per server."""
+    for the host resources, one connection and one command per server (N = 1).  A plan's
+    reads do not depend on what it finds: the three drifted hosts are read as the others."""
     root_all = _count_round_trips(world, monkeypatch, KINDS)
     root_hosts = _count_round_trips(world, monkeypatch, HOST_KINDS)
     monkeypatch.setenv(HOSTS_FILE_ENV, str(world.observer_file))
