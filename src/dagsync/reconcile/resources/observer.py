@@ -223,7 +223,8 @@ def batch_script(nonce: str, items: Sequence[tuple[str, Sequence[str]]]) -> str:
 
 def _batch_request(command: str) -> str | None:
     """The `batch` request that runs exactly `command` (a `facts.batch` script), or None."""
-    first = re.match(rf"printf '%s begin %s\\n' @@({NONCE_PATTERN}) ", command)
+    before_nonce = batch_frame().partition("DAGSYNC_BATCH_NONCE")[0]
+    first = re.match(re.escape(before_nonce) + f"({NONCE_PATTERN})", command)
     if first is None:
         return None
     nonce = first.group(1)
