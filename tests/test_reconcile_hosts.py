@@ -651,6 +651,50 @@ def test_a_saved_plan_is_applied_only_while_the_servers_still_match(
         assert tcp_probe(web1.address, 80, SHORT) == "timeout"
 
 
+def test_a_forged_plan_file_is_refused_and_none_of_its_commands_reaches_the_host(
+    converged: World, tmp_path: Path
+) -> None:
+    """The reviewer's forged plan: a read that runs a script, a change whose payload adds a
+    key to root's authorized_keys.  `apply --plan` recomputes the plan from the repository,
+    finds that it differs, and refuses; the host never sees the file's commands."""
+    w = converged
+    plan_file = tmp_path / "plan.json"
+    web1 = w.host("web1")
+    marker = "/tmp/dagsync-forged-read"
+    keys_before = web1.run("cat /root/.ssh/authorized_keys").stdout
+    with edited(w, w.servers_dir / "web1.yaml") as data:
+        data["firewall"]["open_ports"][1]["port"] = 8080  # a real change, so the plan applies
+        save(w.servers_dir / "web1.yaml", data)
+        assert run_plan(scope(w), "json", detailed_exitcode=True, out=plan_file) == 2
+        plan = json.loads(plan_file.read_text())
+        (target,) = [t for t in plan["targets"] if t["target"]["name"] == "web1"]
+        target["reads"] = [
+            {"kind": r["kind"], "command": f"touch {marker}; {r['command']}"}
+            for r in target["reads"]
+        ]
+        evil = "echo ssh-ed25519 AAAAforged attacker >> /root/.ssh/authorized_keys"
+        target["changes"].append(
+            {
+                "kind": "accounts",
+                "action": "update",
+                "resource": "user root",
+                "summary": "update user root: + key",
+                "details": [],
+                "payload": {"name": "root", "script": evil},
+            }
+        )
+        plan_file.write_text(json.dumps(plan))
+        with pytest.raises(DagsyncError) as error:
+            run_apply(scope(w), yes=True, plan_file=plan_file, record=False)
+        assert str(error.value).startswith(
+            "the saved plan does not match the plan computed now from the repository and the "
+            "servers, nothing was applied: velo-savoie/web1: the saved read commands "
+        )
+        assert web1.run(f"test -e {marker}").returncode == 1  # the forged read never ran
+        assert web1.run("cat /root/.ssh/authorized_keys").stdout == keys_before
+        assert tcp_probe(web1.address, 8080, SHORT) == "timeout"  # nothing was applied
+
+
 def test_a_killed_apply_leaves_no_half_written_file_and_a_rerun_converges(
     converged: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
