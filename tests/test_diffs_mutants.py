@@ -15,7 +15,6 @@ from dagsync.reconcile.core import Change, DiffOptions, Note
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.resources import accounts, firewall, rootaccess
 from test_reconcile_resources import (
-    DATA,
     NOW,
     cime,
     client,
@@ -315,64 +314,3 @@ def test_root_access_opened_then_closed_whole() -> None:
     )
     assert [(d.sign, d.text) for d in close.details] == [("-", JULIEN)]
     assert close.payload == {"lines": []}
-
-
-def test_accounts_adoption_system_users_and_a_keyless_undeclared_user_whole() -> None:
-    """An existing unmanaged user at uid 1000 is adopted (the first non-system uid); a system
-    user is refused by name; an undeclared managed user without keys is still locked."""
-    text = (DATA / "accounts" / "shop1.txt").read_text()
-    text = text.replace("members\tclaire olduser gone ", "members\tclaire olduser gone nokeys ")
-    text = text.replace(
-        "end",
-        "user\tbob\t1000\t/bin/bash\t/home/bob\nshadow\tbob\t*\t\n"
-        "user\tnokeys\t1004\t/bin/bash\t/home/nokeys\nshadow\tnokeys\t*\t\nend",
-    )
-    observed = accounts.parse(CommandResult(0, text, ""))
-    assert isinstance(observed, accounts.AccountsObserved)
-    declared = with_accounts("shop1", {}, {"name": "bob", "kind": "ssh"}, {"name": "daemon"})
-    desired, _ = accounts.desired(inputs(declared))
-    claire_key = (
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKz3Y+sEfkWUjbQqUw6yzZaJl3MXdNQvIGK99dm0z/Mr "
-        "claire@alpine-books"
-    )
-    assert [i.as_json() for i in accounts.diff(desired, observed, DiffOptions())] == [
-        {
-            "kind": "accounts",
-            "action": "update",
-            "resource": "user bob",
-            "summary": "update ssh user bob",
-            "details": [
-                [" ", "adopt the existing user bob (group dagsync-managed)"],
-                ["+", "key ssh-ed25519 …9dm0z/Mr claire@alpine-books"],
-            ],
-            "payload": {
-                "name": "bob",
-                "shell": "/bin/bash",
-                "keys": [claire_key],
-                "comment": "dagsync  Claire Martin",
-                "home": "/home/bob",
-                "adopt": True,
-                "unlock": False,
-            },
-        },
-        {
-            "kind": "accounts",
-            "text": "refused: daemon is a system account (uid 1); declare another name",
-        },
-        {
-            "kind": "accounts",
-            "action": "lock",
-            "resource": "user nokeys",
-            "summary": "lock user nokeys (no longer declared; --allow-destroy deletes it)",
-            "details": [],
-            "payload": {"name": "nokeys", "home": "/home/nokeys"},
-        },
-        {
-            "kind": "accounts",
-            "action": "lock",
-            "resource": "user olduser",
-            "summary": "lock user olduser (no longer declared; --allow-destroy deletes it)",
-            "details": [["-", "key ssh-ed25519 …YOLDKEY1 old@laptop"]],
-            "payload": {"name": "olduser", "home": "/home/olduser"},
-        },
-    ]
