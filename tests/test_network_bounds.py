@@ -339,3 +339,17 @@ def test_a_blocklist_entry_on_the_clients_own_server_is_not_refused(repo_copy: P
         client.read_text().replace("address: 198.51.100.66/32", f"address: {own[1]}/32")
     )
     assert validate_repository(repo_copy, use_cache=False).findings == ()
+
+
+def test_an_entry_hidden_by_a_yaml_escape_is_still_found(repo_copy: Path) -> None:
+    """The repository pass scans client.yaml files for networks before parsing any: an
+    escape (`\\x32` is `2`) hides the address from a plain scan, so such a file is parsed."""
+    client = repo_copy / "clients" / "velo-savoie" / "client.yaml"
+    client.write_text(
+        client.read_text().replace(
+            "address: 198.51.100.66/32", 'address: "\\x32\\x30\\x33.0.113.10/32"'
+        )
+    )
+    findings = validate_repository(repo_copy, use_cache=False).findings
+    assert [(f.rule, f.line, f.column) for f in findings] == [("REP015", 39, 16)]
+    assert findings[0].message.startswith("blocking 203.0.113.10/32 would cut off 203.0.113.10")

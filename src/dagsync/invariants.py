@@ -4,6 +4,8 @@ exactly one client (REP012-REP014), so no client's YAML reaches another client's
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
@@ -220,16 +222,30 @@ def _databases(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterato
                 )
 
 
-def _blocklist(root: Path, folder: str) -> list[tuple[Located, Net]]:
-    """The blocked networks of a client's client.yaml, read leniently (the schema reports
-    bad entries), with their places."""
-    rel = f"clients/{folder}/client.yaml"
-    try:
-        text = (root / rel).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    if "blocklist" not in text:
-        return []
+# Anything that may be an address or a network in a client.yaml (a superset of its blocklist).
+_NET_WORD = re.compile(
+    r"(?<![0-9.])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?:/[0-9]{1,2})?"  # IPv4
+    r"|(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:/[0-9]{1,3})?"  # IPv6
+)
+
+
+def _candidates(text: str) -> list[Net] | None:
+    """The networks written anywhere in `text`, or None when the text may hide one from a
+    plain scan (a backslash escape or a tag): then the file is parsed."""
+    if "\\" in text or "!" in text:
+        return None
+    out = []
+    for word in _NET_WORD.findall(text):
+        try:
+            out.append(ip_network(word, strict=False))
+        except ValueError:
+            continue
+    return out
+
+
+def _blocklist(text: str, rel: str) -> list[tuple[Located, Net]]:
+    """The blocked networks of a client.yaml, read leniently (the schema reports bad
+    entries), with their places."""
     from .yamlio import load
 
     data, _ = load(text)
@@ -246,26 +262,46 @@ def _blocklist(root: Path, folder: str) -> list[tuple[Located, Net]]:
     return out
 
 
+class _Addresses:
+    """Every server address of the repository, sorted per IP version, for range look-ups."""
+
+    def __init__(self, indexes: Mapping[str, ClientIndex]) -> None:
+        found = sorted(
+            (ip.version, int(ip), folder, item)
+            for folder in sorted(indexes)
+            for item in indexes[folder].ips
+            for ip in [_address(item.value)]
+            if ip is not None
+        )
+        self.keys = [(version, number) for version, number, _, _ in found]
+        self.owners = [(folder, item) for _, _, folder, item in found]
+
+    def other(self, net: Net, folder: str) -> tuple[str, Located] | None:
+        """The first address in `net` of a client other than `folder`."""
+        low = bisect_left(self.keys, (net.version, int(net.network_address)))
+        high = bisect_right(self.keys, (net.version, int(net.broadcast_address)))
+        return next((o for o in self.owners[low:high] if o[0] != folder), None)
+
+
 def _blocked_servers(indexes: Mapping[str, ClientIndex], locator: _Locator) -> Iterator[Finding]:
     """REP015: a blocklist entry covering a server address of another client (the blocklist
-    lands on the client's servers and, shared network-wide, on every client's)."""
-    addresses = [
-        (folder, item, ip)
-        for folder in sorted(indexes)
-        for item in indexes[folder].ips
-        for ip in [_address(item.value)]
-        if ip is not None
-    ]
+    lands on the client's servers and, shared network-wide, on every client's).  A plain
+    scan of each client.yaml finds the networks it may block; only a file where one covers
+    another client's server is parsed."""
+    addresses = _Addresses(indexes)
     for folder in sorted(indexes):
-        for place, net in _blocklist(locator.root, folder):
-            hit = next(
-                (
-                    (owner, item)
-                    for owner, item, ip in addresses
-                    if owner != folder and ip.version == net.version and ip in net
-                ),
-                None,
-            )
+        rel = f"clients/{folder}/client.yaml"
+        try:
+            text = (locator.root / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "blocklist" not in text:
+            continue
+        candidates = _candidates(text)
+        if candidates is not None and not any(addresses.other(n, folder) for n in candidates):
+            continue
+        for place, net in _blocklist(text, rel):
+            hit = addresses.other(net, folder)
             if hit is None:
                 continue
             owner, item = hit
