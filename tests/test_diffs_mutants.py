@@ -6,7 +6,8 @@ tests/data/reconcile: written to kill the mutants that survived in `bench/mutati
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from dagsync.reconcile.core import Change, DiffOptions, Note
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.resources import accounts, firewall, rootaccess
 from test_reconcile_resources import (
+    DATA,
     NOW,
     cime,
     client,
@@ -314,3 +316,63 @@ def test_root_access_opened_then_closed_whole() -> None:
     )
     assert [(d.sign, d.text) for d in close.details] == [("-", JULIEN)]
     assert close.payload == {"lines": []}
+
+
+def _live(edit: Callable[[list[dict[str, Any]]], None]) -> list[tuple[str, str]]:
+    """The firewall diff of web1 against its converged recording edited by `edit`."""
+    desired, _ = firewall.desired(inputs(server("web1")))
+    data = json.loads((DATA / "nft" / "converged-web1.json").read_text())
+    edit(data["nftables"])
+    out = f"{desired.sha256}  {firewall.NFT_FILE}\npending no\n{json.dumps(data)}"
+    observed = firewall.parse(CommandResult(0, out, ""))
+    assert isinstance(observed, firewall.FirewallObserved)
+    [change] = firewall.diff(desired, observed, DiffOptions())
+    assert isinstance(change, Change) and change.summary == "update table inet dagsync"
+    return [(d.sign, d.text) for d in change.details]
+
+
+def test_firewall_extra_elements_sets_chains_and_a_changed_policy_are_each_named() -> None:
+    def drift(objects: list[dict[str, Any]]) -> None:
+        for o in objects:
+            if "set" in o and o["set"]["name"] == "blocked4":
+                o["set"]["elem"].append("192.0.2.250")
+            if "set" in o and o["set"]["name"] == "blocked6":
+                o["set"]["flags"] = []
+            if "chain" in o and o["chain"]["name"] == "input":
+                o["chain"]["policy"] = "accept"
+        objects.append(
+            {"set": {"family": "inet", "name": "extra4", "table": "dagsync", "type": "ipv4_addr"}}
+        )
+        objects.append(
+            {
+                "chain": {
+                    "family": "inet",
+                    "table": "dagsync",
+                    "name": "forward",
+                    "type": "filter",
+                    "hook": "forward",
+                    "prio": 0,
+                    "policy": "drop",
+                }
+            }
+        )
+
+    assert _live(drift) == [
+        ("-", "set blocked4: 192.0.2.250/32"),
+        ("~", "set blocked6: type or flags differ"),
+        ("-", "set extra4"),
+        ("-", "chain input: filter input 0 policy accept"),
+        ("+", "chain input: filter input 0 policy drop"),
+        ("-", "chain forward"),
+    ]
+
+
+def test_firewall_rule_changes_at_two_places_of_a_chain_are_both_shown() -> None:
+    management = 'ip saddr @management4 tcp dport 22 accept comment "management"'
+
+    def move(objects: list[dict[str, Any]]) -> None:
+        rules = [i for i, o in enumerate(objects) if "rule" in o]
+        second = objects.pop(rules[1])
+        objects.append(second)  # the second rule, moved to the end of the chain
+
+    assert _live(move) == [("+", management), ("-", management)]
