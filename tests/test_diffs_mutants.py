@@ -295,7 +295,7 @@ def test_root_access_opened_then_closed_whole() -> None:
     nothing = rootaccess.parse(CommandResult(0, "", ""))
     assert isinstance(nothing, rootaccess.RootObserved)
     [grant] = rootaccess.diff(opened, nothing, DiffOptions())
-    assert isinstance(grant, Change)
+    assert isinstance(grant, Change) and grant.kind == "root-access"
     assert (str(grant.action), grant.resource, grant.summary) == (
         "create",
         "/root/.ssh/authorized_keys",
@@ -376,3 +376,31 @@ def test_firewall_rule_changes_at_two_places_of_a_chain_are_both_shown() -> None
         objects.append(second)  # the second rule, moved to the end of the chain
 
     assert _live(move) == [("+", management), ("-", management)]
+
+
+def test_accounts_a_duplicated_key_is_its_own_detail() -> None:
+    """A declared key present twice on the host is a `~` detail (nothing added or removed)."""
+    text = (DATA / "accounts" / "shop1.txt").read_text()
+    claire = next(line for line in text.splitlines() if line.startswith("key\tclaire\trestrict"))
+    text = text.replace(claire, f"{claire}\n{claire}")
+    observed = accounts.parse(CommandResult(0, text, ""))
+    assert isinstance(observed, accounts.AccountsObserved)
+    desired, _ = accounts.desired(inputs(server("shop1"), client("alpine-books")))
+    assert whole(accounts.diff(desired, observed, DiffOptions())) == [
+        (
+            "accounts",
+            "update",
+            "user claire",
+            "update sftp user claire",
+            (("~", "key order or duplicates"),),
+            ("adopt", "comment", "home", "keys", "name", "shell", "unlock"),
+        ),
+        (
+            "accounts",
+            "lock",
+            "user olduser",
+            "lock user olduser (no longer declared; --allow-destroy deletes it)",
+            (("-", "key ssh-ed25519 …YOLDKEY1 old@laptop"),),
+            ("home", "name"),
+        ),
+    ]
