@@ -404,3 +404,22 @@ def test_accounts_a_duplicated_key_is_its_own_detail() -> None:
             ("home", "name"),
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "file_sha", "pending", "reload"),
+    [
+        ("drifted-web1", "desired", "no", True),
+        ("empty", "-", "no", True),
+        ("converged-web1", "0" * 64, "no", False),
+        ("converged-web1", "desired", "yes", True),
+    ],
+    ids=["drifted", "empty", "file-only", "pending-rollback"],
+)
+def test_firewall_changes_reload_the_live_ruleset_unless_only_the_file_differs(
+    recorded: str, file_sha: str, pending: str, reload: bool
+) -> None:
+    [change] = _firewall(recorded, file_sha, pending)
+    assert isinstance(change, Change)
+    assert change.payload["reload"] is reload
+    assert change.payload["file"] == "/etc/nftables.d/dagsync.nft"
