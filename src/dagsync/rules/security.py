@@ -181,11 +181,19 @@ def public_ports(ctx: ClientContext) -> Iterator[Violation]:
             wide = public_index(list(port.sources), ctx.dag.public_sources)
             if wide is None:
                 continue
+            whole = f"{port.service} (port {port.port}) is open to the whole Internet"
+            source = port.sources[wide]
+            if source != "any" and source.prefixlen > 0:
+                bound = ctx.dag.public_sources.prefix(source.version)
+                whole += (
+                    f" (its IPv{source.version} sources together cover more than a /{bound}, "
+                    "public_sources of policies/dag.yaml)"
+                )
             if port.service not in public and port.request is None:
                 yield Violation(
                     entry.doc,
                     (*path, "sources", wide),
-                    f"{port.service} (port {port.port}) is open to the whole Internet but is not "
+                    f"{whole} but is not "
                     "a public service of policies/dag.yaml: restrict `sources` to the addresses "
                     "that need it, or declare `public: true` and cite the client's request",
                     server=entry.name,
@@ -195,8 +203,8 @@ def public_ports(ctx: ClientContext) -> Iterator[Violation]:
                 yield Violation(
                     entry.doc,
                     (*path, where) if where == "public" else (*path, "sources", wide),
-                    f"{port.service} (port {port.port}) is open to the whole Internet: declare "
-                    "`public: true` if it is meant to be public, or restrict `sources`",
+                    f"{whole}: declare `public: true` if it is meant to be public, or restrict "
+                    "`sources`",
                     server=entry.name,
                 )
 
