@@ -454,7 +454,7 @@ def test_the_observer_read_parses_the_digest_and_the_block() -> None:
 
 def test_the_account_read_never_sends_a_password_hash() -> None:
     assert 'sp[$1] = substr($2, 1, 1) "\\t" $8' in accounts.read([])
-    listing = "members\tdeploy \nuser\tdeploy\t1000\t/bin/bash\t/home/deploy\nshadow\tdeploy\t!\t\n"
+    listing = "members\tdeploy \nuser\tdeploy\t1000\t/bin/bash\t/home/deploy\nshadow\tdeploy\t!\t\nend\n"
     observed = accounts.parse(CommandResult(0, listing, ""))
     assert isinstance(observed, accounts.AccountsObserved)
     assert observed.users[0].locked is True

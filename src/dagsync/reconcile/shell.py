@@ -86,7 +86,7 @@ def atomic_write(
         f"[ -d {q(folder)} ] || {{ mkdir -p {q(folder)} && chmod {dir_mode} {q(folder)}; }}",
     ]
     if dir_owner is not None:
-        steps.append(f"chown {q(dir_owner)} {q(folder)}")
+        steps.append(f"chown -h {q(dir_owner)} {q(folder)}")
     steps += [
         f"tmp=$(mktemp {q(path + '.dagsync-XXXXXX')})",
         "trap 'rm -f \"$tmp\"' EXIT HUP INT TERM",
@@ -96,11 +96,23 @@ def atomic_write(
         f'chmod {mode} "$tmp"',
     ]
     if owner is not None:
-        steps.append(f'chown {q(owner)} "$tmp"')
+        steps.append(f'chown -h {q(owner)} "$tmp"')
     if check is not None:
         steps.append(check)
-    steps += [f'mv -f "$tmp" {q(path)}', "trap - EXIT HUP INT TERM"]
+    # -T: a directory (or a link to one) at `path` is replaced or refused, never entered
+    steps += [f'mv -fT "$tmp" {q(path)}', "trap - EXIT HUP INT TERM"]
     return "\n".join(steps) + "\n"
+
+
+def as_user(uid: str, gid: str, body: str) -> str:
+    """A command that runs the script `body` (`sh -c`) as the user `uid`:`gid` with that user's
+    groups (`setpriv`, util-linux): what it does to files, it does with that user's rights.
+    `uid` and `gid` are shell words, e.g. `"$uid"` set by an earlier step; standard input
+    passes through to `body`."""
+    return (
+        f"setpriv --reuid={uid} --regid={gid} --init-groups --no-new-privs --inh-caps=-all"
+        f" -- sh -c {q(body)}"
+    )
 
 
 def script(steps: Sequence[str]) -> str:

@@ -19,7 +19,7 @@ from ...model.base import USER_NAME_PATTERN
 from ...model.server import AccountKind
 from ..core import Action, Change, Detail, DiffOptions, Note, Unknown
 from ..resource import ApplyOptions, CommandResult, Executor, Outcome, ServerInputs, Status
-from ..shell import UnsafeValue, atomic_write, join, key_line, q, script
+from ..shell import UnsafeValue, as_user, atomic_write, join, key_line, q, script
 
 KIND = "accounts"
 GROUP = "dagsync-managed"
@@ -47,6 +47,9 @@ class ObservedUser:
     home: str
     locked: bool  # password locked or an expiry date set
     keys: tuple[str, ...]
+    junk: int = 0  # lines of the keys file that are not key lines (never shown: counted)
+    refused: str | None = None  # why its keys file is not read (a link, not its own...)
+    privileged: str | None = None  # why it counts as privileged (sudo group, sudoers...)
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,39 @@ def desired(inputs: ServerInputs) -> tuple[tuple[AccountSpec, ...], tuple[Note, 
 
 # --- read ----------------------------------------------------------------------------------
 
+# The key types an observed key line may have, and the line itself: optional options (words,
+# `word="quoted"` values), type, base64 key, optional comment of printable ASCII.  The host
+# prints only lines of this form and the client keeps only those: a file's other content
+# never leaves the host, whatever it is (a link to /etc/shadow is refused anyway).
+_KEY_TYPES = (
+    r"(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)"
+    r"|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
+)
+_OPTION = r'[A-Za-z0-9_-]+(="[^"]*")?'
+OBSERVED_KEY_PATTERN = rf"^({_OPTION}(,{_OPTION})* )?{_KEY_TYPES} [A-Za-z0-9+/]+=?=?=?( [ -~]*)?$"
+_OBSERVED_KEY = re.compile(OBSERVED_KEY_PATTERN)
+KEYS_CAP = 262144  # bytes of an authorized_keys file read at most (a larger one is refused)
+READ_TIMEOUT = 5  # seconds a keys file read may take (a FIFO swapped in after the checks)
+# Why a user's keys file is not read (a code from the host, a text for the plan).
+REFUSALS = {
+    "ssh-link": "~/.ssh is a symbolic link",
+    "ssh-type": "~/.ssh is not a directory owned by the user",
+    "keys-link": "~/.ssh/authorized_keys is a symbolic link",
+    "keys-type": "~/.ssh/authorized_keys is not a regular file owned by the user",
+    "keys-size": f"~/.ssh/authorized_keys is larger than {KEYS_CAP} bytes",
+}
+# Groups whose members are privileged (root or its equivalent): never adopted.
+PRIVILEGED_GROUPS = ("root", "sudo", "adm", "wheel", "admin", "docker", "lxd", "disk", "shadow")
 
-_READ = r"""
+_LISTING = r"""
+FILENAME == "-" && $0 !~ /^[ \t]*(#|Defaults)/ {
+  line = $0; gsub(/[^A-Za-z0-9_%-]+/, " ", line); n = split(line, w, " ")
+  for (i = 1; i <= n; i++) if (w[i] ~ /^%/) privgroup[substr(w[i], 2)] = 1; else sudoers[w[i]] = 1
+}
 FILENAME == "/etc/group" && $1 == group { n = split($4, m, ","); for (i = 1; i <= n; i++) member[m[i]] = 1 }
+FILENAME == "/etc/group" && ($1 in priv || $1 in privgroup) {
+  privgid[$3] = 1; n = split($4, m, ","); for (i = 1; i <= n; i++) privmember[m[i]] = $1
+}
 FILENAME == "/etc/passwd" { pw[$1] = $0 }
 FILENAME == "/etc/shadow" { sp[$1] = substr($2, 1, 1) "\t" $8 }
 END {
@@ -109,23 +142,73 @@ END {
     split(pw[u], f, ":")
     print "user\t" u "\t" f[3] "\t" f[7] "\t" f[6]
     print "shadow\t" u "\t" sp[u]
-    file = f[6] "/.ssh/authorized_keys"
-    while ((getline line < file) > 0) print "key\t" u "\t" line
-    close(file)
+    if (u in privmember) print "privileged\t" u "\tgroup"
+    else if (f[4] in privgid) print "privileged\t" u "\tgroup"
+    else if (u in sudoers) print "privileged\t" u "\tsudoers"
+    if (f[6] != "") print "home\t" u "\t" f[3] "\t" f[4] "\t" f[6]
   }
+  print "end"
 }
+"""
+
+# Reads one user's keys file as that user (setpriv), after checking without following links
+# that ~/.ssh is a directory and the file a regular file, both owned by the user.
+_KEYS = r"""
+keys() {
+  set -f
+  d="$5/.ssh"; f="$d/authorized_keys"
+  if [ -L "$d" ]; then why=ssh-link
+  elif [ ! -e "$d" ]; then return 0
+  elif [ -z "$(find -P "$d" -maxdepth 0 -type d -user "$3" -print)" ]; then why=ssh-type
+  elif [ -L "$f" ]; then why=keys-link
+  elif [ ! -e "$f" ]; then return 0
+  elif [ -z "$(find -P "$d" -maxdepth 1 -name authorized_keys -type f -user "$3" -print)" ]; then why=keys-type
+  else
+    timeout -s KILL "$TIMEOUT" setpriv --reuid="$3" --regid="$4" --init-groups --no-new-privs \
+      -- head -c "$((CAP + 1))" -- "$f" 2>/dev/null | LC_ALL=C KEYRE="$KEYRE" awk -v u="$2" -v cap="$CAP" '
+      BEGIN { re = ENVIRON["KEYRE"] }
+      { n++; total += length($0) + 1; line[n] = $0 }
+      END {
+        if (total > cap) { print "refused\t" u "\tkeys-size"; exit }
+        for (i = 1; i <= n; i++) {
+          l = line[i]; sub(/^[ \t]+/, "", l); sub(/[ \t\r]+$/, "", l)
+          if (l == "" || l ~ /^#/) continue
+          if (l ~ re) print "key\t" u "\t" l; else junk++
+        }
+        if (junk) print "junk\t" u "\t" junk
+      }'
+    return 0
+  fi
+  printf 'refused\t%s\t%s\n' "$2" "$why"
+}
+for f in /etc/group /etc/passwd /etc/shadow; do
+  [ -r "$f" ] || { echo "cannot read $f" >&2; exit 1; }
+done
 """
 
 
 def read(desired: Sequence[AccountSpec]) -> str:
-    """One awk over the local account files (dagsync creates its users with useradd, so they
-    live there); a file that cannot be read makes the whole fact unknown.  Of the password
-    field only the first character leaves the host (`!`: locked): never a hash, so the
-    read is safe for the observer key (`resources.observer`)."""
+    """The local account files (dagsync creates its users with useradd, so they live there),
+    read by one awk as root: of the password field only the first character leaves the host
+    (`!`: locked), never a hash.  Each user's keys file is read as that user, never through a
+    link, at most `KEYS_CAP` bytes within `READ_TIMEOUT` seconds, and only its lines that parse
+    as key lines are printed.  The read is safe for the observer key (`resources.observer`),
+    whatever names it is asked about."""
     names = " ".join(s.name for s in desired)
+    privileged = "".join(f'priv["{g}"] = 1; ' for g in PRIVILEGED_GROUPS)
+    listing = "BEGIN { " + privileged + "}\n" + _LISTING.strip()
     return (
-        f"awk -F: -v group={GROUP} -v names={q(names)} {q(_READ.strip())} "
-        "/etc/group /etc/passwd /etc/shadow\n"
+        f"CAP={KEYS_CAP} TIMEOUT={READ_TIMEOUT} KEYRE={q(OBSERVED_KEY_PATTERN)}\n"
+        + _KEYS.lstrip()
+        + "find -P /etc/sudoers /etc/sudoers.d -maxdepth 1 -type f -exec cat -- {} + 2>/dev/null"
+        f" | LC_ALL=C awk -F: -v group={GROUP} -v names={q(names)} {q(listing)}"
+        " - /etc/group /etc/passwd /etc/shadow"
+        " | while IFS= read -r line; do\n"
+        "  case $line in\n"
+        '    "home\t"*) IFS="\t"; set -- $line; unset IFS; keys "$@" ;;\n'
+        '    *) printf "%s\\n" "$line" ;;\n'
+        "  esac\n"
+        "done\n"
     )
 
 
@@ -136,8 +219,9 @@ def parse(result: CommandResult) -> AccountsObserved | Unknown:
     users: dict[str, dict[str, Any]] = {}
     locked: dict[str, bool] = {}
     current: str | None = None  # the user whose keys follow; None after a repeated user
+    complete = False
     try:
-        for line in result.stdout.splitlines():
+        for line in result.stdout.split("\n"):  # never splitlines(): U+2028 is no line break
             tag, _, rest = line.partition("\t")
             if tag == "members":
                 members = set(rest.split())
@@ -145,13 +229,31 @@ def parse(result: CommandResult) -> AccountsObserved | Unknown:
                 current = _user(users, rest)
             elif tag == "key" and current is not None:
                 name, _, key = rest.partition("\t")
-                if name == current and (stripped := key.strip()) and not stripped.startswith("#"):
-                    users[name]["keys"].append(stripped)
+                if name == current and _OBSERVED_KEY.fullmatch(key):
+                    users[name]["keys"].append(key)
+            elif tag == "junk" and current is not None:
+                name, _, count = rest.partition("\t")
+                if name == current:
+                    users[name]["junk"] = int(count)
+            elif tag == "refused" and current is not None:
+                name, _, code = rest.partition("\t")
+                if name == current:
+                    users[name]["refused"] = REFUSALS.get(code, "its keys file cannot be read")
+            elif tag == "privileged" and current is not None:
+                name, _, why = rest.partition("\t")
+                if name == current:
+                    users[name]["privileged"] = (
+                        "named in sudoers" if why == "sudoers" else "in a privileged group"
+                    )
             elif tag == "shadow":
                 name, password, expire = rest.split("\t")
                 locked[name] = password.startswith("!") or bool(expire.strip())
+            elif tag == "end":
+                complete = True
     except (ValueError, KeyError) as exc:
         return Unknown(f"unexpected user listing: {exc}")
+    if not complete:
+        return Unknown("the user listing was cut short")
     missing = sorted(set(users) - set(locked))
     if missing:
         return Unknown(f"no shadow entry for {', '.join(missing)}")
@@ -169,7 +271,16 @@ def _user(users: dict[str, dict[str, Any]], rest: str) -> str | None:
     name, uid, shell, home = rest.split("\t")
     if name in users:
         return None
-    users[name] = {"name": name, "uid": int(uid), "shell": shell, "home": home, "keys": []}
+    users[name] = {
+        "name": name,
+        "uid": int(uid),
+        "shell": shell,
+        "home": home,
+        "keys": [],
+        "junk": 0,
+        "refused": None,
+        "privileged": None,
+    }
     return name
 
 
@@ -183,6 +294,9 @@ def encode(observed: AccountsObserved) -> Any:
             "home": u.home,
             "locked": u.locked,
             "keys": list(u.keys),
+            "junk": u.junk,
+            "refused": u.refused,
+            "privileged": u.privileged,
         }
         for u in observed.users
     ]
@@ -241,6 +355,22 @@ def _declared(spec: AccountSpec, user: ObservedUser | None) -> list[Change | Not
                 f"refused: {spec.name} is a system account (uid {user.uid}); declare another name",
             )
         ]
+    if not user.managed and user.privileged is not None:
+        return [
+            Note(
+                KIND,
+                f"refused: {spec.name} exists and is privileged ({user.privileged}): "
+                "dagsync never adopts it; declare another name",
+            )
+        ]
+    if user.refused is not None:
+        return [
+            Note(
+                KIND,
+                f"refused: {spec.name}: {user.refused}; its keys are neither read nor "
+                "written until a person repairs it",
+            )
+        ]
     details = _user_details(spec, user)
     if not details:
         return []
@@ -265,7 +395,9 @@ def _user_details(spec: AccountSpec, user: ObservedUser) -> list[Detail]:
         out += [Detail("-", f"shell {user.shell}"), Detail("+", f"shell {spec.shell}")]
     if user.locked:
         out.append(Detail("+", "unlock (declared again)"))
-    if user.keys != spec.keys:
+    if user.junk:
+        out.append(Detail("-", f"{user.junk} line(s) of the keys file that are not key lines"))
+    if user.keys != spec.keys or user.junk:
         out += [Detail("-", f"key {_short(k)}") for k in user.keys if k not in spec.keys]
         out += [Detail("+", f"key {_short(k)}") for k in spec.keys if k not in user.keys]
         if set(user.keys) == set(spec.keys):
@@ -286,7 +418,7 @@ def _undeclared(user: ObservedUser, options: DiffOptions) -> list[Change]:
                 payload,
             )
         ]
-    if user.locked and not user.keys:
+    if user.locked and not user.keys and not user.junk and user.refused is None:
         return []
     return [
         Change(
@@ -304,16 +436,30 @@ def _undeclared(user: ObservedUser, options: DiffOptions) -> list[Change]:
 
 
 def _keys_file(name: str, home: str, keys: Iterable[str]) -> tuple[str, bytes]:
+    """The script that writes the keys file: the checks run as root without following links
+    (~/.ssh absent, or a directory of the user's own), the write as the user (`as_user`), so
+    that no link the user plants can send it elsewhere."""
     content = "\n".join([KEYS_HEADER, *keys]) + "\n"
-    command = atomic_write(
-        f"{home}/.ssh/authorized_keys",
-        content.encode(),
-        mode="0600",
-        owner=f"{name}:",
-        dir_mode="0700",
-        dir_owner=f"{name}:",
+    folder = f"{home}/.ssh"
+    write = atomic_write(f"{folder}/authorized_keys", content.encode(), mode="0600")
+    command = "\n".join(
+        [
+            "set -e",
+            f"uid=$(id -u -- {q(name)}); gid=$(id -g -- {q(name)})",
+            f'if [ -L {q(folder)} ] || {{ [ -e {q(folder)} ] && [ -z "$(find -P {q(folder)}'
+            ' -maxdepth 0 -type d -user "$uid" -print)" ]; }; then',
+            f"  echo {q(f'dagsync: refused: {folder} is a link or not a directory of {name}')} >&2",
+            "  exit 4",
+            "fi",
+            as_user("$uid", "$gid", write),
+        ]
     )
-    return command, content.encode()
+    return command + "\n", content.encode()
+
+
+_REMOVE_KEYS = """set -e
+if [ -L HOME/.ssh ]; then rm -f -- HOME/.ssh; else rm -f -- HOME/.ssh/authorized_keys; fi
+"""
 
 
 def _create(p: dict[str, Any]) -> list[str]:
@@ -353,7 +499,10 @@ def _apply_one(executor: Executor, change: Change) -> Outcome:
     if change.action is Action.LOCK:
         steps = [
             join("usermod", "--lock", "--expiredate", "1", p["name"]),
-            join("rm", "-f", f"{p['home']}/.ssh/authorized_keys"),
+            f"uid=$(id -u -- {q(p['name'])}); gid=$(id -g -- {q(p['name'])})",
+            # As the user: a ~/.ssh that links elsewhere (/root/.ssh) is removed itself, its
+            # target is never touched.
+            as_user("$uid", "$gid", _REMOVE_KEYS.replace("HOME", q(p["home"]))),
         ]
         return _run(executor, change, script(steps))
     if change.action is Action.DELETE:
