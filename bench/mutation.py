@@ -127,7 +127,12 @@ TARGETS: dict[str, Target] = {
         Target(
             "renderers",
             ("src/dagsync/reconcile/render.py", "src/dagsync/report.py"),
-            ("tests/test_reconcile_plan.py", "tests/test_report.py", "tests/test_validate_cli.py"),
+            (
+                "tests/test_reconcile_plan.py",
+                "tests/test_report.py",
+                "tests/test_validate_cli.py",
+                "tests/test_render_mutants.py",
+            ),
             85.0,
         ),
     ]
