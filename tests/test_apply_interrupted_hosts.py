@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -106,3 +107,51 @@ def test_a_hung_host_is_recorded_interrupted_and_the_next_apply_converges(
         assert do_plan(w) == 0
         assert "hung" in web2.run("getent passwd hung", check=False).stdout
     assert _apply(w.root).returncode == 0  # back to the configuration of the other tests
+
+
+def test_ctrl_c_on_a_hung_host_says_what_was_done_and_records_it(
+    converged: World,  # noqa: F811
+) -> None:
+    w = converged
+    if not (w.root / ".git").exists():
+        (w.root / ".gitignore").write_text(".dagsync-sandbox/\n.dagsync-cache/\n")
+        _git(w.root, "init", "-q", "-b", "main")
+        _git(w.root, "add", "-A")
+        _git(w.root, "commit", "-q", "-m", "the test hosts' configuration")
+    web2 = w.host("web2")
+    with edited(w, w.servers_dir / "web2.yaml") as two:
+        extra = copy.deepcopy(two["accounts"][0])
+        extra["name"] = "stuck"
+        two["accounts"].append(extra)
+        save(w.servers_dir / "web2.yaml", two)
+        _git(w.root, "commit", "-q", "-am", "web2 gets an account")
+        web2.run("mv /etc/login.defs /etc/login.defs.saved && mkfifo /etc/login.defs", check=True)
+        try:
+            proc = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "dagsync", "apply", "--yes", "--any-commit"),
+                    *("--repo", str(w.root), "--only", "firewall,accounts,root-access"),
+                    *("--connect-timeout", "3"),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(12)  # web1 and db1 are done, web2 waits in useradd
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            web2.run(
+                "timeout 2 sh -c 'cat /etc/login.defs.saved > /etc/login.defs'; "
+                "rm -f /etc/login.defs && mv /etc/login.defs.saved /etc/login.defs",
+                check=False,
+            )
+        assert proc.returncode == 130, out + err
+        assert "apply stopped by SIGINT:" in err
+        assert "NOT finished: velo-savoie/web2" in err
+        records = read_applies(w.root, "HEAD")
+        assert len(records) == 1  # on the new commit
+        assert {s["server"]: s["result"] for s in records[-1]["servers"]}["web2"] == "interrupted"
+        assert _apply(w.root).returncode == 0
+        assert do_plan(w) == 0
+    assert _apply(w.root).returncode == 0
