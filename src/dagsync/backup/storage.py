@@ -103,7 +103,7 @@ def storage_parse(result: CommandResult) -> StorageObserved | Unknown:
     home: str | None = None
     lines: list[str] = []
     repos: list[str] = []
-    for raw in result.stdout.splitlines():
+    for raw in result.stdout.split("\n"):
         tag, _, rest = raw.partition("\t")
         if tag == "home":
             home = rest

@@ -173,7 +173,7 @@ def candidates_command(d: res.BackupDesired, archive: str, paths: Sequence[str])
 
 def pick_file(listing: str) -> tuple[str, str] | None:
     """(path, sha256) of the first regular file of a `candidates_command` listing."""
-    for line in listing.splitlines():
+    for line in listing.split("\n"):
         kind, _, rest = line.partition(" ")
         sha, _, path = rest.partition(" ")
         if kind == "-" and len(sha) == 64 and path:
@@ -194,7 +194,7 @@ def restore_command(d: res.BackupDesired, archive: str, path: str) -> str:
 
 
 def parse_restore(stdout: str) -> tuple[str, str | None]:
-    found = dict(line.split(" ", 1) for line in stdout.splitlines() if " " in line)
+    found = dict(line.split(" ", 1) for line in stdout.split("\n") if " " in line)
     return found.get("restored", ""), found.get("live")
 
 

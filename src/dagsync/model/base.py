@@ -122,18 +122,20 @@ OneLine = Annotated[
     HostBound("one line of text"),
 ]
 
-# An OpenSSH public key line: type, base64 key, optional comment of printable characters (no
-# CR, LF, NUL or other control character: authorized_keys and known_hosts are line based).
+# An OpenSSH public key line: type, base64 key, optional comment of printable ASCII (no CR,
+# LF, NUL or other control character, and no Unicode line break such as U+2028 or U+0085:
+# authorized_keys and known_hosts are line based, and so are the reads of them).
 SSH_PUBLIC_KEY_RE = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)"
-    r" [A-Za-z0-9+/]+={0,3}( [^\x00-\x1F\x7F]*)?$"
+    r" [A-Za-z0-9+/]+={0,3}( [ -~]*)?$"
 )
 SshPublicKey = Annotated[
     str,
     StringConstraints(max_length=16384, pattern=SSH_PUBLIC_KEY_RE.pattern),
     Field(
-        description="An OpenSSH public key line: type, base64 key, optional comment; one "
-        "line, no control character (CR, LF, NUL, tab) anywhere."
+        description="An OpenSSH public key line: type, base64 key, optional comment of "
+        "printable ASCII only; one line: no control character (CR, LF, NUL, tab) and no "
+        "Unicode line separator anywhere."
     ),
     HostBound("authorized key line"),
 ]

@@ -400,7 +400,7 @@ def _user_details(spec: AccountSpec, user: ObservedUser) -> list[Detail]:
     if user.keys != spec.keys or user.junk:
         out += [Detail("-", f"key {_short(k)}") for k in user.keys if k not in spec.keys]
         out += [Detail("+", f"key {_short(k)}") for k in spec.keys if k not in user.keys]
-        if set(user.keys) == set(spec.keys):
+        if set(user.keys) == set(spec.keys) and user.keys != spec.keys:
             out.append(Detail("~", "key order or duplicates"))
     return out
 

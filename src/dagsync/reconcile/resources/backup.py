@@ -159,7 +159,7 @@ def parse(result: CommandResult) -> BackupObserved | Unknown:
         return Unknown(
             f"reading the backup files failed ({result.exit_code}): {result.stderr.strip()[-200:]}"
         )
-    found = dict(line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
+    found = dict(line.split("\t", 1) for line in result.stdout.split("\n") if "\t" in line)
     return BackupObserved(
         found.get("passphrase") or None,
         " ".join(found["pubkey"].split()[:2]) if found.get("pubkey") else None,

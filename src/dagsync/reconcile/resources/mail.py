@@ -187,7 +187,7 @@ def parse(result: CommandResult) -> MailObserved | Unknown:
             f"{result.stderr.strip()[-200:]}"
         )
     tagged: dict[str, list[str]] = {}
-    for line in result.stdout.splitlines():
+    for line in result.stdout.split("\n"):
         tag, _, rest = line.partition("\t")
         tagged.setdefault(tag, []).append(rest)
     files = dict(r.split("\t", 1) for r in tagged.get("file", []) if "\t" in r)

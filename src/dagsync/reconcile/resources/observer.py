@@ -433,7 +433,7 @@ def parse(result: CommandResult) -> ObserverObserved | Unknown:
     digest: str | None = None
     found: list[str] = []
     present = False
-    for raw in result.stdout.splitlines():
+    for raw in result.stdout.split("\n"):
         tag, _, rest = raw.partition("\t")
         if tag == "wrapper":
             digest = rest.strip() or None

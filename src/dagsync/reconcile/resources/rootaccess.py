@@ -115,7 +115,7 @@ def read(desired: RootDesired) -> str:
 def parse(result: CommandResult) -> RootObserved | Unknown:
     if not result.ok:
         return Unknown(f"reading {KEYS_FILE} failed ({result.exit_code}): {result.stderr.strip()}")
-    out = result.stdout.splitlines()
+    out = result.stdout.split("\n")
     lines = tuple(line.split("\t", 1)[1].strip() for line in out if line.startswith("line\t"))
     return RootObserved("block" in out, tuple(x for x in lines if x and not x.startswith("#")))
 
