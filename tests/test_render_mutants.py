@@ -87,3 +87,33 @@ def test_the_markdown_plan_whole() -> None:
 def test_the_summary_line_and_table_whole() -> None:
     assert summary_line(plan()) == SUMMARY
     assert summary_table(plan()) == TABLE
+
+
+TRUNCATED = "### dagsync plan\n\nPlan: 1 to add, 1 to change, 1 to lock, 1 to destroy, on 1 of 3 server(s) and 0 of 1 DAG target(s). 2 target(s) could not be fully read.\n\n| Server | Address | Add | Change | Lock | Destroy | Status |\n|---|---|---:|---:|---:|---:|---|\n| `velo-savoie/db1` | 203.0.113.43 | 0 | 0 | 0 | 0 | ⚠️ unknown facts |\n| `velo-savoie/web1` (prod) | 203.0.113.41 | 1 | 1 | 1 | 1 | changes |\n| `velo-savoie/web2` | 203.0.113.42 | 0 | 0 | 0 | 0 | ⚠️ error |\n\n_1 unchanged target(s) not listed._\n\n<details><summary><b>velo-savoie/db1</b>: no changes</summary>\n\n```diff\n  ? firewall: unknown (nft: permission denied); nothing will be changed or removed for it\n```\n\n</details>\n<details><summary><b>velo-savoie/web1</b>: 1 to add, 1 to change, 1 to lock, 1 to destroy</summary>\n\n```diff\n  ~ firewall: update table inet dagsync\n+     tcp dport 8080 accept\n-     tcp dport 9999 accept\n        context | pipe\n+ accounts: create ssh user newbie (1 key(s))\n+     key ssh-ed25519 …KEY c@new\n  ~ accounts: lock user olduser\n- accounts: delete user gone\n  note (firewall): blocked 198.51.100.0/24 overlaps a declared source\n```\n\n</details>\n\n_Truncated: 1 more server(s) not shown to stay under 1,500 characters; run `dagsync plan --format json` for the whole plan._\n"
+QUIET_MARKDOWN = "### dagsync plan\n\nNo changes: 1 DAG target(s) match the configuration.\n\n\n"
+QUIET_TEXT = (
+    "dag/mx1 (10.0.0.9): no changes\nNo changes: 1 DAG target(s) match the configuration.\n"
+)
+
+
+def test_markdown_stops_before_its_limit_and_says_how_many_servers_are_left() -> None:
+    assert render_markdown(plan(), limit=1500) == TRUNCATED
+
+
+def test_nothing_to_change_is_one_sentence_without_a_table() -> None:
+    quiet = Plan((TargetPlan(Target("dag", "mx1"), "10.0.0.9"),), "2026-11-24T10:00:00+00:00")
+    assert render_markdown(quiet) == QUIET_MARKDOWN
+    assert render_text(quiet) == QUIET_TEXT
+
+
+def test_markdown_escapes_the_summary_names_the_override_file_and_defuses_fences() -> None:
+    odd = TargetPlan(
+        Target("a|b", "c<d>"),
+        "10.0.0.1",
+        changes=(Change("firewall", Action.CREATE, "t", "create t", (Detail("+", "```code```"),)),),
+    )
+    sandbox = "/srv/repo/.dagsync-sandbox/hosts.json"
+    text = render_markdown(Plan((odd,), "2026-11-24T10:00:00+00:00", None, False, sandbox))
+    assert "_Hosts override file in effect: `.dagsync-sandbox/hosts.json`._\n" in text
+    assert "<details><summary><b>a\\|b/c&lt;d&gt;</b>: 1 to add</summary>\n" in text
+    assert text.endswith("```diff\n+ firewall: create t\n+     '''code'''\n```\n\n</details>\n")
