@@ -351,3 +351,136 @@ def root_window_keys(ctx: ClientContext) -> Iterator[Violation]:
                 + (", ".join(sorted(owners)) or "no account has keys")
                 + "): the window would give root to nobody",
             )
+
+
+# Names never given to a client account: the default users of cloud images (often with
+# passwordless sudo), administrative names and DAG's own accounts.  `root` has ACC005.
+RESERVED_ACCOUNT_NAMES = frozenset(
+    {
+        "admin", "administrator", "adm", "almalinux", "arch", "borg", "centos", "cloud-user",
+        "core", "dag", "dagsync", "dagsync-managed", "dagsync-observer", "debian", "disk",
+        "docker", "ec2-user", "fedora", "lxd", "opc", "ovh", "rocky", "shadow", "sudo",
+        "sysadmin", "ubuntu", "wheel",
+    }
+)  # fmt: skip
+
+
+@rule(id="ACC007", severity=ERROR, article="6", clause=_ROOT_RESERVED_CLAUSE)
+def reserved_account_name(ctx: ClientContext) -> Iterator[Violation]:
+    """No client account takes a reserved name (a cloud image's admin user, DAG's own).
+
+    What it checks:
+        No `accounts[].name` of a server is one of the reserved names: the default users of
+        cloud images (`debian`, `ubuntu`, `centos`, `ec2-user`, `admin`...), administrative
+        group names (`sudo`, `wheel`, `adm`, `docker`, `lxd`, `disk`) and DAG's own accounts
+        (`dagsync`, `dagsync-observer`, `borg`...). `root` is ACC005's.
+
+        Accepted: any other name; the reconciler also refuses, on each host, to adopt an
+        existing user that is privileged there (a sudo, adm, wheel, root, docker, lxd or disk
+        member, or named in sudoers).
+
+    Why:
+        Article 6: "l'accès ROOT étant réservé à l'infogérance". OVH's images create such a
+        user with passwordless sudo: declaring its name would adopt it and give the client
+        root without a window and without suspending the guarantees.
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        accounts:
+          - name: debian
+            kind: sftp
+            owner: Claire Martin
+            keys:
+              - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKz3Y+sEfkWUjbQqUw6yzZaJl3MXdNQvIGK99dm0z/Mr claire@alpine-books
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        accounts:
+          - name: claire
+            kind: sftp
+            owner: Claire Martin
+            keys:
+              - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKz3Y+sEfkWUjbQqUw6yzZaJl3MXdNQvIGK99dm0z/Mr claire@alpine-books
+
+    Fix:
+        Name the account after its holder; root access is a `contract.root_access` window.
+    """
+    for entry in ctx.servers:
+        for index, account in enumerate(entry.model.accounts):
+            if account.name in RESERVED_ACCOUNT_NAMES:
+                yield Violation(
+                    entry.doc,
+                    ("accounts", index, "name"),
+                    f"the account name {account.name} is reserved (a cloud image's "
+                    "administrator or DAG's own account; root is reserved to DAG, CGV Art. 6): "
+                    "name the account after its holder",
+                    server=entry.name,
+                )
+
+
+def dag_keys(ctx: ClientContext) -> dict[tuple[str, str], str]:
+    """DAG's keys in policies/dag.yaml (type and base64 blob) -> where each is declared."""
+    found: dict[tuple[str, str], str] = {}
+    where = [("observer.key", ctx.dag.observer.key if ctx.dag.observer else None)]
+    where += [
+        (f"backup_storages[{i}].host_key", s.host_key)
+        for i, s in enumerate(ctx.dag.backup_storages)
+    ]
+    where += [(f"mail_hosts[{i}].host_key", m.host_key) for i, m in enumerate(ctx.dag.mail_hosts)]
+    for path, key in where:
+        if key is not None:
+            parts = key.split()
+            found.setdefault((parts[0], parts[1]), f"policies/dag.yaml ({path})")
+    return found
+
+
+@rule(id="ACC008", severity=ERROR, article="6", clause=_ROOT_RESERVED_CLAUSE)
+def dag_key_reused(ctx: ClientContext) -> Iterator[Violation]:
+    """No client key is one of DAG's keys (the observer's, a storage's or a mail host's).
+
+    What it checks:
+        No `accounts[].keys[]` of a server has the type and base64 key of a key declared in
+        policies/dag.yaml: `observer.key`, a `backup_storages[].host_key` or a
+        `mail_hosts[].host_key` (the comment does not matter). Root access windows give the
+        keys of the client's accounts, so they are covered too.
+
+        Accepted: any key of the client's own.
+
+    Why:
+        Article 6: root is reserved to DAG. The observer's private key is held by CI and
+        pull requests' plans: declared as a client account key, whoever holds it would get
+        that account (an SFTP account's write access), and DAG's key would open a client's
+        door.
+
+    Failing example (clients/alpine-books/servers/shop1.yaml):
+        accounts:
+          - name: claire
+            kind: sftp
+            owner: Claire Martin
+            keys:
+              - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAl2b6C+hUtHkBGgz+VC9NBaL2Jrc/6ii9JQIaNPbfA2 claire@alpine-books
+
+    Passing example (clients/alpine-books/servers/shop1.yaml):
+        accounts:
+          - name: claire
+            kind: sftp
+            owner: Claire Martin
+            keys:
+              - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKz3Y+sEfkWUjbQqUw6yzZaJl3MXdNQvIGK99dm0z/Mr claire@alpine-books
+
+    Fix:
+        Declare the client's own public key; never copy a key of policies/dag.yaml.
+    """
+    dag = dag_keys(ctx)
+    for entry in ctx.servers:
+        for index, account in enumerate(entry.model.accounts):
+            for k, key in enumerate(account.keys):
+                parts = key.split()
+                where = dag.get((parts[0], parts[1])) if len(parts) > 1 else None
+                if where is not None:
+                    yield Violation(
+                        entry.doc,
+                        ("accounts", index, "keys", k),
+                        f"this key of {account.name} is DAG's key declared in {where}: a "
+                        "client account never holds one of DAG's keys; declare the client's "
+                        "own key",
+                        server=entry.name,
+                    )

@@ -50,6 +50,8 @@ RULES: tuple[Rule, ...] = (
     access.no_secrets,  # ACC004
     access.root_reserved,  # ACC005
     access.root_window_keys,  # ACC006
+    access.reserved_account_name,  # ACC007
+    access.dag_key_reused,  # ACC008
     # Security, Art. 4
     security.port_justification,  # SEC001
     security.public_ports,  # SEC002
