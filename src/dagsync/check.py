@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .document import ClientFiles, ClientIndex, Document, Located
+from .document import ClientFiles, ClientIndex, Document, Located, read_regular
 from .findings import Finding, Severity, pointer_from
 from .indexing import index_client, index_client_claims, index_server
 from .model import CgvPolicy, Client, DagSettings, Request, Requests, Server
@@ -204,8 +204,7 @@ def read_document(
     The secret scan (ACC004) runs first, on the raw text, whatever the YAML or the schema
     will say: a password in a file that does not parse is still a password in git."""
     try:
-        with (root / rel).open("rb") as handle:
-            raw = handle.read(MAX_SCAN_BYTES + 1)
+        raw = read_regular(root / rel, MAX_SCAN_BYTES)
     except OSError as exc:
         out.at(rel, 1, 1, "YAML001", f"cannot read the file: {exc.strerror or exc}", server)
         return None

@@ -7,11 +7,37 @@ imports only this, `findings` and `validate`.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .yamlio import Positions
+
+
+class NotRegular(OSError):
+    """A repository file that is a symbolic link, a FIFO, a device...: never read."""
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of `path`, only if it is a regular file reached without
+    following a symbolic link (a link to /proc/self/environ or /etc/shadow in a pull request
+    must not be read, nor a FIFO block the run)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if path.is_symlink():
+            raise NotRegular(
+                "it is a symbolic link: dagsync reads only regular files of the repository; "
+                "replace the link by the file itself"
+            ) from exc
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise NotRegular("it is not a regular file: replace it by a YAML file")
+        return handle.read(limit + 1)
 
 
 @dataclass

@@ -11,8 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .document import ClientFiles, ClientIndex, Located
+from .document import ClientFiles, ClientIndex, Located, read_regular
 from .quickindex import client_id, server_ids
+
+MAX_INDEX_BYTES = 1024 * 1024  # larger files are reported when their client is validated
 
 
 def index_server(rel: str, data: dict[Any, Any], index: ClientIndex) -> None:
@@ -134,7 +136,8 @@ def read_claims(root: Path, index: ClientIndex, files: set[str]) -> None:
 
     for rel in sorted(files):
         try:
-            data, _ = load((root / rel).read_text(encoding="utf-8", errors="replace"))
+            raw = read_regular(root / rel, MAX_INDEX_BYTES)
+            data, _ = load(raw.decode("utf-8", errors="replace"))
         except OSError:
             continue
         if isinstance(data, dict):
@@ -160,7 +163,7 @@ def index_client(root: Path, files: ClientFiles) -> ClientIndex:
         if rel is None:
             continue
         try:
-            text = (root / rel).read_text(encoding="utf-8", errors="replace")
+            text = read_regular(root / rel, MAX_INDEX_BYTES).decode("utf-8", errors="replace")
         except OSError:
             continue
         if rel == files.client and (found := client_id(text)) is not None:

@@ -125,8 +125,11 @@ def _blank(prefix: str) -> str:
 
 
 def _read_lines(path: Path) -> list[str]:
+    """The file's lines for excerpts; none for a link or a special file (never followed)."""
+    from .document import read_regular
+
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return read_regular(path, 4 * 1024 * 1024).decode("utf-8", errors="replace").splitlines()
     except OSError:
         return []
 

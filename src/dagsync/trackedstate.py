@@ -22,11 +22,34 @@ RULE = "LOC001"
 STATE_PATHS = (".dagsync-cache", ".dagsync-sandbox")  # folders of local state, relative
 
 
+# Files whose only purpose is to hold credentials (OVH's client configuration, SSH and TLS
+# private keys, .env, .netrc): tracked anywhere in the repository, they are an ACC004 error,
+# whatever they contain, and what they contain is scanned (never echoed).
+CREDENTIAL_FILES = (
+    ":(glob)**/ovh.conf",
+    ":(glob)**/.ovh.conf",
+    ":(glob)**/id_rsa",
+    ":(glob)**/id_dsa",
+    ":(glob)**/id_ecdsa",
+    ":(glob)**/id_ed25519",
+    ":(glob)**/*.pem",
+    ":(glob)**/*.key",
+    ":(glob)**/*.p12",
+    ":(glob)**/*.pfx",
+    ":(glob)**/.env",
+    ":(glob)**/.netrc",
+)
+
+
 def tracked_state_files(root: Path) -> list[str]:
     """The tracked files under dagsync's state and cache folders (repository-relative)."""
+    return _tracked(root, STATE_PATHS)
+
+
+def _tracked(root: Path, pathspecs: tuple[str, ...]) -> list[str]:
     try:
         done = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--full-name", "--", *STATE_PATHS],
+            ["git", "-C", str(root), "ls-files", "-z", "--full-name", "--", *pathspecs],
             capture_output=True,
             timeout=30,
             check=False,
@@ -68,3 +91,34 @@ def tracked_state_findings(root: Path) -> list[Finding]:
         )
         for rel in tracked_state_files(root)
     ]
+
+
+def tracked_credential_findings(root: Path) -> list[Finding]:
+    """ACC004 at each tracked credential file (see CREDENTIAL_FILES), and at each secret the
+    scan finds inside it; never the value."""
+    from .document import read_regular
+    from .rules.secrets import ARTICLE, RULE_ID, scan_text
+
+    found: list[Finding] = []
+    for rel in _tracked(root, CREDENTIAL_FILES):
+        found.append(
+            Finding(
+                rel,
+                1,
+                1,
+                RULE_ID,
+                Severity.ERROR,
+                f"{rel} is a credential file: credentials never enter the repository; remove it "
+                f"(`git rm --cached {rel}`), rotate what it held and keep it in the vault",
+                article=ARTICLE,
+            )
+        )
+        try:
+            text = read_regular(root / rel, 1024 * 1024).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        found.extend(
+            Finding(rel, line, column, RULE_ID, Severity.ERROR, message, article=ARTICLE)
+            for line, column, message in scan_text(rel, text)
+        )
+    return found

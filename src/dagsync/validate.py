@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import CACHE_DIR, Cache, ClientEntry, client_digest, client_stats, run_salt
-from .document import ClientFiles, ClientIndex
+from .document import ClientFiles, ClientIndex, read_regular
 from .errors import RepositoryError, UsageError
 from .findings import Finding, Result, Severity
 from .workers import Standby, start_checks, worker_count
@@ -54,7 +55,7 @@ def discover(root: Path) -> Layout:
     stray: list[str] = []
     for entry in _entries(str(base)):
         rel = f"clients/{entry.name}"
-        if entry.is_dir():
+        if entry.is_dir(follow_symlinks=False):
             clients[entry.name] = _client_files(entry, rel, stray)
         else:
             stray.append(rel)
@@ -71,11 +72,11 @@ def _client_files(folder: os.DirEntry[str], rel: str, stray: list[str]) -> Clien
     servers: list[str] = []
     for entry in _entries(folder.path):
         path = f"{rel}/{entry.name}"
-        if entry.name in ("client.yaml", "requests.yaml") and entry.is_file():
+        if entry.name in ("client.yaml", "requests.yaml") and entry.is_file(follow_symlinks=False):
             found[entry.name] = path
-        elif entry.name == "servers" and entry.is_dir():
+        elif entry.name == "servers" and entry.is_dir(follow_symlinks=False):
             servers.extend(_server_files(entry.path, path, stray))
-        elif entry.is_dir():
+        elif entry.is_dir(follow_symlinks=False):
             stray.extend(_all_files(entry.path, path))
         else:
             stray.append(path)
@@ -88,9 +89,9 @@ def _server_files(folder: str, rel: str, stray: list[str]) -> list[str]:
     servers = []
     for entry in _entries(folder):
         path = f"{rel}/{entry.name}"
-        if entry.name.endswith(".yaml") and not entry.name.startswith(".") and entry.is_file():
+        if entry.name.endswith(".yaml") and not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
             servers.append(path)
-        elif entry.is_dir():
+        elif entry.is_dir(follow_symlinks=False):
             stray.extend(_all_files(entry.path, path))
         else:
             stray.append(path)
@@ -101,7 +102,7 @@ def _all_files(folder: str, rel: str) -> list[str]:
     out = []
     for entry in _entries(folder):
         path = f"{rel}/{entry.name}"
-        out.extend(_all_files(entry.path, path) if entry.is_dir() else [path])
+        out.extend(_all_files(entry.path, path) if entry.is_dir(follow_symlinks=False) else [path])
     return out
 
 
@@ -220,9 +221,10 @@ def _validate(
     from .invariants import repository_findings
 
     findings.extend(repository_findings(root, indexes, changed))
-    from .trackedstate import tracked_state_findings
+    from .trackedstate import tracked_credential_findings, tracked_state_findings
 
     findings.extend(tracked_state_findings(root))
+    findings.extend(tracked_credential_findings(root))
     files = sum(len(layout.clients[c].all) for c in wanted) + len(layout.stray)
     return Result(tuple(sorted(set(findings))), files, len(wanted), tuple(wanted))
 
@@ -237,12 +239,24 @@ def _stray(root: Path, layout: Layout) -> list[Finding]:
             1,
             "REP003",
             Severity.ERROR,
-            "this file is not part of the layout (clients/<id>/client.yaml, requests.yaml, "
-            "servers/<name>.yaml): move or delete it",
+            (
+                "this is a symbolic link or a special file, which dagsync never reads (a link "
+                "could point outside the repository): replace it by the file itself"
+                if _not_regular(root / rel)
+                else "this file is not part of the layout (clients/<id>/client.yaml, "
+                "requests.yaml, servers/<name>.yaml): move or delete it"
+            ),
             client=rel.split("/")[1] if rel.count("/") > 1 else None,
         )
         for rel in layout.stray
     ]
+
+
+def _not_regular(path: Path) -> bool:
+    try:
+        return not stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return True
 
 
 def _stray_secrets(root: Path, stray: Sequence[str]) -> list[Finding]:
@@ -251,8 +265,7 @@ def _stray_secrets(root: Path, stray: Sequence[str]) -> list[Finding]:
     found: list[Finding] = []
     for rel in stray:
         try:
-            with (root / rel).open("rb") as handle:
-                raw = handle.read(MAX_SCAN_BYTES + 1)
+            raw = read_regular(root / rel, MAX_SCAN_BYTES)
         except OSError:
             continue  # REP003 says the file is there; an unreadable file shows no secret
         if len(raw) > MAX_SCAN_BYTES or b"\0" in raw[:8192]:

@@ -35,6 +35,7 @@ _VALUE = r"""(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s"'#,{}\[\]|>&*!][^\s"',}\]]*)"""
 _SECRET_WORDS = (
     r"password|passwd|passphrase|pwd|secret|token|api[_-]?key|apikey|access[_-]?key"
     r"|private[_-]?key|application[_-]?key|consumer[_-]?key|auth[_-]?key|credentials?"
+    r"|mdp|mot[_ -]?de[_ -]?passe|motdepasse"  # French: "mot de passe", "mdp"
 )
 # The last word of a key that may hold a secret; found with str.find on an ASCII-lowercased
 # copy of the text (same length), then checked: much faster than one big regex.
@@ -51,6 +52,8 @@ _KEY_WORDS = (
     "auth",
     "signature",
     "salt",
+    "mdp",
+    "passe",  # mot_de_passe, mot-de-passe, motdepasse
 )
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SEPARATOR = re.compile(r"[\"']?[ \t]*[:=][ \t]*")
@@ -125,10 +128,36 @@ def redact_line(line: str, rel: str = "") -> str:
     return line
 
 
+# A password given in a sentence, without `:` or `=`: "mdp Zq8-vLm3-Rt7w", "password is X",
+# "le mot de passe est X". Only a value that looks like a password (a digit, or a symbol with
+# mixed case) is flagged, so that "password reset requested" stays prose.
+_SPOKEN = re.compile(
+    r"(?i)(?<![\w-])(?P<word>mdp|mot[ _-]?de[ _-]?passe|motdepasse|passwords?|passwd|pwd"
+    r"|passphrase)(?:[ \t]+(?:is|est|was|=|:))?[ \t]+(?P<value>[^\s'\"]+)"
+)
+
+
+def _spoken(text: str) -> Iterator[_Hit]:
+    for match in _SPOKEN.finditer(text):
+        value = match["value"].rstrip(".,;)")
+        if _PLACEHOLDER.match(value) or not _password_like(value):
+            continue
+        yield _Hit(
+            match.start(),
+            match.start("value"),
+            match.start("value") + len(value),
+            (
+                f"a password follows `{match['word']}` here: remove it from the repository "
+                "(rotate it if it was real) and keep it in the vault"
+            ),
+        )
+
+
 def _hits(rel: str, text: str) -> Iterator[_Hit]:
     yield from _private_keys(text)
     yield from _assignments(rel, text)
     yield from _url_credentials(text)
+    yield from _spoken(text)
 
 
 def _url_credentials(text: str) -> Iterator[_Hit]:
