@@ -286,7 +286,12 @@ def test_the_nightly_drift_step_plans_with_the_read_only_keys_and_finds_no_drift
     assert code == 0, log + (world.work / "plan.md").read_text()
     assert output["exit"] == "0", (world.work / "plan.md").read_text()
     plan = (world.work / "plan.md").read_text()
-    assert "alpine-books/shop1" in plan and "dag/mx1" in plan
+    # Every target was read (the PR comment lists only what changes): the server, its OVH
+    # services and DAG's five hosts and account.
+    assert (
+        "No changes: 1 server(s), 1 OVH service set(s) and 5 DAG target(s) match the "
+        "configuration." in plan
+    ), plan
 
 
 def test_the_pull_request_plan_step_shows_the_change_with_the_read_only_keys(
