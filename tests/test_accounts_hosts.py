@@ -24,6 +24,7 @@ import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.reconcile.inventory import HOSTS_FILE_ENV, SANDBOX_ENV, SSH_KEY_ENV, SSH_USER_ENV
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.resources import accounts
 from dagsync.reconcile.resources import observer as obs
 from dagsync.testing import hosts as th
@@ -262,3 +263,20 @@ def test_locking_through_a_link_to_root_ssh_keeps_dags_root_keys(
     assert ssh_login(w, "root", w.lab.client_key) == 0  # DAG keeps its access
     shadow = w.web1.run("getent shadow deploy", check=True).stdout
     assert shadow.split(":")[1].startswith("!")
+
+
+def test_the_read_flags_users_in_admin_groups_or_sudoers(world: World) -> None:
+    world.web1.run(
+        "useradd -m -G adm ops1 && useradd -m ops2 && useradd -m ops3 && mkdir -p /etc/sudoers.d"
+        " && echo 'ops2 ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/90-ops2",
+        check=True,
+    )
+    specs = [accounts.AccountSpec(n, "ssh", "/bin/bash", (), "") for n in ("ops1", "ops2", "ops3")]
+    result = world.web1.run(accounts.read(specs), check=True)
+    observed = accounts.parse(CommandResult(0, result.stdout, ""))
+    assert isinstance(observed, accounts.AccountsObserved)
+    assert {u.name: u.privileged for u in observed.users if u.name.startswith("ops")} == {
+        "ops1": "in a privileged group",
+        "ops2": "named in sudoers",
+        "ops3": None,
+    }

@@ -6,14 +6,20 @@ output on "\\n" only, and key comments are printable ASCII (model and renderer).
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from dagsync.model.base import SshPublicKey
 from dagsync.reconcile.core import Change, DiffOptions, Note
+from dagsync.reconcile.desired import Selection, server_inputs
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.resources import accounts, rootaccess
 from dagsync.reconcile.shell import UnsafeValue, key_line
+from dagsync.repository import load_repository
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKz3Y+sEfkWUjbQqUw6yzZaJl3MXdNQvIGK99dm0z/Mr"
 SPEC = accounts.AccountSpec("deploy", "ssh", "/bin/bash", (f"{KEY} deploy@ci",), "dagsync: x")
@@ -107,3 +113,34 @@ def test_root_access_listing_splits_on_newlines_only() -> None:
     result = rootaccess.parse(CommandResult(0, text, ""))
     assert isinstance(result, rootaccess.RootObserved)
     assert result.present is False
+
+
+@pytest.mark.parametrize(
+    ("why", "shown"), [("group", "in a privileged group"), ("sudoers", "named in sudoers")]
+)
+def test_an_existing_privileged_user_is_never_adopted(why: str, shown: str) -> None:
+    spec = accounts.AccountSpec("ops", "ssh", "/bin/bash", (f"{KEY} ops@x",), "dagsync: x")
+    text = "members\t\nuser\tops\t1001\t/bin/bash\t/home/ops\nshadow\tops\t*\t\n"
+    result = accounts.parse(CommandResult(0, f"{text}privileged\tops\t{why}\nend\n", ""))
+    assert isinstance(result, accounts.AccountsObserved)
+    assert accounts.diff([spec], result, DiffOptions()) == [
+        Note(
+            "accounts",
+            f"refused: ops exists and is privileged ({shown}): dagsync never adopts it; "
+            "declare another name",
+        )
+    ]
+
+
+def test_a_client_key_equal_to_a_dag_key_is_refused_again_when_rendering() -> None:
+    repo = load_repository(Path(__file__).resolve().parents[1])
+    now = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
+    [inputs] = server_inputs(repo, Selection(("alpine-books",), ("shop1",)), now)
+    assert repo.settings.observer is not None
+    observer = " ".join(repo.settings.observer.key.split()[:2])
+    assert observer in inputs.dag_keys
+    account = inputs.server.accounts[0]
+    forged = account.model_copy(update={"keys": [f"{observer} claire@alpine-books"]})
+    server = inputs.server.model_copy(update={"accounts": [forged]})
+    with pytest.raises(UnsafeValue, match=f"a key of {account.name} is one of DAG's keys"):
+        accounts.desired(replace(inputs, server=server))

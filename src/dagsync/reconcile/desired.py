@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DagsyncError
+from ..model.policy import DagSettings
 from ..model.server import Role
 from ..repository import Repository
 from .blocklist import blocked_for
@@ -44,6 +45,16 @@ class HostDesired:
         return tuple((kind, by_kind[kind].read(state)) for kind, state in self.states)
 
 
+def dag_keys(settings: DagSettings) -> frozenset[str]:
+    """The type and base64 key ("ssh-ed25519 AAAA...") of each key of policies/dag.yaml: the
+    observer's and the storage and mail hosts' host keys (ACC008 refuses them as client keys;
+    the renderers refuse them again)."""
+    keys = [settings.observer.key if settings.observer else None]
+    keys += [s.host_key for s in settings.backup_storages]
+    keys += [m.host_key for m in settings.mail_hosts]
+    return frozenset(" ".join(k.split()[:2]) for k in keys if k is not None)
+
+
 def server_inputs(
     repo: Repository, selection: Selection, now: dt.datetime, extra_management: Sequence[Net] = ()
 ) -> list[ServerInputs]:
@@ -54,7 +65,11 @@ def server_inputs(
             continue
         target = Target(config.id, server.name, production=server.role is Role.PRODUCTION)
         blocked = blocked_for(config.id, repo.clients, repo.settings)
-        out.append(ServerInputs(target, config.client, server, management, blocked, now))
+        out.append(
+            ServerInputs(
+                target, config.client, server, management, blocked, now, dag_keys(repo.settings)
+            )
+        )
     _refuse_unknown(repo, selection)
     return out
 

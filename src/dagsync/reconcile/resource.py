@@ -46,6 +46,8 @@ class ServerInputs:
     management_ranges: tuple[Net, ...]
     blocked: tuple[BlockedEntry, ...]
     now: dt.datetime  # aware
+    # DAG's keys of policies/dag.yaml ("type base64"): no client key may be one of them
+    dag_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

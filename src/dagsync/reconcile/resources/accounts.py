@@ -84,6 +84,9 @@ def desired(inputs: ServerInputs) -> tuple[tuple[AccountSpec, ...], tuple[Note, 
         if account.kind == AccountKind.FTP:
             notes.append(Note(KIND, f"FTP account {account.name} is not managed over SSH"))
             continue
+        for key in account.keys:
+            if " ".join(key.split()[:2]) in inputs.dag_keys:  # ACC008, checked again here
+                raise UnsafeValue(f"a key of {account.name} is one of DAG's keys")
         keys = tuple(_key_line(account.kind, k) for k in account.keys)
         specs.append(
             AccountSpec(

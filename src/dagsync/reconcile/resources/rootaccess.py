@@ -85,6 +85,8 @@ def desired(inputs: ServerInputs) -> tuple[RootDesired, tuple[Note, ...]]:
         if until is None:
             continue
         keys = [k for a in inputs.server.accounts if a.owner == window.granted_to for k in a.keys]
+        if any(" ".join(k.split()[:2]) in inputs.dag_keys for k in keys):  # ACC008 again
+            raise UnsafeValue(f"a key granted to {window.granted_to} is one of DAG's keys")
         if not keys:
             notes.append(
                 Note(
