@@ -212,7 +212,7 @@ def _termination(
         f"requested {t.requested_on} for {t.effective_on} ({result.binding}); "
         f"{result.months_due} month(s) due",
         "7",
-        result.amount_due,
+        Decimal(result.amount_due).quantize(Decimal("0.01")),
     )
 
 
