@@ -144,3 +144,17 @@ def test_a_client_key_equal_to_a_dag_key_is_refused_again_when_rendering() -> No
     server = inputs.server.model_copy(update={"accounts": [forged]})
     with pytest.raises(UnsafeValue, match=f"a key of {account.name} is one of DAG's keys"):
         accounts.desired(replace(inputs, server=server))
+
+
+def test_an_existing_user_with_a_reserved_name_is_never_adopted() -> None:
+    spec = accounts.AccountSpec("debian", "ssh", "/bin/bash", (f"{KEY} x@y",), "dagsync: x")
+    text = "members\t\nuser\tdebian\t1000\t/bin/bash\t/home/debian\nshadow\tdebian\t*\t\nend\n"
+    result = accounts.parse(CommandResult(0, text, ""))
+    assert isinstance(result, accounts.AccountsObserved)
+    assert accounts.diff([spec], result, DiffOptions()) == [
+        Note(
+            "accounts",
+            "refused: debian is a reserved name (a cloud image's administrator or DAG's own): "
+            "dagsync never adopts it; declare another name",
+        )
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..document import Document
+from ..reconcile.resources.accounts import RESERVED_ACCOUNT_NAMES
 from .base import ERROR, ClientContext, Violation, rule
 from .common import minutes
 from .secrets import scan_text
@@ -351,18 +352,6 @@ def root_window_keys(ctx: ClientContext) -> Iterator[Violation]:
                 + (", ".join(sorted(owners)) or "no account has keys")
                 + "): the window would give root to nobody",
             )
-
-
-# Names never given to a client account: the default users of cloud images (often with
-# passwordless sudo), administrative names and DAG's own accounts.  `root` has ACC005.
-RESERVED_ACCOUNT_NAMES = frozenset(
-    {
-        "admin", "administrator", "adm", "almalinux", "arch", "borg", "centos", "cloud-user",
-        "core", "dag", "dagsync", "dagsync-managed", "dagsync-observer", "debian", "disk",
-        "docker", "ec2-user", "fedora", "lxd", "opc", "ovh", "rocky", "shadow", "sudo",
-        "sysadmin", "ubuntu", "wheel",
-    }
-)  # fmt: skip
 
 
 @rule(id="ACC007", severity=ERROR, article="6", clause=_ROOT_RESERVED_CLAUSE)

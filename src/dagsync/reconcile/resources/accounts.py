@@ -29,6 +29,19 @@ KEYS_HEADER = "# managed by dagsync: keys come from the server's YAML"
 FIRST_USER_UID = 1000
 
 
+# Names never given to a client account: the default users of cloud images (often with
+# passwordless sudo), administrative names and DAG's own accounts.  `root` has ACC005
+# (dagsync.rules.access refuses them; the planner never adopts an existing one).
+RESERVED_ACCOUNT_NAMES = frozenset(
+    {
+        "admin", "administrator", "adm", "almalinux", "arch", "borg", "centos", "cloud-user",
+        "core", "dag", "dagsync", "dagsync-managed", "dagsync-observer", "debian", "disk",
+        "docker", "ec2-user", "fedora", "lxd", "opc", "ovh", "rocky", "shadow", "sudo",
+        "sysadmin", "ubuntu", "wheel",
+    }
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class AccountSpec:
     name: str
@@ -356,6 +369,14 @@ def _declared(spec: AccountSpec, user: ObservedUser | None) -> list[Change | Not
             Note(
                 KIND,
                 f"refused: {spec.name} is a system account (uid {user.uid}); declare another name",
+            )
+        ]
+    if not user.managed and spec.name in RESERVED_ACCOUNT_NAMES:
+        return [
+            Note(
+                KIND,
+                f"refused: {spec.name} is a reserved name (a cloud image's administrator or "
+                "DAG's own): dagsync never adopts it; declare another name",
             )
         ]
     if not user.managed and user.privileged is not None:
