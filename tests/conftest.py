@@ -27,6 +27,11 @@ settings.load_profile(
 
 REQUIRE_HOSTS = "DAGSYNC_REQUIRE_HOSTS"
 
+# The suite's escrow folders are temporary test folders, also when it runs in CI (CI=true
+# refuses a file escrow otherwise: tests/test_escrow_paths.py). Set for the whole process, so
+# that module-scoped fixtures (test hosts applied once per module) see it too.
+os.environ.setdefault("DAGSYNC_ALLOW_CI_ESCROW", "1")
+
 
 @pytest.fixture(autouse=True)
 def _escrow_folders_allowed_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
