@@ -167,10 +167,14 @@ def _mail_concerned(ctx: Context) -> bool:
     if ctx.selection.servers:
         mail_hosts = {f"{DAG}/{m.name}" for m in ctx.repo.settings.mail_hosts}
         return bool(mail_hosts & set(ctx.selection.servers))
-    return not ctx.selection.clients or DAG in ctx.selection.clients or any(
-        c.client.mail.hosting.value == "shared"
-        for c in ctx.repo.clients
-        if c.id in ctx.selection.clients
+    return (
+        not ctx.selection.clients
+        or DAG in ctx.selection.clients
+        or any(
+            c.client.mail.hosting.value == "shared"
+            for c in ctx.repo.clients
+            if c.id in ctx.selection.clients
+        )
     )
 
 
