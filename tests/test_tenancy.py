@@ -323,7 +323,7 @@ def test_validate_refuses_a_key_comment_with_a_carriage_return_at_its_line(
     findings = [(f.file, f.line, f.column, f.rule) for f in run.findings if f.rule != "RUN001"]
     assert findings == [(WEB1, line, column, "SCH002")]
     message = next(f.message for f in run.findings if f.file == WEB1 and f.rule == "SCH002")
-    assert "no control character (CR, LF, NUL, tab) anywhere" in message
+    assert "no control character (CR, LF, NUL, tab) and no Unicode line separator anywhere" in message
     assert "\r" not in run.out
 
 
