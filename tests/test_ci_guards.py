@@ -87,3 +87,35 @@ def test_hypothesis_runs_derandomised_in_ci(tmp_path: Path) -> None:
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+GROUPED = """
+import os
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("one-worker")
+
+
+@pytest.mark.parametrize("i", range(12))
+def test_grouped(i: int) -> None:
+    with open("workers.txt", "a") as out:
+        out.write(os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+"""
+
+
+def test_dist_loadgroup_keeps_a_group_on_one_worker(tmp_path: Path) -> None:
+    """The host-test modules depend on it (one sandbox per module, tests in order): pytest 9.2
+    with pytest-xdist 3.8 silently dropped the grouping, which split them across workers."""
+    (tmp_path / "test_grouped.py").write_text(GROUPED)
+    (tmp_path / "test_other.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('i', range(12))\ndef test_other(i):\n    pass\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup", "-p",
+         "no:cacheprovider", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    workers = (tmp_path / "workers.txt").read_text().split()
+    assert len(workers) == 12 and len(set(workers)) == 1, workers
