@@ -535,13 +535,15 @@ def test_a_dead_runners_host_lock_is_released_at_once_not_after_the_ttl(
     pidfile = "/root/orphan-stdin.pid"
     feeder = f"sh -c {shlex.quote(f'echo $$ > {pidfile}; exec sleep 600')}"
     holder = f"sh -c {shlex.quote(lock.acquire_command(dead, 900))}"
-    orphan = f"({feeder} | {holder}) </dev/null >/dev/null 2>&1 &"
+    log = "/root/orphan.log"
+    orphan = f"setsid sh -c {shlex.quote(f'{feeder} | {holder}')} </dev/null >{log} 2>&1 &"
     web1.run(orphan, check=True)
     try:
         busy = f"flock -n {lock.LOCK_FILE} true; echo $?"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a loaded 2-core machine starts it slowly
         while web1.run(busy).stdout.strip() != "1":
-            assert time.monotonic() < deadline, "the orphan lock was never taken"
+            seen = web1.run(f"cat {log}; ls -l {lock.LOCK_DIR} 2>&1").stdout
+            assert time.monotonic() < deadline, f"the orphan lock was never taken:\n{seen}"
             time.sleep(0.1)
         started = time.monotonic()
         capsys.readouterr()
@@ -554,7 +556,7 @@ def test_a_dead_runners_host_lock_is_released_at_once_not_after_the_ttl(
         ) in capsys.readouterr().out
         assert web1.run(busy).stdout.strip() == "0"  # released after the apply, as usual
     finally:
-        web1.run(f"kill $(cat {pidfile}) 2>/dev/null; rm -f {pidfile}")
+        web1.run(f"kill $(cat {pidfile}) 2>/dev/null; rm -f {pidfile} {log}")
 
 
 def open_session(w: World, name: str) -> HostSession:
