@@ -536,6 +536,9 @@ def test_a_dead_runners_host_lock_is_released_at_once_not_after_the_ttl(
     feeder = f"sh -c {shlex.quote(f'echo $$ > {pidfile}; exec sleep 600')}"
     holder = f"sh -c {shlex.quote(lock.acquire_command(dead, 900))}"
     log = "/root/orphan.log"
+    # The previous test's apply may still hold the lock for a moment (its session's `cat`
+    # ends when sshd sees the connection close, later on a loaded machine): wait for it.
+    web1.run(f"mkdir -p {lock.LOCK_DIR}; flock -w 30 {lock.LOCK_FILE} true", check=True)
     orphan = f"setsid sh -c {shlex.quote(f'{feeder} | {holder}')} </dev/null >{log} 2>&1 &"
     web1.run(orphan, check=True)
     try:
