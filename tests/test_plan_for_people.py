@@ -48,7 +48,7 @@ PLAN = Plan(
     "2026-12-07T10:00:00+00:00",
     "abc123",
     False,
-    "/home/runner/work/repo/.dagsync-sandbox/hosts.json",
+    "/home/runner/_work/repo/.dagsync-sandbox/hosts.json",
 )
 
 

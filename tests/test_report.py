@@ -21,7 +21,7 @@ from dagsync.report import render_github, render_sarif, render_text, rule_descri
 from dagsync.rules.registry import RULES
 from dagsync.rules.structural import STRUCTURAL
 
-# A copy of the official schema (from /work/shared/reference), so that these tests never skip.
+# A copy of the official schema (from shared/reference beside the checkout), so that these tests never skip.
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
 ANSI = "\033["
