@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .document import ClientFiles, ClientIndex, Document, Located, read_regular
 from .findings import Finding, Severity, pointer_from
-from .indexing import index_client, index_client_claims, index_server
+from .indexing import index_client, index_client_blocklist, index_client_claims, index_server
 from .model import CgvPolicy, Client, DagSettings, Request, Requests, Server
 from .partial import SectionUnavailable, Unavailable, is_unavailable, validate_sections
 from .schema_errors import schema_problems
@@ -372,6 +372,7 @@ def check_client(
         _index_client_doc(client_doc, files.client_id, out, index)
         if isinstance(client_doc.data, dict):
             index_client_claims(client_doc.rel, client_doc.data, index)
+            index_client_blocklist(client_doc.rel, client_doc.data, index)
     client = _typed(Client, client_doc, out) if client_doc else None
     requests_doc = read_document(root, files.requests, out) if files.requests else None
     requests = _typed(Requests, requests_doc, out) if requests_doc else None

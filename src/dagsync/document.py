@@ -100,6 +100,9 @@ class ClientIndex:
     # A client indexed by the quick scan: the words of its files' mail, vhosts and databases
     # sections (a superset of its claims), parsed only if one meets another client's claim.
     claim_hints: list[Located] = field(default_factory=list)
+    # The networks of the client's blocklist, exact (a path into client.yaml) or, from the
+    # quick scan, a superset of them with an empty path (the file is parsed on a hit).
+    blocked: list[Located] = field(default_factory=list)
 
 
 INDEX_KINDS = (
@@ -111,4 +114,5 @@ INDEX_KINDS = (
     "forward_sources",
     "databases",
     "claim_hints",
+    "blocked",
 )

@@ -76,6 +76,42 @@ def index_client_claims(rel: str, data: dict[Any, Any], index: ClientIndex) -> N
             )
 
 
+def index_client_blocklist(rel: str, data: dict[Any, Any], index: ClientIndex) -> None:
+    """The blocked networks of a client.yaml, read leniently (the schema reports bad entries)."""
+    network = data.get("network")
+    items = network.get("blocklist") if isinstance(network, dict) else None
+    for i, item in _items(items):
+        address = item.get("address") if isinstance(item, dict) else None
+        try:
+            net = ipaddress.ip_network(str(address))
+        except ValueError:
+            continue
+        index.blocked.append(Located(str(net), rel, ("network", "blocklist", i, "address")))
+
+
+# Anything that may be an address or a network in a client.yaml (a superset of its blocklist).
+_NET_WORD = re.compile(
+    r"(?<![0-9.])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?:/[0-9]{1,2})?"  # IPv4
+    r"|(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:/[0-9]{1,3})?"  # IPv6
+)
+
+
+def blocklist_hints(rel: str, text: str) -> list[Located] | None:
+    """The networks written anywhere in a client.yaml (a superset of its blocklist), with an
+    empty path; None when the text may hide one from a plain scan (an escape or a tag)."""
+    if "blocklist" not in text:
+        return []
+    if "\\" in text or "!" in text:
+        return None
+    out = set()
+    for word in _NET_WORD.findall(text):
+        try:
+            out.add(str(ipaddress.ip_network(word, strict=False)))
+        except ValueError:
+            continue
+    return [Located(net, rel, ()) for net in sorted(out)]
+
+
 # The top-level sections holding a client's claims, for the quick scan.
 _CLIENT_CLAIMS = ("mail",)
 _SERVER_CLAIMS = ("vhosts", "databases")
@@ -130,6 +166,32 @@ def _claims(
         (index_client_claims if client else index_server_claims)(rel, data, index)
 
 
+def _blocklist(rel: str, text: str, index: ClientIndex) -> None:
+    hints = blocklist_hints(rel, text)
+    if hints is not None:
+        index.blocked.extend(hints)
+        return
+    from .yamlio import load
+
+    data, _ = load(text)
+    if isinstance(data, dict):
+        index_client_blocklist(rel, data, index)
+
+
+def read_blocklist(root: Path, rel: str) -> list[Located]:
+    """The exact blocklist of a client.yaml whose index holds hints only."""
+    from .yamlio import load
+
+    index = ClientIndex()
+    try:
+        data, _ = load(read_regular(root / rel, MAX_INDEX_BYTES).decode("utf-8", "replace"))
+    except OSError:
+        return []
+    if isinstance(data, dict):
+        index_client_blocklist(rel, data, index)
+    return index.blocked
+
+
 def read_claims(root: Path, index: ClientIndex, files: set[str]) -> None:
     """Replace the hints of `files` by the claims the parser reads there (see `invariants`)."""
     from .yamlio import load
@@ -169,6 +231,7 @@ def index_client(root: Path, files: ClientFiles) -> ClientIndex:
         if rel == files.client and (found := client_id(text)) is not None:
             index.client_id = found
             _claims(rel, text, _CLIENT_CLAIMS, index, client=True)
+            _blocklist(rel, text, index)
             continue
         if rel != files.client and (ids := server_ids(text)) is not None:
             name, service, ips = ids
@@ -184,6 +247,7 @@ def index_client(root: Path, files: ClientFiles) -> ClientIndex:
             if isinstance(data.get("id"), str):
                 index.client_id = data["id"]
             index_client_claims(rel, data, index)
+            index_client_blocklist(rel, data, index)
         elif rel in files.servers:
             index_server(rel, data, index)
     return index
