@@ -3,7 +3,8 @@
 - The nesting depth is checked on the raw text before any parser sees it (YAML007): files 1,000
   and 100,000 levels deep, and `!!binary` + 30,000 levels (which crashed the C parser), give
   one finding each in well under a second.
-- A 1 MiB list of wrong values validates in under 2 s of CPU and 200 MB, with a bounded report
+- A 1 MiB list of wrong values validates in linear time (a few times the CPU of the unchanged
+  file, measured in the same test) and 200 MB, with a bounded report
   (50 findings a file, the rest counted in one YAML008).
 - An internal error is one clear message and exit 2 in every format: no traceback, no report.
 - A killed run leaves nothing that changes the next run's verdict.
@@ -163,6 +164,28 @@ def _one_mebibyte_list(repo: Path) -> int:
     return len(items)
 
 
+def _measured(repo: Path, rel: str) -> tuple[int, float, int, str]:
+    """Exit code, CPU seconds (with the worker processes'), peak RSS in KB and stdout of
+    `dagsync validate --no-cache --format json` on one file, in a child process."""
+    command = [sys.executable, "-c", _MEASURE, sys.executable, "-m", "dagsync", "validate"]
+    options = ["--repo", str(repo), "--no-cache", "--format", "json", str(repo / rel)]
+    done = subprocess.run(
+        [*command, *options],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    code, cpu, rss_kb = done.stderr.strip().splitlines()[-1].split()
+    return int(code), float(cpu), int(rss_kb), done.stdout
+
+
+# CPU time is compared with the same command on the unchanged file, measured in the same test:
+# a linear pass over 1 MiB costs about 2.5 times that on any machine, the quadratic scans these
+# tests were written for (10 s and more) cost well over 10 times. Absolute figures are
+# `python bench/fuzz_validate.py`'s business, not a test's.
+CPU_RATIO_LIMIT = 6.0
+
+
 _MEASURE = """
 import resource, subprocess, sys
 done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
@@ -173,40 +196,21 @@ print(done.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, file=sy
 """
 
 
-def test_a_one_mebibyte_list_validates_in_under_2_s_and_200_mb_with_a_bounded_report(
+def test_a_one_mebibyte_list_validates_in_linear_time_and_200_mb_with_a_bounded_report(
     repo_copy: Path,
 ) -> None:
+    _, base_cpu, _, _ = _measured(repo_copy, SHOP1)
     items = _one_mebibyte_list(repo_copy)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _MEASURE,
-            sys.executable,
-            "-m",
-            "dagsync",
-            "validate",
-            "--repo",
-            str(repo_copy),
-            "--no-cache",
-            "--format",
-            "json",
-            str(repo_copy / SHOP1),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    code, cpu, rss_kb = done.stderr.strip().splitlines()[-1].split()
-    doc = json.loads(done.stdout)
+    code, cpu, rss_kb, stdout = _measured(repo_copy, SHOP1)
+    doc = json.loads(stdout)
     in_file = [f for f in doc["findings"] if f["file"] == SHOP1]
-    assert int(code) == 1
-    assert float(cpu) < 2.0, f"{cpu} s of CPU"
-    assert int(rss_kb) < 200 * 1024, f"{int(rss_kb) // 1024} MB"
+    assert code == 1
+    assert cpu < CPU_RATIO_LIMIT * base_cpu, f"{cpu:.2f} s of CPU against {base_cpu:.2f} s"
+    assert rss_kb < 200 * 1024, f"{rss_kb // 1024} MB"
     assert len(in_file) == MAX_FINDINGS_PER_FILE + 1
     summary = next(f for f in in_file if f["rule"] == "YAML008")
     assert summary["message"].startswith(f"{items - MAX_FINDINGS_PER_FILE} more finding(s)")
-    assert len(done.stdout) < 64 * 1024
+    assert len(stdout) < 64 * 1024
 
 
 def test_a_one_mebibyte_file_full_of_secrets_is_scanned_in_linear_time(repo_copy: Path) -> None:
@@ -218,31 +222,12 @@ def test_a_one_mebibyte_file_full_of_secrets_is_scanned_in_linear_time(repo_copy
     while size < 1_000_000:
         lines.append(f"# password: Xk{len(lines)}vQ2mT7pLw\n")
         size += len(lines[-1])
+    _, base_cpu, _, _ = _measured(repo_copy, SHOP1)
     path.write_text(text + "".join(lines))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _MEASURE,
-            sys.executable,
-            "-m",
-            "dagsync",
-            "validate",
-            "--repo",
-            str(repo_copy),
-            "--no-cache",
-            "--format",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    code, cpu, _ = done.stderr.strip().splitlines()[-1].split()
-    in_file = [f for f in json.loads(done.stdout)["findings"] if f["file"] == SHOP1]
-    assert int(code) == 1
-    assert float(cpu) < 2.0, f"{cpu} s of CPU"
+    code, cpu, _, stdout = _measured(repo_copy, SHOP1)
+    in_file = [f for f in json.loads(stdout)["findings"] if f["file"] == SHOP1]
+    assert code == 1
+    assert cpu < CPU_RATIO_LIMIT * base_cpu, f"{cpu:.2f} s of CPU against {base_cpu:.2f} s"
     assert [f["rule"] for f in in_file] == ["ACC004"] * MAX_FINDINGS_PER_FILE + ["YAML008"]
     assert in_file[-1]["message"].startswith(f"{len(lines) - MAX_FINDINGS_PER_FILE} more")
 
