@@ -589,7 +589,7 @@ def _measure(
 
     def toggle_cold() -> None:
         """A real change: the new YAML is validated, not found in the validation cache."""
-        from dagsync.cache import cache_path
+        from dagsync.validate.speed.cache import cache_path
 
         cache_path(repo).unlink(missing_ok=True)
         toggle()
@@ -618,7 +618,7 @@ def _measure(
         Bench("import-paramiko", [py, "-c", "import paramiko"], repeat=3),
         Bench(
             "import-dagsync-plan",
-            [py, "-c", "import dagsync.cli, dagsync.reconcile.engine"],
+            [py, "-c", "import dagsync.cli, dagsync.reconcile.hosts.engine"],
             repeat=3,
         ),
     ]

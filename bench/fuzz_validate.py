@@ -50,11 +50,11 @@ def _check_slice(args: tuple[int, int, int]) -> tuple[int, list[str], list[tuple
     seed, index, size = args
     import jsonschema
 
-    from dagsync.check import Collector, check_client, load_policies
     from dagsync.findings import Result
-    from dagsync.report import render_json, render_sarif
     from dagsync.testing.mutate import mutants
-    from dagsync.validate import discover
+    from dagsync.validate.checker import Collector, check_client, load_policies
+    from dagsync.validate.report import render_json, render_sarif
+    from dagsync.validate.run import discover
 
     schema = json.loads(SCHEMA.read_text())
     sarif = jsonschema.validators.validator_for(schema)(schema)

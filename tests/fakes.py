@@ -3,10 +3,10 @@ backup driver and `backup verify` can be tested without root or test hosts.
 
 - `FakeExecutor` is an `Executor` (what a resource's `apply` gets): it records every command
   and answers each with the next scripted reply.
-- `FakeNetwork` replaces `dagsync.reconcile.session.connect`: each address is a `FakeHost`
+- `FakeNetwork` replaces `dagsync.reconcile.transport.session.connect`: each address is a `FakeHost`
   whose connections record commands and answer them (scripted replies, or a responder that
   reads the command), and whose lock stream says `LOCKED`, `HELD` or nothing at all.
-- `facts_reply` answers the engine's one-round-trip read (`dagsync.reconcile.facts.batch`)
+- `facts_reply` answers the engine's one-round-trip read (`dagsync.reconcile.transport.facts.batch`)
   with recorded outputs, the way a host's shell would.
 - `FakeClock` replaces a module's `time` so that waits take no time and are recorded.
 
@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dagsync.reconcile.core import Target
-from dagsync.reconcile.errors import CommandTimeout, Unreachable
-from dagsync.reconcile.inventory import Credentials, Endpoint
-from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.transport.errors import CommandTimeout, Unreachable
+from dagsync.reconcile.transport.inventory import Credentials, Endpoint
 
 Reply = CommandResult | BaseException | Callable[[str], CommandResult]
 
@@ -171,7 +171,7 @@ class FakeHost:
 
 
 class FakeConnection:
-    """What `dagsync.reconcile.ssh.connect` returns, for one `FakeHost`."""
+    """What `dagsync.reconcile.transport.ssh.connect` returns, for one `FakeHost`."""
 
     def __init__(self, host: FakeHost, fresh: bool) -> None:
         self.host = host

@@ -23,13 +23,18 @@ from typing import Any
 import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.reconcile.inventory import HOSTS_FILE_ENV, SANDBOX_ENV, SSH_KEY_ENV, SSH_USER_ENV
-from dagsync.reconcile.resource import CommandResult
-from dagsync.reconcile.resources import accounts
-from dagsync.reconcile.resources import observer as obs
+from dagsync.config.yamlio import load
+from dagsync.reconcile.hosts import accounts
+from dagsync.reconcile.hosts import observer as obs
+from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.transport.inventory import (
+    HOSTS_FILE_ENV,
+    SANDBOX_ENV,
+    SSH_KEY_ENV,
+    SSH_USER_ENV,
+)
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, TestHosts
-from dagsync.yamlio import load
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-accounts")]
 

@@ -22,7 +22,7 @@ import pytest
 from conftest import copy_repository
 from dagsync.cli import main
 from dagsync.reconcile import lock
-from dagsync.reconcile.session import HostSession
+from dagsync.reconcile.transport.session import HostSession
 
 
 @pytest.fixture(autouse=True)

@@ -19,17 +19,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dagsync.backup import driver, job
-from dagsync.backup.targets import merge_plans
 from dagsync.commands.backup import backup, run_verify
-from dagsync.reconcile import engine
-from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.engine import RunOptions
-from dagsync.reconcile.inventory import HOSTS_FILE_ENV, Overrides, load_overrides
+from dagsync.config.repository import Repository, load_repository
+from dagsync.reconcile.backup import driver, job
+from dagsync.reconcile.backup.targets import merge_plans
+from dagsync.reconcile.hosts import engine
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.engine import RunOptions
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.render import render_markdown, render_text
 from dagsync.reconcile.report import ApplyReport, HostStatus, render_report
-from dagsync.repository import Repository, load_repository
+from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides, load_overrides
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, TestHosts, testhosts, unique_network
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.backup import escrow, job
-from dagsync.backup.borgjson import BorgOutputError, parse_info, parse_list, parse_offset
-from dagsync.backup.job import Retention
-from dagsync.backup.retention import check_retention, freshness, kept_by_prune
 from dagsync.model import Client, Server
 from dagsync.model.server import BackupScope, Frequency
+from dagsync.reconcile.backup import escrow, job
+from dagsync.reconcile.backup import resource as res
+from dagsync.reconcile.backup.borgjson import BorgOutputError, parse_info, parse_list, parse_offset
+from dagsync.reconcile.backup.job import Retention
+from dagsync.reconcile.backup.retention import check_retention, freshness, kept_by_prune
 from dagsync.reconcile.core import Change, Note, Unknown
-from dagsync.reconcile.resource import CommandResult
-from dagsync.reconcile.resources import backup as res
+from dagsync.reconcile.hosts.resource import CommandResult
 
 DATA = Path(__file__).parent / "data" / "backup"
 CLIENT = DATA / "clients" / "lac-bleu"

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from dagsync import billing
-from dagsync.billing import BillingError, MailQuotaTerms, Reading, mail_overage, slices_for
+from dagsync.contract import billing
+from dagsync.contract.billing import BillingError, MailQuotaTerms, Reading, mail_overage, slices_for
 
 WARNED = dt.date(2027, 1, 4)
 

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import json, sys
 from pathlib import Path
-from dagsync.validate import validate_repository
+from dagsync.validate.run import validate_repository
 result = validate_repository(Path(sys.argv[1]))
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "ruamel"))
 print(json.dumps({"heavy": heavy, "errors": result.summary.errors, "clients": result.clients}))

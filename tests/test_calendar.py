@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dagsync import calendar
-from dagsync.calendar import (
+from dagsync.contract import calendar
+from dagsync.contract.calendar import (
     CalendarError,
     add_jours_ouvrables,
     add_jours_ouvres,

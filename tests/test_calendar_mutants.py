@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 
-from dagsync import calendar as cal
+from dagsync.contract import calendar as cal
 
 GOOD_FRIDAY = dt.date(2026, 4, 3)
 SAINT_STEPHEN = dt.date(2025, 12, 26)

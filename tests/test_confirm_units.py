@@ -9,10 +9,10 @@ import secrets
 import pytest
 
 from dagsync.reconcile.core import Action, Change
-from dagsync.reconcile.errors import CommandTimeout, Unreachable
-from dagsync.reconcile.resource import ApplyOptions, CommandResult, Status
-from dagsync.reconcile.resources import confirm
+from dagsync.reconcile.hosts import confirm
+from dagsync.reconcile.hosts.resource import ApplyOptions, CommandResult, Status
 from dagsync.reconcile.shell import atomic_write
+from dagsync.reconcile.transport.errors import CommandTimeout, Unreachable
 from fakes import Call, FakeClock, FakeExecutor, failed, ok
 
 TOKEN = "0123456789abcdef"

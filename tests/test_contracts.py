@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from dagsync import contracts
-from dagsync.contracts import (
+from dagsync.contract import lifecycle as contracts
+from dagsync.contract.lifecycle import (
     ContractError,
     ContractTerms,
     add_months,

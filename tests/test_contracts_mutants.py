@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dagsync import contracts as c
+from dagsync.contract import lifecycle as c
 
 
 def terms(**changes: Any) -> c.ContractTerms:

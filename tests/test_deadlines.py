@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.billing import Reading
 from dagsync.cli import main
-from dagsync.deadlines import client_deadlines, upcoming
-from dagsync.load import load_clients
+from dagsync.config.load import load_clients
+from dagsync.contract.billing import Reading
+from dagsync.contract.deadlines import client_deadlines, upcoming
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,7 +133,7 @@ def test_renewals_and_invoices_carry_their_amount_at_the_price_in_effect(clients
 
 
 def test_the_price_in_effect_changes_on_the_effective_day(clients) -> None:  # type: ignore[no-untyped-def]
-    from dagsync.deadlines import price_at
+    from dagsync.contract.deadlines import price_at
 
     contract = _by_client(clients, "velo-savoie")[0].contract
     assert price_at(contract, dt.date(2028, 1, 30)) == Decimal("1250.00")
@@ -141,7 +141,7 @@ def test_the_price_in_effect_changes_on_the_effective_day(clients) -> None:  # t
 
 
 def test_no_invoice_after_the_contract_ends(clients) -> None:  # type: ignore[no-untyped-def]
-    from dagsync.deadlines import next_invoice
+    from dagsync.contract.deadlines import next_invoice
 
     contract = _by_client(clients, "alpine-books")[0].contract  # from 2025-03-01, 12 months
     assert next_invoice(contract, dt.date(2026, 3, 2)) == dt.date(2027, 3, 1)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.billing import MailQuotaTerms, Reading
-from dagsync.deadlines import (
+from dagsync.config.load import load_clients
+from dagsync.contract.billing import MailQuotaTerms, Reading
+from dagsync.contract.deadlines import (
     Deadline,
     client_deadlines,
     next_invoice,
@@ -20,7 +21,6 @@ from dagsync.deadlines import (
     terms_of,
     upcoming,
 )
-from dagsync.load import load_clients
 from dagsync.model import CgvPolicy, Client
 from dagsync.model.client import TerminationGround
 

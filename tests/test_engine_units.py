@@ -10,12 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
-from dagsync.reconcile import engine, lock, session
+from dagsync.reconcile import lock
 from dagsync.reconcile.core import Action, Change, DiffOptions, Target, Unknown
-from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.errors import CommandTimeout, Unreachable
-from dagsync.reconcile.inventory import (
+from dagsync.reconcile.hosts import confirm, engine, firewall
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.resource import ApplyOptions, CommandResult, Status
+from dagsync.reconcile.plan import Plan
+from dagsync.reconcile.report import ApplyReport, HostStatus
+from dagsync.reconcile.transport import session
+from dagsync.reconcile.transport.errors import CommandTimeout, Unreachable
+from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SSH_KEY_ENV,
     SSH_USER_ENV,
@@ -23,11 +29,6 @@ from dagsync.reconcile.inventory import (
     Endpoint,
     Overrides,
 )
-from dagsync.reconcile.plan import Plan
-from dagsync.reconcile.report import ApplyReport, HostStatus
-from dagsync.reconcile.resource import ApplyOptions, CommandResult, Status
-from dagsync.reconcile.resources import confirm, firewall
-from dagsync.repository import Repository, load_repository
 from fakes import FakeClock, FakeHost, FakeNetwork, facts_reply, failed, ok
 
 DATA = Path(__file__).parent / "data" / "reconcile"

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from dagsync.backup import escrow
 from dagsync.model.policy import DagSettings
+from dagsync.reconcile.backup import escrow
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dagsync.cli import main
-from dagsync.freeze import next_release_day
+from dagsync.validate.freeze import next_release_day
 
 ROOT = Path(__file__).resolve().parents[1]
 

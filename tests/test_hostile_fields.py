@@ -32,17 +32,18 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 
-from dagsync import mailconf as mc
-from dagsync.backup import job
 from dagsync.errors import DagsyncError
 from dagsync.model import CgvPolicy, Client, DagSettings, Server
 from dagsync.model.base import HostBound
 from dagsync.model.server import DbEngine, Frequency
+from dagsync.reconcile.backup import job
+from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.core import Change, DiffOptions, Target
-from dagsync.reconcile.desired import host_desired
-from dagsync.reconcile.resource import ApplyOptions, BlockedEntry, CommandResult, ServerInputs
-from dagsync.reconcile.resources import accounts, mail, rootaccess
-from dagsync.reconcile.resources import backup as res
+from dagsync.reconcile.hosts import accounts, rootaccess
+from dagsync.reconcile.hosts.desired import host_desired
+from dagsync.reconcile.hosts.resource import ApplyOptions, BlockedEntry, CommandResult, ServerInputs
+from dagsync.reconcile.mail import files as mc
+from dagsync.reconcile.mail import resource as mail
 from dagsync.reconcile.shell import UnsafeValue
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -30,10 +30,10 @@ import jsonschema
 import pytest
 
 from conftest import FORMATS, Run, copy_repository
-from dagsync import yamlio
-from dagsync.check import MAX_FINDINGS_PER_FILE
 from dagsync.cli import main
+from dagsync.config import yamlio
 from dagsync.testing.mutate import mutants
+from dagsync.validate.checker import MAX_FINDINGS_PER_FILE
 
 PROJECT = Path(__file__).parents[1]
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
@@ -245,7 +245,7 @@ def test_an_internal_error_is_one_message_and_exit_2_in_every_format(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("boom with a value that must not be printed: hunter2")
 
-    monkeypatch.setattr("dagsync.check._run_rules", broken)
+    monkeypatch.setattr("dagsync.validate.checker._run_rules", broken)
     capsys.readouterr()
     code = main(["validate", "--repo", str(repo_copy), "--no-cache", "--format", fmt])
     captured = capsys.readouterr()
@@ -255,7 +255,7 @@ def test_an_internal_error_is_one_message_and_exit_2_in_every_format(
     lines = run.err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(
-        "dagsync: error: internal error while validating (RuntimeError at check.py:"
+        "dagsync: error: internal error while validating (RuntimeError at checker.py:"
     )
     assert lines[0].endswith(
         "): no report was written; this is a bug in dagsync, please report it with the files "

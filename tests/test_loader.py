@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from conftest import FORMATS, Run
-from dagsync import yamlio
+from dagsync.config import yamlio
 
 DATA = Path(__file__).parent / "data" / "loader"
 CASES = sorted(DATA.glob("*.yaml"))

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_repository
-from dagsync.cache import CACHE_DIR, CACHE_FILE, cache_path, in_ci
+from dagsync.config.repository import refuse_invalid
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.extras import Extras, read_extras
-from dagsync.reconcile.inventory import (
+from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SANDBOX_ENV,
     SANDBOX_HOSTS_FILE,
@@ -27,8 +27,8 @@ from dagsync.reconcile.inventory import (
     load_overrides,
     overrides_path,
 )
-from dagsync.repository import refuse_invalid
-from dagsync.validate import validate_repository
+from dagsync.validate.run import validate_repository
+from dagsync.validate.speed.cache import CACHE_DIR, CACHE_FILE, cache_path, in_ci
 
 DAY = dt.date(2026, 11, 2)
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
@@ -67,8 +67,8 @@ def _poisoned_cache(root: Path, legit: Path) -> dict[str, object]:
     """What an attacker computes: the cache of a clean run, with every client's key and
     stats replaced by those of the poisoned files (the keys depend only on the repository)."""
     data: dict[str, object] = json.loads(legit.read_text())
-    from dagsync.cache import client_digest
-    from dagsync.validate import discover
+    from dagsync.validate.run import discover
+    from dagsync.validate.speed.cache import client_digest
 
     layout = discover(root.resolve())
     clients = data["clients"]

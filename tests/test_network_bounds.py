@@ -1,6 +1,6 @@
 """Bounds on what a client may claim or reach (attacker review findings 3, 7, 8 and 15):
 public mail domains and DAG's own, sources that cover most of the Internet, blocklist entries,
-reverse DNS, management ranges; in `dagsync.reserved`, and again in the renderers (defence in
+reverse DNS, management ranges; in `dagsync.model.reserved`, and again in the renderers (defence in
 depth). The rules' located findings are cases of tests/data/rules/cases-network.yaml."""
 
 from __future__ import annotations
@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from dagsync import mailconf as mc
+from dagsync.config.repository import Repository, load_repository
 from dagsync.model import Client, DagSettings
 from dagsync.model.client import BlockedAddress
 from dagsync.model.policy import PrefixBound
-from dagsync.reconcile.blocklist import RefusedEntry, blocked_for
-from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.engine import RunOptions, works_from_repository
-from dagsync.reconcile.inventory import Overrides
-from dagsync.reconcile.resources import mail
-from dagsync.repository import Repository, load_repository
-from dagsync.reserved import blocked_problem, own_domains, public_index, reserved_domain
-from dagsync.validate import validate_repository
+from dagsync.model.reserved import blocked_problem, own_domains, public_index, reserved_domain
+from dagsync.reconcile.hosts.blocklist import RefusedEntry, blocked_for
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.engine import RunOptions, works_from_repository
+from dagsync.reconcile.mail import files as mc
+from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.validate.run import validate_repository
 from test_hostile_fields import POLICY, sample_client
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -27,16 +27,17 @@ from typing import Any
 import paramiko
 import pytest
 
-from dagsync import mailconf as mc
-from dagsync import sandbox
-from dagsync.backup import job
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.reconcile import facts, lock
-from dagsync.reconcile.inventory import HOSTS_FILE_ENV, Credentials, load_overrides
-from dagsync.reconcile.resource import CommandResult
-from dagsync.reconcile.resources import observer as obs
-from dagsync.reconcile.session import OBSERVER_ENV, HostSession
-from dagsync.reconcile.ssh import connect
+from dagsync.reconcile import lock
+from dagsync.reconcile.backup import job
+from dagsync.reconcile.hosts import observer as obs
+from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.mail import files as mc
+from dagsync.reconcile.transport import facts
+from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Credentials, load_overrides
+from dagsync.reconcile.transport.session import OBSERVER_ENV, HostSession
+from dagsync.reconcile.transport.ssh import connect
+from dagsync.sandbox import world as sandbox
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import unique_network
 

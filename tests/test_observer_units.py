@@ -13,21 +13,24 @@ from typing import Any
 
 import pytest
 
-from dagsync.backup import driver as backup_driver
+from dagsync.config.repository import load_repository
 from dagsync.errors import DagsyncError
-from dagsync.reconcile import drivers, engine, facts
+from dagsync.reconcile import drivers
+from dagsync.reconcile.backup import driver as backup_driver
+from dagsync.reconcile.backup import resource as backup
 from dagsync.reconcile.core import Action, Target, Unknown
-from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.driverspec import Context
-from dagsync.reconcile.engine import RunOptions, read_facts, works_from_repository
-from dagsync.reconcile.errors import HostError
-from dagsync.reconcile.inventory import Credentials, Endpoint, Overrides
-from dagsync.reconcile.registry import HOST_RESOURCES
-from dagsync.reconcile.resource import CommandResult
-from dagsync.reconcile.resources import accounts, backup, firewall, mail
-from dagsync.reconcile.resources import observer as obs
-from dagsync.reconcile.session import OBSERVER_ENV, HostSession
-from dagsync.repository import load_repository
+from dagsync.reconcile.hosts import accounts, engine, firewall
+from dagsync.reconcile.hosts import observer as obs
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.engine import RunOptions, read_facts, works_from_repository
+from dagsync.reconcile.hosts.registry import HOST_RESOURCES
+from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.transport import facts
+from dagsync.reconcile.transport.errors import HostError
+from dagsync.reconcile.transport.inventory import Credentials, Endpoint, Overrides
+from dagsync.reconcile.transport.session import OBSERVER_ENV, HostSession
 
 REPO = Path(__file__).resolve().parents[1]
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGmVJ0Kuk3wf2rRrKJ6z5dDFvv0ZIskFZ1sdtsIbPdum"
@@ -331,7 +334,7 @@ def _record_plan(monkeypatch: pytest.MonkeyPatch, *, old_wrapper: bool = False) 
         opened.append(where.address)
         return RecordingConnection(sent, where.address, old_wrapper)
 
-    monkeypatch.setattr("dagsync.reconcile.session.connect", connect)
+    monkeypatch.setattr("dagsync.reconcile.transport.session.connect", connect)
     repo = load_repository(REPO)
     engine.plan(repo, Selection(), Overrides(), RunOptions())
     return opened, sent
@@ -454,7 +457,9 @@ def test_the_observer_read_parses_the_digest_and_the_block() -> None:
 
 def test_the_account_read_never_sends_a_password_hash() -> None:
     assert 'sp[$1] = substr($2, 1, 1) "\\t" $8' in accounts.read([])
-    listing = "members\tdeploy \nuser\tdeploy\t1000\t/bin/bash\t/home/deploy\nshadow\tdeploy\t!\t\nend\n"
+    listing = (
+        "members\tdeploy \nuser\tdeploy\t1000\t/bin/bash\t/home/deploy\nshadow\tdeploy\t!\t\nend\n"
+    )
     observed = accounts.parse(CommandResult(0, listing, ""))
     assert isinstance(observed, accounts.AccountsObserved)
     assert observed.users[0].locked is True

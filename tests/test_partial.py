@@ -1,4 +1,4 @@
-"""`dagsync.partial`: a document's valid sections typed, its invalid ones unavailable."""
+"""`dagsync.validate.partial`: a document's valid sections typed, its invalid ones unavailable."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from dagsync import yamlio
-from dagsync.check import as_json
+from dagsync.config import yamlio
 from dagsync.model import Server
-from dagsync.partial import SectionUnavailable, Unavailable, is_unavailable, validate_sections
+from dagsync.validate.checker import as_json
+from dagsync.validate.partial import (
+    SectionUnavailable,
+    Unavailable,
+    is_unavailable,
+    validate_sections,
+)
 
 SHOP1 = Path(__file__).parents[1] / "clients/alpine-books/servers/shop1.yaml"
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dagsync.quickindex import client_id, server_ids
-from dagsync.yamlio import load
+from dagsync.config.yamlio import load
+from dagsync.validate.quickindex import client_id, server_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = sorted((ROOT / "clients").glob("*/servers/*.yaml"))

@@ -20,17 +20,17 @@ import pytest
 from click.testing import CliRunner
 
 from dagsync.commands import reconcile as commands
+from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import drivers
 from dagsync.reconcile.core import Action, Change, Detail, Note, Target
-from dagsync.reconcile.desired import Selection
 from dagsync.reconcile.drivers import Combined, Context, Driver
-from dagsync.reconcile.engine import RunOptions, only_kinds
-from dagsync.reconcile.inventory import HOSTS_FILE_ENV, Overrides
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.engine import RunOptions, only_kinds
+from dagsync.reconcile.hosts.resource import Outcome, Status
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
-from dagsync.reconcile.resource import Outcome, Status
-from dagsync.repository import Repository, load_repository
+from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -135,9 +135,10 @@ def test_every_kind_of_the_only_option_belongs_to_exactly_one_driver() -> None:
 
 
 def test_each_driver_owns_the_change_kinds_its_module_produces() -> None:
-    from dagsync.backup.storage import STORAGE_KIND
-    from dagsync.reconcile.registry import HOST_KINDS
-    from dagsync.reconcile.resources import backup, mail
+    from dagsync.reconcile.backup import resource as backup
+    from dagsync.reconcile.backup.storage import STORAGE_KIND
+    from dagsync.reconcile.hosts.registry import HOST_KINDS
+    from dagsync.reconcile.mail import resource as mail
 
     assert drivers.HOST_KINDS == HOST_KINDS
     produced = {"hosts": HOST_KINDS, "backup": (backup.KIND, STORAGE_KIND), "mail": (mail.KIND,)}
@@ -201,7 +202,7 @@ def test_an_unknown_client_or_server_is_refused_whatever_the_kinds(repo: Reposit
 
 
 def test_only_kinds_keeps_the_selected_host_resources_and_their_notes(repo: Repository) -> None:
-    from dagsync.reconcile.desired import host_desired, server_inputs
+    from dagsync.reconcile.hosts.desired import host_desired, server_inputs
 
     now = dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC)
     inputs = server_inputs(repo, Selection(servers=("velo-savoie/web1",)), now)[0]

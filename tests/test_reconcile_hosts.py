@@ -22,13 +22,19 @@ from typing import Any
 
 import pytest
 
+from dagsync.commands.block import add_block
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
+from dagsync.config.repository import load_repository
+from dagsync.config.yamlio import load
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import lock
-from dagsync.reconcile.blocking import add_block
-from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.engine import RunOptions, apply
-from dagsync.reconcile.inventory import (
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.engine import RunOptions, apply
+from dagsync.reconcile.hosts.registry import HOST_KINDS
+from dagsync.reconcile.hosts.resource import ApplyOptions
+from dagsync.reconcile.lock import ApplyLocked
+from dagsync.reconcile.report import HostStatus
+from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SANDBOX_ENV,
     SSH_KEY_ENV,
@@ -37,15 +43,9 @@ from dagsync.reconcile.inventory import (
     load_overrides,
     overrides_path,
 )
-from dagsync.reconcile.lock import ApplyLocked
-from dagsync.reconcile.registry import HOST_KINDS
-from dagsync.reconcile.report import HostStatus
-from dagsync.reconcile.resource import ApplyOptions
-from dagsync.reconcile.session import HostSession, Timeouts
-from dagsync.repository import load_repository
+from dagsync.reconcile.transport.session import HostSession, Timeouts
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, TestHosts, probe_from, tcp_probe
-from dagsync.yamlio import load
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-reconcile")]
 
@@ -566,7 +566,7 @@ def open_session(w: World, name: str) -> HostSession:
     repo = load_repository(w.root, validate=False)
     overrides = load_overrides(overrides_path(w.root))
     from dagsync.reconcile.core import Target
-    from dagsync.reconcile.inventory import endpoint
+    from dagsync.reconcile.transport.inventory import endpoint
 
     server = next(s for _, s in repo.servers() if s.name == name)
     where = endpoint(f"velo-savoie/{name}", server, overrides)
@@ -578,8 +578,8 @@ def test_a_lock_left_by_a_killed_run_is_released(converged: World) -> None:
     script = (
         "import json, sys\n"
         "from dagsync.reconcile.core import Target\n"
-        "from dagsync.reconcile.inventory import Endpoint, Credentials\n"
-        "from dagsync.reconcile.session import HostSession\n"
+        "from dagsync.reconcile.transport.inventory import Endpoint, Credentials\n"
+        "from dagsync.reconcile.transport.session import HostSession\n"
         "from pathlib import Path\n"
         "e = Endpoint(sys.argv[1], 22, sys.argv[2], 'test')\n"
         "s = HostSession(Target('velo-savoie', 'web1'), e, Credentials('root', Path(sys.argv[3]))).open()\n"
@@ -711,7 +711,7 @@ def test_a_killed_apply_leaves_no_half_written_file_and_a_rerun_converges(
         script = (
             "import sys\nfrom pathlib import Path\n"
             "from dagsync.commands.reconcile import Scope, run_apply\n"
-            "from dagsync.reconcile.registry import HOST_KINDS\n"
+            "from dagsync.reconcile.hosts.registry import HOST_KINDS\n"
             "run_apply(Scope(Path(sys.argv[1]), kinds=HOST_KINDS), yes=True, record=False)\n"
         )
         proc = subprocess.Popen(

@@ -12,14 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from dagsync.commands.block import add_block
+from dagsync.config.repository import load_repository
 from dagsync.errors import DagsyncError
-from dagsync.reconcile import facts
-from dagsync.reconcile.blocking import add_block
-from dagsync.reconcile.blocklist import blocked_for
 from dagsync.reconcile.core import Action, Change, Detail, DiffOptions, Note, Target, Unknown
-from dagsync.reconcile.desired import host_desired
-from dagsync.reconcile.engine import diff_host
-from dagsync.reconcile.inventory import (
+from dagsync.reconcile.hosts.blocklist import blocked_for
+from dagsync.reconcile.hosts.desired import host_desired
+from dagsync.reconcile.hosts.engine import diff_host
+from dagsync.reconcile.hosts.resource import Outcome, Status
+from dagsync.reconcile.plan import Plan, TargetPlan, stale_resources
+from dagsync.reconcile.render import MARKDOWN_LIMIT, render_markdown, render_text
+from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+from dagsync.reconcile.shell import atomic_write, join
+from dagsync.reconcile.transport import facts
+from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SSH_KEY_ENV,
     SSH_KEY_FILE_ENV,
@@ -30,12 +36,6 @@ from dagsync.reconcile.inventory import (
     load_overrides,
     overrides_path,
 )
-from dagsync.reconcile.plan import Plan, TargetPlan, stale_resources
-from dagsync.reconcile.render import MARKDOWN_LIMIT, render_markdown, render_text
-from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
-from dagsync.reconcile.resource import Outcome, Status
-from dagsync.reconcile.shell import atomic_write, join
-from dagsync.repository import load_repository
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -162,7 +162,7 @@ def test_markdown_plan_stays_under_the_comment_limit_with_a_truncation_note() ->
 def test_an_unknown_fact_gives_no_change_and_is_reported(repo: Path) -> None:
     loaded = load_repository(repo, validate=False)
     config, server = next(loaded.servers())
-    from dagsync.reconcile.desired import Selection, server_inputs
+    from dagsync.reconcile.hosts.desired import Selection, server_inputs
 
     now = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
     inputs = server_inputs(loaded, Selection((config.id,), (server.name,)), now)[0]
@@ -462,7 +462,7 @@ def test_plan_refuses_an_invalid_repository_with_exit_code_1(
 
 
 def test_a_saved_plan_that_deletes_needs_allow_destroy_at_apply_time() -> None:
-    from dagsync.reconcile.engine import RunOptions, _check_saved
+    from dagsync.reconcile.hosts.engine import RunOptions, _check_saved
 
     deleting = Change("accounts", Action.DELETE, "user old", "delete user old", (), {"name": "old"})
     saved = plan_of(target("web1", deleting))
@@ -474,8 +474,8 @@ def test_a_saved_plan_that_deletes_needs_allow_destroy_at_apply_time() -> None:
 def test_ssh_sockets_are_created_with_tcp_nodelay() -> None:
     import socket
 
-    from dagsync.reconcile import ssh
-    from dagsync.reconcile.inventory import Endpoint
+    from dagsync.reconcile.transport import ssh
+    from dagsync.reconcile.transport.inventory import Endpoint
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
@@ -489,8 +489,8 @@ def test_ssh_sockets_are_created_with_tcp_nodelay() -> None:
 def test_the_pinned_key_is_the_only_known_one_and_unknown_keys_are_rejected() -> None:
     import paramiko
 
-    from dagsync.reconcile import ssh
-    from dagsync.reconcile.inventory import Credentials, Endpoint
+    from dagsync.reconcile.transport import ssh
+    from dagsync.reconcile.transport.inventory import Credentials, Endpoint
 
     conn = ssh.Connection(Endpoint("127.0.0.1", 2222, KEY, "test"), Credentials("root", None), 1.0)
     client = conn._conn.client

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from dagsync import sandbox
 from dagsync.cli import main
+from dagsync.config.repository import load_repository
 from dagsync.reconcile import drivers
-from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.engine import RunOptions
-from dagsync.reconcile.inventory import (
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.engine import RunOptions
+from dagsync.reconcile.report import HostStatus
+from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SANDBOX_ENV,
     SANDBOX_HOSTS_FILE,
@@ -33,8 +34,7 @@ from dagsync.reconcile.inventory import (
     SSH_USER_ENV,
     load_overrides,
 )
-from dagsync.reconcile.report import HostStatus
-from dagsync.repository import load_repository
+from dagsync.sandbox import world as sandbox
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import unique_network
 

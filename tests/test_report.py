@@ -17,9 +17,9 @@ import pytest
 
 from conftest import Run, gh_unescape, parse_github
 from dagsync.findings import Finding, Result, Severity
-from dagsync.report import render_github, render_sarif, render_text, rule_descriptors
 from dagsync.rules.registry import RULES
 from dagsync.rules.structural import STRUCTURAL
+from dagsync.validate.report import render_github, render_sarif, render_text, rule_descriptors
 
 # A copy of the official schema (from shared/reference beside the checkout), so that these tests never skip.
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from dagsync.check import Collector, load_policies, read_document, validate_model
 from dagsync.findings import Finding, Severity
 from dagsync.model import Client, Requests, Server
 from dagsync.rules.base import ClientContext, ServerEntry
 from dagsync.rules.docs import Example, parse
 from dagsync.rules.registry import BY_ID, RULES
-from dagsync.validate import validate_repository
+from dagsync.validate.checker import Collector, load_policies, read_document, validate_model
+from dagsync.validate.run import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
 CASES_FILES = sorted((PROJECT / "tests" / "data" / "rules").glob("cases*.yaml"))

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from dagsync.findings import Severity
-from dagsync.report import FORMATS, render_text
 from dagsync.rules.secrets import PRAGMA, redact_line, scan_repository, scan_text
-from dagsync.validate import validate_repository
+from dagsync.validate.report import FORMATS, render_text
+from dagsync.validate.run import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
 # The one value that must never be printed:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.validate import validate_repository
+from dagsync.validate.run import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 12, 1)

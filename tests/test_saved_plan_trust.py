@@ -15,16 +15,21 @@ from pathlib import Path
 import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
+from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
-from dagsync.reconcile import engine, session
 from dagsync.reconcile.combine import refuse_other_commit, saved_differences
 from dagsync.reconcile.core import Action, Change
-from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.inventory import HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV, Overrides
+from dagsync.reconcile.hosts import engine, firewall
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.resource import ApplyOptions
 from dagsync.reconcile.plan import Plan
-from dagsync.reconcile.resource import ApplyOptions
-from dagsync.reconcile.resources import firewall
-from dagsync.repository import Repository, load_repository
+from dagsync.reconcile.transport import session
+from dagsync.reconcile.transport.inventory import (
+    HOSTS_FILE_ENV,
+    SSH_KEY_ENV,
+    SSH_USER_ENV,
+    Overrides,
+)
 from fakes import FakeHost, FakeNetwork, facts_reply, ok
 from test_engine_units import NOW, WEB1, nft
 

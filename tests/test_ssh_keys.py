@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.inventory import (
+from dagsync.reconcile.transport.inventory import (
     SSH_KEY_ENV,
     SSH_KEY_FILE_ENV,
     Credentials,
     Overrides,
     credentials,
 )
-from dagsync.reconcile.ssh import _private_key, normalise_key_text
+from dagsync.reconcile.transport.ssh import _private_key, normalise_key_text
 
 PROJECT = Path(__file__).resolve().parents[1]
 

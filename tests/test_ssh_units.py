@@ -17,14 +17,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from dagsync.reconcile import ssh
-from dagsync.reconcile.errors import (
+from dagsync.reconcile.transport import ssh
+from dagsync.reconcile.transport.errors import (
     AuthenticationFailed,
     CommandTimeout,
     HostKeyRejected,
     Unreachable,
 )
-from dagsync.reconcile.inventory import Credentials, Endpoint
+from dagsync.reconcile.transport.inventory import Credentials, Endpoint
 
 Handler = Callable[[paramiko.Channel], int]
 

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from conftest import Run
-from dagsync import mailconf as mc
-from dagsync.document import ClientFiles
-from dagsync.indexing import index_client, read_claims
+from dagsync.config.document import ClientFiles
+from dagsync.config.repository import load_repository
 from dagsync.model import Client
-from dagsync.reconcile.desired import Selection
-from dagsync.reconcile.engine import _observe, target_plan, works_from_repository
-from dagsync.reconcile.inventory import Overrides
-from dagsync.reconcile.resources import mail
-from dagsync.repository import load_repository
-from dagsync.validate import validate_repository
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.engine import _observe, target_plan, works_from_repository
+from dagsync.reconcile.mail import files as mc
+from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.validate.indexing import index_client, read_claims
+from dagsync.validate.run import validate_repository
 from test_hostile_fields import POLICY, sample_client
 
 ALPINE = "clients/alpine-books/client.yaml"
@@ -224,9 +224,9 @@ def test_quick_index_gives_hints_not_claims_and_they_cover_what_the_parser_reads
     ],
 )
 def test_hints_cover_every_claim_or_the_scan_abstains(text: str) -> None:
-    from dagsync.document import ClientIndex
-    from dagsync.indexing import claim_hints, index_client_claims
-    from dagsync.yamlio import load
+    from dagsync.config.document import ClientIndex
+    from dagsync.config.yamlio import load
+    from dagsync.validate.indexing import claim_hints, index_client_claims
 
     data, problem = load(text)
     assert problem is None and isinstance(data, dict)
@@ -323,7 +323,9 @@ def test_validate_refuses_a_key_comment_with_a_carriage_return_at_its_line(
     findings = [(f.file, f.line, f.column, f.rule) for f in run.findings if f.rule != "RUN001"]
     assert findings == [(WEB1, line, column, "SCH002")]
     message = next(f.message for f in run.findings if f.file == WEB1 and f.rule == "SCH002")
-    assert "no control character (CR, LF, NUL, tab) and no Unicode line separator anywhere" in message
+    assert (
+        "no control character (CR, LF, NUL, tab) and no Unicode line separator anywhere" in message
+    )
     assert "\r" not in run.out
 
 
@@ -345,7 +347,7 @@ def test_a_backup_path_no_renderer_writes_fails_only_its_server_in_the_backup_pl
 ) -> None:
     from ipaddress import IPv4Address
 
-    from dagsync.backup import driver
+    from dagsync.reconcile.backup import driver
     from test_hostile_fields import STORAGE_KEY
 
     repo = load_repository(repo_copy, validate=False)

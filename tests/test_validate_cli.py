@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from conftest import PROJECT, Run
-from dagsync import check
-from dagsync.cache import cache_path
 from dagsync.cli import main
-from dagsync.document import ClientFiles
+from dagsync.config.document import ClientFiles
 from dagsync.findings import Finding, Result, Severity
-from dagsync.validate import CACHE_DIR, validate_repository
+from dagsync.validate.run import CACHE_DIR, validate_repository
+from dagsync.validate import checker as check
+from dagsync.validate.speed.cache import cache_path
 
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
 PROD1 = "clients/cime-conseil/servers/prod1.yaml"

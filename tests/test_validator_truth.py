@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from conftest import FORMATS, Run, Seen
-from dagsync.validate import validate_repository
+from dagsync.validate.run import validate_repository
 
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
 ALPINE = "clients/alpine-books/client.yaml"

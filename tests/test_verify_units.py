@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.backup import escrow as escrows
-from dagsync.backup import job, verify
-from dagsync.reconcile.errors import CommandTimeout
-from dagsync.reconcile.resource import CommandResult
-from dagsync.reconcile.resources import backup as res
+from dagsync.reconcile.backup import escrow as escrows
+from dagsync.reconcile.backup import job, verify
+from dagsync.reconcile.backup import resource as res
+from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.transport.errors import CommandTimeout
 from fakes import Call, FakeExecutor, failed, ok
 from test_backup_units import desired
 

@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from dagsync import sandbox
+from dagsync.config.yamlio import load
 from dagsync.gitops import read_applies
 from dagsync.ovhapi import READ_ONLY_RULES
+from dagsync.sandbox import world as sandbox
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import unique_network
-from dagsync.yamlio import load
 
 PROJECT = Path(__file__).resolve().parents[1]
 WORKFLOWS = PROJECT / ".github" / "workflows"

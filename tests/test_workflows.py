@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from dagsync.config.yamlio import load
 from dagsync.gitops import read_applies, record_apply
-from dagsync.yamlio import load
 from test_gitops_helpers import Scratch
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"

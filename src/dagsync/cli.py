@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import EXIT_USAGE, DagsyncError
-from .findings import Finding
+from dagsync import __version__
+from dagsync.errors import EXIT_USAGE, DagsyncError
+from dagsync.findings import Finding
 
 
 def find_repo(start: Path) -> Path:
@@ -131,8 +131,8 @@ def validate(
     jobs: int | None,
 ) -> None:
     """Check client files against the model, the CGV rules and the repository invariants."""
-    from .report import FORMATS, render_text, use_colour
-    from .validate import validate_repository
+    from dagsync.validate.report import FORMATS, render_text, use_colour
+    from dagsync.validate.run import validate_repository
 
     root = _repo(repo)
     only: list[str] | None = _clients_of(root, paths) if paths else None
@@ -143,8 +143,8 @@ def validate(
     changed: set[str] | None = None
     day = on.date() if on else dt.date.today()
     if changed_since is not None:
-        from .freeze import freeze_findings
-        from .gitops import changed_clients
+        from dagsync.gitops import changed_clients
+        from dagsync.validate.freeze import freeze_findings
 
         changes = changed_clients(root, changed_since)
         only = sorted(set(only or []) | set(changes.present)) if only else sorted(changes.present)
@@ -164,7 +164,7 @@ def validate(
     except DagsyncError:
         raise
     except Exception as exc:
-        from .report import internal_error
+        from dagsync.validate.report import internal_error
 
         raise DagsyncError(internal_error(exc)) from None
     if extra and fmt == "text":
@@ -178,7 +178,7 @@ def validate(
 @click.option("--check", is_flag=True, help="Fail if schemas/ is stale instead of writing it.")
 def schema(repo: str | None, check: bool) -> None:
     """Regenerate schemas/ from the model (or check that it is up to date)."""
-    from . import schema as schemas
+    from dagsync.model import schema as schemas
 
     root = _repo(repo)
     if check:

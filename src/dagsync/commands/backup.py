@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from ..completion import complete_client, complete_server
-from ..errors import EXIT_FAILED, EXIT_USAGE, DagsyncError
+from dagsync.commands.completion import complete_client, complete_server
+from dagsync.errors import EXIT_FAILED, EXIT_USAGE, DagsyncError
 
 
 @click.group("backup")
@@ -28,12 +28,12 @@ def run_verify(
     parallel: int = 8,
 ) -> int:
     """Verify, print the report, return the exit code."""
-    from ..backup.verify import verify
-    from ..reconcile.desired import Selection
-    from ..reconcile.drivers import environment, read_extras
-    from ..reconcile.engine import RunOptions
-    from ..reconcile.inventory import load_overrides, overrides_path
-    from ..repository import load_repository
+    from dagsync.config.repository import load_repository
+    from dagsync.reconcile.backup.verify import verify
+    from dagsync.reconcile.drivers import environment, read_extras
+    from dagsync.reconcile.hosts.desired import Selection
+    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
 
     repo = load_repository(root)
     overrides = load_overrides(overrides_path(root))
@@ -100,7 +100,7 @@ def verify_command(
     parallel: int,
 ) -> None:
     """List each server's archives: newest younger than 26 h, retention, borg check."""
-    from ..cli import _repo
+    from dagsync.cli import _repo
 
     try:
         code = run_verify(_repo(repo), clients, servers, restore_test, fmt, parallel)

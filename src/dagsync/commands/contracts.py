@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from ..billing import Reading
-from ..deadlines import Deadline
-from ..errors import DagsyncError
+from dagsync.contract.billing import Reading
+from dagsync.contract.deadlines import Deadline
+from dagsync.errors import DagsyncError
 
 
 def _load_usage(path: Path) -> dict[str, list[Reading]]:
@@ -70,9 +70,9 @@ def contracts(
 ) -> None:
     """Renewals, invoices, price changes, termination notice deadlines, suspensions and mail
     overage of every client."""
-    from ..cli import _repo
-    from ..deadlines import upcoming
-    from ..load import load_clients
+    from dagsync.cli import _repo
+    from dagsync.config.load import load_clients
+    from dagsync.contract.deadlines import upcoming
 
     day = on.date() if on else dt.date.today()
     usage = _load_usage(mail_usage) if mail_usage else None

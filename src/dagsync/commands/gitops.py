@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from ..completion import complete_client
-from ..errors import UsageError
+from dagsync.commands.completion import complete_client
+from dagsync.errors import UsageError
 
 _FORMAT = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -26,7 +26,7 @@ _REPO = click.option(
 
 
 def _root(repo: str | None) -> Path:
-    from ..cli import _repo
+    from dagsync.cli import _repo
 
     return _repo(repo)
 
@@ -53,8 +53,8 @@ def check_commits(rev_range: str, repo: str | None, fmt: str) -> None:
     """Every commit of REV-RANGE (e.g. origin/main..HEAD) that touches clients/<id>/ must cite
     a request of each client it touches (Client-Request trailer), or be `internal` with a
     Reason. Exit 1 if one does not."""
-    from ..gitops.report import check_text
-    from ..gitops.trailers import check_commits as check
+    from dagsync.gitops.report import check_text
+    from dagsync.gitops.trailers import check_commits as check
 
     result = check(_root(repo), rev_range)
     if fmt == "json":
@@ -83,8 +83,8 @@ def audit(
     """The client's history, newest first: commits, requests cited, merges and PRs, files,
     apply records (one line per apply and target; -v or --format json for every change).
     Requests no commit cites, and commits citing no request, stand out."""
-    from ..gitops.report import audit_text
-    from ..gitops.trail import audit as build
+    from dagsync.gitops.report import audit_text
+    from dagsync.gitops.trail import audit as build
 
     result = build(_root(repo), client, since=since.date() if since else None)
     if fmt == "json":
@@ -106,11 +106,11 @@ def audit(
 @_FORMAT
 def changed_clients(rev: str | None, repo: str | None, since_last_apply: bool, fmt: str) -> None:
     """The clients changed since REV: ids one a line (text) or an object (json), for CI."""
-    from ..gitops.changes import changed_clients as changed
+    from dagsync.gitops.changes import changed_clients as changed
 
     root = _root(repo)
     if since_last_apply:
-        from ..gitops.scope import since_last_apply as compute
+        from dagsync.gitops.scope import since_last_apply as compute
 
         scope = compute(root, rev)
         click.echo(scope.describe(), err=True)
@@ -173,7 +173,7 @@ def scope(base: str | None, fallback: str | None, repo: str | None, fmt: str) ->
     """The targets to apply: each server, OVH service set and DAG host (`dag/<name>`) whose
     desired state differs from its last successful apply (or, with --base, from the base
     branch), whatever caused it. A target stays in scope until an apply of it succeeds."""
-    from ..gitops import scope as scopes
+    from dagsync.gitops import scope as scopes
 
     if base is not None and fallback is not None:
         raise UsageError("--fallback is for the scope since the last apply, not with --base")

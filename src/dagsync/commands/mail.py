@@ -3,7 +3,7 @@
 Each run reads every domain's mail store on the shared mail hosts, adds one reading per
 client to the history (`.dagsync-cache/mail-usage.json` of the configuration repository,
 or `--history FILE`; one reading per client and day, the last one wins), then applies the
-CGV 6.1 billing rules of `dagsync.billing` to the whole history.  `--format json` prints
+CGV 6.1 billing rules of `dagsync.contract.billing` to the whole history.  `--format json` prints
 the history itself, the input of `dagsync contracts --mail-usage FILE`.
 """
 
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import EXIT_FAILED, EXIT_USAGE, DagsyncError
+from dagsync.errors import EXIT_FAILED, EXIT_USAGE, DagsyncError
 
 if TYPE_CHECKING:
-    from ..billing import OverageReport
+    from dagsync.contract.billing import OverageReport
 
 HISTORY = ".dagsync-cache/mail-usage.json"
 
@@ -33,7 +33,7 @@ def mail() -> None:
 
 
 def _read_history(path: Path) -> dict[str, list[dict[str, str]]]:
-    from ..mailconf import load_history
+    from dagsync.reconcile.mail.files import load_history
 
     try:
         return load_history(path.read_text()) if path.exists() else {}
@@ -76,14 +76,15 @@ def run_usage(
     root: Path, fmt: str, on: dt.date, history_path: Path | None, record_reading: bool
 ) -> int:
     """Read, record, report; returns the exit code."""
-    from .. import billing, mailconf
-    from ..deadlines import quota_terms
-    from ..load import load_clients
-    from ..model.client import MailHosting
-    from ..reconcile.engine import RunOptions
-    from ..reconcile.inventory import load_overrides, overrides_path
-    from ..reconcile.resources.mail import read_usage
-    from ..repository import load_repository
+    from dagsync.config.load import load_clients
+    from dagsync.config.repository import load_repository
+    from dagsync.contract import billing
+    from dagsync.contract.deadlines import quota_terms
+    from dagsync.model.client import MailHosting
+    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.mail import files as mailconf
+    from dagsync.reconcile.mail.resource import read_usage
+    from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
 
     repo = load_repository(root)
     policies = {client.id: policy for client, policy in load_clients(root)}
@@ -145,7 +146,7 @@ def usage(
 ) -> None:
     """Each shared-mail client's usage, who is over the included quota, since when, and
     what will be billed (CGV 6.1)."""
-    from ..cli import _repo
+    from dagsync.cli import _repo
 
     try:
         code = run_usage(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import click
 
-from .. import ovhapi
+from dagsync import ovhapi
 
 
 @click.group("ovh")

@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..completion import complete_client, complete_kind, complete_server
-from ..errors import EXIT_USAGE, DagsyncError
+from dagsync.commands.completion import complete_client, complete_kind, complete_server
+from dagsync.errors import EXIT_USAGE, DagsyncError
 
 if TYPE_CHECKING:
-    from ..reconcile.drivers import Combined, Context, Driver
-    from ..reconcile.engine import RunOptions
-    from ..reconcile.inventory import Overrides
-    from ..reconcile.plan import Plan
-    from ..reconcile.report import ApplyReport
-    from ..repository import Repository
+    from dagsync.config.repository import Repository
+    from dagsync.reconcile.drivers import Combined, Context, Driver
+    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.plan import Plan
+    from dagsync.reconcile.report import ApplyReport
+    from dagsync.reconcile.transport.inventory import Overrides
 
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -54,10 +54,10 @@ class Scope:
 
 
 def _options(scope: Scope) -> RunOptions:
-    from ..reconcile.engine import RunOptions
-    from ..reconcile.lock import holder_info
-    from ..reconcile.resource import ApplyOptions
-    from ..reconcile.session import Timeouts
+    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.hosts.resource import ApplyOptions
+    from dagsync.reconcile.lock import holder_info
+    from dagsync.reconcile.transport.session import Timeouts
 
     fresh = min(scope.connect_timeout, max(1.0, scope.confirm_timeout / 3))
     return RunOptions(
@@ -70,8 +70,12 @@ def _options(scope: Scope) -> RunOptions:
 
 
 def _load(scope: Scope, *, validate: bool = True) -> tuple[Any, Any]:
-    from ..reconcile.inventory import ignored_sandbox_notice, load_overrides, overrides_path
-    from ..repository import load_repository
+    from dagsync.config.repository import load_repository
+    from dagsync.reconcile.transport.inventory import (
+        ignored_sandbox_notice,
+        load_overrides,
+        overrides_path,
+    )
 
     repo = load_repository(scope.root, validate=validate)
     notice = ignored_sandbox_notice(scope.root)  # sandbox state only with DAGSYNC_SANDBOX=1
@@ -81,7 +85,7 @@ def _load(scope: Scope, *, validate: bool = True) -> tuple[Any, Any]:
 
 
 def _freeze_warning(plan: Plan, day: dt.date) -> str | None:
-    from ..calendar import is_deploy_freeze
+    from dagsync.contract.calendar import is_deploy_freeze
 
     production = [t.target.key for t in plan.targets if t.changes and t.target.production]
     if not production or not is_deploy_freeze(day):
@@ -96,8 +100,8 @@ def _freeze_warning(plan: Plan, day: dt.date) -> str | None:
 def _context(
     scope: Scope, repo: Repository, overrides: Overrides, saved: Combined | None = None
 ) -> Context:
-    from ..reconcile.desired import Selection
-    from ..reconcile.drivers import Context, parse_kinds
+    from dagsync.reconcile.drivers import Context, parse_kinds
+    from dagsync.reconcile.hosts.desired import Selection
 
     if saved is None:
         kinds = parse_kinds(scope.kinds)
@@ -110,7 +114,7 @@ def _context(
 
 def _head(root: Path) -> str | None:
     """The commit plans are computed at (recorded in a saved plan); None outside git."""
-    from ..gitops.repo import GitError, open_repo, resolve
+    from dagsync.gitops.repo import GitError, open_repo, resolve
 
     try:
         return resolve(open_repo(root), "HEAD")
@@ -120,7 +124,7 @@ def _head(root: Path) -> str | None:
 
 def _refuse_other_scope(scope: Scope, saved: Combined) -> None:
     """A saved plan fixes its kinds and selection: other ones on the command line are refused."""
-    from ..reconcile.drivers import parse_kinds
+    from dagsync.reconcile.drivers import parse_kinds
 
     asked = {
         "--only": (parse_kinds(scope.kinds), saved.kinds) if scope.kinds else None,
@@ -136,7 +140,7 @@ def _refuse_other_scope(scope: Scope, saved: Combined) -> None:
 
 
 def _drivers(ctx: Context, scope: Scope, saved: Combined | None = None) -> list[Driver]:
-    from ..reconcile import drivers
+    from dagsync.reconcile import drivers
 
     if saved is not None:
         return [drivers.driver(name) for name, _ in saved.parts]
@@ -144,7 +148,7 @@ def _drivers(ctx: Context, scope: Scope, saved: Combined | None = None) -> list[
 
 
 def _render(combined: Combined, fmt: str, changes_only: bool = False) -> str:
-    from ..reconcile.render import RENDERERS
+    from dagsync.reconcile.render import RENDERERS
 
     if fmt == "json":
         return combined.dumps()
@@ -164,8 +168,8 @@ def run_plan(
     changes_only: bool = False,
 ) -> int:
     """Compute, render and optionally save the plan of every driver; returns the exit code."""
-    from ..reconcile import drivers
-    from ..repository import refuse_invalid
+    from dagsync.config.repository import refuse_invalid
+    from dagsync.reconcile import drivers
 
     repo, overrides = _load(scope, validate=False)  # validated while the hosts are read
     ctx = _context(scope, repo, overrides)
@@ -193,7 +197,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _confirmer(yes: bool, scope: Scope) -> Callable[[Plan], bool]:
-    from ..reconcile.render import render_text
+    from dagsync.reconcile.render import render_text
 
     def confirm(plan: Plan) -> bool:
         click.echo(render_text(plan, colour=sys.stdout.isatty()).rstrip("\n"))
@@ -240,19 +244,19 @@ def run_apply(
     scope: Scope, *, yes: bool = False, plan_file: Path | None = None, record: bool = True
 ) -> int:
     """Apply the configuration (or a saved plan) and report per target; returns the exit code."""
-    from ..reconcile import drivers
-    from ..reconcile.report import render_report
-    from ..reconcile.supervise import exit_now, supervised
+    from dagsync.reconcile import drivers
+    from dagsync.reconcile.report import render_report
+    from dagsync.reconcile.supervise import exit_now, supervised
 
     repo, overrides = _load(scope)
     saved = drivers.Combined.loads(plan_file.read_text(), str(plan_file)) if plan_file else None
     ctx = _context(scope, repo, overrides, saved)
     if saved is not None:
-        from ..reconcile.combine import refuse_other_commit
+        from dagsync.reconcile.combine import refuse_other_commit
 
         refuse_other_commit(saved.plan, ctx.commit)
     drivers.check_selection(repo, ctx.selection)
-    from ..reconcile.lock import run_lock
+    from dagsync.reconcile.lock import run_lock
 
     # one apply per client scope on this machine, taken before any host is touched (exit 2)
     with (
@@ -289,8 +293,8 @@ def _apply(
     A saved plan is only what must match: every driver plans again (reads only, the read
     commands and changes are the repository's, never the file's) and any difference refuses
     before anything is locked or changed; each driver then applies its own fresh plan."""
-    from ..reconcile import drivers
-    from ..reconcile.combine import refuse_moved
+    from dagsync.reconcile import drivers
+    from dagsync.reconcile.combine import refuse_moved
 
     if saved is not None:
         destructive = [c for t in saved.plan.targets for c in t.changes if c.destructive]
@@ -313,7 +317,7 @@ def _apply(
 def _record(
     root: Path, report: Any, repo: Any, ctx: Any, unfinished: dict[str, list[str]] | None = None
 ) -> str:
-    from ..reconcile.records import record_run
+    from dagsync.reconcile.records import record_run
 
     try:
         return record_run(root, repo, ctx.selection, ctx.kinds, report, unfinished)
@@ -333,7 +337,7 @@ def _guard(run: Callable[[], int], error_code: int = EXIT_ERROR) -> None:
 
 
 def _repo_root(repo: str | None) -> Path:
-    from ..cli import _repo
+    from dagsync.cli import _repo
 
     return _repo(repo)
 
@@ -514,9 +518,9 @@ def apply(
 
 def _check_tip(root: Path, require_tip: str | None, any_commit: bool) -> None:
     """The tip check of `apply` (dagsync.gitops.tip); raises NotOnTip (exit 2)."""
-    from ..gitops.tip import DEFAULT_TIP
-    from ..gitops.tip import require_tip as check
-    from ..reconcile.inventory import sandbox_mode
+    from dagsync.gitops.tip import DEFAULT_TIP
+    from dagsync.gitops.tip import require_tip as check
+    from dagsync.reconcile.transport.inventory import sandbox_mode
 
     if any_commit:
         return
@@ -539,7 +543,7 @@ def _check_tip(root: Path, require_tip: str | None, any_commit: bool) -> None:
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 def block(address: str, client: str, reason: str, request: str | None, repo: str | None) -> None:
     """Add ADDRESS to a client's blocklist in clients/C/client.yaml, for review and apply."""
-    from ..reconcile.blocking import add_block
+    from dagsync.commands.block import add_block
 
     try:
         message = add_block(_repo_root(repo), client, address, reason, request=request)
@@ -559,7 +563,7 @@ def sandbox() -> None:
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 def sandbox_up(repo: str | None) -> None:
     """Start the test hosts and the OVH emulator, write the hosts override file (root)."""
-    from ..sandbox import up
+    from dagsync.sandbox.world import up
 
     _guard(lambda: _echo_zero(up(_repo_root(repo))), error_code=EXIT_USAGE)
 
@@ -568,7 +572,7 @@ def sandbox_up(repo: str | None) -> None:
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 def sandbox_down(repo: str | None) -> None:
     """Stop the hosts and the emulator, and remove everything the sandbox made."""
-    from ..sandbox import down
+    from dagsync.sandbox.world import down
 
     _guard(lambda: _echo_zero(down(_repo_root(repo))), error_code=EXIT_USAGE)
 
@@ -577,7 +581,7 @@ def sandbox_down(repo: str | None) -> None:
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 def sandbox_status(repo: str | None) -> None:
     """Show the sandbox's hosts and emulator."""
-    from ..sandbox import status
+    from dagsync.sandbox.world import status
 
     _guard(lambda: _echo_zero(status(_repo_root(repo))), error_code=EXIT_USAGE)
 
@@ -587,7 +591,7 @@ def sandbox_status(repo: str | None) -> None:
 def sandbox_run_backups(repo: str | None) -> None:
     """Run every server's backup job now (the test hosts have no cron), then
     `dagsync backup verify` has archives to check."""
-    from ..sandbox import run_backups
+    from dagsync.sandbox.world import run_backups
 
     def run() -> int:
         text, ok = run_backups(_repo_root(repo))

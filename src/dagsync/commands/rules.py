@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 
-from ..completion import complete_rule
-from ..errors import DagsyncError, UsageError
-from ..model import CgvPolicy
+from dagsync.commands.completion import complete_rule
+from dagsync.errors import DagsyncError, UsageError
+from dagsync.model import CgvPolicy
 
 
 def _policy(repo: str | None) -> CgvPolicy | None:
     """The latest CGV version of the repository (for the French quotes), if there is one."""
-    from ..cli import find_repo
-    from ..rules.docs import latest_policy
+    from dagsync.cli import find_repo
+    from dagsync.rules.docs import latest_policy
 
     if repo is not None:
         return latest_policy(Path(repo).resolve())
@@ -37,9 +37,9 @@ def _policy(repo: str | None) -> CgvPolicy | None:
 )
 def rules(rule_id: str | None, repo: str | None, fmt: str) -> None:
     """List the rule catalogue, or explain one rule with its CGV article and examples."""
-    from ..rules import docs
-    from ..rules.registry import BY_ID, RULES
-    from ..rules.structural import STRUCTURAL
+    from dagsync.rules import docs
+    from dagsync.rules.registry import BY_ID, RULES
+    from dagsync.rules.structural import STRUCTURAL
 
     if fmt == "markdown":
         click.echo(docs.markdown(RULES, _policy(repo)), nl=False)

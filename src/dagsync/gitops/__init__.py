@@ -10,9 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .changes import ClientChanges, changed_clients, client_of
-    from .history import Commit, FileChange
-    from .notes import (
+    from dagsync.gitops.changes import ClientChanges, changed_clients, client_of
+    from dagsync.gitops.history import Commit, FileChange
+    from dagsync.gitops.notes import (
         NOTES_REF,
         ApplyRecord,
         ApplyRecordError,
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
         read_apply_records,
         record_apply,
     )
-    from .repo import GitError
-    from .trail import Audit, AuditCommit, AuditRequest, UnknownClientError, audit
-    from .trailers import CommitsCheck, CommitVerdict, check_commits
+    from dagsync.gitops.repo import GitError
+    from dagsync.gitops.trail import Audit, AuditCommit, AuditRequest, UnknownClientError, audit
+    from dagsync.gitops.trailers import CommitsCheck, CommitVerdict, check_commits
 
 _WHERE: dict[str, str] = {
     "ApplyRecord": "notes",

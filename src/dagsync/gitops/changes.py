@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .history import FileChange, parse_name_status
-from .repo import GitError, GitRepo, merge_base, open_repo, resolve, run
+from dagsync.gitops.history import FileChange, parse_name_status
+from dagsync.gitops.repo import GitError, GitRepo, merge_base, open_repo, resolve, run
 
 CLIENTS = "clients/"
 POLICIES = "policies/"

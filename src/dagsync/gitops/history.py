@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .repo import GitRepo, run
+from dagsync.gitops.repo import GitRepo, run
 
 _RECORD, _FIELD, _TRAILER, _KEY_VALUE = "\x1e", "\x1f", "\x1c", "\x1d"
 _FORMAT = (

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..errors import DagsyncError
-from .repo import GitError, GitRepo, open_repo, read_blob, resolve, run
+from dagsync import __version__
+from dagsync.errors import DagsyncError
+from dagsync.gitops.repo import GitError, GitRepo, open_repo, read_blob, resolve, run
 
 NOTES_REF = "refs/notes/dagsync"
 RESULTS = ("ok", "unchanged", "failed", "skipped", "interrupted")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import git
 
-from ..errors import DagsyncError
+from dagsync.errors import DagsyncError
 
 
 class GitError(DagsyncError):

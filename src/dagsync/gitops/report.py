@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from .notes import ApplyRecord
-from .trail import (
+from dagsync.gitops.notes import ApplyRecord
+from dagsync.gitops.trail import (
     NO_COMMIT,
     NO_REQUEST,
     NOT_APPLIED,
@@ -15,7 +15,7 @@ from .trail import (
     AuditRequest,
     MergeInfo,
 )
-from .trailers import CommitsCheck
+from dagsync.gitops.trailers import CommitsCheck
 
 MARK, PAD = "! ", "  "
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..model import Requests
-from ..yamlio import load
-from .repo import GitRepo, read_blob, run
+from dagsync.config.yamlio import load
+from dagsync.gitops.repo import GitRepo, read_blob, run
+from dagsync.model import Requests
 
 
 @dataclass(frozen=True)

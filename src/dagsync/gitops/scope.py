@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import DagsyncError
-from .notes import SUCCESS, noted_commits, read_note
-from .repo import GitError, GitRepo, merge_base, open_repo, resolve, run
+from dagsync.errors import DagsyncError
+from dagsync.gitops.notes import SUCCESS, noted_commits, read_note
+from dagsync.gitops.repo import GitError, GitRepo, merge_base, open_repo, resolve, run
 
 _LISTED = 10
 
@@ -170,7 +170,7 @@ def history(repo: GitRepo, head: str) -> History:
 
 def digests_at(root: Path) -> dict[str, str]:
     """Every target's digest in the configuration at `root` (a work tree or an extract)."""
-    from ..reconcile.digests import digests_of
+    from dagsync.reconcile.digests import digests_of
 
     return digests_of(root)
 
@@ -300,8 +300,8 @@ def _trees(repo: GitRepo, rev: str) -> tuple[dict[str, str], str | None]:
 def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], set[str]]:
     """Every target key at `rev`, from file names and policies/dag.yaml (nothing parsed but
     that file): `<client>/<server>` and `@ovh` per `clients/<id>/servers/<name>.yaml`."""
-    from ..check import Collector, load_policies
-    from ..reconcile.digests import DAG, dag_hosts_of
+    from dagsync.reconcile.digests import DAG, dag_hosts_of
+    from dagsync.validate.checker import Collector, load_policies
 
     names = run(repo, "ls-tree", "-r", "-z", "--name-only", rev, "--", repo.git_path("clients/"))
     keys: set[str] = set()
@@ -321,8 +321,8 @@ def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], set[str]]:
 def _parts_at(repo: GitRepo, rev: str | None, clients: set[str]) -> dict[str, Any] | None:
     """The `ClientPart` of each of `clients` at `rev` (None: the work tree); None when one
     cannot be read (then the whole configuration is read instead)."""
-    from ..check import Collector, load_policies
-    from ..reconcile.digests import _load_client, client_part
+    from dagsync.reconcile.digests import _load_client, client_part
+    from dagsync.validate.checker import Collector, load_policies
 
     def parts(root: Path) -> dict[str, Any] | None:
         policies = load_policies(root, Collector(None))
@@ -372,7 +372,7 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
     folder is unchanged since C, and the clients whose folder did change since C give the
     same to it at C and now.
     """
-    from .. import __version__
+    from dagsync import __version__
 
     if run(repo, "status", "--porcelain", "--", *_config_paths(repo)).strip():
         return None  # the work tree is not HEAD
@@ -421,7 +421,7 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
 def _moved(key: str, before: dict[str, Any], after: dict[str, Any], mail_host: bool) -> bool:
     """Does target `key` take something different from the changed clients now (`after`)
     than at its last apply (`before`)?  Both map each changed client to its part."""
-    from ..reconcile.digests import DAG, OVH_ACCOUNT
+    from dagsync.reconcile.digests import DAG, OVH_ACCOUNT
 
     def every(parts: dict[str, Any], field: str) -> list[Any]:
         return sorted(x for p in parts.values() for x in getattr(p, field))

@@ -21,8 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from ..errors import DagsyncError
-from .repo import GitError, open_repo, resolve, run
+from dagsync.errors import DagsyncError
+from dagsync.gitops.repo import GitError, open_repo, resolve, run
 
 __all__ = ["DEFAULT_TIP", "TIP_ENV", "NotOnTip", "require_tip"]
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import DagsyncError
-from .history import Commit, log
-from .merges import Landings, landings
-from .notes import ApplyRecord, noted_commits, read_note
-from .repo import GitRepo, open_repo, resolve
-from .requestbook import RequestBook, RequestEntry, RequestsAt
-from .trailers import Citations, citations, verdict
+from dagsync.errors import DagsyncError
+from dagsync.gitops.history import Commit, log
+from dagsync.gitops.merges import Landings, landings
+from dagsync.gitops.notes import ApplyRecord, noted_commits, read_note
+from dagsync.gitops.repo import GitRepo, open_repo, resolve
+from dagsync.gitops.requestbook import RequestBook, RequestEntry, RequestsAt
+from dagsync.gitops.trailers import Citations, citations, verdict
 
 NO_REQUEST, NO_COMMIT, NOT_APPLIED, INTERNAL = "no-request", "no-commit", "not-applied", "internal"
 CHECK_FAILED = "check-failed"

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..model.base import REQUEST_ID_PATTERN
-from .changes import clients_of
-from .history import Commit, log
-from .repo import GitError, GitRepo, open_repo, resolve
-from .requestbook import ABSENT, RequestBook, RequestsAt
+from dagsync.gitops.changes import clients_of
+from dagsync.gitops.history import Commit, log
+from dagsync.gitops.repo import GitError, GitRepo, open_repo, resolve
+from dagsync.gitops.requestbook import ABSENT, RequestBook, RequestsAt
+from dagsync.model.base import REQUEST_ID_PATTERN
 
 CLIENT_REQUEST = "Client-Request"
 REASON = "Reason"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .client import Client
-from .policy import CgvPolicy, DagSettings
-from .requests import Request, Requests
-from .server import Server
+from dagsync.model.client import Client
+from dagsync.model.policy import CgvPolicy, DagSettings
+from dagsync.model.requests import Request, Requests
+from dagsync.model.server import Server
 
 __all__ = ["CgvPolicy", "Client", "DagSettings", "Request", "Requests", "Server"]

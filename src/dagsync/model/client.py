@@ -9,7 +9,17 @@ from ipaddress import IPv4Network, IPv6Network
 
 from pydantic import Field
 
-from .base import HHMM, Amount, Derogable, Email, MailAddress, MailDomain, RequestId, Slug, Strict
+from dagsync.model.base import (
+    HHMM,
+    Amount,
+    Derogable,
+    Email,
+    MailAddress,
+    MailDomain,
+    RequestId,
+    Slug,
+    Strict,
+)
 
 
 class PaymentMethod(StrEnum):

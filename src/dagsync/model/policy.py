@@ -8,7 +8,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import AfterValidator, Field
 
-from .base import (
+from dagsync.model.base import (
     HHMM,
     Amount,
     Email,
@@ -20,8 +20,8 @@ from .base import (
     Strict,
     UserName,
 )
-from .client import Channel, PaymentMethod
-from .server import BackupScope, Frequency, Metric, ServerType
+from dagsync.model.client import Channel, PaymentMethod
+from dagsync.model.server import BackupScope, Frequency, Metric, ServerType
 
 T = TypeVar("T")
 
@@ -132,7 +132,7 @@ class ObserverAccount(Strict):
 
     dagsync installs it on every client server and on DAG's storage and mail hosts, in
     root's `authorized_keys`, `restrict`ed, with a forced command that runs only the plan's
-    reads (see `dagsync.reconcile.resources.observer`).  Only the public key lives here.
+    reads (see `dagsync.reconcile.hosts.observer`).  Only the public key lives here.
     """
 
     key: SshPublicKey = Field(

@@ -6,8 +6,8 @@ import datetime as dt
 
 from pydantic import Field
 
-from .base import RequestId, Strict
-from .client import Channel
+from dagsync.model.base import RequestId, Strict
+from dagsync.model.client import Channel
 
 
 class Request(Strict):

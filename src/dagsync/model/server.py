@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from .base import (
+from dagsync.model.base import (
     HHMM,
     Derogable,
     HostBound,

@@ -20,7 +20,7 @@ value types (:class:`EdgeRule`, :class:`DedicatedServer`, ...) and thin typed ca
 
 from __future__ import annotations
 
-from .access import (
+from dagsync.ovhapi.access import (
     ACCESS_RULES,
     READ_ONLY_RULES,
     AccessRule,
@@ -28,7 +28,7 @@ from .access import (
     request_consumer_key,
     required_rule,
 )
-from .backup import (
+from dagsync.ovhapi.backup import (
     activate_backup_storage,
     add_backup_access,
     delete_backup_access,
@@ -40,20 +40,9 @@ from .backup import (
     wait_backup_access_gone,
     wait_backup_storage,
 )
-from .client import (
-    CREDENTIALS_HINT,
-    OvhApi,
-    connect,
-    resolve_credentials,
-)
-from .credentials import (
-    CUSTOM_ENDPOINT,
-    ENV_VARS,
-    URL_ENV,
-    Credentials,
-    config_files,
-)
-from .errors import (
+from dagsync.ovhapi.client import CREDENTIALS_HINT, OvhApi, connect, resolve_credentials
+from dagsync.ovhapi.credentials import CUSTOM_ENDPOINT, ENV_VARS, URL_ENV, Credentials, config_files
+from dagsync.ovhapi.errors import (
     OvhBadRequest,
     OvhConflict,
     OvhCredentialsError,
@@ -69,7 +58,7 @@ from .errors import (
     OvhWaitTimeout,
     Retry,
 )
-from .firewall import (
+from dagsync.ovhapi.firewall import (
     create_firewall,
     create_rule,
     delete_rule,
@@ -85,22 +74,15 @@ from .firewall import (
     wait_rule_gone,
     wait_rule_ok,
 )
-from .limits import (
-    Clock,
-    Jitter,
-    RateLimiter,
-    RetryPolicy,
-    Sleep,
-    full_jitter,
-)
-from .reverse import (
+from dagsync.ovhapi.limits import Clock, Jitter, RateLimiter, RetryPolicy, Sleep, full_jitter
+from dagsync.ovhapi.reverse import (
     delete_reverse,
     get_reverse,
     list_reverses,
     same_reverse,
     set_reverse,
 )
-from .servers import (
+from dagsync.ovhapi.servers import (
     get_server,
     get_task,
     list_servers,
@@ -110,7 +92,7 @@ from .servers import (
     set_monitoring,
     wait_task,
 )
-from .shapes import (
+from dagsync.ovhapi.shapes import (
     MAX_EDGE_RULES,
     RULE_ACTIONS,
     RULE_PROTOCOLS,

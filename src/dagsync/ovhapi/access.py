@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote
 
-from .errors import OvhUnexpectedResponse
+from dagsync.ovhapi.errors import OvhUnexpectedResponse
 
 if TYPE_CHECKING:
-    from .client import OvhApi
+    from dagsync.ovhapi.client import OvhApi
 
 __all__ = [
     "ACCESS_RULES",

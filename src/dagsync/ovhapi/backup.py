@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .client import OvhApi
-from .errors import OvhNotFound
-from .responses import optional, parse_task, parsed, strings
-from .servers import server_tasks
-from .shapes import BackupAccess, BackupProtocols, BackupStorage, Task, api_path
+from dagsync.ovhapi.client import OvhApi
+from dagsync.ovhapi.errors import OvhNotFound
+from dagsync.ovhapi.responses import optional, parse_task, parsed, strings
+from dagsync.ovhapi.servers import server_tasks
+from dagsync.ovhapi.shapes import BackupAccess, BackupProtocols, BackupStorage, Task, api_path
 
 __all__ = [
     "activate_backup_storage",

@@ -36,9 +36,9 @@ import ovh.client
 import ovh.exceptions
 import requests
 
-from .access import AccessRule, required_rule
-from .credentials import CUSTOM_ENDPOINT, Credentials, read_credentials
-from .errors import (
+from dagsync.ovhapi.access import AccessRule, required_rule
+from dagsync.ovhapi.credentials import CUSTOM_ENDPOINT, Credentials, read_credentials
+from dagsync.ovhapi.errors import (
     OvhBadRequest,
     OvhConflict,
     OvhCredentialsError,
@@ -52,8 +52,16 @@ from .errors import (
     OvhTransportError,
     OvhWaitTimeout,
 )
-from .limits import Clock, Jitter, RateLimiter, RetryBudget, RetryPolicy, Sleep, full_jitter
-from .shapes import query_string
+from dagsync.ovhapi.limits import (
+    Clock,
+    Jitter,
+    RateLimiter,
+    RetryBudget,
+    RetryPolicy,
+    Sleep,
+    full_jitter,
+)
+from dagsync.ovhapi.shapes import query_string
 
 __all__ = ["CREDENTIALS_HINT", "OvhApi", "connect", "resolve_credentials"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from .errors import OvhCredentialsError
+from dagsync.ovhapi.errors import OvhCredentialsError
 
 __all__ = [
     "CUSTOM_ENDPOINT",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import ReconcileError
+from dagsync.errors import ReconcileError
 
 if TYPE_CHECKING:
-    from .access import AccessRule
+    from dagsync.ovhapi.access import AccessRule
 
 __all__ = [
     "OvhBadRequest",

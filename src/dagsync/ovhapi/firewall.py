@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .client import OvhApi
-from .errors import OvhConflict
-from .responses import ints, parsed, strings
-from .shapes import EdgeRule, Firewall, Mitigation, ObservedRule, api_path, parse_rule
+from dagsync.ovhapi.client import OvhApi
+from dagsync.ovhapi.errors import OvhConflict
+from dagsync.ovhapi.responses import ints, parsed, strings
+from dagsync.ovhapi.shapes import EdgeRule, Firewall, Mitigation, ObservedRule, api_path, parse_rule
 
 __all__ = [
     "create_firewall",

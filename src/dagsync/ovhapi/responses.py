@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import OvhUnexpectedResponse
-from .shapes import Task
+from dagsync.ovhapi.errors import OvhUnexpectedResponse
+from dagsync.ovhapi.shapes import Task
 
 __all__ = ["ints", "optional", "parse_task", "parsed", "strings"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .client import OvhApi
-from .responses import parsed, strings
-from .shapes import ReverseDns, api_path
+from dagsync.ovhapi.client import OvhApi
+from dagsync.ovhapi.responses import parsed, strings
+from dagsync.ovhapi.shapes import ReverseDns, api_path
 
 __all__ = ["delete_reverse", "get_reverse", "list_reverses", "same_reverse", "set_reverse"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from .client import OvhApi
-from .responses import ints, optional, parse_task, parsed, strings
-from .shapes import TASK_FAILED, DedicatedServer, ServiceInfo, Task, api_path
+from dagsync.ovhapi.client import OvhApi
+from dagsync.ovhapi.responses import ints, optional, parse_task, parsed, strings
+from dagsync.ovhapi.shapes import TASK_FAILED, DedicatedServer, ServiceInfo, Task, api_path
 
 __all__ = [
     "get_server",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from .errors import OvhUnexpectedResponse
+from dagsync.ovhapi.errors import OvhUnexpectedResponse
 
 __all__ = [
     "MAX_EDGE_RULES",

@@ -19,17 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import DagsyncError
-from .core import Target
-from .driverspec import DRIVER_CLIENT, HOST_KINDS, KINDS, Confirm, Context, Driver
-from .plan import Plan, TargetPlan, fingerprint
-from .report import ApplyReport, HostResult, HostStatus
-from .resource import Outcome, Status
+from dagsync.errors import DagsyncError
+from dagsync.reconcile.core import Target
+from dagsync.reconcile.driverspec import DRIVER_CLIENT, HOST_KINDS, KINDS, Confirm, Context, Driver
+from dagsync.reconcile.hosts.resource import Outcome, Status
+from dagsync.reconcile.plan import Plan, TargetPlan, fingerprint
+from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
 
 
 def _row(name: str, table: Sequence[Driver]) -> Driver:
     """`drivers.driver`, looked up when called (the table is `drivers.DRIVERS`)."""
-    from . import drivers
+    from dagsync.reconcile import drivers
 
     return drivers.driver(name, table)
 
@@ -117,7 +117,7 @@ class Combined:
 
 
 def combine(ctx: Context, parts: Sequence[tuple[str, Plan]], overrides: str | None) -> Combined:
-    from ..backup.targets import merge_plans
+    from dagsync.reconcile.backup.targets import merge_plans
 
     plans = [p for _, p in parts]
     merged = merge_plans(*plans) if plans else Plan((), _now())
@@ -341,7 +341,7 @@ def apply_one(row: Driver, ctx: Context, confirmed: Plan, *, saved: bool) -> App
 def apply_single(row: Driver, ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
     """One driver alone needs no separate plan pass: it plans under its locks, the user
     confirms that plan, it applies.  A saved part must match its fresh plan first."""
-    from .supervise import journal
+    from dagsync.reconcile.supervise import journal
 
     log = journal()
     if log is not None:
@@ -378,8 +378,8 @@ def apply_all(
     table: Sequence[Driver] = (),
 ) -> ApplyReport:
     """Confirm the combined plan once, then apply each driver's part in turn."""
-    from ..backup.targets import merge_reports
-    from .supervise import journal
+    from dagsync.reconcile.backup.targets import merge_reports
+    from dagsync.reconcile.supervise import journal
 
     if combined.plan.has_changes and not confirm(combined.plan):
         raise DagsyncError("apply cancelled: nothing was changed")

@@ -36,11 +36,11 @@ from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from .core import Target
+from dagsync.reconcile.core import Target
 
 if TYPE_CHECKING:
-    from ..repository import Repository
-    from .desired import Selection
+    from dagsync.config.repository import Repository
+    from dagsync.reconcile.hosts.desired import Selection
 
 DAG = "dag"  # the "client" of DAG's own hosts: `dag/<storage>`, `dag/<mail host>`
 OVH_ACCOUNT = f"{DAG}/ovh-account"
@@ -128,7 +128,7 @@ class ClientPart:
 
 def _storage_spec(storage: Any) -> Any:
     """A storage host as policies/dag.yaml declares it (never the hosts override file)."""
-    from .resources import backup as res
+    from dagsync.reconcile.backup import resource as res
 
     return res.StorageSpec(
         storage.name,
@@ -149,11 +149,11 @@ def _root_access(config: Any, server: Any) -> list[dict[str, Any]]:
 
 def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPart:
     """The part of one client (a `ClientConfig`) under DAG's `settings` and CGV policies."""
-    from .. import __version__
-    from .desired import HostDesired
-    from .ovh.desired import OVH_SUFFIX
-    from .registry import HOST_RESOURCES
-    from .resource import ServerInputs
+    from dagsync import __version__
+    from dagsync.reconcile.hosts.desired import HostDesired
+    from dagsync.reconcile.hosts.registry import HOST_RESOURCES
+    from dagsync.reconcile.hosts.resource import ServerInputs
+    from dagsync.reconcile.ovh.desired import OVH_SUFFIX
 
     management = tuple(settings.management_ranges)
     storages = {s.name: s for s in settings.backup_storages}
@@ -266,7 +266,7 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
 
 def digests(repo: Repository) -> dict[str, str]:
     """Every target's digest, by target key, sorted."""
-    from ..check import Collector, load_policies
+    from dagsync.validate.checker import Collector, load_policies
 
     cgv = load_policies(repo.root, Collector(None)).cgv
     return combine([client_part(c, repo.settings, cgv) for c in repo.clients], repo.settings)
@@ -281,9 +281,9 @@ _WORKER: dict[str, Any] = {}
 
 def _load_client(root: Path, folder: str, out: Any) -> Any:
     """One client's `ClientConfig`, as `load_repository` reads it (None if unusable)."""
-    from ..check import read_document, validate_model
-    from ..model import Client, Server
-    from ..repository import ClientConfig
+    from dagsync.config.repository import ClientConfig
+    from dagsync.model import Client, Server
+    from dagsync.validate.checker import read_document, validate_model
 
     doc = read_document(root, f"clients/{folder}/client.yaml", out)
     client = validate_model(Client, doc, out) if doc else None
@@ -299,7 +299,7 @@ def _load_client(root: Path, folder: str, out: Any) -> Any:
 
 
 def _init(root: str) -> None:
-    from ..check import Collector, load_policies
+    from dagsync.validate.checker import Collector, load_policies
 
     _WORKER["root"] = Path(root)
     _WORKER["policies"] = load_policies(Path(root), Collector(None))
@@ -307,7 +307,7 @@ def _init(root: str) -> None:
 
 def _batch(folders: list[str]) -> tuple[list[ClientPart], list[str]]:
     """The parts of some clients, and the first problem of any unreadable one."""
-    from ..check import Collector
+    from dagsync.validate.checker import Collector
 
     root, policies = _WORKER["root"], _WORKER["policies"]
     parts, problems = [], []
@@ -326,8 +326,8 @@ def digests_of(root: Path, jobs: int | None = None) -> dict[str, str]:
     """Every target's digest in the configuration at `root`, the same as
     `digests(load_repository(root))`, with the clients read and digested in worker processes
     when there are many.  Raises RepositoryError as `load_repository` does."""
-    from ..errors import RepositoryError
-    from ..workers import worker_count
+    from dagsync.errors import RepositoryError
+    from dagsync.validate.speed.workers import worker_count
 
     root = root.resolve()
     folders = sorted(p.name for p in (root / "clients").iterdir() if p.is_dir())

@@ -2,9 +2,9 @@
 
 | driver | `--only` kinds                  | targets                                    | module                           |
 |--------|---------------------------------|--------------------------------------------|----------------------------------|
-| hosts  | firewall, accounts, root-access | the client servers, over SSH               | dagsync.reconcile.engine         |
-| backup | backup                          | the client servers, `dag/<storage>`        | dagsync.backup.driver            |
-| mail   | mail                            | `dag/<mail host>`                          | dagsync.reconcile.resources.mail |
+| hosts  | firewall, accounts, root-access | the client servers, over SSH               | dagsync.reconcile.hosts.engine         |
+| backup | backup                          | the client servers, `dag/<storage>`        | dagsync.reconcile.backup.driver            |
+| mail   | mail                            | `dag/<mail host>`                          | dagsync.reconcile.mail.resource |
 | ovh    | ovh                             | `<client>/<server>@ovh`, `dag/ovh-account` | dagsync.reconcile.ovh.driver     |
 | observer | observer                      | the client servers, DAG's storage and mail hosts | ...resources.observer      |
 
@@ -36,8 +36,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DagsyncError
-from .combine import (
+from dagsync.errors import DagsyncError
+from dagsync.reconcile.combine import (
     Check,
     Combined,
     apply_all,
@@ -51,28 +51,15 @@ from .combine import (
     plan_report,
     refused_report,
 )
-from .driverspec import (
-    DRIVER_CLIENT,
-    HOST_KINDS,
-    KINDS,
-    Confirm,
-    Context,
-    Driver,
-)
-from .extras import (
-    ENVIRONMENT_KEY,
-    OVH_KEY,
-    Extras,
-    environment,
-    read_extras,
-)
-from .plan import Plan
-from .report import ApplyReport
+from dagsync.reconcile.driverspec import DRIVER_CLIENT, HOST_KINDS, KINDS, Confirm, Context, Driver
+from dagsync.reconcile.extras import ENVIRONMENT_KEY, OVH_KEY, Extras, environment, read_extras
+from dagsync.reconcile.plan import Plan
+from dagsync.reconcile.report import ApplyReport
 
 if TYPE_CHECKING:
-    from ..repository import Repository
-    from .desired import Selection
-    from .engine import RunOptions
+    from dagsync.config.repository import Repository
+    from dagsync.reconcile.hosts.desired import Selection
+    from dagsync.reconcile.hosts.engine import RunOptions
 
 
 __all__ = [  # the names others use, wherever they are defined
@@ -118,7 +105,7 @@ def _host_options(ctx: Context) -> RunOptions:
 
 
 def _plan_hosts(ctx: Context) -> Plan:
-    from . import engine
+    from dagsync.reconcile.hosts import engine
 
     return engine.plan(
         ctx.repo, ctx.selection, ctx.overrides, _host_options(ctx), now=ctx.now, commit=ctx.commit
@@ -126,7 +113,7 @@ def _plan_hosts(ctx: Context) -> Plan:
 
 
 def _apply_hosts(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
-    from . import engine
+    from dagsync.reconcile.hosts import engine
 
     return engine.apply(
         ctx.repo,
@@ -140,20 +127,20 @@ def _apply_hosts(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyRep
 
 
 def _plan_backup(ctx: Context) -> Plan:
-    from ..backup import driver
+    from dagsync.reconcile.backup import driver
 
     return driver.plan(ctx.repo, ctx.selection, ctx.overrides, ctx.options, now=ctx.now)
 
 
 def _apply_backup(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
-    from ..backup import driver
+    from dagsync.reconcile.backup import driver
 
     return driver.apply(ctx.repo, ctx.selection, ctx.overrides, ctx.options, confirm)
 
 
 def _mail_clients(repo: Repository) -> list[Any]:
-    from ..load import load_clients
-    from .resources import mail
+    from dagsync.config.load import load_clients
+    from dagsync.reconcile.mail import resource as mail
 
     policies = {client.id: policy for client, policy in load_clients(repo.root)}
     return mail.clients_of(repo, policies)
@@ -162,7 +149,7 @@ def _mail_clients(repo: Repository) -> list[Any]:
 def _mail_concerned(ctx: Context) -> bool:
     """Every client's shared mail lives on the same hosts: a plan of all clients, or of
     clients one of which uses shared mail, reaches them; a plan of some servers does not."""
-    from .digests import DAG
+    from dagsync.reconcile.digests import DAG
 
     if ctx.selection.servers:
         mail_hosts = {f"{DAG}/{m.name}" for m in ctx.repo.settings.mail_hosts}
@@ -179,14 +166,14 @@ def _mail_concerned(ctx: Context) -> bool:
 
 
 def _plan_mail(ctx: Context) -> Plan:
-    from .resources import mail
+    from dagsync.reconcile.mail import resource as mail
 
     clients = _mail_clients(ctx.repo)
     return mail.plan_hosts(ctx.repo, clients, ctx.overrides, ctx.options)
 
 
 def _apply_mail(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
-    from .resources import mail
+    from dagsync.reconcile.mail import resource as mail
 
     clients = _mail_clients(ctx.repo)
     return mail.apply_hosts(ctx.repo, clients, ctx.overrides, ctx.options, confirm)
@@ -217,7 +204,7 @@ def _ovh_api(ctx: Context) -> Any:
     rate = read_extras(ctx.overrides.path).ovh_rate_per_minute
     if rate is None:
         return None
-    from .. import ovhapi
+    from dagsync import ovhapi
 
     try:
         return ovhapi.connect(max_rate_per_minute=rate, burst=max(5, int(rate // 60)))
@@ -244,13 +231,13 @@ def _apply_ovh(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyRepor
 
 
 def _plan_observer(ctx: Context) -> Plan:
-    from .resources import observer
+    from dagsync.reconcile.hosts import observer
 
     return observer.plan(ctx)
 
 
 def _apply_observer(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
-    from .resources import observer
+    from dagsync.reconcile.hosts import observer
 
     return observer.apply_all(ctx, confirm, saved)
 
@@ -301,7 +288,7 @@ def check_selection(repo: Repository, selection: Selection) -> None:
 
     DAG's own hosts are addressable: `--client dag` (every storage host, mail host and the
     OVH account), `--server dag/<storage or mail host>`, `--server dag/ovh-account`."""
-    from .digests import DAG, dag_hosts
+    from dagsync.reconcile.digests import DAG, dag_hosts
 
     clients = {c.id for c in repo.clients} | {DAG}
     for client in selection.clients:

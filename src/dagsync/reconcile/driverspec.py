@@ -10,14 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .plan import Plan
-from .report import ApplyReport
+from dagsync.reconcile.plan import Plan
+from dagsync.reconcile.report import ApplyReport
 
 if TYPE_CHECKING:
-    from ..repository import Repository
-    from .desired import Selection
-    from .engine import RunOptions
-    from .inventory import Overrides
+    from dagsync.config.repository import Repository
+    from dagsync.reconcile.hosts.desired import Selection
+    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.transport.inventory import Overrides
 
 HOST_KINDS = ("firewall", "accounts", "root-access")  # == registry.HOST_KINDS (a test checks)
 KINDS = (*HOST_KINDS, "backup", "mail", "ovh", "observer")

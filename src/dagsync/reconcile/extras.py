@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import DagsyncError
+from dagsync.errors import DagsyncError
 
 ENVIRONMENT_KEY = "environment"  # the override file's variables for plan and apply
 OVH_KEY = "ovh"  # the override file's OVH client settings (the sandbox's emulator)

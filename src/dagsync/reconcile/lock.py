@@ -37,9 +37,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import DagsyncError
-from .errors import LockHeld
-from .shell import q
+from dagsync.errors import DagsyncError
+from dagsync.reconcile.shell import q
+from dagsync.reconcile.transport.errors import LockHeld
 
 LOCK_DIR = "/var/lib/dagsync"
 LOCK_FILE = f"{LOCK_DIR}/apply.lock"

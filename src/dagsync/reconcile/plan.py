@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DagsyncError
-from .core import Action, Change, Note, Target, Unknown
+from dagsync.errors import DagsyncError
+from dagsync.reconcile.core import Action, Change, Note, Target, Unknown
 
 PLAN_FORMAT = 1
 

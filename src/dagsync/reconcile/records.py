@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .report import ApplyReport, HostResult, HostStatus
-from .resource import Status
+from dagsync.reconcile.hosts.resource import Status
+from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
 
 if TYPE_CHECKING:
-    from ..repository import Repository
-    from .desired import Selection
+    from dagsync.config.repository import Repository
+    from dagsync.reconcile.hosts.desired import Selection
 
 _RESULT = {
     HostStatus.APPLIED: "ok",
@@ -112,7 +112,7 @@ def record(
     interrupted: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """Append the records to `commit`'s note; returns what was done, for the user."""
-    from ..gitops import record_apply
+    from dagsync.gitops import record_apply
 
     entries = records(report, digests, covered, interrupted)
     for entry in entries:
@@ -130,7 +130,7 @@ def record_run(
 ) -> str:
     """Record an apply of `selection` and `kinds`: each target that succeeded and that the
     apply covered wholly gets its desired-state digest (`digests.covers`)."""
-    from .digests import covers, digests
+    from dagsync.reconcile.digests import covers, digests
 
     ran = frozenset(kinds)
     return record(

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import PurePath
 
-from .core import Action, Change, Transport
-from .plan import Plan, TargetPlan
+from dagsync.reconcile.core import Action, Change, Transport
+from dagsync.reconcile.plan import Plan, TargetPlan
 
 MARKDOWN_LIMIT = 60_000
 _COLOURS = {"+": "32", "-": "31", "~": "33", "!": "31"}

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from .core import Target
-from .plan import Plan
-from .resource import Outcome, Status
+from dagsync.reconcile.core import Target
+from dagsync.reconcile.hosts.resource import Outcome, Status
+from dagsync.reconcile.plan import Plan
 
 
 class HostStatus(StrEnum):

@@ -12,7 +12,7 @@ import posixpath
 import shlex
 from collections.abc import Sequence
 
-from ..errors import DagsyncError
+from dagsync.errors import DagsyncError
 
 
 class UnsafeValue(DagsyncError, ValueError):
@@ -40,7 +40,7 @@ def one_line(text: str, what: str) -> str:
 def key_line(key: str) -> str:
     """An OpenSSH public key as one `authorized_keys` line (no options: type, key, comment);
     UnsafeValue for anything else, e.g. a comment with a CR or LF that would start a line."""
-    from ..model.base import SSH_PUBLIC_KEY_RE
+    from dagsync.model.base import SSH_PUBLIC_KEY_RE
 
     line = key.strip(" ")
     if SSH_PUBLIC_KEY_RE.fullmatch(line) is None:

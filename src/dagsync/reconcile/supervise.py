@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from . import report as reports
-from .plan import Plan
-from .report import ApplyReport, HostResult, HostStatus
-from .resource import Status
+from dagsync.reconcile import report as reports
+from dagsync.reconcile.hosts.resource import Status
+from dagsync.reconcile.plan import Plan
+from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
 
 _RANK = {
     HostStatus.UNCHANGED: 0,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..document import Document
-from ..reconcile.resources.accounts import RESERVED_ACCOUNT_NAMES
-from .base import ERROR, ClientContext, Violation, rule
-from .common import minutes
-from .secrets import scan_text
+from dagsync.config.document import Document
+from dagsync.reconcile.hosts.accounts import RESERVED_ACCOUNT_NAMES
+from dagsync.rules.base import ERROR, ClientContext, Violation, rule
+from dagsync.rules.common import minutes
+from dagsync.rules.secrets import scan_text
 
 _ROOT = ("contract", "root_access")
 _ROOT_CLAUSE = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model.client import DevSpace
-from ..model.server import Role
-from .base import WARNING, ClientContext, ServerEntry, Violation, rule
+from dagsync.model.client import DevSpace
+from dagsync.model.server import Role
+from dagsync.rules.base import WARNING, ClientContext, ServerEntry, Violation, rule
 
 EXTERNAL = "external"  # `dev_space.location` of a dev space hosted outside the client's servers
 _DEV_LABELS = frozenset(

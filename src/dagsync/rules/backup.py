@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..model.policy import BackupStorage
-from ..model.server import BackupScope
-from .base import ERROR, ClientContext, ServerEntry, Violation, rule
-from .common import ask_for_request, minutes, site
+from dagsync.model.policy import BackupStorage
+from dagsync.model.server import BackupScope
+from dagsync.rules.base import ERROR, ClientContext, ServerEntry, Violation, rule
+from dagsync.rules.common import ask_for_request, minutes, site
 
 
 def _storage(ctx: ClientContext, entry: ServerEntry) -> BackupStorage | None:

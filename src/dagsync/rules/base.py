@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ..document import Document
-from ..findings import Severity
-from ..model import CgvPolicy, Client, DagSettings, Request, Server
-from ..partial import SectionUnavailable, is_unavailable
+from dagsync.config.document import Document
+from dagsync.findings import Severity
+from dagsync.model import CgvPolicy, Client, DagSettings, Request, Server
+from dagsync.validate.partial import SectionUnavailable, is_unavailable
 
 ERROR = Severity.ERROR
 WARNING = Severity.WARNING

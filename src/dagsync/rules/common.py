@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Citation, ClientContext
+from dagsync.rules.base import Citation, ClientContext
 
 __all__ = ["Citation", "ask_for_request", "citations", "declared", "minutes", "site"]
 

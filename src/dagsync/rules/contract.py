@@ -6,27 +6,27 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..model.client import Channel, ContactRole, Termination, TerminationGround
-from .base import ERROR, ClientContext, Violation, rule
+from dagsync.model.client import Channel, ContactRole, Termination, TerminationGround
+from dagsync.rules.base import ERROR, ClientContext, Violation, rule
 
 if TYPE_CHECKING:
-    from ..contracts import ContractTerms
+    from dagsync.contract.lifecycle import ContractTerms
 
 _CONTRACT = ("contract",)
 _TERMINATION = ("contract", "termination")
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """`dagsync.contracts.add_months`, imported on first use: it loads `holidays` (slow), which
+    """`dagsync.contract.lifecycle.add_months`, imported on first use: it loads `holidays` (slow), which
     only contracts with a termination or a price change need."""
-    from ..contracts import add_months as add
+    from dagsync.contract.lifecycle import add_months as add
 
     return add(day, months)
 
 
 def _terms(ctx: ClientContext) -> ContractTerms:
     """The contract's dates and delays from its CGV version (imports `holidays`: on use only)."""
-    from ..deadlines import terms_of
+    from dagsync.contract.deadlines import terms_of
 
     return terms_of(ctx.client, ctx.policy)
 
@@ -389,7 +389,9 @@ def termination_notice(ctx: ClientContext) -> Iterator[Violation]:
     termination = _on_notice(ctx)
     if termination is None or price_increase_exemption(ctx) is not None:
         return
-    from ..calendar import latest_notice_date  # loads `holidays` (slow): only when needed
+    from dagsync.contract.calendar import (
+        latest_notice_date,  # loads `holidays` (slow): only when needed
+    )
 
     days = ctx.policy.termination_notice_jours_francs.value
     latest = latest_notice_date(termination.effective_on, days)
@@ -576,7 +578,7 @@ def price_guaranteed(ctx: ClientContext) -> Iterator[Violation]:
     increases = [(i, c) for i, c in enumerate(ctx.client.contract.price_changes) if c.increase]
     if not increases:
         return
-    from ..contracts import anniversaries, next_renewal
+    from dagsync.contract.lifecycle import anniversaries, next_renewal
 
     terms = _terms(ctx)
     for index, change in increases:
@@ -628,7 +630,7 @@ def unpaid_renewal_date(ctx: ClientContext) -> Iterator[Violation]:
     unpaid = ctx.client.contract.renewal_unpaid
     if unpaid is None:
         return
-    from ..contracts import anniversaries
+    from dagsync.contract.lifecycle import anniversaries
 
     terms = _terms(ctx)
     path = (*_CONTRACT, "renewal_unpaid")
@@ -852,7 +854,7 @@ def termination_service_change(ctx: ClientContext) -> Iterator[Violation]:
     if termination.event_on is None:
         yield _event_missing(ctx, termination, "the day the change of the service took effect")
         return
-    from ..contracts import service_change_window
+    from dagsync.contract.lifecycle import service_change_window
 
     last = service_change_window(_terms(ctx), termination.event_on)
     if not termination.event_on < termination.requested_on <= last:
@@ -873,7 +875,7 @@ def termination_force_majeure(ctx: ClientContext) -> Iterator[Violation]:
     What it checks:
         A `contract.termination` with `ground: force_majeure` records in `event_on` the day
         the force majeure was notified, and was requested more than `force_majeure_days`
-        days after it (`requested_on` on or after the day `dagsync.contracts` computes).
+        days after it (`requested_on` on or after the day `dagsync.contract.lifecycle` computes).
 
         Accepted: a request from either party, any `effective_on`, without Article 7's
         notice or first months.
@@ -915,7 +917,7 @@ def termination_force_majeure(ctx: ClientContext) -> Iterator[Violation]:
     if termination.event_on is None:
         yield _event_missing(ctx, termination, "the day the force majeure was notified")
         return
-    from ..contracts import force_majeure_termination_from
+    from dagsync.contract.lifecycle import force_majeure_termination_from
 
     first = force_majeure_termination_from(_terms(ctx), termination.event_on)
     if termination.requested_on < first:
@@ -981,7 +983,7 @@ def termination_breach(ctx: ClientContext) -> Iterator[Violation]:
             ctx, termination, "the first presentation of the registered letter notifying the breach"
         )
         return
-    from ..calendar import cure_deadline, extend_deadline
+    from dagsync.contract.calendar import cure_deadline, extend_deadline
 
     days = ctx.policy.cure_jours_ouvrables.value
     last = extend_deadline(cure_deadline(termination.event_on, days))

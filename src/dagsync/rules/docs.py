@@ -28,10 +28,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..model import CgvPolicy
-from .base import Rule
-from .structural import STRUCTURAL
-from .uncheckable import NOT_CHECKABLE
+from dagsync.model import CgvPolicy
+from dagsync.rules.base import Rule
+from dagsync.rules.structural import STRUCTURAL
+from dagsync.rules.uncheckable import NOT_CHECKABLE
 
 SECTIONS = ("What it checks", "Why", "Failing example", "Passing example", "Fix")
 ALSO_PASSING = "Also passing example"
@@ -205,7 +205,7 @@ def _markdown_rule(rule: Rule, policy: CgvPolicy | None) -> list[str]:
 
 def latest_policy(root: Path) -> CgvPolicy | None:
     """The most recent valid CGV version of the repository at `root`, if any."""
-    from ..check import Collector, load_policies
+    from dagsync.validate.checker import Collector, load_policies
 
     if not (root / "policies" / "cgv").is_dir():
         return None

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..reconcile.ovh.layout import (
-    EDGE_RULE_LIMIT,
-    edge_count,
-    ipv4_addresses,
-    overflow_index,
-)
-from .base import ERROR, ClientContext, Violation, rule
+from dagsync.model.edge import EDGE_RULE_LIMIT, edge_count, ipv4_addresses, overflow_index
+from dagsync.rules.base import ERROR, ClientContext, Violation, rule
 
 _FIREWALL_CLAUSE = (
     "Firewall avec autorisation d'ouverture de ports sur mesure en adéquation avec les besoins "

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..billing import MailQuotaTerms, slices_for
-from ..model.client import Mail, MailHosting
-from ..reserved import reserved_domain
-from .base import ERROR, WARNING, ClientContext, Violation, rule
+from dagsync.contract.billing import MailQuotaTerms, slices_for
+from dagsync.model.client import Mail, MailHosting
+from dagsync.model.reserved import reserved_domain
+from dagsync.rules.base import ERROR, WARNING, ClientContext, Violation, rule
 
 _MAIL = ("mail",)
 _DOMAIN_CLAUSE = (
@@ -354,9 +354,9 @@ def mail_domain_claimable(ctx: ClientContext) -> Iterator[Violation]:
         is DAG's at onboarding, when it takes over the domain at OVH (Article 4: DAG buys the
         domain names from OVH) and publishes its MX, SPF and DKIM records; an online check
         (the domain's zone in DAG's OVH account, or its MX pointing at `mail_hosts`) would
-        belong to the mail hosts' plan (`dagsync plan`, dagsync.reconcile.resources.mail),
+        belong to the mail hosts' plan (`dagsync plan`, dagsync.reconcile.mail.resource),
         which already uses the network, and is not implemented. What holds offline: this
-        list, and the mail renderer (dagsync.mailconf) refusing these domains again and
+        list, and the mail renderer (dagsync.reconcile.mail.files) refusing these domains again and
         keeping each domain to one client.
 
     Why:

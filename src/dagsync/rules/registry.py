@@ -6,7 +6,7 @@ IDs are stable and never reused: a retired rule keeps its ID out of this table f
 
 from __future__ import annotations
 
-from . import (
+from dagsync.rules import (
     access,
     advice,
     backup,
@@ -18,7 +18,7 @@ from . import (
     supervision,
     supply,
 )
-from .base import Rule
+from dagsync.rules.base import Rule
 
 RULES: tuple[Rule, ...] = (
     # Contract, Art. 4, 5, 7, 8, 9 and 10

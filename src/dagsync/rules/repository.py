@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..document import Document
-from ..model import Request
-from ..partial import SectionUnavailable, is_unavailable
-from .base import ERROR, WARNING, ClientContext, Violation, rule
-from .common import Citation, citations
+from dagsync.config.document import Document
+from dagsync.model import Request
+from dagsync.rules.base import ERROR, WARNING, ClientContext, Violation, rule
+from dagsync.rules.common import Citation, citations
+from dagsync.validate.partial import SectionUnavailable, is_unavailable
 
 _DEROGATION_CLAUSE = "hors demande spécifique du client"
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from ..findings import Finding, Severity
+from dagsync.findings import Finding, Severity
 
 RULE_ID = "ACC004"
 ARTICLE = "6"

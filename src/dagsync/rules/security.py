@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..model.server import OpenPort, Protocol, port_bounds
-from ..reserved import blocked_problem, public_index
-from .base import ERROR, ClientContext, ServerEntry, Violation, rule
-from .common import ask_for_request, declared
+from dagsync.model.reserved import blocked_problem, public_index
+from dagsync.model.server import OpenPort, Protocol, port_bounds
+from dagsync.rules.base import ERROR, ClientContext, ServerEntry, Violation, rule
+from dagsync.rules.common import ask_for_request, declared
 
 _FIREWALL_CLAUSE = (
     "Firewall avec autorisation d'ouverture de ports sur mesure en adéquation avec les besoins "

@@ -1,6 +1,6 @@
 """Documentation of the checks the loader and the repository pass make (no CGV article).
 
-These are implemented in `dagsync.check`, `dagsync.validate` and `dagsync.invariants`; they are
+These are implemented in `dagsync.validate.checker`, `dagsync.validate.run` and `dagsync.validate.invariants`; they are
 listed here so that `dagsync rules` and SARIF describe every ID a finding can carry.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..findings import Severity
+from dagsync.findings import Severity
 
 
 @dataclass(frozen=True)

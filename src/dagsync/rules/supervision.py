@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .base import ERROR, ClientContext, Violation, rule
-from .common import ask_for_request
+from dagsync.rules.base import ERROR, ClientContext, Violation, rule
+from dagsync.rules.common import ask_for_request
 
 
 @rule(id="MON001", severity=ERROR, article="4", terms=("supervision_metrics",))

@@ -306,7 +306,7 @@ NOT_CHECKABLE: tuple[Uncheckable, ...] = (
         "(notamment publicitaire ou commerciale) qui amènerait une montée charge temporaire et "
         "exceptionnel du serveur",
         "Traffic peaks are announced by email and not recorded in the repository; "
-        "`dagsync.calendar.traffic_peak_notice_deadline` gives the last day to announce one.",
+        "`dagsync.contract.calendar.traffic_peak_notice_deadline` gives the last day to announce one.",
     ),
     Uncheckable(
         "6.1",

@@ -772,7 +772,7 @@ def probe_from(host: TestHost, address: str, port: int, timeout: float = 0.5) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dagsync.testing.hosts``: see ``dagsync.testing.hosts_cli``."""
-    from . import hosts_cli
+    from dagsync.testing import hosts_cli
 
     return hosts_cli.main(argv)
 

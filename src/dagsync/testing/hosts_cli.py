@@ -8,8 +8,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import hosts
-from .hosts import (
+from dagsync.testing import hosts
+from dagsync.testing.hosts import (
     DEFAULT_BRIDGE,
     DEFAULT_NS_PREFIX,
     DEFAULT_VETH_PREFIX,

@@ -1,6 +1,6 @@
 """OVH resources of the plan: inventory, OVH monitoring, edge firewall, backup storage, reverse DNS.
 
-A driver in the shape of :mod:`dagsync.backup.driver`: :func:`.driver.plan` and
+A driver in the shape of :mod:`dagsync.reconcile.backup.driver`: :func:`.driver.plan` and
 :func:`.driver.apply` produce the engine's ``Plan`` and ``ApplyReport``, with one target per
 declared dedicated server (``<client>/<server>@ovh``, transport ``ovh``) and one account
 target (``dag/ovh-account``). The modules, by pipeline stage:

@@ -31,8 +31,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ... import ovhapi
-from ...ovhapi import (
+from dagsync import ovhapi
+from dagsync.ovhapi import (
     BackupProtocols,
     OvhApi,
     OvhConflict,
@@ -40,11 +40,11 @@ from ...ovhapi import (
     OvhNotFound,
     OvhReverseNotResolved,
 )
-from ..core import Change, Target
-from ..resource import Outcome, Status
-from . import firewall
-from .diff import KIND_BACKUP, KIND_MONITORING, KIND_REVERSE
-from .observe import EdgeObserved
+from dagsync.reconcile.core import Change, Target
+from dagsync.reconcile.hosts.resource import Outcome, Status
+from dagsync.reconcile.ovh import firewall
+from dagsync.reconcile.ovh.diff import KIND_BACKUP, KIND_MONITORING, KIND_REVERSE
+from dagsync.reconcile.ovh.observe import EdgeObserved
 
 __all__ = ["AccessCheck", "OvhOptions", "apply_edge", "apply_server", "restore_edge"]
 

@@ -13,10 +13,16 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Network, IPv6Network
 from typing import Final
 
-from ...model.server import Role, Server, ServerType
-from ...ovhapi import MAX_EDGE_RULES, BackupProtocols, EdgeRule, PortRange
-from ..core import Target, Transport
-from .layout import EDGE_RULE_LIMIT, EdgePermit, edge_count, edge_permits, ipv4_addresses
+from dagsync.model.edge import (
+    EDGE_RULE_LIMIT,
+    EdgePermit,
+    edge_count,
+    edge_permits,
+    ipv4_addresses,
+)
+from dagsync.model.server import Role, Server, ServerType
+from dagsync.ovhapi import MAX_EDGE_RULES, BackupProtocols, EdgeRule, PortRange
+from dagsync.reconcile.core import Target, Transport
 
 __all__ = [
     "ACCOUNT_TARGET",

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ...ovhapi import BackupProtocols, DedicatedServer, same_reverse
-from ..core import Action, Change, Detail, Note, Unknown
-from . import firewall
-from .desired import ServerDesired
-from .observe import BackupObserved, ReverseObserved, ServerObserved, block_of
+from dagsync.ovhapi import BackupProtocols, DedicatedServer, same_reverse
+from dagsync.reconcile.core import Action, Change, Detail, Note, Unknown
+from dagsync.reconcile.ovh import firewall
+from dagsync.reconcile.ovh.desired import ServerDesired
+from dagsync.reconcile.ovh.observe import BackupObserved, ReverseObserved, ServerObserved, block_of
 
 __all__ = [
     "KIND_BACKUP",

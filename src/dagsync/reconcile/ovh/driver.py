@@ -24,21 +24,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ... import ovhapi
-from ...errors import DagsyncError
-from ...ovhapi import DedicatedServer, OvhApi, OvhError
-from ...repository import Repository
-from ..core import Change, Note, Target, Transport, Unknown
-from ..desired import Selection
-from ..engine import RunOptions
-from ..inventory import Overrides
-from ..plan import Plan, TargetPlan, fingerprint, stale_resources
-from ..report import ApplyReport, HostResult, HostStatus, host_status
-from ..resource import Outcome, Status
-from . import firewall
-from .apply import AccessCheck, OvhOptions, apply_server
-from .desired import ACCOUNT_TARGET, ServerDesired, server_desired
-from .diff import (
+from dagsync import ovhapi
+from dagsync.config.repository import Repository
+from dagsync.errors import DagsyncError
+from dagsync.ovhapi import DedicatedServer, OvhApi, OvhError
+from dagsync.reconcile.core import Change, Note, Target, Transport, Unknown
+from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.hosts.engine import RunOptions
+from dagsync.reconcile.hosts.resource import Outcome, Status
+from dagsync.reconcile.ovh import firewall
+from dagsync.reconcile.ovh.apply import AccessCheck, OvhOptions, apply_server
+from dagsync.reconcile.ovh.desired import ACCOUNT_TARGET, ServerDesired, server_desired
+from dagsync.reconcile.ovh.diff import (
     KIND_BACKUP,
     KIND_INVENTORY,
     KIND_REVERSE,
@@ -47,7 +44,17 @@ from .diff import (
     placement_problems,
     server_diff,
 )
-from .observe import EdgeObserved, ServerObserved, encode, list_account, observe_server, read_server
+from dagsync.reconcile.ovh.observe import (
+    EdgeObserved,
+    ServerObserved,
+    encode,
+    list_account,
+    observe_server,
+    read_server,
+)
+from dagsync.reconcile.plan import Plan, TargetPlan, fingerprint, stale_resources
+from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus, host_status
+from dagsync.reconcile.transport.inventory import Overrides
 
 __all__ = [
     "AccessCheck",
@@ -103,7 +110,7 @@ def set_up() -> bool:
 
 
 def build(repo: Repository, selection: Selection) -> Run:
-    from ..digests import OVH_ACCOUNT, selects_dag
+    from dagsync.reconcile.digests import OVH_ACCOUNT, selects_dag
 
     ranges = repo.settings.management_ranges
     run = Run(
@@ -282,9 +289,9 @@ def plan(
 
 def ssh_access_check(repo: Repository, overrides: Overrides, options: RunOptions) -> AccessCheck:
     """A fresh SSH connection (pinned host key, DAG's user and key) to the server works."""
-    from ..errors import HostError
-    from ..inventory import credentials, endpoint
-    from ..session import HostSession
+    from dagsync.reconcile.transport.errors import HostError
+    from dagsync.reconcile.transport.inventory import credentials, endpoint
+    from dagsync.reconcile.transport.session import HostSession
 
     servers = {f"{c.id}/{s.name}": s for c, s in repo.servers()}
 

@@ -51,10 +51,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from ...ovhapi import EdgeRule, PortRange
-from ..core import Action, Change, Note
-from .desired import LAST_SEQUENCE, EdgeDesired, content
-from .observe import EdgeObserved
+from dagsync.ovhapi import EdgeRule, PortRange
+from dagsync.reconcile.core import Action, Change, Note
+from dagsync.reconcile.ovh.desired import LAST_SEQUENCE, EdgeDesired, content
+from dagsync.reconcile.ovh.observe import EdgeObserved
 
 __all__ = [
     "KIND",

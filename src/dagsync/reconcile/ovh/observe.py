@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from ... import ovhapi
-from ...ovhapi import (
+from dagsync import ovhapi
+from dagsync.ovhapi import (
     BackupAccess,
     BackupStorage,
     DedicatedServer,
@@ -23,8 +23,8 @@ from ...ovhapi import (
     OvhApi,
     OvhError,
 )
-from ..core import Unknown
-from .desired import ServerDesired
+from dagsync.reconcile.core import Unknown
+from dagsync.reconcile.ovh.desired import ServerDesired
 
 __all__ = [
     "BackupObserved",

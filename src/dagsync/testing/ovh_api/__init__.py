@@ -38,21 +38,21 @@ Where OVH's behaviour is unknown, the emulator makes a documented choice:
 
 from __future__ import annotations
 
-from .auth import RateLimit
-from .errors import EmulatorError, FixtureError
-from .faults import Fault
-from .fixture import (
+from dagsync.testing.ovh_api.auth import RateLimit
+from dagsync.testing.ovh_api.errors import EmulatorError, FixtureError
+from dagsync.testing.ovh_api.faults import Fault
+from dagsync.testing.ovh_api.fixture import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
     DEFAULT_CONSUMER_KEY,
     load_account,
     seed_account,
 )
-from .pipeline import LoggedRequest
-from .progress import NEVER, Delay, Delays
-from .server import AccountSource, OvhEmulator
-from .signing import compute_signature
-from .state import Account
+from dagsync.testing.ovh_api.pipeline import LoggedRequest
+from dagsync.testing.ovh_api.progress import NEVER, Delay, Delays
+from dagsync.testing.ovh_api.server import AccountSource, OvhEmulator
+from dagsync.testing.ovh_api.signing import compute_signature
+from dagsync.testing.ovh_api.state import Account
 
 __all__ = [
     "DEFAULT_APPLICATION_KEY",

@@ -9,10 +9,10 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .auth import RateLimit
-from .errors import EmulatorError
-from .progress import Delay, Delays
-from .server import OvhEmulator
+from dagsync.testing.ovh_api.auth import RateLimit
+from dagsync.testing.ovh_api.errors import EmulatorError
+from dagsync.testing.ovh_api.progress import Delay, Delays
+from dagsync.testing.ovh_api.server import OvhEmulator
 
 __all__ = ["main"]
 

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .backend import Backend
-from .router import Route
-from .signing import compute_signature
-from .state import AccessRule, Credential
-from .wire import (
+from dagsync.testing.ovh_api.backend import Backend
+from dagsync.testing.ovh_api.router import Route
+from dagsync.testing.ovh_api.signing import compute_signature
+from dagsync.testing.ovh_api.state import AccessRule, Credential
+from dagsync.testing.ovh_api.wire import (
     ApiError,
     Call,
     as_enum,

@@ -6,9 +6,9 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable
 
-from .progress import DelayKind, Delays, Progress
-from .state import Account, IpBlock, Server, Task
-from .wire import bad_request, class_error, not_found, now_iso
+from dagsync.testing.ovh_api.progress import DelayKind, Delays, Progress
+from dagsync.testing.ovh_api.state import Account, IpBlock, Server, Task
+from dagsync.testing.ovh_api.wire import bad_request, class_error, not_found, now_iso
 
 __all__ = ["Backend", "Resolver", "dns_name", "fixture_resolver"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from .backend import Backend
-from .router import Route
-from .servers import task_json
-from .state import BackupAcl, BackupFtp, Server
-from .wire import (
+from dagsync.testing.ovh_api.backend import Backend
+from dagsync.testing.ovh_api.router import Route
+from dagsync.testing.ovh_api.servers import task_json
+from dagsync.testing.ovh_api.state import BackupAcl, BackupFtp, Server
+from dagsync.testing.ovh_api.wire import (
     Call,
     as_bool,
     as_ipv4_block,

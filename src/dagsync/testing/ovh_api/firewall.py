@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import Backend
-from .router import Route
-from .rules import MAX_RULES, parse_rule, render_rule
-from .state import FirewallIp, FirewallRule, IpBlock
-from .wire import Call, as_bool, as_ipv4, bad_request, conflict, not_found, now_iso, require
+from dagsync.testing.ovh_api.backend import Backend
+from dagsync.testing.ovh_api.router import Route
+from dagsync.testing.ovh_api.rules import MAX_RULES, parse_rule, render_rule
+from dagsync.testing.ovh_api.state import FirewallIp, FirewallRule, IpBlock
+from dagsync.testing.ovh_api.wire import (
+    Call,
+    as_bool,
+    as_ipv4,
+    bad_request,
+    conflict,
+    not_found,
+    now_iso,
+    require,
+)
 
 __all__ = ["ROUTES", "add_firewall_ip", "add_rule"]
 

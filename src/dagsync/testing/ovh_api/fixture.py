@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .defaults import (
+from dagsync.testing.ovh_api.defaults import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,
     DEFAULT_CONSUMER_KEY,
@@ -24,9 +24,9 @@ from .defaults import (
     default_server,
     default_service_infos,
 )
-from .errors import FixtureError
-from .rules import parse_rule
-from .state import (
+from dagsync.testing.ovh_api.errors import FixtureError
+from dagsync.testing.ovh_api.rules import parse_rule
+from dagsync.testing.ovh_api.state import (
     CREDENTIAL_STATES,
     AccessRule,
     Account,
@@ -40,7 +40,7 @@ from .state import (
     MitigationIp,
     Server,
 )
-from .wire import ApiError, as_ipv4, now_iso
+from dagsync.testing.ovh_api.wire import ApiError, as_ipv4, now_iso
 
 __all__ = [
     "DEFAULT_APPLICATION_KEY",

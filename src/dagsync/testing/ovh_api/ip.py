@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from .backend import Backend, dns_name
-from .router import Route
-from .state import IpBlock, MitigationIp
-from .wire import (
+from dagsync.testing.ovh_api.backend import Backend, dns_name
+from dagsync.testing.ovh_api.router import Route
+from dagsync.testing.ovh_api.state import IpBlock, MitigationIp
+from dagsync.testing.ovh_api.wire import (
     Call,
     as_bool,
     as_ip,

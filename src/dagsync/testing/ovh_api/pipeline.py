@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
-from . import auth, backup, firewall, ip, servers
-from .auth import ForbiddenStyle, Incoming, RateLimit, TokenBucket
-from .backend import Backend
-from .faults import JSON_TYPE, Fault, FaultQueue
-from .router import Route, match
-from .wire import ApiError, Call, class_error, not_found
+from dagsync.testing.ovh_api import auth, backup, firewall, ip, servers
+from dagsync.testing.ovh_api.auth import ForbiddenStyle, Incoming, RateLimit, TokenBucket
+from dagsync.testing.ovh_api.backend import Backend
+from dagsync.testing.ovh_api.faults import JSON_TYPE, Fault, FaultQueue
+from dagsync.testing.ovh_api.router import Route, match
+from dagsync.testing.ovh_api.wire import ApiError, Call, class_error, not_found
 
 __all__ = ["API_PREFIX", "ROUTES", "LoggedRequest", "Pipeline", "RawRequest", "Reply", "Settings"]
 

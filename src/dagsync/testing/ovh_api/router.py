@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from .backend import Backend
-from .wire import Call, class_error, not_found
+from dagsync.testing.ovh_api.backend import Backend
+from dagsync.testing.ovh_api.wire import Call, class_error, not_found
 
 __all__ = ["Handler", "Route", "match"]
 

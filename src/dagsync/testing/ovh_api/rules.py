@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .wire import (
+from dagsync.testing.ovh_api.wire import (
     as_bool,
     as_enum,
     as_int,

@@ -14,14 +14,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .auth import ForbiddenStyle, RateLimit, new_credential
-from .backend import Backend, Resolver
-from .errors import EmulatorError
-from .faults import Fault
-from .fixture import load_account, seed_account
-from .pipeline import API_PREFIX, LoggedRequest, Pipeline, RawRequest, Reply, Settings
-from .progress import DelayLike, Delays
-from .state import CREDENTIAL_STATES, AccessRule, Account, Credential
+from dagsync.testing.ovh_api.auth import ForbiddenStyle, RateLimit, new_credential
+from dagsync.testing.ovh_api.backend import Backend, Resolver
+from dagsync.testing.ovh_api.errors import EmulatorError
+from dagsync.testing.ovh_api.faults import Fault
+from dagsync.testing.ovh_api.fixture import load_account, seed_account
+from dagsync.testing.ovh_api.pipeline import (
+    API_PREFIX,
+    LoggedRequest,
+    Pipeline,
+    RawRequest,
+    Reply,
+    Settings,
+)
+from dagsync.testing.ovh_api.progress import DelayLike, Delays
+from dagsync.testing.ovh_api.state import CREDENTIAL_STATES, AccessRule, Account, Credential
 
 if TYPE_CHECKING:
     import ovh

@@ -6,10 +6,10 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from .backend import Backend
-from .router import Route
-from .state import Server, Task
-from .wire import (
+from dagsync.testing.ovh_api.backend import Backend
+from dagsync.testing.ovh_api.router import Route
+from dagsync.testing.ovh_api.state import Server, Task
+from dagsync.testing.ovh_api.wire import (
     Call,
     as_bool,
     as_enum,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .progress import Progress
-from .rules import RuleSpec
+from dagsync.testing.ovh_api.progress import Progress
+from dagsync.testing.ovh_api.rules import RuleSpec
 
 __all__ = [
     "AccessRule",

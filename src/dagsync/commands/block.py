@@ -1,0 +1,101 @@
+"""`dagsync block ADDR --client C --reason R`: add an address to a client's blocklist in git.
+
+The change is written into `clients/C/client.yaml` (comments and layout kept) for review;
+`dagsync apply` then propagates it (CGV Art. 4).  Refused: an address that does not parse
+or has host bits set, one already blocked for that client, one that overlaps DAG's
+management ranges (DAG would lock itself out) or one of the network's own servers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from ipaddress import ip_network
+from pathlib import Path
+
+from dagsync.config.repository import Repository, load_repository
+from dagsync.errors import DagsyncError
+from dagsync.reconcile.hosts.resource import Net
+
+
+def parse_address(text: str) -> Net:
+    try:
+        return ip_network(text.strip(), strict=True)
+    except ValueError as exc:
+        hint = ""
+        with contextlib.suppress(ValueError):
+            hint = f" (did you mean {ip_network(text.strip(), strict=False)}?)"
+        raise DagsyncError(f"`{text}` is not an IP address or network{hint}: {exc}") from exc
+
+
+def refusal(repo: Repository, client_id: str, network: Net) -> str | None:
+    """Why `network` cannot join `client_id`'s blocklist, or None."""
+    config = repo.client(client_id)
+    for entry in config.client.network.blocklist:
+        if entry.address.version == network.version and (
+            network == entry.address or network.subnet_of(entry.address)  # type: ignore[arg-type]
+        ):
+            return f"{network} is already blocked for {client_id} ({entry.address}: {entry.reason})"
+    for managed in repo.settings.management_ranges:
+        if managed.version == network.version and managed.overlaps(network):
+            return (
+                f"{network} overlaps DAG's management range {managed} "
+                "(policies/dag.yaml): DAG would block itself"
+            )
+    for owner, server in repo.servers():
+        for ip in server.ips:
+            if ip.version == network.version and ip in network:
+                return f"{network} contains {ip}, server {owner.id}/{server.name} of the network"
+    return None
+
+
+def _write_checked(root: Path, client_id: str, text: str) -> None:
+    """Replace the client's YAML with `text` only if the result is a valid client."""
+    from dagsync.model import Client
+    from dagsync.validate.checker import Collector, read_document, validate_model
+
+    path = root / f"clients/{client_id}/client.yaml"
+    tmp = path.with_name(f".{path.name}.dagsync-tmp")
+    tmp.write_text(text)
+    out = Collector(client_id)
+    doc = read_document(root, tmp.relative_to(root).as_posix(), out)
+    if doc is None or validate_model(Client, doc, out) is None:
+        tmp.unlink()
+        first = out.findings[0].message if out.findings else "invalid"
+        raise DagsyncError(f"the edited {path.relative_to(root)} would not be valid ({first})")
+    tmp.replace(path)
+
+
+def add_block(
+    root: Path,
+    client_id: str,
+    address: str,
+    reason: str,
+    *,
+    request: str | None = None,
+    today: dt.date | None = None,
+) -> str:
+    """Append the entry to the client's YAML; returns a message for the user."""
+    from dagsync.config.yamledit import append_to_list
+
+    network = parse_address(address)
+    if len(reason.strip()) < 3:
+        raise DagsyncError("give a reason of at least 3 characters (--reason)")
+    why = refusal(load_repository(root, validate=False), client_id, network)
+    if why:
+        raise DagsyncError(f"refused: {why}")
+    entry: dict[str, object] = {
+        "address": str(network),
+        "reason": reason.strip(),
+        "added_on": today or dt.date.today(),
+    }
+    if request:
+        entry["request"] = request
+    rel = f"clients/{client_id}/client.yaml"
+    _write_checked(
+        root, client_id, append_to_list((root / rel).read_text(), ("network", "blocklist"), entry)
+    )
+    return (
+        f"{network} added to the blocklist of {client_id} in {rel}: review and commit it, "
+        "then `dagsync apply` blocks it on every server it reaches"
+    )

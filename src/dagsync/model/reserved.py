@@ -1,0 +1,139 @@
+"""What no client may claim or reach: DAG's own and public mail providers' domains, sources
+wide enough to count as the whole Internet, blocklist entries too wide or covering DAG's hosts.
+
+Pure functions of the values and of policies/dag.yaml, shared by the validator's rules and
+the renderers, which check again (defence in depth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from ipaddress import (
+    IPv4Address,
+    IPv4Network,
+    IPv6Address,
+    IPv6Network,
+    collapse_addresses,
+)
+
+from publicsuffixlist import PublicSuffixList
+
+from dagsync.model.policy import DagSettings, PrefixBound
+
+Net = IPv4Network | IPv6Network
+Address = IPv4Address | IPv6Address
+
+
+@lru_cache(maxsize=1)
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()  # the list bundled with the package: no network
+
+
+def registrable(host: str) -> str | None:
+    """The registrable domain of a host name (mx1.dagtechnologies.example ->
+    dagtechnologies.example; a.b.co.uk -> b.co.uk), by the Public Suffix List; None for a
+    public suffix itself."""
+    name = host.rstrip(".").lower()
+    found: str | None = _suffixes().privatesuffix(name)
+    return found
+
+
+def own_domains(dag: DagSettings) -> tuple[str, ...]:
+    """DAG's own domains: `own_domains` and the registrable domains of its mail and storage
+    hosts, sorted."""
+    hosts = [h.host for h in dag.mail_hosts] + [s.host for s in dag.backup_storages]
+    found = {d for d in map(registrable, hosts) if d is not None}
+    return tuple(sorted(found | {d.rstrip(".").lower() for d in dag.own_domains}))
+
+
+def _under(name: str, domain: str) -> bool:
+    return name == domain or name.endswith("." + domain)
+
+
+def _provider(name: str, pattern: str) -> bool:
+    if not pattern.endswith(".*"):
+        return _under(name, pattern)
+    found = registrable(name)  # yahoo.* : yahoo.<a public suffix>, and any name under one
+    return found is not None and found.partition(".")[0] == pattern[:-2]
+
+
+def reserved_domain(domain: str, dag: DagSettings) -> str | None:
+    """Why no client may claim `domain` (or None): one of DAG's own domains or a public mail
+    provider's (policies/dag.yaml), or a subdomain of one."""
+    name = domain.rstrip(".").lower()
+    own = next((d for d in own_domains(dag) if _under(name, d)), None)
+    if own is not None:
+        return f"`{own}` is DAG Technologies' own domain"
+    public = next((p for p in dag.public_mail_domains if _provider(name, p)), None)
+    if public is not None:
+        return f"`{public}` is a public mail provider's domain"
+    return None
+
+
+def covered(sources: Iterable[object]) -> dict[int, int]:
+    """How many addresses `sources` cover, per IP version, overlaps counted once (`any`
+    counts as every address)."""
+    items = list(sources)
+    if "any" in items:
+        return {4: 1 << 32, 6: 1 << 128}
+    v4 = collapse_addresses(s for s in items if isinstance(s, IPv4Network))
+    v6 = collapse_addresses(s for s in items if isinstance(s, IPv6Network))
+    return {4: sum(n.num_addresses for n in v4), 6: sum(n.num_addresses for n in v6)}
+
+
+def public_index(sources: list[object], bound: PrefixBound) -> int | None:
+    """Where `sources` make a port open to the whole Internet: the index of `any`, or of the
+    widest source (the first of them) of an IP version whose sources together (merged)
+    cover more addresses than a network of `bound`'s size; None if they stay narrower."""
+    if "any" in sources:
+        return sources.index("any")
+    wide = {v for v, count in covered(sources).items() if count > bound.addresses(v)}
+    nets = [
+        (s.prefixlen, i)
+        for i, s in enumerate(sources)
+        if isinstance(s, IPv4Network | IPv6Network) and s.version in wide
+    ]
+    return min(nets)[1] if nets else None
+
+
+def too_wide(net: Net, bound: PrefixBound) -> bool:
+    return net.prefixlen < bound.prefix(net.version)
+
+
+def dag_addresses(dag: DagSettings, management: bool = True) -> Iterator[tuple[str, Net]]:
+    """DAG's own addresses a blocklist must leave out: (what, network); the management
+    ranges first, unless `management` is false."""
+    if management:
+        for net in dag.management_ranges:
+            yield f"DAG's management range {net}", net
+    for storage in dag.backup_storages:
+        if storage.address is not None:
+            yield f"DAG's storage host {storage.name}", IPv4Network(storage.address)
+    for host in dag.mail_hosts:
+        if host.address is not None:
+            yield f"DAG's mail host {host.name}", IPv4Network(host.address)
+
+
+def blocked_problem(
+    net: Net,
+    dag: DagSettings,
+    others: Iterable[tuple[str, Address]] = (),
+    management: bool = True,
+) -> str | None:
+    """Why a blocklist entry may not be rendered or declared (or None): wider than
+    `blocklist_widest`, covering DAG's hosts (and management ranges, unless `management` is
+    false), or an address of `others` ((who, address) pairs: other clients' servers)."""
+    bound = dag.blocklist_widest
+    if too_wide(net, bound):
+        return (
+            f"{net} is wider than a /{bound.prefix(net.version)} (blocklist_widest of "
+            "policies/dag.yaml)"
+        )
+    for what, dag_net in dag_addresses(dag, management):
+        if dag_net.version == net.version and net.overlaps(dag_net):
+            return f"{net} covers {what}"
+    for who, address in others:
+        if address.version == net.version and address in net:
+            return f"{net} covers {address}, an address of {who}"
+    return None

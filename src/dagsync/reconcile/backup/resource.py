@@ -1,0 +1,477 @@
+"""Backups: the borg side of each server, and the `authorized_keys` of each storage host.
+
+Server side (kind `backup`): a dedicated SSH key and a repository passphrase generated on
+the server at the first apply (never in git, never printed, never overwritten), the
+storage's pinned host key in a `known_hosts` of their own, the job script and its cron
+file (rendered whole, written atomically), the repository initialised on the storage if
+missing.  The job's last success is a read-only fact: a backup older than 26 hours shows
+as a note in the plan.
+
+Storage side (kind `backup-storage`): `dagsync.reconcile.backup.storage`, re-exported here.
+
+The two sides depend on each other (the storage authorises a key the server generates; the
+server initialises its repository once authorised): `dagsync.reconcile.backup.driver` orders them.
+Read commands and parsers are pure; `apply_*` are the only functions that act.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagsync.model import Client, Server
+from dagsync.model.server import BackupScope, Frequency
+from dagsync.reconcile.backup import job
+from dagsync.reconcile.backup.job import Retention
+from dagsync.reconcile.backup.retention import age_limit
+from dagsync.reconcile.backup.storage import STORAGE_KIND as STORAGE_KIND
+from dagsync.reconcile.backup.storage import StorageDesired as StorageDesired
+from dagsync.reconcile.backup.storage import StorageObserved as StorageObserved
+from dagsync.reconcile.backup.storage import StorageSpec as StorageSpec
+from dagsync.reconcile.backup.storage import apply_storage as apply_storage
+from dagsync.reconcile.backup.storage import storage_desired as storage_desired
+from dagsync.reconcile.backup.storage import storage_diff as storage_diff
+from dagsync.reconcile.backup.storage import storage_encode as storage_encode
+from dagsync.reconcile.backup.storage import storage_parse as storage_parse
+from dagsync.reconcile.backup.storage import storage_read as storage_read
+from dagsync.reconcile.core import Action, Change, Note, Unknown
+from dagsync.reconcile.hosts.resource import CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.shell import atomic_write, join, q, script
+
+KIND = "backup"
+# Server changes made before the storage authorises the server's key, and after.
+PREPARE = ("ssh key", "passphrase", "known_hosts")
+FINISH = ("repository", "escrow", "job script", "cron")
+
+
+@dataclass(frozen=True)
+class BackupDesired:
+    key: str  # client/server
+    storage: StorageSpec
+    repo_path: str
+    repository: str
+    job: str
+    cron: str
+    known_hosts: str
+    retention: Retention
+    schedule: str
+    files: tuple[str, ...] = ()  # declared site paths, where `backup verify` restores from
+
+
+@dataclass(frozen=True)
+class LastBackup:
+    archive: str
+    time: dt.datetime
+
+
+@dataclass(frozen=True)
+class BackupObserved:
+    passphrase_sha256: str | None
+    public_key: str | None
+    job_sha256: str | None
+    cron_sha256: str | None
+    known_hosts_sha256: str | None
+    last: LastBackup | None
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- desired -------------------------------------------------------------------------------
+
+
+def desired(client: Client, server: Server, storage: StorageSpec) -> BackupDesired:
+    """The backup of `server` from the model alone."""
+    key = f"{client.id}/{server.name}"
+    backup = server.backup
+    dev_here = server.hosts_dev_space or (
+        client.dev_space is not None and client.dev_space.location == server.name
+    )
+    required, optional, excluded = job.scope_paths(backup.scope, backup.paths, dev_here)
+    databases = (
+        tuple(job.DatabaseDump(d.engine, d.name) for d in server.databases)
+        if (BackupScope.DATABASES in backup.scope)
+        else ()
+    )
+    repo_path = storage.repo_path(key)
+    url = job.repository_url(storage.user, storage.address, storage.port, repo_path)
+    retention = Retention(backup.frequency, backup.retention_days)
+    spec = job.JobSpec(
+        key,
+        url,
+        f"{server.name}-",
+        retention,
+        required,
+        optional,
+        excluded,
+        databases,
+        backup.schedule,
+        storage.port,
+    )
+    return BackupDesired(
+        key,
+        storage,
+        repo_path,
+        url,
+        job.render_job(spec),
+        job.render_cron(key, backup.schedule, backup.frequency),
+        job.known_hosts_line(storage.address, storage.port, storage.host_key),
+        retention,
+        backup.schedule,
+        tuple(p for p in required if p != job.DUMP_DIR),
+    )
+
+
+# --- read ----------------------------------------------------------------------------------
+
+_FILES = (("job", job.JOB_FILE), ("cron", job.CRON_FILE), ("known", job.KNOWN_HOSTS_FILE))
+
+
+def read(desired: BackupDesired) -> str:
+    """Digests of the managed files (never the passphrase), the public key, the status."""
+    lines = [
+        f"if [ -s {q(job.PASSPHRASE_FILE)} ]; then "
+        f"printf 'passphrase\\t%s\\n' \"$(tr -d ' \\n\\r\\t' < {q(job.PASSPHRASE_FILE)} "
+        "| sha256sum | cut -d' ' -f1)\"; fi",
+        f"if [ -s {q(job.SSH_KEY_FILE + '.pub')} ]; then "
+        f"printf 'pubkey\\t%s\\n' \"$(head -n1 {q(job.SSH_KEY_FILE + '.pub')})\"; fi",
+    ]
+    for tag, path in _FILES:
+        lines.append(
+            f"if [ -f {q(path)} ]; then "
+            f"printf '{tag}\\t%s\\n' \"$(sha256sum < {q(path)} | cut -d' ' -f1)\"; fi"
+        )
+    lines.append(
+        f"if [ -s {q(job.STATUS_FILE)} ]; then "
+        f"printf 'status\\t%s\\n' \"$(tr -d '\\n' < {q(job.STATUS_FILE)})\"; fi"
+    )
+    lines.append("true")
+    return "\n".join(lines) + "\n"
+
+
+def parse(result: CommandResult) -> BackupObserved | Unknown:
+    if not result.ok:
+        return Unknown(
+            f"reading the backup files failed ({result.exit_code}): {result.stderr.strip()[-200:]}"
+        )
+    found = dict(line.split("\t", 1) for line in result.stdout.split("\n") if "\t" in line)
+    return BackupObserved(
+        found.get("passphrase") or None,
+        " ".join(found["pubkey"].split()[:2]) if found.get("pubkey") else None,
+        found.get("job") or None,
+        found.get("cron") or None,
+        found.get("known") or None,
+        _status(found.get("status")),
+    )
+
+
+def _status(text: str | None) -> LastBackup | None:
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        when = dt.datetime.fromisoformat(str(data["time"]).replace("Z", "+00:00"))
+        return LastBackup(
+            str(data["archive"]), when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def encode(observed: BackupObserved) -> Any:
+    last = observed.last
+    return {
+        "passphrase_sha256": observed.passphrase_sha256,
+        "public_key": observed.public_key,
+        "job_sha256": observed.job_sha256,
+        "cron_sha256": observed.cron_sha256,
+        "known_hosts_sha256": observed.known_hosts_sha256,
+        "last": None if last is None else {"archive": last.archive, "time": last.time.isoformat()},
+    }
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EscrowState:
+    """Where the recovery copy goes (None: nowhere dagsync can write) and what it holds."""
+
+    where: str | None
+    digest: str | None  # SHA-256 of the escrowed passphrase, None: no copy
+
+
+def _file_change(
+    resource: str, observed_sha: str | None, content: str, path: str, mode: str, what: str
+) -> list[Change]:
+    if observed_sha == sha256(content):
+        return []
+    action = Action.CREATE if observed_sha is None else Action.UPDATE
+    verb = "write" if observed_sha is None else "rewrite (drifted or changed)"
+    return [
+        Change(
+            KIND,
+            action,
+            resource,
+            f"{verb} {path}: {what}",
+            payload={"path": path, "content": content, "mode": mode},
+        )
+    ]
+
+
+def _credentials(
+    d: BackupDesired, o: BackupObserved, storage: StorageObserved | Unknown
+) -> tuple[list[Change | Note], bool]:
+    """Key and passphrase changes, and whether the repository may be initialised."""
+    out: list[Change | Note] = []
+    repo_exists = isinstance(storage, StorageObserved) and d.repo_path in storage.repositories
+    ok = True
+    if o.passphrase_sha256 is None and repo_exists:
+        out.append(
+            Note(
+                KIND,
+                f"refused: {d.repository} exists but the server has no passphrase "
+                f"({job.PASSPHRASE_FILE}): restore it from the escrow copy",
+            )
+        )
+        ok = False
+    elif o.passphrase_sha256 is None:
+        out.append(
+            Change(
+                KIND,
+                Action.CREATE,
+                "passphrase",
+                f"generate the repository passphrase in {job.PASSPHRASE_FILE} "
+                "(kept on the server, never shown)",
+                payload={"key": d.key},
+            )
+        )
+    if o.public_key is None:
+        out.append(
+            Change(
+                KIND,
+                Action.CREATE,
+                "ssh key",
+                f"generate the server's borg SSH key {job.SSH_KEY_FILE}",
+                payload={"key": d.key},
+            )
+        )
+    return out, ok
+
+
+def _repository(
+    d: BackupDesired, storage: StorageObserved | Unknown, escrow: EscrowState
+) -> list[Change | Note]:
+    if isinstance(storage, Unknown):
+        return [
+            Note(KIND, f"repository {d.repo_path} on {d.storage.name}: unknown ({storage.reason})")
+        ]
+    if d.repo_path in storage.repositories:
+        return []
+    if escrow.where is None:
+        return [
+            Note(
+                KIND,
+                f"refused: {d.repository} is not initialised because its passphrase "
+                "could not be escrowed (passphrase_escrow is not a folder)",
+            )
+        ]
+    return [
+        Change(
+            KIND,
+            Action.CREATE,
+            "repository",
+            f"initialise {d.repository} (repokey-blake2)",
+            payload={"repository": d.repository, "port": d.storage.port},
+        )
+    ]
+
+
+def _escrow(
+    d: BackupDesired, o: BackupObserved, escrow: EscrowState, allowed: bool
+) -> list[Change | Note]:
+    if escrow.where is None or not allowed:
+        return []
+    if o.passphrase_sha256 is not None and o.passphrase_sha256 == escrow.digest:
+        return []
+    action = Action.CREATE if escrow.digest is None else Action.UPDATE
+    return [
+        Change(
+            KIND,
+            action,
+            "escrow",
+            f"recovery copy of the passphrase and repository key to {escrow.where}",
+            payload={"key": d.key, "repository": d.repository, "port": d.storage.port},
+        )
+    ]
+
+
+def _age(d: BackupDesired, o: BackupObserved, now: dt.datetime) -> list[Note]:
+    limit = age_limit(d.retention.frequency)
+    if o.last is None:
+        return [Note(KIND, "no backup has completed yet")] if o.job_sha256 else []
+    age = now - o.last.time
+    if age < limit:
+        return []
+    return [
+        Note(
+            KIND,
+            f"last backup too old: {o.last.archive} at {o.last.time:%Y-%m-%d %H:%M} "
+            f"UTC, {age.total_seconds() / 3600:.1f} h ago "
+            f"(limit {limit.total_seconds() / 3600:g} h)",
+        )
+    ]
+
+
+def diff(
+    desired: BackupDesired,
+    observed: BackupObserved,
+    storage: StorageObserved | Unknown,
+    escrow: EscrowState,
+    now: dt.datetime,
+) -> list[Change | Note]:
+    """The server's changes, given what its storage holds and what the escrow holds."""
+    out, allowed = _credentials(desired, observed, storage)
+    out += _file_change(
+        "known_hosts",
+        observed.known_hosts_sha256,
+        desired.known_hosts,
+        job.KNOWN_HOSTS_FILE,
+        "0600",
+        f"pin the host key of {desired.storage.name}",
+    )
+    if allowed:
+        out += _repository(desired, storage, escrow)
+    out += _escrow(desired, observed, escrow, allowed)
+    out += _file_change(
+        "job script",
+        observed.job_sha256,
+        desired.job,
+        job.JOB_FILE,
+        "0700",
+        f"dumps, borg create, prune --keep-{desired.retention.rule} {desired.retention.count}",
+    )
+    out += _file_change(
+        "cron",
+        observed.cron_sha256,
+        desired.cron,
+        job.CRON_FILE,
+        "0644",
+        f"daily at {desired.schedule}"
+        if desired.retention.frequency is Frequency.DAILY
+        else f"weekly at {desired.schedule}",
+    )
+    out += _age(desired, observed, now)
+    return out
+
+
+# --- apply ---------------------------------------------------------------------------------
+
+
+def _outcome(change: Change, result: CommandResult) -> Outcome:
+    if result.ok:
+        return Outcome(change, Status.APPLIED)
+    return Outcome(
+        change, Status.FAILED, f"exit code {result.exit_code}: {result.stderr.strip()[-500:]}"
+    )
+
+
+def _generate_passphrase() -> str:
+    path = q(job.PASSPHRASE_FILE)
+    return script(
+        [
+            "umask 077",
+            f"mkdir -p {q(job.CONFIG_DIR)}",
+            f"chmod 0700 {q(job.CONFIG_DIR)}",
+            # Never overwrite: a new passphrase would lock the server out of its repository.
+            f"if [ ! -s {path} ]; then head -c 32 /dev/urandom | base64 -w0 > {path}.tmp "
+            f"&& chmod 0600 {path}.tmp && mv -f {path}.tmp {path}; fi",
+        ]
+    )
+
+
+def _generate_key(key: str) -> str:
+    path = job.SSH_KEY_FILE
+    return script(
+        [
+            "umask 077",
+            f"mkdir -p {q(job.CONFIG_DIR)}",
+            f"chmod 0700 {q(job.CONFIG_DIR)}",
+            f"if [ ! -s {q(path)} ]; then rm -f {q(path)}.pub; "
+            + join(
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"dagsync-borg {key}",
+                "-f",
+                path,
+            )
+            + "; fi",
+        ]
+    )
+
+
+def init_command(repository: str, port: int) -> str:
+    return (
+        job.env_prefix(repository, port)
+        + 'borg init --encryption=repokey-blake2 --make-parent-dirs "$BORG_REPO"'
+    )
+
+
+def _write_file(change: Change) -> tuple[str, bytes]:
+    p = change.payload
+    content = str(p["content"]).encode()
+    check = 'sh -n "$tmp"' if p["path"] == job.JOB_FILE else None
+    return atomic_write(
+        str(p["path"]),
+        content,
+        mode=str(p["mode"]),
+        dir_mode="0700" if str(p["path"]).startswith(job.CONFIG_DIR) else "0755",
+        check=check,
+    ), content
+
+
+def apply_change(executor: Executor, change: Change) -> Outcome:
+    """One server change; the escrow change is done by the driver (it writes locally)."""
+    p = change.payload
+    if change.resource == "passphrase":
+        return _outcome(change, executor.run(_generate_passphrase()))
+    if change.resource == "ssh key":
+        return _outcome(change, executor.run(_generate_key(str(p["key"]))))
+    if change.resource == "repository":
+        return _outcome(
+            change, executor.run(init_command(str(p["repository"]), int(p["port"])), timeout=300)
+        )
+    command, content = _write_file(change)
+    return _outcome(change, executor.run(command, stdin=content))
+
+
+def read_secrets_command(repository: str, port: int) -> str:
+    """Prints the passphrase then the repository key (for the escrow copy only)."""
+    return (
+        f"cat {q(job.PASSPHRASE_FILE)} && printf '\\n@@borg-key@@\\n' && "
+        + job.env_prefix(repository, port)
+        + "borg key export ::"
+    )
+
+
+def split_secrets(stdout: str) -> tuple[str, str]:
+    passphrase, sep, key = stdout.partition("\n@@borg-key@@\n")
+    if not sep or not passphrase.strip() or "BORG_KEY" not in key:
+        raise ValueError("the passphrase or the repository key could not be read")
+    return passphrase.strip(), key.strip() + "\n"
+
+
+def ordered(changes: Sequence[Change], phase: Sequence[str]) -> list[Change]:
+    return sorted(
+        (c for c in changes if c.resource in phase), key=lambda c: phase.index(c.resource)
+    )

@@ -1,0 +1,559 @@
+"""SSH and SFTP accounts with their authorized keys.
+
+dagsync manages the users in the group `dagsync-managed` and no others.  A declared user is
+created (or adopted, if it exists and is not a system account), gets its shell and its keys;
+SFTP users get `/usr/sbin/nologin` and keys restricted to `internal-sftp`.  A managed user
+that is no longer declared is locked (password locked, account expired, keys removed), and
+deleted with its home folder only with `--allow-destroy`.  Accounts are key-only: unlocking
+sets the password field to `*` (no password, not locked).  FTP accounts are not handled here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagsync.model.base import USER_NAME_PATTERN
+from dagsync.model.server import AccountKind
+from dagsync.reconcile.core import Action, Change, Detail, DiffOptions, Note, Unknown
+from dagsync.reconcile.hosts.resource import (
+    ApplyOptions,
+    CommandResult,
+    Executor,
+    Outcome,
+    ServerInputs,
+    Status,
+)
+from dagsync.reconcile.shell import UnsafeValue, as_user, atomic_write, join, key_line, q, script
+
+KIND = "accounts"
+GROUP = "dagsync-managed"
+SHELLS = {AccountKind.SSH: "/bin/bash", AccountKind.SFTP: "/usr/sbin/nologin"}
+SFTP_OPTIONS = 'restrict,command="internal-sftp"'
+KEYS_HEADER = "# managed by dagsync: keys come from the server's YAML"
+FIRST_USER_UID = 1000
+
+
+# Names never given to a client account: the default users of cloud images (often with
+# passwordless sudo), administrative names and DAG's own accounts.  `root` has ACC005
+# (dagsync.rules.access refuses them; the planner never adopts an existing one).
+RESERVED_ACCOUNT_NAMES = frozenset(
+    {
+        "admin", "administrator", "adm", "almalinux", "arch", "borg", "centos", "cloud-user",
+        "core", "dag", "dagsync", "dagsync-managed", "dagsync-observer", "debian", "disk",
+        "docker", "ec2-user", "fedora", "lxd", "opc", "ovh", "rocky", "shadow", "sudo",
+        "sysadmin", "ubuntu", "wheel",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    name: str
+    kind: str
+    shell: str
+    keys: tuple[str, ...]
+    comment: str
+
+
+@dataclass(frozen=True)
+class ObservedUser:
+    name: str
+    uid: int
+    managed: bool
+    shell: str
+    home: str
+    locked: bool  # password locked or an expiry date set
+    keys: tuple[str, ...]
+    junk: int = 0  # lines of the keys file that are not key lines (never shown: counted)
+    refused: str | None = None  # why its keys file is not read (a link, not its own...)
+    privileged: str | None = None  # why it counts as privileged (sudo group, sudoers...)
+
+
+@dataclass(frozen=True)
+class AccountsObserved:
+    users: tuple[ObservedUser, ...]
+
+    def get(self, name: str) -> ObservedUser | None:
+        return next((u for u in self.users if u.name == name), None)
+
+
+# --- desired -------------------------------------------------------------------------------
+
+
+def _key_line(kind: AccountKind, key: str) -> str:
+    line = key_line(key)  # UnsafeValue unless one key line: fails this server only
+    return f"{SFTP_OPTIONS} {line}" if kind == AccountKind.SFTP else line
+
+
+def _gecos(owner: str) -> str:
+    return "".join(" " if c in ":,\n\r" or not c.isprintable() else c for c in owner)[:200]
+
+
+_USER_NAME = re.compile(USER_NAME_PATTERN)
+
+
+def desired(inputs: ServerInputs) -> tuple[tuple[AccountSpec, ...], tuple[Note, ...]]:
+    specs: list[AccountSpec] = []
+    notes: list[Note] = []
+    for account in inputs.server.accounts:
+        if _USER_NAME.fullmatch(account.name) is None:  # e.g. "-o...": an option of useradd
+            raise UnsafeValue(f"{account.name!r} is not a user name")
+        if account.kind == AccountKind.FTP:
+            notes.append(Note(KIND, f"FTP account {account.name} is not managed over SSH"))
+            continue
+        for key in account.keys:
+            if " ".join(key.split()[:2]) in inputs.dag_keys:  # ACC008, checked again here
+                raise UnsafeValue(f"a key of {account.name} is one of DAG's keys")
+        keys = tuple(_key_line(account.kind, k) for k in account.keys)
+        specs.append(
+            AccountSpec(
+                account.name,
+                str(account.kind),
+                SHELLS[account.kind],
+                keys,
+                _gecos(f"dagsync: {account.owner}"),
+            )
+        )
+    return tuple(specs), tuple(notes)
+
+
+# --- read ----------------------------------------------------------------------------------
+
+# The key types an observed key line may have, and the line itself: optional options (words,
+# `word="quoted"` values), type, base64 key, optional comment of printable ASCII.  The host
+# prints only lines of this form and the client keeps only those: a file's other content
+# never leaves the host, whatever it is (a link to /etc/shadow is refused anyway).
+_KEY_TYPES = (
+    r"(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)"
+    r"|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
+)
+_OPTION = r'[A-Za-z0-9_-]+(="[^"]*")?'
+OBSERVED_KEY_PATTERN = rf"^({_OPTION}(,{_OPTION})* )?{_KEY_TYPES} [A-Za-z0-9+/]+=?=?=?( [ -~]*)?$"
+_OBSERVED_KEY = re.compile(OBSERVED_KEY_PATTERN)
+KEYS_CAP = 262144  # bytes of an authorized_keys file read at most (a larger one is refused)
+READ_TIMEOUT = 5  # seconds a keys file read may take (a FIFO swapped in after the checks)
+# Why a user's keys file is not read (a code from the host, a text for the plan).
+REFUSALS = {
+    "ssh-link": "~/.ssh is a symbolic link",
+    "ssh-type": "~/.ssh is not a directory owned by the user",
+    "keys-link": "~/.ssh/authorized_keys is a symbolic link",
+    "keys-type": "~/.ssh/authorized_keys is not a regular file owned by the user",
+    "keys-size": f"~/.ssh/authorized_keys is larger than {KEYS_CAP} bytes",
+}
+# Groups whose members are privileged (root or its equivalent): never adopted.
+PRIVILEGED_GROUPS = ("root", "sudo", "adm", "wheel", "admin", "docker", "lxd", "disk", "shadow")
+
+_LISTING = r"""
+FILENAME == "-" && $0 !~ /^[ \t]*(#|Defaults)/ {
+  line = $0; gsub(/[^A-Za-z0-9_%-]+/, " ", line); n = split(line, w, " ")
+  for (i = 1; i <= n; i++) if (w[i] ~ /^%/) privgroup[substr(w[i], 2)] = 1; else sudoers[w[i]] = 1
+}
+FILENAME == "/etc/group" && $1 == group { n = split($4, m, ","); for (i = 1; i <= n; i++) member[m[i]] = 1 }
+FILENAME == "/etc/group" && ($1 in priv || $1 in privgroup) {
+  privgid[$3] = 1; n = split($4, m, ","); for (i = 1; i <= n; i++) privmember[m[i]] = $1
+}
+FILENAME == "/etc/passwd" { pw[$1] = $0 }
+FILENAME == "/etc/shadow" { sp[$1] = substr($2, 1, 1) "\t" $8 }
+END {
+  printf "members\t"; for (u in member) printf "%s ", u; print ""
+  n = split(names, d, " "); for (i = 1; i <= n; i++) want[d[i]] = 1
+  for (u in member) want[u] = 1
+  for (u in want) if (u in pw) {
+    split(pw[u], f, ":")
+    print "user\t" u "\t" f[3] "\t" f[7] "\t" f[6]
+    print "shadow\t" u "\t" sp[u]
+    if (u in privmember) print "privileged\t" u "\tgroup"
+    else if (f[4] in privgid) print "privileged\t" u "\tgroup"
+    else if (u in sudoers) print "privileged\t" u "\tsudoers"
+    if (f[6] != "") print "home\t" u "\t" f[3] "\t" f[4] "\t" f[6]
+  }
+  print "end"
+}
+"""
+
+# Reads one user's keys file as that user (setpriv), after checking without following links
+# that ~/.ssh is a directory and the file a regular file, both owned by the user.
+_KEYS = r"""
+keys() {
+  set -f
+  d="$5/.ssh"; f="$d/authorized_keys"
+  if [ -L "$d" ]; then why=ssh-link
+  elif [ ! -e "$d" ]; then return 0
+  elif [ -z "$(find -P "$d" -maxdepth 0 -type d -user "$3" -print)" ]; then why=ssh-type
+  elif [ -L "$f" ]; then why=keys-link
+  elif [ ! -e "$f" ]; then return 0
+  elif [ -z "$(find -P "$d" -maxdepth 1 -name authorized_keys -type f -user "$3" -print)" ]; then why=keys-type
+  else
+    timeout -s KILL "$TIMEOUT" setpriv --reuid="$3" --regid="$4" --init-groups --no-new-privs \
+      -- head -c "$((CAP + 1))" -- "$f" 2>/dev/null | LC_ALL=C KEYRE="$KEYRE" awk -v u="$2" -v cap="$CAP" '
+      BEGIN { re = ENVIRON["KEYRE"] }
+      { n++; total += length($0) + 1; line[n] = $0 }
+      END {
+        if (total > cap) { print "refused\t" u "\tkeys-size"; exit }
+        for (i = 1; i <= n; i++) {
+          l = line[i]; sub(/^[ \t]+/, "", l); sub(/[ \t\r]+$/, "", l)
+          if (l == "" || l ~ /^#/) continue
+          if (l ~ re) print "key\t" u "\t" l; else junk++
+        }
+        if (junk) print "junk\t" u "\t" junk
+      }'
+    return 0
+  fi
+  printf 'refused\t%s\t%s\n' "$2" "$why"
+}
+for f in /etc/group /etc/passwd /etc/shadow; do
+  [ -r "$f" ] || { echo "cannot read $f" >&2; exit 1; }
+done
+"""
+
+
+def read(desired: Sequence[AccountSpec]) -> str:
+    """The local account files (dagsync creates its users with useradd, so they live there),
+    read by one awk as root: of the password field only the first character leaves the host
+    (`!`: locked), never a hash.  Each user's keys file is read as that user, never through a
+    link, at most `KEYS_CAP` bytes within `READ_TIMEOUT` seconds, and only its lines that parse
+    as key lines are printed.  The read is safe for the observer key (`resources.observer`),
+    whatever names it is asked about."""
+    names = " ".join(s.name for s in desired)
+    privileged = "".join(f'priv["{g}"] = 1; ' for g in PRIVILEGED_GROUPS)
+    listing = "BEGIN { " + privileged + "}\n" + _LISTING.strip()
+    return (
+        f"CAP={KEYS_CAP} TIMEOUT={READ_TIMEOUT} KEYRE={q(OBSERVED_KEY_PATTERN)}\n"
+        + _KEYS.lstrip()
+        + "find -P /etc/sudoers /etc/sudoers.d -maxdepth 1 -type f -exec cat -- {} + 2>/dev/null"
+        f" | LC_ALL=C awk -F: -v group={GROUP} -v names={q(names)} {q(listing)}"
+        " - /etc/group /etc/passwd /etc/shadow"
+        " | while IFS= read -r line; do\n"
+        "  case $line in\n"
+        '    "home\t"*) IFS="\t"; set -- $line; unset IFS; keys "$@" ;;\n'
+        '    *) printf "%s\\n" "$line" ;;\n'
+        "  esac\n"
+        "done\n"
+    )
+
+
+def parse(result: CommandResult) -> AccountsObserved | Unknown:
+    if not result.ok:
+        return Unknown(f"reading users failed ({result.exit_code}): {result.stderr.strip()}")
+    members: set[str] = set()
+    users: dict[str, dict[str, Any]] = {}
+    locked: dict[str, bool] = {}
+    current: str | None = None  # the user whose keys follow; None after a repeated user
+    complete = False
+    try:
+        for line in result.stdout.split("\n"):  # never splitlines(): U+2028 is no line break
+            tag, _, rest = line.partition("\t")
+            if tag == "members":
+                members = set(rest.split())
+            elif tag == "user":
+                current = _user(users, rest)
+            elif tag == "key" and current is not None:
+                name, _, key = rest.partition("\t")
+                if name == current and _OBSERVED_KEY.fullmatch(key):
+                    users[name]["keys"].append(key)
+            elif tag == "junk" and current is not None:
+                name, _, count = rest.partition("\t")
+                if name == current:
+                    users[name]["junk"] = int(count)
+            elif tag == "refused" and current is not None:
+                name, _, code = rest.partition("\t")
+                if name == current:
+                    users[name]["refused"] = REFUSALS.get(code, "its keys file cannot be read")
+            elif tag == "privileged" and current is not None:
+                name, _, why = rest.partition("\t")
+                if name == current:
+                    users[name]["privileged"] = (
+                        "named in sudoers" if why == "sudoers" else "in a privileged group"
+                    )
+            elif tag == "shadow":
+                name, password, expire = rest.split("\t")
+                locked[name] = password.startswith("!") or bool(expire.strip())
+            elif tag == "end":
+                complete = True
+    except (ValueError, KeyError) as exc:
+        return Unknown(f"unexpected user listing: {exc}")
+    if not complete:
+        return Unknown("the user listing was cut short")
+    missing = sorted(set(users) - set(locked))
+    if missing:
+        return Unknown(f"no shadow entry for {', '.join(missing)}")
+    return AccountsObserved(
+        tuple(
+            ObservedUser(
+                managed=name in members, keys=tuple(u.pop("keys")), locked=locked[name], **u
+            )
+            for name, u in sorted(users.items())
+        )
+    )
+
+
+def _user(users: dict[str, dict[str, Any]], rest: str) -> str | None:
+    name, uid, shell, home = rest.split("\t")
+    if name in users:
+        return None
+    users[name] = {
+        "name": name,
+        "uid": int(uid),
+        "shell": shell,
+        "home": home,
+        "keys": [],
+        "junk": 0,
+        "refused": None,
+        "privileged": None,
+    }
+    return name
+
+
+def encode(observed: AccountsObserved) -> Any:
+    return [
+        {
+            "name": u.name,
+            "uid": u.uid,
+            "managed": u.managed,
+            "shell": u.shell,
+            "home": u.home,
+            "locked": u.locked,
+            "keys": list(u.keys),
+            "junk": u.junk,
+            "refused": u.refused,
+            "privileged": u.privileged,
+        }
+        for u in observed.users
+    ]
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def _short(key: str) -> str:
+    """A key line for people: options, type, the end of the key, comment."""
+    parts = key.split()
+    for i, part in enumerate(parts):
+        if part.startswith(("ssh-", "ecdsa-", "sk-")) and i + 1 < len(parts):
+            head = " ".join([*parts[:i], part])
+            return " ".join([head, "…" + parts[i + 1][-8:], *parts[i + 2 :]])
+    return key[:60]
+
+
+def diff(
+    desired: Sequence[AccountSpec], observed: AccountsObserved, options: DiffOptions
+) -> list[Change | Note]:
+    changes: list[Change | Note] = []
+    for spec in desired:
+        changes += _declared(spec, observed.get(spec.name))
+    declared = {s.name for s in desired}
+    for user in observed.users:
+        if user.managed and user.name not in declared:
+            changes += _undeclared(user, options)
+    return changes
+
+
+def _declared(spec: AccountSpec, user: ObservedUser | None) -> list[Change | Note]:
+    payload = {
+        "name": spec.name,
+        "shell": spec.shell,
+        "keys": list(spec.keys),
+        "comment": spec.comment,
+        "home": f"/home/{spec.name}",
+    }
+    if user is None:
+        keys = tuple(Detail("+", f"key {_short(k)}") for k in spec.keys)
+        return [
+            Change(
+                KIND,
+                Action.CREATE,
+                f"user {spec.name}",
+                f"create {spec.kind} user {spec.name} ({len(spec.keys)} key(s))",
+                keys,
+                payload,
+            )
+        ]
+    if not user.managed and user.uid < FIRST_USER_UID:
+        return [
+            Note(
+                KIND,
+                f"refused: {spec.name} is a system account (uid {user.uid}); declare another name",
+            )
+        ]
+    if not user.managed and spec.name in RESERVED_ACCOUNT_NAMES:
+        return [
+            Note(
+                KIND,
+                f"refused: {spec.name} is a reserved name (a cloud image's administrator or "
+                "DAG's own): dagsync never adopts it; declare another name",
+            )
+        ]
+    if not user.managed and user.privileged is not None:
+        return [
+            Note(
+                KIND,
+                f"refused: {spec.name} exists and is privileged ({user.privileged}): "
+                "dagsync never adopts it; declare another name",
+            )
+        ]
+    if user.refused is not None:
+        return [
+            Note(
+                KIND,
+                f"refused: {spec.name}: {user.refused}; its keys are neither read nor "
+                "written until a person repairs it",
+            )
+        ]
+    details = _user_details(spec, user)
+    if not details:
+        return []
+    fix = {**payload, "home": user.home, "adopt": not user.managed, "unlock": user.locked}
+    return [
+        Change(
+            KIND,
+            Action.UPDATE,
+            f"user {spec.name}",
+            f"update {spec.kind} user {spec.name}",
+            tuple(details),
+            fix,
+        )
+    ]
+
+
+def _user_details(spec: AccountSpec, user: ObservedUser) -> list[Detail]:
+    out: list[Detail] = []
+    if not user.managed:
+        out.append(Detail(" ", f"adopt the existing user {user.name} (group {GROUP})"))
+    if user.shell != spec.shell:
+        out += [Detail("-", f"shell {user.shell}"), Detail("+", f"shell {spec.shell}")]
+    if user.locked:
+        out.append(Detail("+", "unlock (declared again)"))
+    if user.junk:
+        out.append(Detail("-", f"{user.junk} line(s) of the keys file that are not key lines"))
+    if user.keys != spec.keys or user.junk:
+        out += [Detail("-", f"key {_short(k)}") for k in user.keys if k not in spec.keys]
+        out += [Detail("+", f"key {_short(k)}") for k in spec.keys if k not in user.keys]
+        if set(user.keys) == set(spec.keys) and user.keys != spec.keys:
+            out.append(Detail("~", "key order or duplicates"))
+    return out
+
+
+def _undeclared(user: ObservedUser, options: DiffOptions) -> list[Change]:
+    payload = {"name": user.name, "home": user.home}
+    if options.allow_destroy:
+        return [
+            Change(
+                KIND,
+                Action.DELETE,
+                f"user {user.name}",
+                f"delete user {user.name} and its home {user.home} (no longer declared)",
+                (),
+                payload,
+            )
+        ]
+    if user.locked and not user.keys and not user.junk and user.refused is None:
+        return []
+    return [
+        Change(
+            KIND,
+            Action.LOCK,
+            f"user {user.name}",
+            f"lock user {user.name} (no longer declared; --allow-destroy deletes it)",
+            tuple(Detail("-", f"key {_short(k)}") for k in user.keys),
+            payload,
+        )
+    ]
+
+
+# --- apply ---------------------------------------------------------------------------------
+
+
+def _keys_file(name: str, home: str, keys: Iterable[str]) -> tuple[str, bytes]:
+    """The script that writes the keys file: the checks run as root without following links
+    (~/.ssh absent, or a directory of the user's own), the write as the user (`as_user`), so
+    that no link the user plants can send it elsewhere."""
+    content = "\n".join([KEYS_HEADER, *keys]) + "\n"
+    folder = f"{home}/.ssh"
+    write = atomic_write(f"{folder}/authorized_keys", content.encode(), mode="0600")
+    command = "\n".join(
+        [
+            "set -e",
+            f"uid=$(id -u -- {q(name)}); gid=$(id -g -- {q(name)})",
+            f'if [ -L {q(folder)} ] || {{ [ -e {q(folder)} ] && [ -z "$(find -P {q(folder)}'
+            ' -maxdepth 0 -type d -user "$uid" -print)" ]; }; then',
+            f"  echo {q(f'dagsync: refused: {folder} is a link or not a directory of {name}')} >&2",
+            "  exit 4",
+            "fi",
+            as_user("$uid", "$gid", write),
+        ]
+    )
+    return command + "\n", content.encode()
+
+
+_REMOVE_KEYS = """set -e
+if [ -L HOME/.ssh ]; then rm -f -- HOME/.ssh; else rm -f -- HOME/.ssh/authorized_keys; fi
+"""
+
+
+def _create(p: dict[str, Any]) -> list[str]:
+    return [
+        f"getent group {GROUP} >/dev/null || groupadd --system {GROUP}",
+        join(
+            "useradd",
+            "--create-home",
+            "--home-dir",
+            p["home"],
+            "--shell",
+            p["shell"],
+            "--groups",
+            GROUP,
+            "--password",
+            "*",
+            "--comment",
+            p["comment"],
+            p["name"],
+        ),
+    ]
+
+
+def _update(p: dict[str, Any]) -> list[str]:
+    steps = []
+    if p.get("adopt"):
+        steps.append(f"getent group {GROUP} >/dev/null || groupadd --system {GROUP}")
+        steps.append(join("usermod", "--append", "--groups", GROUP, p["name"]))
+    steps.append(join("usermod", "--shell", p["shell"], p["name"]))
+    if p.get("unlock"):
+        steps.append(join("usermod", "--password", "*", "--expiredate", "", p["name"]))
+    return steps
+
+
+def _apply_one(executor: Executor, change: Change) -> Outcome:
+    p = dict(change.payload)
+    if change.action is Action.LOCK:
+        steps = [
+            join("usermod", "--lock", "--expiredate", "1", p["name"]),
+            f"uid=$(id -u -- {q(p['name'])}); gid=$(id -g -- {q(p['name'])})",
+            # As the user: a ~/.ssh that links elsewhere (/root/.ssh) is removed itself, its
+            # target is never touched.
+            as_user("$uid", "$gid", _REMOVE_KEYS.replace("HOME", q(p["home"]))),
+        ]
+        return _run(executor, change, script(steps))
+    if change.action is Action.DELETE:
+        return _run(executor, change, script([join("userdel", "--remove", p["name"])]))
+    steps = _create(p) if change.action is Action.CREATE else _update(p)
+    outcome = _run(executor, change, script(steps))
+    if outcome.status is not Status.APPLIED:
+        return outcome
+    command, content = _keys_file(p["name"], p["home"], p["keys"])
+    return _run(executor, change, command, content)
+
+
+def _run(executor: Executor, change: Change, command: str, stdin: bytes | None = None) -> Outcome:
+    result = executor.run(command, stdin=stdin)
+    if result.ok:
+        return Outcome(change, Status.APPLIED)
+    return Outcome(
+        change, Status.FAILED, f"exit code {result.exit_code}: {result.stderr.strip()[-500:]}"
+    )
+
+
+def apply(executor: Executor, changes: Sequence[Change], options: ApplyOptions) -> list[Outcome]:
+    return [_apply_one(executor, change) for change in changes]

@@ -1,1 +1,0 @@
-"""Resource kinds reconciled on servers over SSH, one module each (see `..registry`)."""

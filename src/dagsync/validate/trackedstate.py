@@ -1,0 +1,124 @@
+"""LOC001: no file of dagsync's local state or cache is tracked by git.
+
+dagsync keeps some state in the work tree, ignored by `.gitignore`: the sandbox's hosts
+override and test hosts (`.dagsync-sandbox/`), and the former validation cache and the mail
+usage history (`.dagsync-cache/`).  None of it is reviewed: a file forced into a commit with
+`git add -f` would reach every clone (a poisoned cache, an override pointing plan and apply
+at other hosts).  dagsync no longer trusts either (the cache lives outside the tree, the
+override file needs an explicit sandbox mode), and the validator reports any such tracked
+file as an error, at the file itself.
+
+Only git's index is read (`git ls-files`): a work tree without git has nothing tracked.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from dagsync.findings import Finding, Severity
+
+RULE = "LOC001"
+STATE_PATHS = (".dagsync-cache", ".dagsync-sandbox")  # folders of local state, relative
+
+
+# Files whose only purpose is to hold credentials (OVH's client configuration, SSH and TLS
+# private keys, .env, .netrc): tracked anywhere in the repository, they are an ACC004 error,
+# whatever they contain, and what they contain is scanned (never echoed).
+CREDENTIAL_FILES = (
+    ":(glob)**/ovh.conf",
+    ":(glob)**/.ovh.conf",
+    ":(glob)**/id_rsa",
+    ":(glob)**/id_dsa",
+    ":(glob)**/id_ecdsa",
+    ":(glob)**/id_ed25519",
+    ":(glob)**/*.pem",
+    ":(glob)**/*.key",
+    ":(glob)**/*.p12",
+    ":(glob)**/*.pfx",
+    ":(glob)**/.env",
+    ":(glob)**/.netrc",
+)
+
+
+def tracked_state_files(root: Path) -> list[str]:
+    """The tracked files under dagsync's state and cache folders (repository-relative)."""
+    return _tracked(root, STATE_PATHS)
+
+
+def _tracked(root: Path, pathspecs: tuple[str, ...]) -> list[str]:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--full-name", "--", *pathspecs],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if done.returncode != 0:
+        return []  # not a git work tree: nothing is tracked
+    prefix = _prefix(root)
+    names = [n.decode("utf-8", "replace") for n in done.stdout.split(b"\0") if n]
+    return sorted(n[len(prefix) :] if n.startswith(prefix) else n for n in names)
+
+
+def _prefix(root: Path) -> str:
+    """`root`'s path inside its git work tree ("" at the top), with a trailing slash."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-prefix"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def tracked_state_findings(root: Path) -> list[Finding]:
+    return [
+        Finding(
+            rel,
+            1,
+            1,
+            RULE,
+            Severity.ERROR,
+            f"{rel} is dagsync's local state or cache, which is never reviewed nor trusted: "
+            f"remove it from git (`git rm --cached {rel}`) and keep it ignored",
+        )
+        for rel in tracked_state_files(root)
+    ]
+
+
+def tracked_credential_findings(root: Path) -> list[Finding]:
+    """ACC004 at each tracked credential file (see CREDENTIAL_FILES), and at each secret the
+    scan finds inside it; never the value."""
+    from dagsync.config.document import read_regular
+    from dagsync.rules.secrets import ARTICLE, RULE_ID, scan_text
+
+    found: list[Finding] = []
+    for rel in _tracked(root, CREDENTIAL_FILES):
+        found.append(
+            Finding(
+                rel,
+                1,
+                1,
+                RULE_ID,
+                Severity.ERROR,
+                f"{rel} is a credential file: credentials never enter the repository; remove it "
+                f"(`git rm --cached {rel}`), rotate what it held and keep it in the vault",
+                article=ARTICLE,
+            )
+        )
+        try:
+            text = read_regular(root / rel, 1024 * 1024).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        found.extend(
+            Finding(rel, line, column, RULE_ID, Severity.ERROR, message, article=ARTICLE)
+            for line, column, message in scan_text(rel, text)
+        )
+    return found
