@@ -49,14 +49,14 @@ def _git(repo: Path, *args: str) -> str:
 
 def record_full_apply(repo: Path) -> int:
     """Record at HEAD the apply of every target, as a full `dagsync apply` would."""
-    from dagsync.config.repository import load_repository
     from dagsync.reconcile.core import Target
     from dagsync.reconcile.digests import digests
     from dagsync.reconcile.driverspec import KINDS
-    from dagsync.reconcile.hosts.desired import Selection
     from dagsync.reconcile.plan import Plan
     from dagsync.reconcile.records import record_run
     from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+    from dagsync.reconcile.run import Selection
+    from dagsync.validate.repository import load_repository
 
     config = load_repository(repo, validate=False)
     keys = sorted(digests(config))

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dagsync.reconcile.core import Target
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.transport.errors import CommandTimeout, Unreachable
 from dagsync.reconcile.transport.inventory import Credentials, Endpoint
 

@@ -24,9 +24,9 @@ import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.config.yamlio import load
+from dagsync.reconcile import observer as obs
 from dagsync.reconcile.hosts import accounts
-from dagsync.reconcile.hosts import observer as obs
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SANDBOX_ENV,

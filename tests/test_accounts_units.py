@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from dagsync.config.repository import load_repository
 from dagsync.model.base import SshPublicKey
 from dagsync.reconcile.core import Change, DiffOptions, Note
 from dagsync.reconcile.hosts import accounts, rootaccess
-from dagsync.reconcile.hosts.desired import Selection, server_inputs
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.hosts.desired import server_inputs
+from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.run import Selection
 from dagsync.reconcile.shell import UnsafeValue, key_line
+from dagsync.validate.repository import load_repository
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKz3Y+sEfkWUjbQqUw6yzZaJl3MXdNQvIGK99dm0z/Mr"
 SPEC = accounts.AccountSpec("deploy", "ssh", "/bin/bash", (f"{KEY} deploy@ci",), "dagsync: x")

@@ -14,18 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.config.repository import Repository, load_repository
 from dagsync.reconcile import drivers
 from dagsync.reconcile.core import Action, Change, Target
 from dagsync.reconcile.drivers import Context, Driver
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions
-from dagsync.reconcile.hosts.resource import Outcome, Status
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.records import records
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+from dagsync.reconcile.resource import Outcome, Status
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.supervise import supervised
 from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.validate.repository import Repository, load_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
 AT = "2026-11-29T10:00:00+00:00"
@@ -126,12 +125,12 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from test_apply_interrupted import _driver
     from dagsync.reconcile import drivers
-    from dagsync.reconcile.hosts.desired import Selection
+    from dagsync.reconcile.run import Selection
     from dagsync.reconcile.drivers import Context
-    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.run import RunOptions
     from dagsync.reconcile.transport.inventory import Overrides
     from dagsync.reconcile.supervise import exit_now, supervised
-    from dagsync.config.repository import load_repository
+    from dagsync.validate.repository import load_repository
 
     repo = load_repository(Path(sys.argv[2]), validate=False)
     table = (_driver("one", ["velo-savoie/web1"]), _driver("two", ["velo-savoie/db1",
@@ -205,7 +204,7 @@ def test_dagsync_apply_interrupted_records_it_and_the_next_apply_converges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagsync.gitops import read_applies
-    from dagsync.gitops.scope import since_last_apply
+    from dagsync.reconcile.scope import since_last_apply
     from test_gitops_helpers import Scratch
 
     repo = Scratch.create(tmp_path / "r", monkeypatch)

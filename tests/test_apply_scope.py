@@ -15,16 +15,16 @@ import pytest
 
 from dagsync.cli import main
 from dagsync.commands.block import add_block
-from dagsync.config.repository import load_repository
 from dagsync.gitops import read_applies
-from dagsync.gitops.scope import between, since_last_apply
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.digests import covers, digest, digests, digests_of
 from dagsync.reconcile.driverspec import KINDS, Context
-from dagsync.reconcile.hosts.desired import Selection
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.records import record_run
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+from dagsync.reconcile.run import Selection
+from dagsync.reconcile.scope import between, since_last_apply
+from dagsync.validate.repository import load_repository
 from test_gitops_helpers import Scratch
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -117,7 +117,7 @@ def test_a_digest_is_pinned_and_the_same_in_another_process_and_time_zone(repo: 
     )
     code = (
         "import json, sys; from pathlib import Path; "
-        "from dagsync.config.repository import load_repository; "
+        "from dagsync.validate.repository import load_repository; "
         "from dagsync.reconcile.digests import digests; "
         "print(json.dumps(digests(load_repository(Path(sys.argv[1]), validate=False))))"
     )
@@ -301,7 +301,7 @@ def test_worker_processes_give_the_same_digests_as_one_process(tmp_path: Path) -
 def test_dag_hosts_are_planned_whole_by_client_dag_or_their_name() -> None:
     from dagsync.reconcile.backup.driver import build
     from dagsync.reconcile.drivers import _mail_concerned
-    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.run import RunOptions
     from dagsync.reconcile.transport.inventory import Overrides
 
     config = load_repository(PROJECT, validate=False)
@@ -328,8 +328,8 @@ def test_dag_hosts_are_planned_whole_by_client_dag_or_their_name() -> None:
 
 
 def test_the_quick_scope_reads_only_changed_clients_and_agrees(repo: Scratch) -> None:
-    from dagsync.gitops import scope as scopes
     from dagsync.gitops.repo import open_repo
+    from dagsync.reconcile import scope as scopes
 
     def quick() -> set[str] | None:
         git = open_repo(repo.root)

@@ -11,14 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.backup import driver, escrow, job
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions
-from dagsync.reconcile.hosts.resource import CommandResult
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostStatus
+from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport import session
 from dagsync.reconcile.transport.errors import Unreachable
 from dagsync.reconcile.transport.inventory import (
@@ -28,6 +26,7 @@ from dagsync.reconcile.transport.inventory import (
     Endpoint,
     Overrides,
 )
+from dagsync.validate.repository import Repository, load_repository
 from fakes import FakeHost, FakeNetwork, failed, ok
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)

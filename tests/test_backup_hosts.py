@@ -20,18 +20,17 @@ import pytest
 from click.testing import CliRunner
 
 from dagsync.commands.backup import backup, run_verify
-from dagsync.config.repository import Repository, load_repository
 from dagsync.reconcile.backup import driver, job
-from dagsync.reconcile.backup.targets import merge_plans
+from dagsync.reconcile.daghosts import merge_plans
 from dagsync.reconcile.hosts import engine
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.render import render_markdown, render_text
 from dagsync.reconcile.report import ApplyReport, HostStatus, render_report
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides, load_overrides
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, TestHosts, testhosts, unique_network
+from dagsync.validate.repository import Repository, load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-backup")]
 

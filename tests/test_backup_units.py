@@ -17,7 +17,7 @@ from dagsync.reconcile.backup.borgjson import BorgOutputError, parse_info, parse
 from dagsync.reconcile.backup.job import Retention
 from dagsync.reconcile.backup.retention import check_retention, freshness, kept_by_prune
 from dagsync.reconcile.core import Change, Note, Unknown
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.resource import CommandResult
 
 DATA = Path(__file__).parent / "data" / "backup"
 CLIENT = DATA / "clients" / "lac-bleu"

@@ -10,7 +10,7 @@ import pytest
 
 from dagsync.reconcile.core import Action, Change
 from dagsync.reconcile.hosts import confirm
-from dagsync.reconcile.hosts.resource import ApplyOptions, CommandResult, Status
+from dagsync.reconcile.resource import ApplyOptions, CommandResult, Status
 from dagsync.reconcile.shell import atomic_write
 from dagsync.reconcile.transport.errors import CommandTimeout, Unreachable
 from fakes import Call, FakeClock, FakeExecutor, failed, ok

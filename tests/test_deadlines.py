@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from dagsync.cli import main
-from dagsync.config.load import load_clients
 from dagsync.contract.billing import Reading
 from dagsync.contract.deadlines import client_deadlines, upcoming
+from dagsync.validate.load import load_clients
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.config.load import load_clients
 from dagsync.contract.billing import MailQuotaTerms, Reading
 from dagsync.contract.deadlines import (
     Deadline,
@@ -23,6 +22,7 @@ from dagsync.contract.deadlines import (
 )
 from dagsync.model import CgvPolicy, Client
 from dagsync.model.client import TerminationGround
+from dagsync.validate.load import load_clients
 
 ROOT = Path(__file__).resolve().parents[1]
 READINGS = [

@@ -14,7 +14,7 @@ import pytest
 
 from dagsync.reconcile.core import Change, DiffOptions, Note
 from dagsync.reconcile.hosts import accounts, firewall, rootaccess
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.resource import CommandResult
 from test_reconcile_resources import (
     DATA,
     NOW,

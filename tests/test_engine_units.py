@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import lock
 from dagsync.reconcile.core import Action, Change, DiffOptions, Target, Unknown
 from dagsync.reconcile.hosts import confirm, engine, firewall
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.resource import ApplyOptions, CommandResult, Status
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostStatus
+from dagsync.reconcile.resource import ApplyOptions, CommandResult, Status
+from dagsync.reconcile.run import Selection
 from dagsync.reconcile.transport import session
 from dagsync.reconcile.transport.errors import CommandTimeout, Unreachable
 from dagsync.reconcile.transport.inventory import (
@@ -29,6 +28,7 @@ from dagsync.reconcile.transport.inventory import (
     Endpoint,
     Overrides,
 )
+from dagsync.validate.repository import Repository, load_repository
 from fakes import FakeClock, FakeHost, FakeNetwork, facts_reply, failed, ok
 
 DATA = Path(__file__).parent / "data" / "reconcile"

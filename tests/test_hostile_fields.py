@@ -41,9 +41,9 @@ from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.core import Change, DiffOptions, Target
 from dagsync.reconcile.hosts import accounts, rootaccess
 from dagsync.reconcile.hosts.desired import host_desired
-from dagsync.reconcile.hosts.resource import ApplyOptions, BlockedEntry, CommandResult, ServerInputs
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.resource import ApplyOptions, BlockedEntry, CommandResult, ServerInputs
 from dagsync.reconcile.shell import UnsafeValue
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from conftest import copy_repository
-from dagsync.config.repository import refuse_invalid
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.extras import Extras, read_extras
 from dagsync.reconcile.transport.inventory import (
@@ -27,6 +26,7 @@ from dagsync.reconcile.transport.inventory import (
     load_overrides,
     overrides_path,
 )
+from dagsync.validate.repository import refuse_invalid
 from dagsync.validate.run import validate_repository
 from dagsync.validate.speed.cache import CACHE_DIR, CACHE_FILE, cache_path, in_ci
 

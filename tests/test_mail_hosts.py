@@ -19,16 +19,16 @@ import pytest
 
 from dagsync.cli import main
 from dagsync.commands.mail import run_usage
-from dagsync.config.load import load_clients
-from dagsync.config.repository import load_repository
-from dagsync.reconcile.hosts.engine import RunOptions
 from dagsync.reconcile.mail import files as mailconf
 from dagsync.reconcile.mail import resource as mail
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.render import render_text
+from dagsync.reconcile.run import RunOptions
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides, load_overrides
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, testhosts, unique_network
+from dagsync.validate.load import load_clients
+from dagsync.validate.repository import load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-backup")]
 

@@ -15,9 +15,9 @@ from ruamel.yaml import YAML
 from dagsync.commands.contracts import _load_usage
 from dagsync.model import CgvPolicy, Client, Server
 from dagsync.reconcile.core import Change, Note
-from dagsync.reconcile.hosts.resource import CommandResult
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.resource import CommandResult
 
 MAIN = Path(__file__).resolve().parents[1]
 CLIENT = Path(__file__).parent / "data" / "backup" / "clients" / "lac-bleu"

@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from dagsync.config.repository import Repository, load_repository
 from dagsync.model import Client, DagSettings
 from dagsync.model.client import BlockedAddress
 from dagsync.model.policy import PrefixBound
 from dagsync.model.reserved import blocked_problem, own_domains, public_index, reserved_domain
 from dagsync.reconcile.hosts.blocklist import RefusedEntry, blocked_for
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions, works_from_repository
+from dagsync.reconcile.hosts.engine import works_from_repository
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.validate.repository import Repository, load_repository
 from dagsync.validate.run import validate_repository
 from test_hostile_fields import POLICY, sample_client
 

@@ -29,10 +29,10 @@ import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.reconcile import lock
+from dagsync.reconcile import observer as obs
 from dagsync.reconcile.backup import job
-from dagsync.reconcile.hosts import observer as obs
-from dagsync.reconcile.hosts.resource import CommandResult
 from dagsync.reconcile.mail import files as mc
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Credentials, load_overrides
 from dagsync.reconcile.transport.session import OBSERVER_ENV, HostSession

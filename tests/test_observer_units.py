@@ -13,24 +13,24 @@ from typing import Any
 
 import pytest
 
-from dagsync.config.repository import load_repository
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import drivers
+from dagsync.reconcile import observer as obs
 from dagsync.reconcile.backup import driver as backup_driver
 from dagsync.reconcile.backup import resource as backup
 from dagsync.reconcile.core import Action, Target, Unknown
 from dagsync.reconcile.driverspec import Context
 from dagsync.reconcile.hosts import accounts, engine, firewall
-from dagsync.reconcile.hosts import observer as obs
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions, read_facts, works_from_repository
+from dagsync.reconcile.hosts.engine import read_facts, works_from_repository
 from dagsync.reconcile.hosts.registry import HOST_RESOURCES
-from dagsync.reconcile.hosts.resource import CommandResult
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError
 from dagsync.reconcile.transport.inventory import Credentials, Endpoint, Overrides
 from dagsync.reconcile.transport.session import OBSERVER_ENV, HostSession
+from dagsync.validate.repository import load_repository
 
 REPO = Path(__file__).resolve().parents[1]
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGmVJ0Kuk3wf2rRrKJ6z5dDFvv0ZIskFZ1sdtsIbPdum"

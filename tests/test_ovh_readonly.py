@@ -14,11 +14,11 @@ from click.testing import CliRunner
 
 from dagsync import ovhapi
 from dagsync.commands.ovh import ovh as ovh_command
-from dagsync.config.repository import Repository, load_repository
 from dagsync.ovhapi import ACCESS_RULES, READ_ONLY_RULES
-from dagsync.reconcile.hosts.resource import Status
 from dagsync.reconcile.report import HostStatus
+from dagsync.reconcile.resource import Status
 from dagsync.sandbox.ovh import account_fixture
+from dagsync.validate.repository import Repository, load_repository
 from test_ovh_reconcile import FakeTime, apply, connect, mutations, plan, running
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -15,24 +15,23 @@ from typing import Any
 import pytest
 
 from dagsync import ovhapi
-from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
 from dagsync.ovhapi import ACCESS_RULES, EdgeRule, OvhApi, PortRange
 from dagsync.ovhapi.limits import RetryBudget, RetryPolicy
-from dagsync.reconcile.backup.targets import merge_plans
 from dagsync.reconcile.core import Action, Change, Target
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions
-from dagsync.reconcile.hosts.resource import Status
+from dagsync.reconcile.daghosts import merge_plans
 from dagsync.reconcile.ovh import driver
 from dagsync.reconcile.ovh.desired import server_desired
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.render import render_json, render_markdown, render_text
 from dagsync.reconcile.report import ApplyReport, HostStatus
+from dagsync.reconcile.resource import Status
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import Endpoint, Overrides
 from dagsync.reconcile.transport.session import Timeouts
 from dagsync.sandbox.ovh import account_fixture
 from dagsync.testing.ovh_api import NEVER, Delay, Fault, LoggedRequest, OvhEmulator, load_account
+from dagsync.validate.repository import Repository, load_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
 FAST = driver.OvhOptions(rule_timeout=60, firewall_timeout=60, task_timeout=60, interval=5)

@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from dagsync.config.repository import Repository, load_repository
 from dagsync.model.edge import EDGE_RULE_LIMIT, edge_count, edge_rule_count
 from dagsync.model.server import Server
 from dagsync.ovhapi import (
@@ -46,6 +45,7 @@ from dagsync.reconcile.ovh.firewall import (
     encode_rule,
 )
 from dagsync.reconcile.ovh.observe import BackupObserved, EdgeObserved
+from dagsync.validate.repository import Repository, load_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
 CASES_FILE = PROJECT / "tests" / "data" / "ovh_reconcile" / "edge_cases.yaml"

@@ -1,4 +1,4 @@
-"""`dagsync.validate.partial`: a document's valid sections typed, its invalid ones unavailable."""
+"""`dagsync.model.partial`: a document's valid sections typed, its invalid ones unavailable."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pydantic import ValidationError
 
 from dagsync.config import yamlio
 from dagsync.model import Server
-from dagsync.validate.checker import as_json
-from dagsync.validate.partial import (
+from dagsync.model.partial import (
     SectionUnavailable,
     Unavailable,
+    as_json,
     is_unavailable,
     validate_sections,
 )

@@ -20,17 +20,17 @@ import pytest
 from click.testing import CliRunner
 
 from dagsync.commands import reconcile as commands
-from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import drivers
 from dagsync.reconcile.core import Action, Change, Detail, Note, Target
 from dagsync.reconcile.drivers import Combined, Context, Driver
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions, only_kinds
-from dagsync.reconcile.hosts.resource import Outcome, Status
+from dagsync.reconcile.hosts.engine import only_kinds
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+from dagsync.reconcile.resource import Outcome, Status
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides
+from dagsync.validate.repository import Repository, load_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
 

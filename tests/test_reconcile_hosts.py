@@ -24,16 +24,15 @@ import pytest
 
 from dagsync.commands.block import add_block
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.config.repository import load_repository
 from dagsync.config.yamlio import load
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import lock
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions, apply
+from dagsync.reconcile.hosts.engine import apply
 from dagsync.reconcile.hosts.registry import HOST_KINDS
-from dagsync.reconcile.hosts.resource import ApplyOptions
 from dagsync.reconcile.lock import ApplyLocked
 from dagsync.reconcile.report import HostStatus
+from dagsync.reconcile.resource import ApplyOptions
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SANDBOX_ENV,
@@ -46,6 +45,7 @@ from dagsync.reconcile.transport.inventory import (
 from dagsync.reconcile.transport.session import HostSession, Timeouts
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, TestHosts, probe_from, tcp_probe
+from dagsync.validate.repository import load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-reconcile")]
 

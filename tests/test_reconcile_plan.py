@@ -13,16 +13,15 @@ from pathlib import Path
 import pytest
 
 from dagsync.commands.block import add_block
-from dagsync.config.repository import load_repository
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.core import Action, Change, Detail, DiffOptions, Note, Target, Unknown
 from dagsync.reconcile.hosts.blocklist import blocked_for
 from dagsync.reconcile.hosts.desired import host_desired
 from dagsync.reconcile.hosts.engine import diff_host
-from dagsync.reconcile.hosts.resource import Outcome, Status
 from dagsync.reconcile.plan import Plan, TargetPlan, stale_resources
 from dagsync.reconcile.render import MARKDOWN_LIMIT, render_markdown, render_text
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+from dagsync.reconcile.resource import Outcome, Status
 from dagsync.reconcile.shell import atomic_write, join
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.inventory import (
@@ -36,6 +35,7 @@ from dagsync.reconcile.transport.inventory import (
     load_overrides,
     overrides_path,
 )
+from dagsync.validate.repository import load_repository
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -162,7 +162,8 @@ def test_markdown_plan_stays_under_the_comment_limit_with_a_truncation_note() ->
 def test_an_unknown_fact_gives_no_change_and_is_reported(repo: Path) -> None:
     loaded = load_repository(repo, validate=False)
     config, server = next(loaded.servers())
-    from dagsync.reconcile.hosts.desired import Selection, server_inputs
+    from dagsync.reconcile.hosts.desired import server_inputs
+    from dagsync.reconcile.run import Selection
 
     now = dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC)
     inputs = server_inputs(loaded, Selection((config.id,), (server.name,)), now)[0]
@@ -462,7 +463,8 @@ def test_plan_refuses_an_invalid_repository_with_exit_code_1(
 
 
 def test_a_saved_plan_that_deletes_needs_allow_destroy_at_apply_time() -> None:
-    from dagsync.reconcile.hosts.engine import RunOptions, _check_saved
+    from dagsync.reconcile.hosts.engine import _check_saved
+    from dagsync.reconcile.run import RunOptions
 
     deleting = Change("accounts", Action.DELETE, "user old", "delete user old", (), {"name": "old"})
     saved = plan_of(target("web1", deleting))

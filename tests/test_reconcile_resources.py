@@ -16,7 +16,7 @@ from dagsync.model import Client, Server
 from dagsync.reconcile.core import Action, Change, DiffOptions, Note, Target, Unknown
 from dagsync.reconcile.hosts import accounts, firewall, rootaccess
 from dagsync.reconcile.hosts.nft import parse_ruleset, render
-from dagsync.reconcile.hosts.resource import BlockedEntry, CommandResult, ServerInputs
+from dagsync.reconcile.resource import BlockedEntry, CommandResult, ServerInputs
 
 DATA = Path(__file__).parent / "data" / "reconcile"
 SANDBOX_MANAGEMENT = ("192.0.2.0/28", "192.0.2.64/29", "10.203.0.1/32")

@@ -21,11 +21,9 @@ from pathlib import Path
 import pytest
 
 from dagsync.cli import main
-from dagsync.config.repository import load_repository
 from dagsync.reconcile import drivers
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions
 from dagsync.reconcile.report import HostStatus
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SANDBOX_ENV,
@@ -37,6 +35,7 @@ from dagsync.reconcile.transport.inventory import (
 from dagsync.sandbox import world as sandbox
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import unique_network
+from dagsync.validate.repository import load_repository
 
 REPO = Path(__file__).resolve().parents[1]
 NET = unique_network("sbxt")

@@ -23,9 +23,9 @@ from ruamel.yaml import YAML
 from dagsync.findings import Finding, Severity
 from dagsync.model import Client, Requests, Server
 from dagsync.rules.base import ClientContext, ServerEntry
-from dagsync.rules.docs import Example, parse
 from dagsync.rules.registry import BY_ID, RULES
 from dagsync.validate.checker import Collector, load_policies, read_document, validate_model
+from dagsync.validate.ruledocs import Example, parse
 from dagsync.validate.run import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -21,11 +21,11 @@ from dagsync.commands.rules import rules as rules_command
 from dagsync.errors import DagsyncError
 from dagsync.findings import Result, Severity
 from dagsync.model import CgvPolicy
-from dagsync.rules import docs
 from dagsync.rules.base import Rule
 from dagsync.rules.registry import BY_ID, RULES
 from dagsync.rules.structural import STRUCTURAL
 from dagsync.rules.uncheckable import NOT_CHECKABLE
+from dagsync.validate import ruledocs as docs
 from dagsync.validate.report import render_sarif
 from dagsync.validate.run import validate_repository
 

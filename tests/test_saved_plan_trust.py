@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.combine import refuse_other_commit, saved_differences
+from dagsync.reconcile.compare import refuse_other_commit, saved_differences
 from dagsync.reconcile.core import Action, Change
 from dagsync.reconcile.hosts import engine, firewall
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.resource import ApplyOptions
 from dagsync.reconcile.plan import Plan
+from dagsync.reconcile.resource import ApplyOptions
+from dagsync.reconcile.run import Selection
 from dagsync.reconcile.transport import session
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
@@ -30,6 +29,7 @@ from dagsync.reconcile.transport.inventory import (
     SSH_USER_ENV,
     Overrides,
 )
+from dagsync.validate.repository import Repository, load_repository
 from fakes import FakeHost, FakeNetwork, facts_reply, ok
 from test_engine_units import NOW, WEB1, nft
 

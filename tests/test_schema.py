@@ -33,8 +33,8 @@ from conftest import PROJECT
 from dagsync.cli import main
 from dagsync.config.yamlio import load
 from dagsync.model import CgvPolicy, Client, DagSettings, Requests, Server
+from dagsync.model.partial import as_json
 from dagsync.model.schema import SCHEMAS
-from dagsync.validate.checker import as_json
 
 KINDS: list[tuple[str, str, type[BaseModel]]] = [
     ("clients/*/client.yaml", "client.schema.json", Client),

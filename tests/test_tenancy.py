@@ -15,14 +15,14 @@ import pytest
 
 from conftest import Run
 from dagsync.config.document import ClientFiles
-from dagsync.config.repository import load_repository
 from dagsync.model import Client
-from dagsync.reconcile.hosts.desired import Selection
 from dagsync.reconcile.hosts.engine import _observe, target_plan, works_from_repository
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.run import Selection
 from dagsync.reconcile.transport.inventory import Overrides
 from dagsync.validate.indexing import index_client, read_claims
+from dagsync.validate.repository import load_repository
 from dagsync.validate.run import validate_repository
 from test_hostile_fields import POLICY, sample_client
 

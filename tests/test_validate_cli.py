@@ -19,8 +19,8 @@ from conftest import PROJECT, Run
 from dagsync.cli import main
 from dagsync.config.document import ClientFiles
 from dagsync.findings import Finding, Result, Severity
-from dagsync.validate.run import CACHE_DIR, validate_repository
 from dagsync.validate import checker as check
+from dagsync.validate.run import CACHE_DIR, validate_repository
 from dagsync.validate.speed.cache import cache_path
 
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"

@@ -14,7 +14,7 @@ import pytest
 from dagsync.reconcile.backup import escrow as escrows
 from dagsync.reconcile.backup import job, verify
 from dagsync.reconcile.backup import resource as res
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.transport.errors import CommandTimeout
 from fakes import Call, FakeExecutor, failed, ok
 from test_backup_units import desired

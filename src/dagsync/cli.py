@@ -12,24 +12,9 @@ from pathlib import Path
 import click
 
 from dagsync import __version__
+from dagsync.config.locate import repo_path
 from dagsync.errors import EXIT_USAGE, DagsyncError
 from dagsync.findings import Finding
-
-
-def find_repo(start: Path) -> Path:
-    """The configuration repository: the nearest folder upward holding clients/ and policies/."""
-    for folder in (start.resolve(), *start.resolve().parents):
-        if (folder / "clients").is_dir() and (folder / "policies").is_dir():
-            return folder
-    raise DagsyncError(
-        f"no configuration repository (a folder with clients/ and policies/) at or above {start}: "
-        "run dagsync inside one or pass --repo DIR"
-    )
-
-
-def _repo(repo: str | None) -> Path:
-    return Path(repo).resolve() if repo else find_repo(Path.cwd())
-
 
 repo_option = click.option(
     "--repo",
@@ -134,7 +119,7 @@ def validate(
     from dagsync.validate.report import FORMATS, render_text, use_colour
     from dagsync.validate.run import validate_repository
 
-    root = _repo(repo)
+    root = repo_path(repo)
     only: list[str] | None = _clients_of(root, paths) if paths else None
     if any(Path(p).resolve().is_relative_to(root / "policies") for p in paths):
         only = None  # a policy change can affect every client
@@ -180,7 +165,7 @@ def schema(repo: str | None, check: bool) -> None:
     """Regenerate schemas/ from the model (or check that it is up to date)."""
     from dagsync.model import schema as schemas
 
-    root = _repo(repo)
+    root = repo_path(repo)
     if check:
         stale = schemas.stale(root)
         for name in stale:

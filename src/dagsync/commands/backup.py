@@ -28,12 +28,11 @@ def run_verify(
     parallel: int = 8,
 ) -> int:
     """Verify, print the report, return the exit code."""
-    from dagsync.config.repository import load_repository
     from dagsync.reconcile.backup.verify import verify
     from dagsync.reconcile.drivers import environment, read_extras
-    from dagsync.reconcile.hosts.desired import Selection
-    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.run import RunOptions, Selection
     from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
+    from dagsync.validate.repository import load_repository
 
     repo = load_repository(root)
     overrides = load_overrides(overrides_path(root))
@@ -100,10 +99,10 @@ def verify_command(
     parallel: int,
 ) -> None:
     """List each server's archives: newest younger than 26 h, retention, borg check."""
-    from dagsync.cli import _repo
+    from dagsync.config.locate import repo_path
 
     try:
-        code = run_verify(_repo(repo), clients, servers, restore_test, fmt, parallel)
+        code = run_verify(repo_path(repo), clients, servers, restore_test, fmt, parallel)
     except DagsyncError as exc:
         click.echo(f"dagsync: error: {exc}", err=True)
         code = EXIT_USAGE

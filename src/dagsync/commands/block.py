@@ -13,9 +13,9 @@ import datetime as dt
 from ipaddress import ip_network
 from pathlib import Path
 
-from dagsync.config.repository import Repository, load_repository
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.hosts.resource import Net
+from dagsync.reconcile.resource import Net
+from dagsync.validate.repository import Repository, load_repository
 
 
 def parse_address(text: str) -> Net:

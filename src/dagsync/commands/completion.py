@@ -23,7 +23,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 def _root(ctx: click.Context) -> Path | None:
-    from dagsync.cli import find_repo
+    from dagsync.config.locate import find_repo
     from dagsync.errors import DagsyncError
 
     for context in (ctx, *_parents(ctx)):

@@ -70,13 +70,13 @@ def contracts(
 ) -> None:
     """Renewals, invoices, price changes, termination notice deadlines, suspensions and mail
     overage of every client."""
-    from dagsync.cli import _repo
-    from dagsync.config.load import load_clients
+    from dagsync.config.locate import repo_path
     from dagsync.contract.deadlines import upcoming
+    from dagsync.validate.load import load_clients
 
     day = on.date() if on else dt.date.today()
     usage = _load_usage(mail_usage) if mail_usage else None
-    rows = upcoming(load_clients(_repo(repo)), day, within, usage)
+    rows = upcoming(load_clients(repo_path(repo)), day, within, usage)
     if fmt == "json":
         click.echo(
             json.dumps(

@@ -26,9 +26,9 @@ _REPO = click.option(
 
 
 def _root(repo: str | None) -> Path:
-    from dagsync.cli import _repo
+    from dagsync.config.locate import repo_path
 
-    return _repo(repo)
+    return repo_path(repo)
 
 
 def _json(data: dict[str, Any]) -> None:
@@ -110,7 +110,7 @@ def changed_clients(rev: str | None, repo: str | None, since_last_apply: bool, f
 
     root = _root(repo)
     if since_last_apply:
-        from dagsync.gitops.scope import since_last_apply as compute
+        from dagsync.reconcile.scope import since_last_apply as compute
 
         scope = compute(root, rev)
         click.echo(scope.describe(), err=True)
@@ -173,7 +173,7 @@ def scope(base: str | None, fallback: str | None, repo: str | None, fmt: str) ->
     """The targets to apply: each server, OVH service set and DAG host (`dag/<name>`) whose
     desired state differs from its last successful apply (or, with --base, from the base
     branch), whatever caused it. A target stays in scope until an apply of it succeeds."""
-    from dagsync.gitops import scope as scopes
+    from dagsync.reconcile import scope as scopes
 
     if base is not None and fallback is not None:
         raise UsageError("--fallback is for the scope since the last apply, not with --base")

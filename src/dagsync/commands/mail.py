@@ -76,15 +76,15 @@ def run_usage(
     root: Path, fmt: str, on: dt.date, history_path: Path | None, record_reading: bool
 ) -> int:
     """Read, record, report; returns the exit code."""
-    from dagsync.config.load import load_clients
-    from dagsync.config.repository import load_repository
     from dagsync.contract import billing
     from dagsync.contract.deadlines import quota_terms
     from dagsync.model.client import MailHosting
-    from dagsync.reconcile.hosts.engine import RunOptions
     from dagsync.reconcile.mail import files as mailconf
     from dagsync.reconcile.mail.resource import read_usage
+    from dagsync.reconcile.run import RunOptions
     from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
+    from dagsync.validate.load import load_clients
+    from dagsync.validate.repository import load_repository
 
     repo = load_repository(root)
     policies = {client.id: policy for client, policy in load_clients(root)}
@@ -146,11 +146,11 @@ def usage(
 ) -> None:
     """Each shared-mail client's usage, who is over the included quota, since when, and
     what will be billed (CGV 6.1)."""
-    from dagsync.cli import _repo
+    from dagsync.config.locate import repo_path
 
     try:
         code = run_usage(
-            _repo(repo), fmt, on.date() if on else dt.date.today(), history, not no_record
+            repo_path(repo), fmt, on.date() if on else dt.date.today(), history, not no_record
         )
     except DagsyncError as exc:
         click.echo(f"dagsync: error: {exc}", err=True)

@@ -25,12 +25,12 @@ from dagsync.commands.completion import complete_client, complete_kind, complete
 from dagsync.errors import EXIT_USAGE, DagsyncError
 
 if TYPE_CHECKING:
-    from dagsync.config.repository import Repository
     from dagsync.reconcile.drivers import Combined, Context, Driver
-    from dagsync.reconcile.hosts.engine import RunOptions
     from dagsync.reconcile.plan import Plan
     from dagsync.reconcile.report import ApplyReport
+    from dagsync.reconcile.run import RunOptions
     from dagsync.reconcile.transport.inventory import Overrides
+    from dagsync.validate.repository import Repository
 
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -54,9 +54,9 @@ class Scope:
 
 
 def _options(scope: Scope) -> RunOptions:
-    from dagsync.reconcile.hosts.engine import RunOptions
-    from dagsync.reconcile.hosts.resource import ApplyOptions
     from dagsync.reconcile.lock import holder_info
+    from dagsync.reconcile.resource import ApplyOptions
+    from dagsync.reconcile.run import RunOptions
     from dagsync.reconcile.transport.session import Timeouts
 
     fresh = min(scope.connect_timeout, max(1.0, scope.confirm_timeout / 3))
@@ -70,12 +70,12 @@ def _options(scope: Scope) -> RunOptions:
 
 
 def _load(scope: Scope, *, validate: bool = True) -> tuple[Any, Any]:
-    from dagsync.config.repository import load_repository
     from dagsync.reconcile.transport.inventory import (
         ignored_sandbox_notice,
         load_overrides,
         overrides_path,
     )
+    from dagsync.validate.repository import load_repository
 
     repo = load_repository(scope.root, validate=validate)
     notice = ignored_sandbox_notice(scope.root)  # sandbox state only with DAGSYNC_SANDBOX=1
@@ -101,7 +101,7 @@ def _context(
     scope: Scope, repo: Repository, overrides: Overrides, saved: Combined | None = None
 ) -> Context:
     from dagsync.reconcile.drivers import Context, parse_kinds
-    from dagsync.reconcile.hosts.desired import Selection
+    from dagsync.reconcile.run import Selection
 
     if saved is None:
         kinds = parse_kinds(scope.kinds)
@@ -168,8 +168,8 @@ def run_plan(
     changes_only: bool = False,
 ) -> int:
     """Compute, render and optionally save the plan of every driver; returns the exit code."""
-    from dagsync.config.repository import refuse_invalid
     from dagsync.reconcile import drivers
+    from dagsync.validate.repository import refuse_invalid
 
     repo, overrides = _load(scope, validate=False)  # validated while the hosts are read
     ctx = _context(scope, repo, overrides)
@@ -252,7 +252,7 @@ def run_apply(
     saved = drivers.Combined.loads(plan_file.read_text(), str(plan_file)) if plan_file else None
     ctx = _context(scope, repo, overrides, saved)
     if saved is not None:
-        from dagsync.reconcile.combine import refuse_other_commit
+        from dagsync.reconcile.compare import refuse_other_commit
 
         refuse_other_commit(saved.plan, ctx.commit)
     drivers.check_selection(repo, ctx.selection)
@@ -294,7 +294,7 @@ def _apply(
     commands and changes are the repository's, never the file's) and any difference refuses
     before anything is locked or changed; each driver then applies its own fresh plan."""
     from dagsync.reconcile import drivers
-    from dagsync.reconcile.combine import refuse_moved
+    from dagsync.reconcile.compare import refuse_moved
 
     if saved is not None:
         destructive = [c for t in saved.plan.targets for c in t.changes if c.destructive]
@@ -337,9 +337,9 @@ def _guard(run: Callable[[], int], error_code: int = EXIT_ERROR) -> None:
 
 
 def _repo_root(repo: str | None) -> Path:
-    from dagsync.cli import _repo
+    from dagsync.config.locate import repo_path
 
-    return _repo(repo)
+    return repo_path(repo)
 
 
 _common = [

@@ -13,8 +13,8 @@ from dagsync.model import CgvPolicy
 
 def _policy(repo: str | None) -> CgvPolicy | None:
     """The latest CGV version of the repository (for the French quotes), if there is one."""
-    from dagsync.cli import find_repo
-    from dagsync.rules.docs import latest_policy
+    from dagsync.config.locate import find_repo
+    from dagsync.validate.ruledocs import latest_policy
 
     if repo is not None:
         return latest_policy(Path(repo).resolve())
@@ -37,9 +37,9 @@ def _policy(repo: str | None) -> CgvPolicy | None:
 )
 def rules(rule_id: str | None, repo: str | None, fmt: str) -> None:
     """List the rule catalogue, or explain one rule with its CGV article and examples."""
-    from dagsync.rules import docs
     from dagsync.rules.registry import BY_ID, RULES
     from dagsync.rules.structural import STRUCTURAL
+    from dagsync.validate import ruledocs as docs
 
     if fmt == "markdown":
         click.echo(docs.markdown(RULES, _policy(repo)), nl=False)

@@ -132,7 +132,7 @@ class ObserverAccount(Strict):
 
     dagsync installs it on every client server and on DAG's storage and mail hosts, in
     root's `authorized_keys`, `restrict`ed, with a forced command that runs only the plan's
-    reads (see `dagsync.reconcile.hosts.observer`).  Only the public key lives here.
+    reads (see `dagsync.reconcile.observer`).  Only the public key lives here.
     """
 
     key: SshPublicKey = Field(

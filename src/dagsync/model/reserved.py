@@ -137,3 +137,16 @@ def blocked_problem(
         if address.version == net.version and address in net:
             return f"{net} covers {address}, an address of {who}"
     return None
+
+
+# Names never given to a client account: the default users of cloud images (often with
+# passwordless sudo), administrative names and DAG's own accounts.  `root` has ACC005
+# (dagsync.rules.access refuses them; the planner never adopts an existing one).
+RESERVED_ACCOUNT_NAMES = frozenset(
+    {
+        "admin", "administrator", "adm", "almalinux", "arch", "borg", "centos", "cloud-user",
+        "core", "dag", "dagsync", "dagsync-managed", "dagsync-observer", "debian", "disk",
+        "docker", "ec2-user", "fedora", "lxd", "opc", "ovh", "rocky", "shadow", "sudo",
+        "sysadmin", "ubuntu", "wheel",
+    }
+)  # fmt: skip

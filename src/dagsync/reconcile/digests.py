@@ -37,21 +37,25 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from dagsync.reconcile.core import Target
+from dagsync.reconcile.daghosts import (
+    DAG,
+    MAIL_KINDS,
+    OVH_ACCOUNT,
+    OVH_KINDS,
+    STORAGE_KINDS,
+    dag_hosts,
+    selects_dag,
+)
 
 if TYPE_CHECKING:
-    from dagsync.config.repository import Repository
-    from dagsync.reconcile.hosts.desired import Selection
+    from dagsync.reconcile.run import Selection
+    from dagsync.validate.repository import Repository
 
-DAG = "dag"  # the "client" of DAG's own hosts: `dag/<storage>`, `dag/<mail host>`
-OVH_ACCOUNT = f"{DAG}/ovh-account"
 DIGEST_FORMAT = 1  # bumped when the canonical form changes (every target then differs)
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # desired states are computed at a fixed time
 
 # The kinds of change (`--only`) a target's desired state is made of.
 SERVER_KINDS = frozenset({"firewall", "accounts", "root-access", "backup"})
-OVH_KINDS = frozenset({"ovh"})
-STORAGE_KINDS = frozenset({"backup"})
-MAIL_KINDS = frozenset({"mail"})
 
 
 def _plain(value: Any) -> Any:
@@ -152,8 +156,8 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
     from dagsync import __version__
     from dagsync.reconcile.hosts.desired import HostDesired
     from dagsync.reconcile.hosts.registry import HOST_RESOURCES
-    from dagsync.reconcile.hosts.resource import ServerInputs
     from dagsync.reconcile.ovh.desired import OVH_SUFFIX
+    from dagsync.reconcile.resource import ServerInputs
 
     management = tuple(settings.management_ranges)
     storages = {s.name: s for s in settings.backup_storages}
@@ -281,9 +285,9 @@ _WORKER: dict[str, Any] = {}
 
 def _load_client(root: Path, folder: str, out: Any) -> Any:
     """One client's `ClientConfig`, as `load_repository` reads it (None if unusable)."""
-    from dagsync.config.repository import ClientConfig
     from dagsync.model import Client, Server
     from dagsync.validate.checker import read_document, validate_model
+    from dagsync.validate.repository import ClientConfig
 
     doc = read_document(root, f"clients/{folder}/client.yaml", out)
     client = validate_model(Client, doc, out) if doc else None
@@ -361,28 +365,6 @@ def client_of(key: str) -> str:
 
 
 # --- what an apply covers --------------------------------------------------------------------
-
-
-def dag_hosts(repo: Repository) -> dict[str, frozenset[str]]:
-    """DAG's own targets, by key, with the kinds that make them."""
-    return dag_hosts_of(repo.settings)
-
-
-def dag_hosts_of(settings: Any) -> dict[str, frozenset[str]]:
-    """DAG's own targets under `settings` (policies/dag.yaml), with their kinds."""
-    hosts: dict[str, frozenset[str]] = {OVH_ACCOUNT: OVH_KINDS}
-    hosts.update({f"{DAG}/{s.name}": STORAGE_KINDS for s in settings.backup_storages})
-    hosts.update({f"{DAG}/{m.name}": MAIL_KINDS for m in settings.mail_hosts})
-    return hosts
-
-
-def selects_dag(selection: Selection, key: str) -> bool:
-    """Does `--client dag` or `--server dag/<name>` (or no selection at all) name `key`?"""
-    if not selection.clients and not selection.servers:
-        return True
-    if selection.servers:
-        return key in selection.servers and (not selection.clients or DAG in selection.clients)
-    return DAG in selection.clients
 
 
 def covers(repo: Repository, selection: Selection, kinds: Iterable[str], key: str) -> bool:

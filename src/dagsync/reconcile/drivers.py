@@ -44,22 +44,21 @@ from dagsync.reconcile.combine import (
     apply_one,
     apply_single,
     combine,
-    differences,
     driver_error,
     part,
     plan_all,
     plan_report,
     refused_report,
 )
+from dagsync.reconcile.compare import differences
 from dagsync.reconcile.driverspec import DRIVER_CLIENT, HOST_KINDS, KINDS, Confirm, Context, Driver
 from dagsync.reconcile.extras import ENVIRONMENT_KEY, OVH_KEY, Extras, environment, read_extras
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport
 
 if TYPE_CHECKING:
-    from dagsync.config.repository import Repository
-    from dagsync.reconcile.hosts.desired import Selection
-    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.run import RunOptions, Selection
+    from dagsync.validate.repository import Repository
 
 
 __all__ = [  # the names others use, wherever they are defined
@@ -139,8 +138,8 @@ def _apply_backup(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyRe
 
 
 def _mail_clients(repo: Repository) -> list[Any]:
-    from dagsync.config.load import load_clients
     from dagsync.reconcile.mail import resource as mail
+    from dagsync.validate.load import load_clients
 
     policies = {client.id: policy for client, policy in load_clients(repo.root)}
     return mail.clients_of(repo, policies)
@@ -149,7 +148,7 @@ def _mail_clients(repo: Repository) -> list[Any]:
 def _mail_concerned(ctx: Context) -> bool:
     """Every client's shared mail lives on the same hosts: a plan of all clients, or of
     clients one of which uses shared mail, reaches them; a plan of some servers does not."""
-    from dagsync.reconcile.digests import DAG
+    from dagsync.reconcile.daghosts import DAG
 
     if ctx.selection.servers:
         mail_hosts = {f"{DAG}/{m.name}" for m in ctx.repo.settings.mail_hosts}
@@ -231,13 +230,13 @@ def _apply_ovh(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyRepor
 
 
 def _plan_observer(ctx: Context) -> Plan:
-    from dagsync.reconcile.hosts import observer
+    from dagsync.reconcile import observer
 
     return observer.plan(ctx)
 
 
 def _apply_observer(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
-    from dagsync.reconcile.hosts import observer
+    from dagsync.reconcile import observer
 
     return observer.apply_all(ctx, confirm, saved)
 
@@ -288,7 +287,7 @@ def check_selection(repo: Repository, selection: Selection) -> None:
 
     DAG's own hosts are addressable: `--client dag` (every storage host, mail host and the
     OVH account), `--server dag/<storage or mail host>`, `--server dag/ovh-account`."""
-    from dagsync.reconcile.digests import DAG, dag_hosts
+    from dagsync.reconcile.daghosts import DAG, dag_hosts
 
     clients = {c.id for c in repo.clients} | {DAG}
     for client in selection.clients:

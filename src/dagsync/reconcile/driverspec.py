@@ -14,10 +14,9 @@ from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport
 
 if TYPE_CHECKING:
-    from dagsync.config.repository import Repository
-    from dagsync.reconcile.hosts.desired import Selection
-    from dagsync.reconcile.hosts.engine import RunOptions
+    from dagsync.reconcile.run import RunOptions, Selection
     from dagsync.reconcile.transport.inventory import Overrides
+    from dagsync.validate.repository import Repository
 
 HOST_KINDS = ("firewall", "accounts", "root-access")  # == registry.HOST_KINDS (a test checks)
 KINDS = (*HOST_KINDS, "backup", "mail", "ovh", "observer")

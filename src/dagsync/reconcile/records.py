@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dagsync.reconcile.hosts.resource import Status
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+from dagsync.reconcile.resource import Status
 
 if TYPE_CHECKING:
-    from dagsync.config.repository import Repository
-    from dagsync.reconcile.hosts.desired import Selection
+    from dagsync.reconcile.run import Selection
+    from dagsync.validate.repository import Repository
 
 _RESULT = {
     HostStatus.APPLIED: "ok",

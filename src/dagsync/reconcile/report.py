@@ -8,8 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 from dagsync.reconcile.core import Target
-from dagsync.reconcile.hosts.resource import Outcome, Status
 from dagsync.reconcile.plan import Plan
+from dagsync.reconcile.resource import Outcome, Status
 
 
 class HostStatus(StrEnum):

@@ -28,9 +28,9 @@ from types import FrameType
 from typing import Any
 
 from dagsync.reconcile import report as reports
-from dagsync.reconcile.hosts.resource import Status
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
+from dagsync.reconcile.resource import Status
 
 _RANK = {
     HostStatus.UNCHANGED: 0,

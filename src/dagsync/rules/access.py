@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dagsync.config.document import Document
-from dagsync.reconcile.hosts.accounts import RESERVED_ACCOUNT_NAMES
+from dagsync.model.reserved import RESERVED_ACCOUNT_NAMES
 from dagsync.rules.base import ERROR, ClientContext, Violation, rule
 from dagsync.rules.common import minutes
 from dagsync.rules.secrets import scan_text

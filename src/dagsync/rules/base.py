@@ -1,7 +1,7 @@
 """What a rule is, and what it sees: the context of one client, fully typed.
 
 A rule is a function decorated with `@rule(...)` that yields `Violation`s. Its docstring is
-its documentation, in fixed sections (see `dagsync.rules.docs`); its numbers come from the
+its documentation, in fixed sections (see `dagsync.validate.ruledocs`); its numbers come from the
 CGV policy of the client's contract (`ctx.policy`), never from code constants.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from dagsync.config.document import Document
 from dagsync.findings import Severity
 from dagsync.model import CgvPolicy, Client, DagSettings, Request, Server
-from dagsync.validate.partial import SectionUnavailable, is_unavailable
+from dagsync.model.partial import SectionUnavailable, is_unavailable
 
 ERROR = Severity.ERROR
 WARNING = Severity.WARNING

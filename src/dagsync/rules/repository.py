@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 from dagsync.config.document import Document
 from dagsync.model import Request
+from dagsync.model.partial import SectionUnavailable, is_unavailable
 from dagsync.rules.base import ERROR, WARNING, ClientContext, Violation, rule
 from dagsync.rules.common import Citation, citations
-from dagsync.validate.partial import SectionUnavailable, is_unavailable
 
 _DEROGATION_CLAUSE = "hors demande spécifique du client"
 

@@ -23,7 +23,7 @@ from dagsync.errors import DagsyncError
 from dagsync.reconcile.transport.inventory import SANDBOX_DIR
 
 if TYPE_CHECKING:
-    from dagsync.config.repository import Repository
+    from dagsync.validate.repository import Repository
 
 OVH_FIXTURE = f"{SANDBOX_DIR}/ovh-account.json"
 OVH_LOG = f"{SANDBOX_DIR}/ovh-emulator.log"

@@ -16,7 +16,6 @@ from __future__ import annotations
 from ipaddress import IPv4Address, ip_network
 from typing import Any
 
-from dagsync.config.repository import Repository
 from dagsync.model.server import Server, ServerType
 from dagsync.ovhapi import ACCESS_RULES
 from dagsync.testing.ovh_api.defaults import (
@@ -24,6 +23,7 @@ from dagsync.testing.ovh_api.defaults import (
     DEFAULT_APPLICATION_SECRET,
     DEFAULT_CONSUMER_KEY,
 )
+from dagsync.validate.repository import Repository
 
 __all__ = ["account_fixture", "server_fixture"]
 

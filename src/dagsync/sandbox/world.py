@@ -64,9 +64,9 @@ from dagsync.sandbox.emulator import (
 )
 
 if TYPE_CHECKING:
-    from dagsync.config.repository import Repository
     from dagsync.model import Server
     from dagsync.testing.hosts import Network, TestHost, TestHosts
+    from dagsync.validate.repository import Repository
 
 __all__ = [  # the public names, wherever they are defined
     "EMULATOR_MODULE",
@@ -168,8 +168,8 @@ def escrow_folder(root: Path) -> Path:
 
 def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> str:
     """Start the sandbox; on any failure, remove whatever was made and raise."""
-    from dagsync.config.repository import load_repository
     from dagsync.testing import hosts
+    from dagsync.validate.repository import load_repository
 
     reason = hosts.skip_reason()
     if reason:
@@ -367,10 +367,10 @@ def status(root: Path) -> str:
 def run_backups(root: Path, *, parallel: int = 4, timeout: float = 600.0) -> tuple[str, bool]:
     """Run every server's backup job once (the test hosts run no cron), with the stand-in
     dump tool; returns the report and whether every job succeeded."""
-    from dagsync.config.repository import load_repository
-    from dagsync.reconcile.hosts.engine import parallel as in_parallel
+    from dagsync.reconcile.run import parallel as in_parallel
     from dagsync.reconcile.transport.inventory import credentials, load_overrides
     from dagsync.reconcile.transport.session import HostSession, Timeouts
+    from dagsync.validate.repository import load_repository
 
     path = root / SANDBOX_HOSTS_FILE
     if not path.exists():

@@ -8,7 +8,6 @@ pydantic's errors are worded as findings in `schema_errors.py`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -22,17 +21,18 @@ from dagsync.config.schema_errors import schema_problems
 from dagsync.config.yamlio import line_column, load
 from dagsync.findings import Finding, Severity, pointer_from
 from dagsync.model import CgvPolicy, Client, DagSettings, Request, Requests, Server
+from dagsync.model.partial import (
+    SectionUnavailable,
+    Unavailable,
+    as_json,
+    is_unavailable,
+    validate_sections,
+)
 from dagsync.validate.indexing import (
     index_client,
     index_client_blocklist,
     index_client_claims,
     index_server,
-)
-from dagsync.validate.partial import (
-    SectionUnavailable,
-    Unavailable,
-    is_unavailable,
-    validate_sections,
 )
 
 __all__ = [
@@ -314,30 +314,6 @@ def validate_model(
         return None
 
 
-def as_json(data: Any) -> str:
-    """The JSON text of loaded YAML data, as a JSON Schema validator sees it."""
-    try:
-        return json.dumps(data, default=_json_default, ensure_ascii=False)
-    except (TypeError, ValueError):  # keys JSON has no form for (from YAML complex keys)
-        return json.dumps(_string_keys(data), default=_json_default, ensure_ascii=False)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.date):  # dates and datetimes
-        return value.isoformat()
-    if isinstance(value, set | frozenset):
-        return sorted(map(str, value))
-    return str(value)
-
-
-def _string_keys(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {str(k): _string_keys(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_string_keys(v) for v in data]
-    return data
-
-
 def load_policies(root: Path, out: Collector) -> Policies:
     """The CGV policies and company settings; their problems go to `out`."""
     cgv: dict[str, CgvPolicy] = {}
@@ -458,7 +434,7 @@ def _not_run(client_id: str, rel: str, skipped: dict[str, str], servers: list[st
 
 
 def _typed(model: type[M], doc: Document, out: Collector, server: str | None = None) -> M | None:
-    """The model of `doc`, its invalid sections `Unavailable` (see `dagsync.validate.partial`), or None
+    """The model of `doc`, its invalid sections `Unavailable` (see `dagsync.model.partial`), or None
     if nothing of it can be typed; the schema problems go to `out`."""
     try:
         return model.model_validate_json(as_json(doc.data), strict=True)

@@ -159,9 +159,9 @@ def rule_descriptors(extra: Iterable[str] = ()) -> list[dict[str, Any]]:
     """One SARIF reportingDescriptor per rule ID a finding can carry (plus any `extra` IDs),
     each with its help (the French clause of the CGV and the fix) and a link to its entry in
     docs/rules.md."""
-    from dagsync.rules.docs import clause, parse
     from dagsync.rules.registry import RULES
     from dagsync.rules.structural import STRUCTURAL
+    from dagsync.validate.ruledocs import clause, parse
 
     out: list[dict[str, Any]] = []
     for s in STRUCTURAL:
@@ -211,7 +211,7 @@ def _latest_policy(root: Path | None = None) -> Any:
 
 @functools.cache
 def _policy_of(root: str) -> Any:
-    from dagsync.rules.docs import latest_policy
+    from dagsync.validate.ruledocs import latest_policy
 
     return latest_policy(Path(root))
 

@@ -13,13 +13,12 @@ Only git's index is read (`git ls-files`): a work tree without git has nothing t
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from dagsync.findings import Finding, Severity
+from dagsync.gitops.tracked import tracked, tracked_state_files
 
 RULE = "LOC001"
-STATE_PATHS = (".dagsync-cache", ".dagsync-sandbox")  # folders of local state, relative
 
 
 # Files whose only purpose is to hold credentials (OVH's client configuration, SSH and TLS
@@ -39,43 +38,6 @@ CREDENTIAL_FILES = (
     ":(glob)**/.env",
     ":(glob)**/.netrc",
 )
-
-
-def tracked_state_files(root: Path) -> list[str]:
-    """The tracked files under dagsync's state and cache folders (repository-relative)."""
-    return _tracked(root, STATE_PATHS)
-
-
-def _tracked(root: Path, pathspecs: tuple[str, ...]) -> list[str]:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "ls-files", "-z", "--full-name", "--", *pathspecs],
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    if done.returncode != 0:
-        return []  # not a git work tree: nothing is tracked
-    prefix = _prefix(root)
-    names = [n.decode("utf-8", "replace") for n in done.stdout.split(b"\0") if n]
-    return sorted(n[len(prefix) :] if n.startswith(prefix) else n for n in names)
-
-
-def _prefix(root: Path) -> str:
-    """`root`'s path inside its git work tree ("" at the top), with a trailing slash."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--show-prefix"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def tracked_state_findings(root: Path) -> list[Finding]:
@@ -100,7 +62,7 @@ def tracked_credential_findings(root: Path) -> list[Finding]:
     from dagsync.rules.secrets import ARTICLE, RULE_ID, scan_text
 
     found: list[Finding] = []
-    for rel in _tracked(root, CREDENTIAL_FILES):
+    for rel in tracked(root, CREDENTIAL_FILES):
         found.append(
             Finding(
                 rel,

@@ -26,13 +26,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dagsync.config.repository import Repository
 from dagsync.errors import DagsyncError
 from dagsync.model.policy import BackupStorage
 from dagsync.reconcile.backup import escrow as escrows
 from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.backup.job import SSH_KEY_FILE
-from dagsync.reconcile.backup.targets import (
+from dagsync.reconcile.core import Change, Target, Unknown
+from dagsync.reconcile.daghosts import (
     Host,
     close_all,
     dag_endpoint,
@@ -41,14 +41,13 @@ from dagsync.reconcile.backup.targets import (
     observe_all,
     target_plan,
 )
-from dagsync.reconcile.core import Change, Target, Unknown
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions, parallel
-from dagsync.reconcile.hosts.resource import Outcome, Status
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.report import ApplyReport, HostResult
+from dagsync.reconcile.resource import Outcome, Status
+from dagsync.reconcile.run import RunOptions, Selection, parallel
 from dagsync.reconcile.shell import UnsafeValue
 from dagsync.reconcile.transport.inventory import Endpoint, Overrides, credentials, endpoint
+from dagsync.validate.repository import Repository
 
 
 @dataclass
@@ -95,7 +94,7 @@ def _storage_host(
 
 
 def build(repo: Repository, selection: Selection, overrides: Overrides) -> Run:
-    from dagsync.reconcile.digests import DAG, selects_dag
+    from dagsync.reconcile.daghosts import DAG, selects_dag
 
     run = Run(full=not selection.clients and not selection.servers)
     storages = {s.name: s for s in repo.settings.backup_storages}

@@ -39,7 +39,7 @@ from dagsync.reconcile.backup.storage import storage_encode as storage_encode
 from dagsync.reconcile.backup.storage import storage_parse as storage_parse
 from dagsync.reconcile.backup.storage import storage_read as storage_read
 from dagsync.reconcile.core import Action, Change, Note, Unknown
-from dagsync.reconcile.hosts.resource import CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
 from dagsync.reconcile.shell import atomic_write, join, q, script
 
 KIND = "backup"

@@ -16,7 +16,7 @@ from typing import Any
 
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.core import Action, Change, Detail, Note, Unknown
-from dagsync.reconcile.hosts.resource import CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
 from dagsync.reconcile.shell import UnsafeValue, atomic_write, join, q, script
 
 STORAGE_KIND = "backup-storage"

@@ -16,20 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dagsync.config.repository import Repository
 from dagsync.reconcile.backup import escrow as escrows
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.backup.borgjson import Archive, BorgOutputError, parse_list, parse_offset
 from dagsync.reconcile.backup.driver import build
 from dagsync.reconcile.backup.retention import Freshness, RetentionCheck, check_retention, freshness
-from dagsync.reconcile.backup.targets import Host
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions, parallel
-from dagsync.reconcile.hosts.resource import Executor
+from dagsync.reconcile.daghosts import Host
+from dagsync.reconcile.resource import Executor
+from dagsync.reconcile.run import RunOptions, Selection, parallel
 from dagsync.reconcile.transport.errors import HostError
 from dagsync.reconcile.transport.inventory import Overrides, credentials
 from dagsync.reconcile.transport.session import HostSession
+from dagsync.validate.repository import Repository
 
 CHECK_TIMEOUT = 1800.0
 

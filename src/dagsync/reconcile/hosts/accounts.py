@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagsync.model.base import USER_NAME_PATTERN
+from dagsync.model.reserved import RESERVED_ACCOUNT_NAMES
 from dagsync.model.server import AccountKind
 from dagsync.reconcile.core import Action, Change, Detail, DiffOptions, Note, Unknown
-from dagsync.reconcile.hosts.resource import (
+from dagsync.reconcile.resource import (
     ApplyOptions,
     CommandResult,
     Executor,
@@ -34,19 +35,6 @@ SHELLS = {AccountKind.SSH: "/bin/bash", AccountKind.SFTP: "/usr/sbin/nologin"}
 SFTP_OPTIONS = 'restrict,command="internal-sftp"'
 KEYS_HEADER = "# managed by dagsync: keys come from the server's YAML"
 FIRST_USER_UID = 1000
-
-
-# Names never given to a client account: the default users of cloud images (often with
-# passwordless sudo), administrative names and DAG's own accounts.  `root` has ACC005
-# (dagsync.rules.access refuses them; the planner never adopts an existing one).
-RESERVED_ACCOUNT_NAMES = frozenset(
-    {
-        "admin", "administrator", "adm", "almalinux", "arch", "borg", "centos", "cloud-user",
-        "core", "dag", "dagsync", "dagsync-managed", "dagsync-observer", "debian", "disk",
-        "docker", "ec2-user", "fedora", "lxd", "opc", "ovh", "rocky", "shadow", "sudo",
-        "sysadmin", "ubuntu", "wheel",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dagsync.config.repository import ClientConfig
 from dagsync.model.policy import DagSettings
 from dagsync.model.reserved import Address, blocked_problem
-from dagsync.reconcile.hosts.resource import BlockedEntry, Net
+from dagsync.reconcile.resource import BlockedEntry, Net
 from dagsync.reconcile.shell import UnsafeValue
+from dagsync.validate.repository import ClientConfig
 
 
 @dataclass(frozen=True)

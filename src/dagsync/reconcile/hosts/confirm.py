@@ -18,7 +18,7 @@ from typing import Any
 
 from dagsync.reconcile.core import Change
 from dagsync.reconcile.hosts.nft import TABLE_FAMILY, TABLE_NAME
-from dagsync.reconcile.hosts.resource import ApplyOptions, CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.resource import ApplyOptions, CommandResult, Executor, Outcome, Status
 from dagsync.reconcile.shell import atomic_write, q
 from dagsync.reconcile.transport.errors import HostError
 

@@ -7,25 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dagsync.config.repository import Repository
 from dagsync.errors import DagsyncError
 from dagsync.model.policy import DagSettings
 from dagsync.model.server import Role
 from dagsync.reconcile.core import Note, Target
 from dagsync.reconcile.hosts.blocklist import blocked_for
 from dagsync.reconcile.hosts.registry import HOST_RESOURCES
-from dagsync.reconcile.hosts.resource import Net, ServerInputs
-
-
-@dataclass(frozen=True)
-class Selection:
-    clients: tuple[str, ...] = ()  # empty: every client
-    servers: tuple[str, ...] = ()  # empty: every server of the selected clients
-
-    def wants(self, client: str, server: str) -> bool:
-        return (not self.clients or client in self.clients) and (
-            not self.servers or server in self.servers or f"{client}/{server}" in self.servers
-        )
+from dagsync.reconcile.resource import Net, ServerInputs
+from dagsync.reconcile.run import Selection
+from dagsync.validate.repository import Repository
 
 
 @dataclass(frozen=True)
@@ -75,7 +65,7 @@ def server_inputs(
 
 
 def _refuse_unknown(repo: Repository, selection: Selection) -> None:
-    from dagsync.reconcile.digests import DAG, dag_hosts
+    from dagsync.reconcile.daghosts import DAG, dag_hosts
 
     known_clients = {c.id for c in repo.clients} | {DAG}  # `dag`: DAG's own hosts
     for client in selection.clients:

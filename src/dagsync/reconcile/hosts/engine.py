@@ -18,15 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from dagsync.config.repository import Repository
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.core import Change, DiffOptions, Note, Target, Unknown
-from dagsync.reconcile.hosts.desired import HostDesired, Selection, host_desired, server_inputs
+from dagsync.reconcile.hosts.desired import HostDesired, host_desired, server_inputs
 from dagsync.reconcile.hosts.registry import HOST_KINDS, HOST_RESOURCES, host_resource
-from dagsync.reconcile.hosts.resource import ApplyOptions, CommandResult, Outcome, Status
 from dagsync.reconcile.lock import ApplyLocked
 from dagsync.reconcile.plan import Plan, TargetPlan, observed_fingerprint
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus, host_status
+from dagsync.reconcile.resource import ApplyOptions, CommandResult, Outcome, Status
+from dagsync.reconcile.run import RunOptions, Selection, parallel
 from dagsync.reconcile.shell import UnsafeValue
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError, LockHeld
@@ -37,21 +37,11 @@ from dagsync.reconcile.transport.inventory import (
     credentials,
     endpoint,
 )
-from dagsync.reconcile.transport.session import HostSession, Timeouts
+from dagsync.reconcile.transport.session import HostSession
+from dagsync.validate.repository import Repository
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    parallel: int = 20
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    allow_destroy: bool = False
-    apply: ApplyOptions = field(default_factory=ApplyOptions)
-    holder: str = ""
-    lock_ttl: int = 900
-    kinds: frozenset[str] | None = None  # host resource kinds to plan and apply; None: all
 
 
 @dataclass(frozen=True)
@@ -81,13 +71,6 @@ class Observation:
             encoded = value if isinstance(value, Unknown) else host_resource(kind).encode(value)
             out[kind] = observed_fingerprint(encoded)
         return out
-
-
-def parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    if len(items) <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
-        return list(pool.map(fn, items))
 
 
 # --- building the work ---------------------------------------------------------------------
@@ -194,7 +177,7 @@ def read_facts(session: HostSession, reads: Sequence[tuple[str, str]]) -> dict[s
 
 
 def _refused_batch(result: CommandResult) -> bool:
-    from dagsync.reconcile.hosts.observer import REFUSED_EXIT
+    from dagsync.reconcile.transport.session import REFUSED_EXIT
 
     return result.exit_code == REFUSED_EXIT and "refused: not one of the plan's reads" in (
         result.stderr
@@ -400,7 +383,7 @@ def _check_saved(saved: Plan, current: Plan, options: RunOptions) -> Plan:
             f"the plan deletes {len(destructive)} resource(s) "
             f"({destructive[0].summary}): apply it with --allow-destroy"
         )
-    from dagsync.reconcile.combine import saved_differences
+    from dagsync.reconcile.compare import saved_differences
 
     by_key = {t.target.key: t for t in saved.targets}
     problems = []

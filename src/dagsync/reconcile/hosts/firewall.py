@@ -32,7 +32,7 @@ from dagsync.reconcile.hosts.nft import (
     parse_ruleset,
     render,
 )
-from dagsync.reconcile.hosts.resource import (
+from dagsync.reconcile.resource import (
     ApplyOptions,
     CommandResult,
     Executor,

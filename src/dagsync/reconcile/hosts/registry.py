@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from dagsync.reconcile.hosts import accounts, firewall, rootaccess
-from dagsync.reconcile.hosts.resource import HostResource
+from dagsync.reconcile.resource import HostResource
 
 HOST_RESOURCES: tuple[HostResource[Any, Any], ...] = (firewall, accounts, rootaccess)
 HOST_KINDS: tuple[str, ...] = tuple(r.KIND for r in HOST_RESOURCES)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from dagsync.model.client import RootAccessWindow
 from dagsync.reconcile.core import Action, Change, DiffOptions, Note, Unknown, set_details
-from dagsync.reconcile.hosts.resource import (
+from dagsync.reconcile.resource import (
     ApplyOptions,
     CommandResult,
     Executor,

@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dagsync.config.repository import Repository
 from dagsync.errors import DagsyncError
 from dagsync.model import CgvPolicy, Client, DagSettings, Server
 from dagsync.model.client import MailHosting
 from dagsync.model.reserved import reserved_domain
-from dagsync.reconcile.backup.targets import (
+from dagsync.reconcile.core import Action, Change, Detail, Note, Unknown
+from dagsync.reconcile.daghosts import (
     Host,
     close_all,
     dag_endpoint,
@@ -36,14 +36,14 @@ from dagsync.reconcile.backup.targets import (
     observe_all,
     target_plan,
 )
-from dagsync.reconcile.core import Action, Change, Detail, Note, Unknown
-from dagsync.reconcile.hosts.engine import RunOptions, parallel
-from dagsync.reconcile.hosts.resource import CommandResult, Executor, Outcome, Status
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostResult
+from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.run import RunOptions, parallel
 from dagsync.reconcile.shell import q
 from dagsync.reconcile.transport.inventory import Overrides, credentials
+from dagsync.validate.repository import Repository
 
 KIND = "mail"
 FILES = (
@@ -362,7 +362,7 @@ def apply(executor: Executor, changes: Sequence[Change]) -> list[Outcome]:
     return outcomes
 
 
-# --- over DAG's mail hosts (see dagsync.reconcile.backup.targets) ------------------------------------
+# --- over DAG's mail hosts (see dagsync.reconcile.daghosts) ------------------------------------
 
 
 def clients_of(repo: Repository, policies: Mapping[str, CgvPolicy]) -> list[ClientMail]:

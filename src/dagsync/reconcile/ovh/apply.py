@@ -41,10 +41,10 @@ from dagsync.ovhapi import (
     OvhReverseNotResolved,
 )
 from dagsync.reconcile.core import Change, Target
-from dagsync.reconcile.hosts.resource import Outcome, Status
 from dagsync.reconcile.ovh import firewall
 from dagsync.reconcile.ovh.diff import KIND_BACKUP, KIND_MONITORING, KIND_REVERSE
 from dagsync.reconcile.ovh.observe import EdgeObserved
+from dagsync.reconcile.resource import Outcome, Status
 
 __all__ = ["AccessCheck", "OvhOptions", "apply_edge", "apply_server", "restore_edge"]
 

@@ -25,13 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from dagsync import ovhapi
-from dagsync.config.repository import Repository
 from dagsync.errors import DagsyncError
 from dagsync.ovhapi import DedicatedServer, OvhApi, OvhError
 from dagsync.reconcile.core import Change, Note, Target, Transport, Unknown
-from dagsync.reconcile.hosts.desired import Selection
-from dagsync.reconcile.hosts.engine import RunOptions
-from dagsync.reconcile.hosts.resource import Outcome, Status
 from dagsync.reconcile.ovh import firewall
 from dagsync.reconcile.ovh.apply import AccessCheck, OvhOptions, apply_server
 from dagsync.reconcile.ovh.desired import ACCOUNT_TARGET, ServerDesired, server_desired
@@ -54,7 +50,10 @@ from dagsync.reconcile.ovh.observe import (
 )
 from dagsync.reconcile.plan import Plan, TargetPlan, fingerprint, stale_resources
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus, host_status
+from dagsync.reconcile.resource import Outcome, Status
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.validate.repository import Repository
 
 __all__ = [
     "AccessCheck",
@@ -110,7 +109,7 @@ def set_up() -> bool:
 
 
 def build(repo: Repository, selection: Selection) -> Run:
-    from dagsync.reconcile.digests import OVH_ACCOUNT, selects_dag
+    from dagsync.reconcile.daghosts import OVH_ACCOUNT, selects_dag
 
     ranges = repo.settings.management_ranges
     run = Run(

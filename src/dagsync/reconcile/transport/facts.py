@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.shell import q
 
 

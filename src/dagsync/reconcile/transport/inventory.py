@@ -35,7 +35,7 @@ from typing import Any
 from dagsync.errors import DagsyncError
 from dagsync.model import Server
 from dagsync.model.base import SSH_PUBLIC_KEY_RE
-from dagsync.reconcile.hosts.resource import Net
+from dagsync.reconcile.resource import Net
 
 HOSTS_FILE_ENV = "DAGSYNC_HOSTS_FILE"
 SANDBOX_ENV = "DAGSYNC_SANDBOX"  # "1": plan and apply target the sandbox's test hosts
@@ -92,7 +92,7 @@ def overrides_path(root: Path) -> Path | None:
             f"{SANDBOX_ENV}=1 but the sandbox is not up (no {SANDBOX_HOSTS_FILE}): "
             "run `dagsync sandbox up` first"
         )
-    from dagsync.validate.trackedstate import tracked_state_files
+    from dagsync.gitops.tracked import tracked_state_files
 
     if SANDBOX_HOSTS_FILE in tracked_state_files(root):
         raise DagsyncError(

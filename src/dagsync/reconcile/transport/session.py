@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from dagsync.reconcile import lock
 from dagsync.reconcile.core import Target
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.transport.errors import CommandTimeout, HostError, LockHeld, Unreachable
 from dagsync.reconcile.transport.inventory import Credentials, Endpoint
 from dagsync.reconcile.transport.ssh import Connection, Stream, connect
 
+REFUSED_EXIT = 126  # the observer's forced command refused a request
 OBSERVER_ENV = "DAGSYNC_OBSERVER"  # "1": connect as the observer (see resources.observer)
 
 
@@ -68,7 +69,7 @@ class HostSession:
         self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         if self.observer:  # the observer key's forced command takes a request, not a script
-            from dagsync.reconcile.hosts.observer import request_for
+            from dagsync.reconcile.observer import request_for
 
             command = request_for(command)
         return self._conn().run(command, stdin=stdin, timeout=timeout or self.timeouts.command)

@@ -22,7 +22,7 @@ import paramiko
 from paramiko.hostkeys import HostKeyEntry
 
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.hosts.resource import CommandResult
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.shell import q
 from dagsync.reconcile.transport.errors import (
     AuthenticationFailed,

@@ -14,7 +14,9 @@ a list is one section.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
+import json
 import types
 import typing
 from collections.abc import Mapping
@@ -67,9 +69,27 @@ def is_unavailable(value: object) -> bool:
 
 
 def as_json(data: Any) -> str:
-    from dagsync.validate.checker import as_json as check_json
+    """The JSON text of loaded YAML data, as a JSON Schema validator sees it."""
+    try:
+        return json.dumps(data, default=_json_default, ensure_ascii=False)
+    except (TypeError, ValueError):  # keys JSON has no form for (from YAML complex keys)
+        return json.dumps(_string_keys(data), default=_json_default, ensure_ascii=False)
 
-    return check_json(data)
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date):  # dates and datetimes
+        return value.isoformat()
+    if isinstance(value, set | frozenset):
+        return sorted(map(str, value))
+    return str(value)
+
+
+def _string_keys(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {str(k): _string_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_string_keys(v) for v in data]
+    return data
 
 
 def validate_sections(

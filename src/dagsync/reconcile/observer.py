@@ -63,13 +63,14 @@ from typing import TYPE_CHECKING, Any
 from dagsync.errors import DagsyncError
 from dagsync.model.base import SAFE_PATH_PATTERN, SSH_PUBLIC_KEY_RE, USER_NAME_PATTERN
 from dagsync.reconcile.core import Action, Change, Detail, Unknown, lines
-from dagsync.reconcile.hosts.resource import CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
 from dagsync.reconcile.shell import atomic_write, q
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError
+from dagsync.reconcile.transport.session import REFUSED_EXIT
 
 if TYPE_CHECKING:
-    from dagsync.reconcile.backup.targets import Host
+    from dagsync.reconcile.daghosts import Host
     from dagsync.reconcile.driverspec import Confirm, Context
     from dagsync.reconcile.plan import Plan
     from dagsync.reconcile.report import ApplyReport
@@ -86,7 +87,6 @@ END = "# END dagsync observer"
 KEY_COMMENT = "dagsync-observer"
 FORCED_COMMAND = f"{PYTHON} -I {WRAPPER_FILE}"
 KEY_OPTIONS = f'restrict,command="{FORCED_COMMAND}"'
-REFUSED_EXIT = 126
 OVERRIDE_KEY = "observer"  # the hosts override file's {"key": public key} (the sandbox's)
 
 # --- the table of reads --------------------------------------------------------------------
@@ -259,7 +259,7 @@ def _batch_request(command: str) -> str | None:
 _WRAPPER = '''#!{python} -I
 """dagsync observer: the forced command of the observer key in root's authorized_keys.
 
-Rendered and installed by dagsync (dagsync.reconcile.hosts.observer); do not edit.
+Rendered and installed by dagsync (dagsync.reconcile.observer); do not edit.
 Runs exactly one of the plan's reads, or a batch of them, named by SSH_ORIGINAL_COMMAND;
 refuses and logs anything else.
 """
@@ -571,8 +571,8 @@ def hosts(ctx: Context) -> list[Host]:
     selection names servers (`--server`) other than them (`dag/<name>`): an apply of the
     changed clients, as CI runs it, keeps the observer of DAG's own hosts current too."""
     from dagsync.reconcile.backup import driver as backup_driver
-    from dagsync.reconcile.backup.targets import Host, dag_target
     from dagsync.reconcile.core import Target
+    from dagsync.reconcile.daghosts import Host, dag_target
     from dagsync.reconcile.mail import resource as mail
     from dagsync.reconcile.transport.inventory import endpoint
 
@@ -608,7 +608,7 @@ def _wanted(ctx: Context) -> ObserverDesired:
 
 
 def _plan(hosts_: Sequence[Host], wanted: ObserverDesired) -> Plan:
-    from dagsync.reconcile.backup.targets import target_plan
+    from dagsync.reconcile.daghosts import target_plan
     from dagsync.reconcile.plan import Plan
 
     targets = []
@@ -627,7 +627,7 @@ def _credentials(ctx: Context, overrides: Overrides) -> Any:
 
 def plan(ctx: Context) -> Plan:
     """Read the observer's wrapper and key on every host (nothing changed)."""
-    from dagsync.reconcile.backup.targets import observe_all
+    from dagsync.reconcile.daghosts import observe_all
 
     wanted = _wanted(ctx)
     targets = hosts(ctx)
@@ -637,9 +637,9 @@ def plan(ctx: Context) -> Plan:
 
 def apply_all(ctx: Context, confirm: Confirm, saved: Plan | None = None) -> ApplyReport:
     """Lock and read every host, plan, confirm, install in parallel."""
-    from dagsync.reconcile.backup.targets import close_all, host_result, observe_all
-    from dagsync.reconcile.hosts.engine import parallel
+    from dagsync.reconcile.daghosts import close_all, host_result, observe_all
     from dagsync.reconcile.report import ApplyReport
+    from dagsync.reconcile.run import parallel
 
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     clock = time.monotonic()

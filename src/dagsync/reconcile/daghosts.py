@@ -12,19 +12,51 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.core import Change, Note, Target, Unknown
-from dagsync.reconcile.hosts.engine import RunOptions, parallel
-from dagsync.reconcile.hosts.resource import CommandResult, Outcome, Status
 from dagsync.reconcile.plan import Plan, TargetPlan, observed_fingerprint
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus, host_status
+from dagsync.reconcile.resource import CommandResult, Outcome, Status
+from dagsync.reconcile.run import RunOptions, parallel
 from dagsync.reconcile.transport.errors import HostError
 from dagsync.reconcile.transport.inventory import Endpoint, Overrides
 from dagsync.reconcile.transport.session import HostSession
 
 DAG = "dag"  # the "client" of DAG's own hosts in targets and override keys
+
+DAG = "dag"  # the "client" of DAG's own hosts: `dag/<storage>`, `dag/<mail host>`
+OVH_ACCOUNT = f"{DAG}/ovh-account"
+OVH_KINDS = frozenset({"ovh"})
+STORAGE_KINDS = frozenset({"backup"})
+MAIL_KINDS = frozenset({"mail"})
+
+if TYPE_CHECKING:
+    from dagsync.reconcile.run import Selection
+    from dagsync.validate.repository import Repository
+
+
+def dag_hosts(repo: Repository) -> dict[str, frozenset[str]]:
+    """DAG's own targets, by key, with the kinds that make them."""
+    return dag_hosts_of(repo.settings)
+
+
+def dag_hosts_of(settings: Any) -> dict[str, frozenset[str]]:
+    """DAG's own targets under `settings` (policies/dag.yaml), with their kinds."""
+    hosts: dict[str, frozenset[str]] = {OVH_ACCOUNT: OVH_KINDS}
+    hosts.update({f"{DAG}/{s.name}": STORAGE_KINDS for s in settings.backup_storages})
+    hosts.update({f"{DAG}/{m.name}": MAIL_KINDS for m in settings.mail_hosts})
+    return hosts
+
+
+def selects_dag(selection: Selection, key: str) -> bool:
+    """Does `--client dag` or `--server dag/<name>` (or no selection at all) name `key`?"""
+    if not selection.clients and not selection.servers:
+        return True
+    if selection.servers:
+        return key in selection.servers and (not selection.clients or DAG in selection.clients)
+    return DAG in selection.clients
 
 
 @dataclass

@@ -300,7 +300,7 @@ def _trees(repo: GitRepo, rev: str) -> tuple[dict[str, str], str | None]:
 def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], set[str]]:
     """Every target key at `rev`, from file names and policies/dag.yaml (nothing parsed but
     that file): `<client>/<server>` and `@ovh` per `clients/<id>/servers/<name>.yaml`."""
-    from dagsync.reconcile.digests import DAG, dag_hosts_of
+    from dagsync.reconcile.daghosts import DAG, dag_hosts_of
     from dagsync.validate.checker import Collector, load_policies
 
     names = run(repo, "ls-tree", "-r", "-z", "--name-only", rev, "--", repo.git_path("clients/"))
@@ -421,7 +421,7 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
 def _moved(key: str, before: dict[str, Any], after: dict[str, Any], mail_host: bool) -> bool:
     """Does target `key` take something different from the changed clients now (`after`)
     than at its last apply (`before`)?  Both map each changed client to its part."""
-    from dagsync.reconcile.digests import DAG, OVH_ACCOUNT
+    from dagsync.reconcile.daghosts import DAG, OVH_ACCOUNT
 
     def every(parts: dict[str, Any], field: str) -> list[Any]:
         return sorted(x for p in parts.values() for x in getattr(p, field))
