@@ -38,11 +38,11 @@ from dagsync.reconcile.transport.inventory import (
     SANDBOX_ENV,
     SSH_KEY_ENV,
     SSH_USER_ENV,
-    credentials,
     load_overrides,
     overrides_path,
 )
 from dagsync.reconcile.transport.session import HostSession, Timeouts
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, TestHosts, probe_from, tcp_probe
 from dagsync.validate.repository import load_repository

@@ -30,11 +30,11 @@ from dagsync.reconcile.transport.inventory import (
     SSH_KEY_FILE_ENV,
     SSH_USER_ENV,
     Overrides,
-    credentials,
     endpoint,
     load_overrides,
     overrides_path,
 )
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import load_repository
 
 REPO = Path(__file__).resolve().parents[1]

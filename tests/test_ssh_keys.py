@@ -18,9 +18,8 @@ from dagsync.reconcile.transport.inventory import (
     SSH_KEY_FILE_ENV,
     Credentials,
     Overrides,
-    credentials,
 )
-from dagsync.reconcile.transport.ssh import _private_key, normalise_key_text
+from dagsync.reconcile.transport.ssh import _private_key, credentials, normalise_key_text
 
 PROJECT = Path(__file__).resolve().parents[1]
 

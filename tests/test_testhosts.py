@@ -22,6 +22,7 @@ from dagsync.testing.hosts import (
     tcp_probe,
     testhosts,
 )
+from dagsync.testing.hosts.__main__ import main as hosts_cli
 
 pytestmark = pytest.mark.hosts
 
@@ -241,7 +242,7 @@ def test_standalone_down_cleans_up_after_a_crashed_session(state: Path) -> None:
     try:
         _wait_for_command(f"{ns}1", "sleep")
         pids = _netns_pids(f"{ns}1") + _netns_pids(f"{ns}2")
-        assert th.main(["down", "--state", str(state)]) == 0
+        assert hosts_cli(["down", "--state", str(state)]) == 0
         assert session.wait(timeout=10) != 0
     finally:
         session.kill()
@@ -249,7 +250,7 @@ def test_standalone_down_cleans_up_after_a_crashed_session(state: Path) -> None:
     assert len(pids) >= 4  # two sshd, the session's sshd and its sleep
     assert [pid for pid in pids if _alive(pid)] == []
     assert not state.exists()
-    assert th.main(["down", "--state", str(state)]) == 0  # twice is harmless
+    assert hosts_cli(["down", "--state", str(state)]) == 0  # twice is harmless
 
 
 def test_down_without_state_file_removes_objects_by_name_pattern_but_keeps_the_folder(

@@ -249,7 +249,7 @@ def run_apply(
     from dagsync.reconcile.supervise import exit_now, supervised
 
     repo, overrides = _load(scope)
-    saved = drivers.Combined.loads(plan_file.read_text(), str(plan_file)) if plan_file else None
+    saved = drivers.load_plan(plan_file.read_text(), str(plan_file)) if plan_file else None
     ctx = _context(scope, repo, overrides, saved)
     if saved is not None:
         from dagsync.reconcile.compare import refuse_other_commit

@@ -28,10 +28,11 @@ from dagsync.reconcile.resource import Outcome, Status
 
 
 def _row(name: str, table: Sequence[Driver]) -> Driver:
-    """`drivers.driver`, looked up when called (the table is `drivers.DRIVERS`)."""
-    from dagsync.reconcile import drivers
-
-    return drivers.driver(name, table)
+    """The row of `name` in `table` (the callers in `drivers` pass `DRIVERS`)."""
+    for row in table:
+        if row.name == name:
+            return row
+    raise DagsyncError(f"unknown driver {name!r} (known: {', '.join(d.name for d in table)})")
 
 
 # --- the combined plan ---------------------------------------------------------------------
@@ -96,7 +97,7 @@ class Combined:
         return json.dumps(self.as_json(), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def loads(cls, text: str, source: str = "plan", table: Sequence[Driver] = ()) -> Combined:
+    def loads(cls, text: str, source: str, table: Sequence[Driver]) -> Combined:
         """A saved plan; one saved before drivers existed holds the host resources only."""
         plan = Plan.loads(text, source)
         data = json.loads(text)

@@ -46,6 +46,7 @@ from dagsync.reconcile.daghosts import (
     dag_hosts,
     selects_dag,
 )
+from dagsync.reconcile.hosts.registry import HOST_KINDS
 
 if TYPE_CHECKING:
     from dagsync.reconcile.run import Selection
@@ -55,7 +56,7 @@ DIGEST_FORMAT = 1  # bumped when the canonical form changes (every target then d
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # desired states are computed at a fixed time
 
 # The kinds of change (`--only`) a target's desired state is made of.
-SERVER_KINDS = frozenset({"firewall", "accounts", "root-access", "backup"})
+SERVER_KINDS = frozenset({*HOST_KINDS, "backup"})  # what a `<client>/<server>` digest covers
 
 
 def _plain(value: Any) -> Any:

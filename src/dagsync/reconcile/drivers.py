@@ -37,10 +37,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dagsync.errors import DagsyncError
+from dagsync.reconcile import combine as combining
 from dagsync.reconcile.combine import (
     Check,
     Combined,
-    apply_all,
     apply_one,
     apply_single,
     combine,
@@ -86,6 +86,7 @@ __all__ = [  # the names others use, wherever they are defined
     "driver",
     "driver_error",
     "environment",
+    "load_plan",
     "parse_kinds",
     "part",
     "plan_all",
@@ -248,6 +249,23 @@ DRIVERS: tuple[Driver, ...] = (
     Driver("ovh", ("ovh",), OVH_CHANGE_KINDS, _plan_ovh, _apply_ovh, available=_ovh_available),
     Driver("observer", ("observer",), ("observer",), _plan_observer, _apply_observer),
 )
+
+
+def apply_all(
+    ctx: Context,
+    combined: Combined,
+    confirm: Confirm,
+    *,
+    saved: bool = False,
+    table: Sequence[Driver] = (),
+) -> ApplyReport:
+    """`combine.apply_all` over `table` (default: DRIVERS)."""
+    return combining.apply_all(ctx, combined, confirm, saved=saved, table=table or DRIVERS)
+
+
+def load_plan(text: str, source: str) -> Combined:
+    """A saved combined plan, split along the rows of DRIVERS."""
+    return Combined.loads(text, source, DRIVERS)
 
 
 def driver(name: str, table: Sequence[Driver] = ()) -> Driver:

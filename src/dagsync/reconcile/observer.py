@@ -620,7 +620,7 @@ def _plan(hosts_: Sequence[Host], wanted: ObserverDesired) -> Plan:
 
 
 def _credentials(ctx: Context, overrides: Overrides) -> Any:
-    from dagsync.reconcile.transport.inventory import credentials
+    from dagsync.reconcile.transport.ssh import credentials
 
     return credentials(ctx.repo.settings.ssh_user, overrides)
 

@@ -368,8 +368,9 @@ def run_backups(root: Path, *, parallel: int = 4, timeout: float = 600.0) -> tup
     """Run every server's backup job once (the test hosts run no cron), with the stand-in
     dump tool; returns the report and whether every job succeeded."""
     from dagsync.reconcile.run import parallel as in_parallel
-    from dagsync.reconcile.transport.inventory import credentials, load_overrides
+    from dagsync.reconcile.transport.inventory import load_overrides
     from dagsync.reconcile.transport.session import HostSession, Timeouts
+    from dagsync.reconcile.transport.ssh import credentials
     from dagsync.validate.repository import load_repository
 
     path = root / SANDBOX_HOSTS_FILE

@@ -46,7 +46,8 @@ from dagsync.reconcile.report import ApplyReport, HostResult
 from dagsync.reconcile.resource import Outcome, Status
 from dagsync.reconcile.run import RunOptions, Selection, parallel
 from dagsync.reconcile.shell import UnsafeValue
-from dagsync.reconcile.transport.inventory import Endpoint, Overrides, credentials, endpoint
+from dagsync.reconcile.transport.inventory import Endpoint, Overrides, endpoint
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import Repository
 
 

@@ -26,8 +26,9 @@ from dagsync.reconcile.daghosts import Host
 from dagsync.reconcile.resource import Executor
 from dagsync.reconcile.run import RunOptions, Selection, parallel
 from dagsync.reconcile.transport.errors import HostError
-from dagsync.reconcile.transport.inventory import Overrides, credentials
+from dagsync.reconcile.transport.inventory import Overrides
 from dagsync.reconcile.transport.session import HostSession
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import Repository
 
 CHECK_TIMEOUT = 1800.0

@@ -30,14 +30,9 @@ from dagsync.reconcile.run import RunOptions, Selection, parallel
 from dagsync.reconcile.shell import UnsafeValue
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError, LockHeld
-from dagsync.reconcile.transport.inventory import (
-    Credentials,
-    Endpoint,
-    Overrides,
-    credentials,
-    endpoint,
-)
+from dagsync.reconcile.transport.inventory import Credentials, Endpoint, Overrides, endpoint
 from dagsync.reconcile.transport.session import HostSession
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import Repository
 
 T = TypeVar("T")

@@ -42,7 +42,8 @@ from dagsync.reconcile.report import ApplyReport, HostResult
 from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
 from dagsync.reconcile.run import RunOptions, parallel
 from dagsync.reconcile.shell import q
-from dagsync.reconcile.transport.inventory import Overrides, credentials
+from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import Repository
 
 KIND = "mail"

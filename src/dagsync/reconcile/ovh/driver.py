@@ -289,8 +289,9 @@ def plan(
 def ssh_access_check(repo: Repository, overrides: Overrides, options: RunOptions) -> AccessCheck:
     """A fresh SSH connection (pinned host key, DAG's user and key) to the server works."""
     from dagsync.reconcile.transport.errors import HostError
-    from dagsync.reconcile.transport.inventory import credentials, endpoint
+    from dagsync.reconcile.transport.inventory import endpoint
     from dagsync.reconcile.transport.session import HostSession
+    from dagsync.reconcile.transport.ssh import credentials
 
     servers = {f"{c.id}/{s.name}": s for c, s in repo.servers()}
 

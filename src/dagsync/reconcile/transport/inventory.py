@@ -158,29 +158,3 @@ def endpoint(key: str, server: Server, overrides: Overrides) -> Endpoint:
         return overrides.hosts[key]
     host_key = " ".join(server.ssh.host_key.split()[:2])
     return Endpoint(str(server.ips[0]), server.ssh.port, host_key, "declared")
-
-
-def credentials(default_user: str, overrides: Overrides) -> Credentials:
-    """User and key: the environment first, then the override file, then the company
-    settings' user with ssh-agent.  A key that cannot be used is refused here, before any
-    host is contacted, with a message that never quotes it."""
-    from dagsync.reconcile.transport.ssh import check_key
-
-    user = os.environ.get(SSH_USER_ENV) or overrides.ssh_user or default_user
-    text = os.environ.get(SSH_KEY_ENV) or None
-    named = os.environ.get(SSH_KEY_FILE_ENV) or None
-    if text is not None and named is not None:
-        raise DagsyncError(
-            f"both ${SSH_KEY_ENV} (the key's text) and ${SSH_KEY_FILE_ENV} (a path) are set: "
-            "set only one"
-        )
-    if text is not None:
-        creds = Credentials(user, None, text)
-    else:
-        key_file = Path(named) if named else overrides.ssh_key
-        if key_file is not None and not key_file.is_file():
-            origin = f"${SSH_KEY_FILE_ENV}" if named else f"the override file {overrides.path}"
-            raise DagsyncError(f"SSH key {key_file} does not exist (from {origin})")
-        creds = Credentials(user, key_file)
-    check_key(creds)
-    return creds

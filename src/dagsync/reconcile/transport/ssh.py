@@ -10,6 +10,7 @@ channels of the connection's transport (one exec per command, no pty), with time
 from __future__ import annotations
 
 import io
+import os
 import re
 import socket
 import time
@@ -33,8 +34,10 @@ from dagsync.reconcile.transport.errors import (
 from dagsync.reconcile.transport.inventory import (
     SSH_KEY_ENV,
     SSH_KEY_FILE_ENV,
+    SSH_USER_ENV,
     Credentials,
     Endpoint,
+    Overrides,
 )
 
 _CHUNK = 65536
@@ -140,6 +143,30 @@ def _private_key(credentials: Credentials) -> Any:
             raise DagsyncError(f"{origin} cannot be read ({reason})") from None
         return _parse(normalise_key_text(text), origin)
     return None
+
+
+def credentials(default_user: str, overrides: Overrides) -> Credentials:
+    """User and key: the environment first, then the override file, then the company
+    settings' user with ssh-agent.  A key that cannot be used is refused here, before any
+    host is contacted, with a message that never quotes it."""
+    user = os.environ.get(SSH_USER_ENV) or overrides.ssh_user or default_user
+    text = os.environ.get(SSH_KEY_ENV) or None
+    named = os.environ.get(SSH_KEY_FILE_ENV) or None
+    if text is not None and named is not None:
+        raise DagsyncError(
+            f"both ${SSH_KEY_ENV} (the key's text) and ${SSH_KEY_FILE_ENV} (a path) are set: "
+            "set only one"
+        )
+    if text is not None:
+        creds = Credentials(user, None, text)
+    else:
+        key_file = Path(named) if named else overrides.ssh_key
+        if key_file is not None and not key_file.is_file():
+            origin = f"${SSH_KEY_FILE_ENV}" if named else f"the override file {overrides.path}"
+            raise DagsyncError(f"SSH key {key_file} does not exist (from {origin})")
+        creds = Credentials(user, key_file)
+    check_key(creds)
+    return creds
 
 
 def check_key(credentials: Credentials) -> None:

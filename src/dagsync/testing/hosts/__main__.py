@@ -96,3 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TestHostsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

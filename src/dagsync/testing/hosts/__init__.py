@@ -768,14 +768,3 @@ def probe_from(host: TestHost, address: str, port: int, timeout: float = 0.5) ->
 
 
 # --- command line --------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dagsync.testing.hosts``: see ``dagsync.testing.hosts_cli``."""
-    from dagsync.testing import hosts_cli
-
-    return hosts_cli.main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
