@@ -17,11 +17,13 @@ import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dagsync.cli import main
 from dagsync.reconcile import drivers
+from dagsync.reconcile.backup import job
 from dagsync.reconcile.report import HostStatus
 from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import (
@@ -288,6 +290,65 @@ def test_a_saved_plan_of_every_kind_applies_while_nothing_moved(
     assert "dag/mx1" in out and "applied" in out
     code, out = dagsync(capsys, root, "plan", "--detailed-exitcode")
     assert code == 0, out
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _scope(capsys: pytest.CaptureFixture[str], root: Path) -> dict[str, Any]:
+    code = main(["scope", "--format", "json", "--repo", str(root)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    data: dict[str, Any] = json.loads(captured.out)
+    return data
+
+
+@pytest.mark.hosts
+@pytest.mark.xdist_group("hosts-sandbox")
+def test_a_network_wide_block_and_a_storage_move_reach_their_hosts_through_per_client_applies(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12: what the apply workflow does on main — `dagsync scope`, then one
+    `apply --client C` per client of the scope (`dag` for DAG's own hosts) — brings every
+    affected host in line, other clients' servers and the old storage host included."""
+    _git(root, "add", "clients", "policies")  # the sandbox's own state stays untracked
+    _git(root, "commit", "-qm", "before the change", "--allow-empty")
+    code, out = dagsync(capsys, root, "apply", "--yes")  # recorded: the baseline of the scope
+    assert code == 0, out
+    assert _scope(capsys, root)["targets"] == []
+    code, out = dagsync(capsys, root, "block", "198.51.100.77", "--client", "velo-savoie",
+                        "--reason", "sandbox test: an attacker seen on web1")  # fmt: skip
+    assert code == 0, out
+    shop1 = root / "clients/alpine-books/servers/shop1.yaml"
+    moved = "storage: rbx-backup-1\n  request: REQ-2025-001"  # Roubaix, at the client's request
+    shop1.write_text(shop1.read_text().replace("storage: sbg-backup-1", moved))
+    _git(root, "commit", "-qam", "block an attacker; move shop1's backups to Roubaix")
+
+    scope = _scope(capsys, root)
+    targets = {str(t["target"]) for t in scope["targets"]}
+    servers = set(SERVERS)  # every client shares blocklists network-wide by default
+    assert servers | {"dag/sbg-backup-1", "dag/rbx-backup-1"} <= targets, targets
+    clients = list(scope["clients"])
+    assert set(clients) == {"alpine-books", "cime-conseil", "velo-savoie", "dag"}, clients
+    for client in clients:  # the matrix jobs, one after the other
+        code, out = dagsync(capsys, root, "apply", "--client", client, "--yes")
+        assert code == 0, f"{client}: {out}"
+
+    for member in SERVERS:
+        name = member.replace("/", "-")
+        blocked = ssh(root, name, "nft list set inet dagsync blocked4")
+        assert blocked.returncode == 0, blocked.stderr
+        assert "198.51.100.77" in blocked.stdout, (member, blocked.stdout)
+    key = ssh(root, "alpine-books-shop1", f"cut -d' ' -f2 {job.SSH_KEY_FILE}.pub")
+    assert key.returncode == 0 and key.stdout.strip(), key.stderr
+    for storage, holds in (("dag-sbg-backup-1", False), ("dag-rbx-backup-1", True)):
+        keys = ssh(root, storage, 'cat "$(getent passwd borg | cut -d: -f6)/.ssh/authorized_keys"')
+        assert keys.returncode == 0, keys.stderr
+        assert (key.stdout.strip() in keys.stdout) is holds, (storage, keys.stdout)
+    assert _scope(capsys, root)["targets"] == []
 
 
 @pytest.mark.hosts
