@@ -92,7 +92,12 @@ EMPTY = [
             ("+", "ct state invalid drop"),
             ("+", 'meta l4proto { icmp, ipv6-icmp } accept comment "icmp"'),
             ("+", 'tcp dport 443 accept comment "https"'),
+            (
+                " ",
+                "    because: B2B shop shop.velo-savoie.example behind OVH load balancing. (REQ-2023-010)",
+            ),
             ("+", 'tcp dport 80 accept comment "http"'),
+            (" ", "    because: Redirect to HTTPS and ACME challenges."),
         ),
         ("file", "reload", "sha256", "text"),
     )

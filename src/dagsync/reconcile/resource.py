@@ -48,6 +48,11 @@ class ServerInputs:
     now: dt.datetime  # aware
     # DAG's keys of policies/dag.yaml ("type base64"): no client key may be one of them
     dag_keys: frozenset[str] = frozenset()
+    # The client's requests (id, summary): a plan names the request behind each change
+    requests: tuple[tuple[str, str], ...] = ()
+
+    def request_summary(self, request_id: str) -> str | None:
+        return dict(self.requests).get(request_id)
 
 
 @dataclass(frozen=True)

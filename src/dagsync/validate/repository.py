@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dagsync.errors import DagsyncError, RepositoryError
-from dagsync.model import Client, DagSettings, Server
+from dagsync.model import Client, DagSettings, Request, Requests, Server
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,14 @@ class ClientConfig:
 
     client: Client
     servers: tuple[Server, ...]
+    requests: tuple[Request, ...] = ()  # clients/<id>/requests.yaml, for the plan's reviewers
 
     @property
     def id(self) -> str:
         return self.client.id
+
+    def request_summary(self, request_id: str) -> str | None:
+        return next((r.summary for r in self.requests if r.id == request_id), None)
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,14 @@ def load_repository(root: Path, *, validate: bool = True) -> Repository:
             server = validate_model(Server, server_doc, out) if server_doc else None
             if server is not None:
                 servers.append(server)
+        requests: tuple[Request, ...] = ()
+        if (folder / "requests.yaml").is_file():
+            requests_doc = read_document(root, f"clients/{folder.name}/requests.yaml", out)
+            book = validate_model(Requests, requests_doc, out) if requests_doc else None
+            requests = tuple(book.requests) if book is not None else ()
         if client is not None:
-            clients.append(ClientConfig(client, tuple(sorted(servers, key=lambda s: s.name))))
+            ordered = tuple(sorted(servers, key=lambda s: s.name))
+            clients.append(ClientConfig(client, ordered, requests))
     if out.findings:
         first = out.findings[0]
         raise RepositoryError(

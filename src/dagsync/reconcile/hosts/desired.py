@@ -55,10 +55,10 @@ def server_inputs(
             continue
         target = Target(config.id, server.name, production=server.role is Role.PRODUCTION)
         blocked = blocked_for(config.id, repo.clients, repo.settings)
+        requests = tuple((r.id, r.summary) for r in config.requests)
+        keys = dag_keys(repo.settings)
         out.append(
-            ServerInputs(
-                target, config.client, server, management, blocked, now, dag_keys(repo.settings)
-            )
+            ServerInputs(target, config.client, server, management, blocked, now, keys, requests)
         )
     _refuse_unknown(repo, selection)
     return out

@@ -53,6 +53,8 @@ class FirewallDesired:
     table: Table
     text: str
     origins: tuple[tuple[str, str], ...]  # set element -> where it comes from
+    # rule (as rendered) -> why it is there: the port's justification and the client's request
+    rule_origins: tuple[tuple[str, str], ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -131,7 +133,19 @@ def desired(inputs: ServerInputs) -> tuple[FirewallDesired, tuple[Note, ...]]:
     table = desired_table(inputs)
     text = render(checked(table), f"{inputs.target.key}: {HEADER}")
     origins = tuple((str(e.network), f"{e.client}: {e.reason}") for e in inputs.blocked)
-    return FirewallDesired(table, text, origins), tuple(_overlap_notes(inputs))
+    why = tuple(_rule_origins(inputs))
+    return FirewallDesired(table, text, origins, why), tuple(_overlap_notes(inputs))
+
+
+def _rule_origins(inputs: ServerInputs) -> Iterable[tuple[str, str]]:
+    """Each open port's rules, with the justification and the request a reviewer checks."""
+    for port in inputs.server.firewall.open_ports:
+        why = port.justification
+        if port.request is not None:
+            summary = inputs.request_summary(port.request)
+            why += f" ({port.request}: {summary})" if summary else f" ({port.request})"
+        for rule in _port_rules(port):
+            yield rule.render(), why
 
 
 def _overlap_notes(inputs: ServerInputs) -> Iterable[Note]:
@@ -231,6 +245,7 @@ def diff(
 
 def _details(live: Table, desired: FirewallDesired) -> tuple[Detail, ...]:
     origins = dict(desired.origins)
+    why = dict(desired.rule_origins)
     out: list[Detail] = []
     for wanted in desired.table.sets:
         have = live.set(wanted.name)
@@ -244,7 +259,7 @@ def _details(live: Table, desired: FirewallDesired) -> tuple[Detail, ...]:
     wanted_names = {s.name for s in desired.table.sets}
     out += [Detail("-", f"set {s.name}") for s in live.sets if s.name not in wanted_names]
     for chain in desired.table.chains:
-        out += _chain_details(live.chain(chain.name), chain)
+        out += _chain_details(live.chain(chain.name), chain, why)
     wanted_chains = {c.name for c in desired.table.chains}
     out += [Detail("-", f"chain {c.name}") for c in live.chains if c.name not in wanted_chains]
     return tuple(out)
@@ -254,9 +269,20 @@ def _origin(origins: dict[str, str], element: str) -> str:
     return f"  ({origins[element]})" if element in origins else ""
 
 
-def _chain_details(have: Chain | None, want: Chain) -> list[Detail]:
+def _with_origins(sign: str, rules: Sequence[str], why: dict[str, str]) -> list[Detail]:
+    """Rule lines; an added rule says why it is there (`because: ...`) under it."""
+    out: list[Detail] = []
+    for rule in rules:
+        out += lines(sign, [rule])
+        if sign == "+" and rule in why:
+            out.append(Detail(" ", f"    because: {why[rule]}"))
+    return out
+
+
+def _chain_details(have: Chain | None, want: Chain, why: dict[str, str]) -> list[Detail]:
     if have is None:
-        return [Detail("+", f"chain {want.name}"), *lines("+", (r.render() for r in want.rules))]
+        added = [r.render() for r in want.rules]
+        return [Detail("+", f"chain {want.name}"), *_with_origins("+", added, why)]
     out: list[Detail] = []
     if (have.type, have.hook, have.priority, have.policy) != (
         want.type,
@@ -280,7 +306,7 @@ def _chain_details(have: Chain | None, want: Chain) -> list[Detail]:
     new = [r.render() for r in want.rules]
     for tag, i1, i2, j1, j2 in SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
         if tag != "equal":
-            out += lines("-", old[i1:i2]) + lines("+", new[j1:j2])
+            out += [*lines("-", old[i1:i2]), *_with_origins("+", new[j1:j2], why)]
     return out
 
 
