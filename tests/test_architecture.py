@@ -31,7 +31,6 @@ OVERSIZED = {
     "reconcile/scope.py": 448,
     "rules/access.py": 475,
     "rules/backup.py": 433,
-    "rules/contract.py": 997,
     "rules/secrets.py": 405,
     "rules/security.py": 498,
     "rules/uncheckable.py": 438,

@@ -36,7 +36,11 @@ CASES = [
     for case in YAML(typ="safe").load(path.read_text())["cases"]
 ]
 AREAS = {
-    "contract": "CTR",
+    "contract_term": "CTR",
+    "contract_payment": "CTR",
+    "contract_termination": "CTR",
+    "contract_prices": "CTR",
+    "contract_grounds": "CTR",
     "supply": "SUP",
     "access": "ACC",
     "security": "SEC",

@@ -10,7 +10,11 @@ from dagsync.rules import (
     access,
     advice,
     backup,
-    contract,
+    contract_grounds,
+    contract_payment,
+    contract_prices,
+    contract_term,
+    contract_termination,
     edge,
     mail,
     repository,
@@ -22,23 +26,23 @@ from dagsync.rules.base import Rule
 
 RULES: tuple[Rule, ...] = (
     # Contract, Art. 4, 5, 7, 8, 9 and 10
-    contract.initial_term,  # CTR001
-    contract.tacit_renewal,  # CTR002
-    contract.renewal_duration,  # CTR003
-    contract.payment_method,  # CTR004
-    contract.payment_in_advance,  # CTR005
-    contract.termination_channel,  # CTR006
-    contract.termination_notice,  # CTR007
-    contract.termination_earliest,  # CTR008
-    contract.price_increase_notice,  # CTR009
-    contract.price_guaranteed,  # CTR010
-    contract.unpaid_renewal_date,  # CTR011
-    contract.signed_before_start,  # CTR012
-    contract.billing_contact,  # CTR013
-    contract.termination_price_increase,  # CTR014
-    contract.termination_service_change,  # CTR015
-    contract.termination_force_majeure,  # CTR016
-    contract.termination_breach,  # CTR017
+    contract_term.initial_term,  # CTR001
+    contract_term.tacit_renewal,  # CTR002
+    contract_term.renewal_duration,  # CTR003
+    contract_payment.payment_method,  # CTR004
+    contract_payment.payment_in_advance,  # CTR005
+    contract_termination.termination_channel,  # CTR006
+    contract_termination.termination_notice,  # CTR007
+    contract_termination.termination_earliest,  # CTR008
+    contract_prices.price_increase_notice,  # CTR009
+    contract_prices.price_guaranteed,  # CTR010
+    contract_payment.unpaid_renewal_date,  # CTR011
+    contract_term.signed_before_start,  # CTR012
+    contract_payment.billing_contact,  # CTR013
+    contract_prices.termination_price_increase,  # CTR014
+    contract_grounds.termination_service_change,  # CTR015
+    contract_grounds.termination_force_majeure,  # CTR016
+    contract_grounds.termination_breach,  # CTR017
     # Supply, Art. 4
     supply.server_type,  # SUP001
     supply.tls_issuer,  # SUP002
