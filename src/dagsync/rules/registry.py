@@ -18,7 +18,8 @@ from dagsync.rules import (
     edge,
     mail,
     repository,
-    security,
+    security_firewall,
+    security_protections,
     supervision,
     supply,
 )
@@ -57,14 +58,14 @@ RULES: tuple[Rule, ...] = (
     access.reserved_account_name,  # ACC007
     access.dag_key_reused,  # ACC008
     # Security, Art. 4
-    security.port_justification,  # SEC001
-    security.public_ports,  # SEC002
-    security.blocklist_spares_management,  # SEC003
-    security.ssh_port_free,  # SEC004
-    security.protections_on,  # SEC005
-    security.blocklist_propagation,  # SEC006
-    security.blocklist_bounded,  # SEC007
-    security.reverse_dns_own_ip,  # SEC008
+    security_firewall.port_justification,  # SEC001
+    security_firewall.public_ports,  # SEC002
+    security_firewall.blocklist_spares_management,  # SEC003
+    security_firewall.ssh_port_free,  # SEC004
+    security_protections.protections_on,  # SEC005
+    security_protections.blocklist_propagation,  # SEC006
+    security_protections.blocklist_bounded,  # SEC007
+    security_protections.reverse_dns_own_ip,  # SEC008
     # Edge firewall, Art. 4
     edge.edge_rules_fit,  # EDG001
     # Supervision, Art. 4
