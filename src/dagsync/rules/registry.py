@@ -7,7 +7,8 @@ IDs are stable and never reused: a retired rule keeps its ID out of this table f
 from __future__ import annotations
 
 from dagsync.rules import (
-    access,
+    access_accounts,
+    access_root,
     advice,
     backup,
     contract_grounds,
@@ -49,14 +50,14 @@ RULES: tuple[Rule, ...] = (
     supply.tls_issuer,  # SUP002
     supply.ovh_datacenter,  # SUP003
     # Access, Art. 6
-    access.root_window,  # ACC001
-    access.root_window_server,  # ACC002
-    access.root_window_suspends,  # ACC003
-    access.no_secrets,  # ACC004
-    access.root_reserved,  # ACC005
-    access.root_window_keys,  # ACC006
-    access.reserved_account_name,  # ACC007
-    access.dag_key_reused,  # ACC008
+    access_root.root_window,  # ACC001
+    access_root.root_window_server,  # ACC002
+    access_root.root_window_suspends,  # ACC003
+    access_accounts.no_secrets,  # ACC004
+    access_accounts.root_reserved,  # ACC005
+    access_root.root_window_keys,  # ACC006
+    access_accounts.reserved_account_name,  # ACC007
+    access_accounts.dag_key_reused,  # ACC008
     # Security, Art. 4
     security_firewall.port_justification,  # SEC001
     security_firewall.public_ports,  # SEC002
