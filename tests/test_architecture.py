@@ -29,7 +29,6 @@ OVERSIZED = {
     "reconcile/observer.py": 685,
     "reconcile/ovh/driver.py": 410,
     "reconcile/scope.py": 448,
-    "rules/backup.py": 433,
     "rules/secrets.py": 405,
     "rules/uncheckable.py": 438,
     "sandbox/world.py": 404,

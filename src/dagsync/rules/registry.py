@@ -10,7 +10,8 @@ from dagsync.rules import (
     access_accounts,
     access_root,
     advice,
-    backup,
+    backup_schedule,
+    backup_storage,
     contract_grounds,
     contract_payment,
     contract_prices,
@@ -74,15 +75,15 @@ RULES: tuple[Rule, ...] = (
     supervision.alert_interval,  # MON002
     supervision.uptime_interval,  # MON003
     # Backups, Art. 4 (and 6.1 for the dev space)
-    backup.backup_daily,  # BKP001
-    backup.backup_window,  # BKP002
-    backup.backup_retention,  # BKP003
-    backup.backup_scope,  # BKP004
-    backup.dev_space_not_backed_up,  # BKP005
-    backup.backup_storage_known,  # BKP006
-    backup.backup_storage_country,  # BKP007
-    backup.backup_storage_elsewhere,  # BKP008
-    backup.backup_storage_site,  # BKP009
+    backup_schedule.backup_daily,  # BKP001
+    backup_schedule.backup_window,  # BKP002
+    backup_schedule.backup_retention,  # BKP003
+    backup_schedule.backup_scope,  # BKP004
+    backup_schedule.dev_space_not_backed_up,  # BKP005
+    backup_storage.backup_storage_known,  # BKP006
+    backup_storage.backup_storage_country,  # BKP007
+    backup_storage.backup_storage_elsewhere,  # BKP008
+    backup_storage.backup_storage_site,  # BKP009
     # Shared mail, Art. 6.1
     mail.mail_domain_hosted,  # MAIL001
     mail.mail_quota_billable,  # MAIL002
