@@ -29,7 +29,6 @@ OVERSIZED = {
     "reconcile/observer.py": 685,
     "reconcile/ovh/driver.py": 410,
     "reconcile/scope.py": 448,
-    "rules/secrets.py": 405,
     "sandbox/world.py": 404,
     "testing/hosts/__init__.py": 770,
     "validate/checker.py": 615,
