@@ -33,7 +33,7 @@ from conftest import FORMATS, Run, copy_repository
 from dagsync.cli import main
 from dagsync.config import yamlio
 from dagsync.testing.mutate import mutants
-from dagsync.validate.checker import MAX_FINDINGS_PER_FILE
+from dagsync.validate.reading import MAX_FINDINGS_PER_FILE
 
 PROJECT = Path(__file__).parents[1]
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
