@@ -92,7 +92,7 @@ class ClientIndex:
     servers: list[Located] = field(default_factory=list)
     service_names: list[Located] = field(default_factory=list)
     ips: list[Located] = field(default_factory=list)
-    # Tenancy: names that belong to one client only (see `invariants`).
+    # Tenancy: names that belong to one client only (see `validate.tenancy`).
     mail_domains: list[Located] = field(default_factory=list)
     vhost_names: list[Located] = field(default_factory=list)  # vhost domains and aliases
     forward_sources: list[Located] = field(default_factory=list)
