@@ -20,7 +20,6 @@ TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "errors.py", "findings.py",
 # shrink (split it, then remove its line here). New modules get no such allowance.
 OVERSIZED = {
     "commands/reconcile.py": 606,
-    "config/yamlio.py": 602,
     "ovhapi/client.py": 462,
     "reconcile/backup/resource.py": 477,
     "reconcile/hosts/accounts.py": 547,

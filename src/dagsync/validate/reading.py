@@ -21,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from dagsync.config.document import Document, read_regular
 from dagsync.config.schema_errors import schema_problems
-from dagsync.config.yamlio import line_column, load
+from dagsync.config.yamlio import load
+from dagsync.config.yamlnesting import line_column
 from dagsync.findings import Finding, Severity, pointer_from
 from dagsync.model import CgvPolicy, DagSettings
 from dagsync.model.partial import as_json, validate_sections
