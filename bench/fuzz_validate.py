@@ -52,7 +52,8 @@ def _check_slice(args: tuple[int, int, int]) -> tuple[int, list[str], list[tuple
 
     from dagsync.findings import Result
     from dagsync.testing.mutate import mutants
-    from dagsync.validate.checker import Collector, check_client, load_policies
+    from dagsync.validate.checker import check_client
+    from dagsync.validate.reading import Collector, load_policies
     from dagsync.validate.report import render_json, render_sarif
     from dagsync.validate.run import discover
 

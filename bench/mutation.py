@@ -1,6 +1,6 @@
 """Mutation testing with mutmut 3, one target at a time, in a scratch copy of the checkout.
 
-    python bench/mutation.py calendar rules/backup [--rev HEAD] [--keep DIR] [--show]
+    python bench/mutation.py calendar rules/backup_storage [--rev HEAD] [--keep DIR] [--show]
     python bench/mutation.py --list
 
 For each target: copy the checkout (the working tree, or `git archive REV`) to a scratch
@@ -55,15 +55,24 @@ RULE_TESTS = (
     "tests/test_rules_backup_mutants.py",
 )
 RULES = (
-    "access",
+    "access_accounts",
+    "access_root",
     "advice",
-    "backup",
-    "contract",
+    "backup_schedule",
+    "backup_storage",
+    "contract_common",
+    "contract_grounds",
+    "contract_payment",
+    "contract_prices",
+    "contract_term",
+    "contract_termination",
     "edge",
     "mail",
     "repository",
     "secrets",
-    "security",
+    "secrets_patterns",
+    "security_firewall",
+    "security_protections",
     "structural",
     "supervision",
     "supply",
@@ -103,7 +112,8 @@ TARGETS: dict[str, Target] = {
             Target(
                 f"rules/{name}",
                 (f"src/dagsync/rules/{name}.py",),
-                RULE_TESTS + (("tests/test_rules_secrets.py",) if name == "secrets" else ()),
+                RULE_TESTS
+                + (("tests/test_rules_secrets.py",) if name.startswith("secrets") else ()),
                 90.0,
                 undecorate=True,
             )

@@ -20,7 +20,6 @@ TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "errors.py", "findings.py",
 # shrink (split it, then remove its line here). New modules get no such allowance.
 OVERSIZED = {
     "commands/reconcile.py": 606,
-    "config/yamlio.py": 602,
     "ovhapi/client.py": 462,
     "reconcile/backup/resource.py": 477,
     "reconcile/hosts/accounts.py": 547,
@@ -29,16 +28,8 @@ OVERSIZED = {
     "reconcile/observer.py": 685,
     "reconcile/ovh/driver.py": 410,
     "reconcile/scope.py": 448,
-    "rules/access.py": 475,
-    "rules/backup.py": 433,
-    "rules/contract.py": 997,
-    "rules/secrets.py": 405,
-    "rules/security.py": 498,
-    "rules/uncheckable.py": 438,
     "sandbox/world.py": 404,
     "testing/hosts/__init__.py": 770,
-    "validate/checker.py": 615,
-    "validate/invariants.py": 411,
 }
 
 # Import cycles between modules that existed when the layout landed (each a set of modules

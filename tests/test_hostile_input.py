@@ -31,14 +31,14 @@ import pytest
 
 from conftest import FORMATS, Run, copy_repository
 from dagsync.cli import main
-from dagsync.config import yamlio
+from dagsync.config import yamlio, yamlnesting
 from dagsync.testing.mutate import mutants
-from dagsync.validate.checker import MAX_FINDINGS_PER_FILE
+from dagsync.validate.reading import MAX_FINDINGS_PER_FILE
 
 PROJECT = Path(__file__).parents[1]
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
 SARIF_SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
-DEPTH = yamlio.MAX_DEPTH
+DEPTH = yamlnesting.MAX_DEPTH
 
 
 # --- the nesting pre-scan ----------------------------------------------------------------------
@@ -64,7 +64,7 @@ def test_nesting_at_the_limit_parses_and_one_more_level_is_a_located_problem() -
     ids=["block-mappings", "compact-sequences", "flow-mappings", "flow-across-lines"],
 )
 def test_every_kind_of_nesting_is_counted(text: str) -> None:
-    problem = yamlio.nesting_problem(text)
+    problem = yamlnesting.nesting_problem(text)
     assert problem is not None and problem.kind == "depth"
 
 
@@ -80,13 +80,13 @@ def test_every_kind_of_nesting_is_counted(text: str) -> None:
     ids=["single-quoted", "double-quoted", "comment", "literal-block", "folded-block"],
 )
 def test_brackets_and_indents_inside_text_are_not_nesting(text: str) -> None:
-    assert yamlio.nesting_problem(text) is None
+    assert yamlnesting.nesting_problem(text) is None
     assert yamlio.load(text)[1] is None
 
 
 def test_the_example_files_nest_far_below_the_limit() -> None:
     for path in sorted((PROJECT / "clients").rglob("*.yaml")):
-        assert yamlio.nesting_problem(path.read_text(), limit=8) is None, path
+        assert yamlnesting.nesting_problem(path.read_text(), limit=8) is None, path
 
 
 # --- the files -------------------------------------------------------------------------

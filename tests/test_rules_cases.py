@@ -24,7 +24,7 @@ from dagsync.findings import Finding, Severity
 from dagsync.model import Client, Requests, Server
 from dagsync.rules.base import ClientContext, ServerEntry
 from dagsync.rules.registry import BY_ID, RULES
-from dagsync.validate.checker import Collector, load_policies, read_document, validate_model
+from dagsync.validate.reading import Collector, load_policies, read_document, validate_model
 from dagsync.validate.ruledocs import Example, parse
 from dagsync.validate.run import validate_repository
 

@@ -36,12 +36,19 @@ CASES = [
     for case in YAML(typ="safe").load(path.read_text())["cases"]
 ]
 AREAS = {
-    "contract": "CTR",
+    "contract_term": "CTR",
+    "contract_payment": "CTR",
+    "contract_termination": "CTR",
+    "contract_prices": "CTR",
+    "contract_grounds": "CTR",
     "supply": "SUP",
-    "access": "ACC",
-    "security": "SEC",
+    "access_root": "ACC",
+    "access_accounts": "ACC",
+    "security_firewall": "SEC",
+    "security_protections": "SEC",
     "supervision": "MON",
-    "backup": "BKP",
+    "backup_schedule": "BKP",
+    "backup_storage": "BKP",
     "mail": "MAIL",
     "advice": "ADV",
     "repository": "REQ",

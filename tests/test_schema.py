@@ -3,7 +3,7 @@ meta-schema, referenced by every YAML file, and in agreement with the model.
 
 Agreement is checked the way `check-jsonschema` would check a file: draft 2020-12 with format
 checking, ECMA-262 patterns (the `regress` engine), and YAML timestamps seen as their ISO text;
-the model side is `dagsync.validate.checker.validate_model`'s (pydantic, strict JSON mode). Hypothesis
+the model side is `dagsync.validate.reading.validate_model`'s (pydantic, strict JSON mode). Hypothesis
 mutates the example files (drop a field, add an unknown one, replace a value with one of another
 type, an enum value, a number at or past a bound, a string for a pattern...) and both must
 give the same verdict, except where the model is stricter than any JSON Schema can be: a check

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from dagsync.config.yamlio import Positions
+    from dagsync.config.yamlpositions import Positions
 
 
 class NotRegular(OSError):
@@ -52,7 +52,7 @@ class Document:
     def locate(self, parts: list[str], *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the value at `parts` (or of its key)."""
         if self._positions is None:
-            from dagsync.config.yamlio import Positions
+            from dagsync.config.yamlpositions import Positions
 
             self._positions = Positions(self.text)
         return self._positions.locate(parts, key=key)
@@ -92,7 +92,7 @@ class ClientIndex:
     servers: list[Located] = field(default_factory=list)
     service_names: list[Located] = field(default_factory=list)
     ips: list[Located] = field(default_factory=list)
-    # Tenancy: names that belong to one client only (see `invariants`).
+    # Tenancy: names that belong to one client only (see `validate.tenancy`).
     mail_domains: list[Located] = field(default_factory=list)
     vhost_names: list[Located] = field(default_factory=list)  # vhost domains and aliases
     forward_sources: list[Located] = field(default_factory=list)

@@ -1,5 +1,5 @@
 """Editing a configuration file in place, keeping its comments and formatting (ruamel round
-trip).  The second module that imports ruamel.yaml, beside `yamlio.py` (which only reads).
+trip).  It imports ruamel.yaml, as `yamlio.py` and `yamlpositions.py` do (which only read).
 
 An edit is made only if the untouched file survives a round trip byte for byte with the
 indentation detected, so a file is never silently reformatted.

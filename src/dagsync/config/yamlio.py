@@ -1,4 +1,5 @@
-"""The one module that imports ruamel.yaml: strict YAML 1.2 loading and source positions.
+"""Strict YAML 1.2 loading with ruamel.yaml (reading only: `yamledit` edits, `yamlpositions`
+locates, `yamlnesting` pre-scans the nesting depth).
 
 The fast path walks the events of ruamel's C parser (`ruamel.yaml.clib`) and builds the data
 itself, resolving plain scalars with ruamel's own YAML 1.2 resolver table and constructors
@@ -9,8 +10,7 @@ laughs" file would otherwise load in milliseconds and explode when walked). Rare
 (merge keys, complex keys, duplicate keys, several documents, unusual tags) fall back to
 ruamel's safe loader, so that their semantics and messages are ruamel's.
 
-Positions are computed only for files with findings, from the composed node tree, which keeps
-every key and value's start mark.
+The depth of nesting is checked before any parser sees the text (`yamlnesting.nesting_problem`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -40,6 +39,8 @@ from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import implicit_resolvers
 from ruamel.yaml.util import create_timestamp
 
+from dagsync.config.yamlnesting import YamlProblem, line_column, nesting_problem
+
 try:
     from ruamel.yaml import cyaml
 
@@ -49,16 +50,6 @@ except ImportError:  # pragma: no cover - without ruamel.yaml.clib: the same eve
 
 _CORE = "tag:yaml.org,2002:"
 _VALUE_ERRORS = (ValueError, TypeError, OverflowError, KeyError, IndexError, RecursionError)
-
-
-@dataclass(frozen=True)
-class YamlProblem:
-    """A YAML-level problem at a 1-based line and column."""
-
-    kind: str  # syntax | value | duplicate-key | alias | depth
-    line: int
-    column: int
-    message: str
 
 
 class _Refused(Exception):
@@ -204,9 +195,9 @@ def _anchor_problem(event: Any) -> _Refused:
 
 _NO_KEY = object()
 _COLLECTION_TAGS = (None, "!", _CORE + "map", _CORE + "seq")
-_STARTS = (MappingStartEvent, SequenceStartEvent)
-_ENDS = (MappingEndEvent, SequenceEndEvent)
-_SKIPPED = (StreamStartEvent, DocumentEndEvent)
+STARTS = (MappingStartEvent, SequenceStartEvent)
+ENDS = (MappingEndEvent, SequenceEndEvent)
+SKIPPED = (StreamStartEvent, DocumentEndEvent)
 
 
 def _value(event: Any) -> Any:
@@ -232,7 +223,7 @@ def _value(event: Any) -> Any:
     return {} if cls is MappingStartEvent else []
 
 
-def _event_source(text: str) -> tuple[Callable[[], Any], Callable[[], None]]:
+def event_source(text: str) -> tuple[Callable[[], Any], Callable[[], None]]:
     """(next event, release): the C parser's own methods, without a generator in between."""
     if _CParser is None:  # pragma: no cover
         events = YAML(typ="safe", pure=True).parse(io.StringIO(text))
@@ -246,17 +237,17 @@ def _build(text: str) -> Any:
     stack: list[list[Any]] = []  # [container, pending key]
     root: Any = None
     documents = 0
-    next_event, release = _event_source(text)
+    next_event, release = event_source(text)
     try:
         while True:
             event = next_event()
             cls = event.__class__
-            if cls in _ENDS:
+            if cls in ENDS:
                 stack.pop()
                 continue
             if cls is StreamEndEvent:
                 return root
-            if cls in _SKIPPED:
+            if cls in SKIPPED:
                 continue
             if cls is DocumentStartEvent:
                 documents += 1
@@ -284,7 +275,7 @@ def _build(text: str) -> Any:
                     frame[1] = _NO_KEY
             else:
                 root = value
-            if cls in _STARTS:
+            if cls in STARTS:
                 stack.append([value, _NO_KEY])
     finally:
         release()
@@ -298,105 +289,6 @@ def _secret_looking(text: str) -> bool:
 
 def _short(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-# --- nesting depth, before any parser sees the text ---------------------------------------------
-
-MAX_DEPTH = 64
-"""Deepest nesting of collections a file may have. dagsync's files nest about 6 levels; a parser
-fed thousands of levels recurses (RecursionError), slows down faster than linearly or, for some
-tags, crashes the C parser. The limit is checked by `nesting_problem`, one linear pass over the
-text that no input can make recurse."""
-
-_SPECIAL = re.compile(r"[\[\]{}\"'#]")
-_COMPACT = re.compile(r"(?:[-?](?:[ \t]+|$))*")
-
-
-def _too_deep(line: int, column: int, limit: int) -> YamlProblem:
-    return YamlProblem(
-        "depth",
-        line,
-        column,
-        f"collections nest more than {limit} levels deep here: dagsync's files nest a few "
-        "levels; flatten the structure",
-    )
-
-
-_BLOCK_SCALAR = re.compile(r"(?:^|[ \t])[|>][0-9+-]*[ \t]*(?:#.*)?$")
-
-
-def nesting_problem(text: str, limit: int = MAX_DEPTH) -> YamlProblem | None:
-    """A `depth` problem at the first place where `text` nests collections more than `limit`
-    deep, else None.
-
-    One pass, no recursion, no parser: flow collections count each unclosed `[` or `{`
-    outside quotes and comments (across lines); block collections count the indentation levels
-    open on a line (a stack of indents, like Python's tokenizer) plus its compact `- ` or `? `
-    indicators. Block scalars (`|`, `>`) and quoted scalars are skipped. The count can only
-    over-estimate the real depth by a level or two, never under-estimate it, so a file this
-    accepts cannot nest deeper than `limit` + 1 for the parser."""
-    indents: list[int] = [-1]
-    flow = 0
-    quote = ""
-    block_scalar_at = -2  # indentation of the key whose block scalar is being skipped
-    offset = 0
-    for raw in text.splitlines(keepends=True):
-        line = raw.rstrip("\r\n")
-        stripped = line.lstrip(" ")
-        indent = len(line) - len(stripped)
-        start = offset
-        offset += len(raw)
-        if block_scalar_at > -2:
-            if not stripped.strip() or indent > block_scalar_at:
-                continue
-            block_scalar_at = -2
-        if not quote and not flow:
-            if not stripped.strip() or stripped.startswith("#"):
-                continue
-            while indents[-1] >= indent and len(indents) > 1:
-                indents.pop()
-            indents.append(indent)
-            depth = len(indents) - 1
-        else:
-            depth = len(indents) - 1
-        if not quote and not flow and _SPECIAL.search(line) is None:
-            # the common line: no flow collection, quote or comment; only compact indicators
-            depth += len(_COMPACT.match(line, indent).group().split())  # type: ignore[union-attr]
-            if depth > limit:
-                line_no, col = line_column(text, start + indent)
-                return _too_deep(line_no, col, limit)
-            if _BLOCK_SCALAR.search(line):
-                block_scalar_at = indent
-            continue
-        column = 0 if (quote or flow) else indent
-        while column < len(line):
-            char = line[column]
-            if quote:
-                if char == "\\" and quote == '"':
-                    column += 2
-                    continue
-                if char == quote:
-                    if quote == "'" and line[column + 1 : column + 2] == "'":
-                        column += 2
-                        continue
-                    quote = ""
-            elif char in "\"'" and (column == 0 or line[column - 1] in " \t[{,:-?"):
-                quote = char
-            elif char == "#" and (column == 0 or line[column - 1] in " \t"):
-                break
-            elif char in "[{":
-                flow += 1
-            elif char in "]}":
-                flow = max(flow - 1, 0)
-            elif not flow and char in "-?" and line[column + 1 : column + 2] in (" ", ""):
-                depth += 1  # a compact block sequence or complex key opens one more level
-            if depth + flow > limit:
-                line_no, col = line_column(text, start + column)
-                return _too_deep(line_no, col, limit)
-            column += 1
-        if not quote and not flow and _BLOCK_SCALAR.search(line.split(" #", 1)[0]):
-            block_scalar_at = indent
-    return None
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -459,12 +351,6 @@ def _yaml_error(exc: YAMLError, text: str) -> YamlProblem:
     return YamlProblem("syntax", 1, 1, f"YAML error: {exc}")
 
 
-def line_column(text: str, offset: int) -> tuple[int, int]:
-    """The 1-based line and column (in characters) of a character offset."""
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-
 def _duplicate(exc: DuplicateKeyError) -> YamlProblem:
     mark = exc.problem_mark
     first = exc.context_mark
@@ -495,108 +381,3 @@ def _syntax(exc: MarkedYAMLError) -> YamlProblem:
             where = f" started at line {start.line + 1}, column {start.column + 1}"
         context = f" ({exc.context}{where})"
     return YamlProblem("syntax", line, column, f"YAML syntax error: {problem}{context}")
-
-
-class _Node:
-    """A node's position, and its children: keys (raw scalar text) or items in order."""
-
-    __slots__ = ("column", "items", "keys", "line")
-
-    def __init__(self, event: Any) -> None:
-        mark = event.start_mark
-        self.line = mark.line + 1
-        self.column = mark.column + 1
-        self.keys: dict[str, tuple[_Node, _Node]] | None = None
-        self.items: list[_Node] | None = None
-
-
-def _position_tree(text: str) -> _Node | None:
-    """The positions of every key and value of a one-document stream, from the C parser's
-    events (no composer, no resolver, no recursion); None if it does not parse."""
-    stack: list[list[Any]] = []  # [node, pending key node or None]
-    root: _Node | None = None
-    documents = 0
-    next_event, release = _event_source(text)
-    try:
-        while True:
-            event = next_event()
-            cls = event.__class__
-            if cls in _ENDS:
-                stack.pop()
-                continue
-            if cls is StreamEndEvent:
-                return root
-            if cls is DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    return None
-                continue
-            if cls in _SKIPPED:
-                continue
-            node = _Node(event)
-            if cls is MappingStartEvent:
-                node.keys = {}
-            elif cls is SequenceStartEvent:
-                node.items = []
-            if stack:
-                frame = stack[-1]
-                parent: _Node = frame[0]
-                if parent.items is not None:
-                    parent.items.append(node)
-                elif frame[1] is None:
-                    frame[1] = (node, event.value if cls is ScalarEvent else None)
-                else:
-                    key_node, key_text = frame[1]
-                    if parent.keys is not None and key_text is not None:
-                        parent.keys.setdefault(str(key_text), (key_node, node))
-                    frame[1] = None
-            else:
-                root = node
-            if cls in _STARTS:
-                stack.append([node, None])
-    except YAMLError:
-        return None
-    finally:
-        release()
-
-
-class Positions:
-    """Maps JSON pointers of one document to 1-based (line, column) of keys and values."""
-
-    def __init__(self, text: str) -> None:
-        self._root = _position_tree(text)
-
-    def locate(self, parts: list[str], *, key: bool = False) -> tuple[int, int]:
-        """The position of the value at `parts`, or of its key; the nearest ancestor if absent."""
-        node = self._root
-        if node is None:
-            return (1, 1)
-        best = (node.line, node.column)
-        for index, part in enumerate(parts):
-            step = _step(node, part)
-            if step is None:
-                return best
-            key_node, node = step
-            if index == len(parts) - 1 and key and key_node is not None:
-                return (key_node.line, key_node.column)
-            best = (node.line, node.column)
-        return best
-
-    def keys(self, parts: list[str]) -> Iterator[str]:
-        """The keys of the mapping at `parts` (for 'did you mean' hints)."""
-        node = self._root
-        for part in parts:
-            if node is None:
-                return
-            step = _step(node, part)
-            node = step[1] if step else None
-        if node is not None and node.keys is not None:
-            yield from node.keys
-
-
-def _step(node: _Node, part: str) -> tuple[_Node | None, _Node] | None:
-    if node.keys is not None:
-        return node.keys.get(part)
-    if node.items is not None and part.isdigit() and int(part) < len(node.items):
-        return None, node.items[int(part)]
-    return None

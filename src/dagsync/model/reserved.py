@@ -141,7 +141,7 @@ def blocked_problem(
 
 # Names never given to a client account: the default users of cloud images (often with
 # passwordless sudo), administrative names and DAG's own accounts.  `root` has ACC005
-# (dagsync.rules.access refuses them; the planner never adopts an existing one).
+# (dagsync.rules.access_accounts refuses them; the planner never adopts an existing one).
 RESERVED_ACCOUNT_NAMES = frozenset(
     {
         "admin", "administrator", "adm", "almalinux", "arch", "borg", "centos", "cloud-user",

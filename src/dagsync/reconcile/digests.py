@@ -271,7 +271,7 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
 
 def digests(repo: Repository) -> dict[str, str]:
     """Every target's digest, by target key, sorted."""
-    from dagsync.validate.checker import Collector, load_policies
+    from dagsync.validate.reading import Collector, load_policies
 
     cgv = load_policies(repo.root, Collector(None)).cgv
     return combine([client_part(c, repo.settings, cgv) for c in repo.clients], repo.settings)
@@ -287,7 +287,7 @@ _WORKER: dict[str, Any] = {}
 def _load_client(root: Path, folder: str, out: Any) -> Any:
     """One client's `ClientConfig`, as `load_repository` reads it (None if unusable)."""
     from dagsync.model import Client, Server
-    from dagsync.validate.checker import read_document, validate_model
+    from dagsync.validate.reading import read_document, validate_model
     from dagsync.validate.repository import ClientConfig
 
     doc = read_document(root, f"clients/{folder}/client.yaml", out)
@@ -304,7 +304,7 @@ def _load_client(root: Path, folder: str, out: Any) -> Any:
 
 
 def _init(root: str) -> None:
-    from dagsync.validate.checker import Collector, load_policies
+    from dagsync.validate.reading import Collector, load_policies
 
     _WORKER["root"] = Path(root)
     _WORKER["policies"] = load_policies(Path(root), Collector(None))
@@ -312,7 +312,7 @@ def _init(root: str) -> None:
 
 def _batch(folders: list[str]) -> tuple[list[ClientPart], list[str]]:
     """The parts of some clients, and the first problem of any unreadable one."""
-    from dagsync.validate.checker import Collector
+    from dagsync.validate.reading import Collector
 
     root, policies = _WORKER["root"], _WORKER["policies"]
     parts, problems = [], []

@@ -301,7 +301,7 @@ def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], set[str]]:
     """Every target key at `rev`, from file names and policies/dag.yaml (nothing parsed but
     that file): `<client>/<server>` and `@ovh` per `clients/<id>/servers/<name>.yaml`."""
     from dagsync.reconcile.daghosts import DAG, dag_hosts_of
-    from dagsync.validate.checker import Collector, load_policies
+    from dagsync.validate.reading import Collector, load_policies
 
     names = run(repo, "ls-tree", "-r", "-z", "--name-only", rev, "--", repo.git_path("clients/"))
     keys: set[str] = set()
@@ -322,7 +322,7 @@ def _parts_at(repo: GitRepo, rev: str | None, clients: set[str]) -> dict[str, An
     """The `ClientPart` of each of `clients` at `rev` (None: the work tree); None when one
     cannot be read (then the whole configuration is read instead)."""
     from dagsync.reconcile.digests import _load_client, client_part
-    from dagsync.validate.checker import Collector, load_policies
+    from dagsync.validate.reading import Collector, load_policies
 
     def parts(root: Path) -> dict[str, Any] | None:
         policies = load_policies(root, Collector(None))

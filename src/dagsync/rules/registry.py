@@ -7,14 +7,21 @@ IDs are stable and never reused: a retired rule keeps its ID out of this table f
 from __future__ import annotations
 
 from dagsync.rules import (
-    access,
+    access_accounts,
+    access_root,
     advice,
-    backup,
-    contract,
+    backup_schedule,
+    backup_storage,
+    contract_grounds,
+    contract_payment,
+    contract_prices,
+    contract_term,
+    contract_termination,
     edge,
     mail,
     repository,
-    security,
+    security_firewall,
+    security_protections,
     supervision,
     supply,
 )
@@ -22,45 +29,45 @@ from dagsync.rules.base import Rule
 
 RULES: tuple[Rule, ...] = (
     # Contract, Art. 4, 5, 7, 8, 9 and 10
-    contract.initial_term,  # CTR001
-    contract.tacit_renewal,  # CTR002
-    contract.renewal_duration,  # CTR003
-    contract.payment_method,  # CTR004
-    contract.payment_in_advance,  # CTR005
-    contract.termination_channel,  # CTR006
-    contract.termination_notice,  # CTR007
-    contract.termination_earliest,  # CTR008
-    contract.price_increase_notice,  # CTR009
-    contract.price_guaranteed,  # CTR010
-    contract.unpaid_renewal_date,  # CTR011
-    contract.signed_before_start,  # CTR012
-    contract.billing_contact,  # CTR013
-    contract.termination_price_increase,  # CTR014
-    contract.termination_service_change,  # CTR015
-    contract.termination_force_majeure,  # CTR016
-    contract.termination_breach,  # CTR017
+    contract_term.initial_term,  # CTR001
+    contract_term.tacit_renewal,  # CTR002
+    contract_term.renewal_duration,  # CTR003
+    contract_payment.payment_method,  # CTR004
+    contract_payment.payment_in_advance,  # CTR005
+    contract_termination.termination_channel,  # CTR006
+    contract_termination.termination_notice,  # CTR007
+    contract_termination.termination_earliest,  # CTR008
+    contract_prices.price_increase_notice,  # CTR009
+    contract_prices.price_guaranteed,  # CTR010
+    contract_payment.unpaid_renewal_date,  # CTR011
+    contract_term.signed_before_start,  # CTR012
+    contract_payment.billing_contact,  # CTR013
+    contract_prices.termination_price_increase,  # CTR014
+    contract_grounds.termination_service_change,  # CTR015
+    contract_grounds.termination_force_majeure,  # CTR016
+    contract_grounds.termination_breach,  # CTR017
     # Supply, Art. 4
     supply.server_type,  # SUP001
     supply.tls_issuer,  # SUP002
     supply.ovh_datacenter,  # SUP003
     # Access, Art. 6
-    access.root_window,  # ACC001
-    access.root_window_server,  # ACC002
-    access.root_window_suspends,  # ACC003
-    access.no_secrets,  # ACC004
-    access.root_reserved,  # ACC005
-    access.root_window_keys,  # ACC006
-    access.reserved_account_name,  # ACC007
-    access.dag_key_reused,  # ACC008
+    access_root.root_window,  # ACC001
+    access_root.root_window_server,  # ACC002
+    access_root.root_window_suspends,  # ACC003
+    access_accounts.no_secrets,  # ACC004
+    access_accounts.root_reserved,  # ACC005
+    access_root.root_window_keys,  # ACC006
+    access_accounts.reserved_account_name,  # ACC007
+    access_accounts.dag_key_reused,  # ACC008
     # Security, Art. 4
-    security.port_justification,  # SEC001
-    security.public_ports,  # SEC002
-    security.blocklist_spares_management,  # SEC003
-    security.ssh_port_free,  # SEC004
-    security.protections_on,  # SEC005
-    security.blocklist_propagation,  # SEC006
-    security.blocklist_bounded,  # SEC007
-    security.reverse_dns_own_ip,  # SEC008
+    security_firewall.port_justification,  # SEC001
+    security_firewall.public_ports,  # SEC002
+    security_firewall.blocklist_spares_management,  # SEC003
+    security_firewall.ssh_port_free,  # SEC004
+    security_protections.protections_on,  # SEC005
+    security_protections.blocklist_propagation,  # SEC006
+    security_protections.blocklist_bounded,  # SEC007
+    security_protections.reverse_dns_own_ip,  # SEC008
     # Edge firewall, Art. 4
     edge.edge_rules_fit,  # EDG001
     # Supervision, Art. 4
@@ -68,15 +75,15 @@ RULES: tuple[Rule, ...] = (
     supervision.alert_interval,  # MON002
     supervision.uptime_interval,  # MON003
     # Backups, Art. 4 (and 6.1 for the dev space)
-    backup.backup_daily,  # BKP001
-    backup.backup_window,  # BKP002
-    backup.backup_retention,  # BKP003
-    backup.backup_scope,  # BKP004
-    backup.dev_space_not_backed_up,  # BKP005
-    backup.backup_storage_known,  # BKP006
-    backup.backup_storage_country,  # BKP007
-    backup.backup_storage_elsewhere,  # BKP008
-    backup.backup_storage_site,  # BKP009
+    backup_schedule.backup_daily,  # BKP001
+    backup_schedule.backup_window,  # BKP002
+    backup_schedule.backup_retention,  # BKP003
+    backup_schedule.backup_scope,  # BKP004
+    backup_schedule.dev_space_not_backed_up,  # BKP005
+    backup_storage.backup_storage_known,  # BKP006
+    backup_storage.backup_storage_country,  # BKP007
+    backup_storage.backup_storage_elsewhere,  # BKP008
+    backup_storage.backup_storage_site,  # BKP009
     # Shared mail, Art. 6.1
     mail.mail_domain_hosted,  # MAIL001
     mail.mail_quota_billable,  # MAIL002

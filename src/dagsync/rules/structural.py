@@ -1,6 +1,7 @@
 """Documentation of the checks the loader and the repository pass make (no CGV article).
 
-These are implemented in `dagsync.validate.checker`, `dagsync.validate.run` and `dagsync.validate.invariants`; they are
+These are implemented in `dagsync.validate.reading`, `dagsync.validate.checker`,
+`dagsync.validate.run`, `dagsync.validate.invariants` and `dagsync.validate.tenancy`; they are
 listed here so that `dagsync rules` and SARIF describe every ID a finding can carry.
 """
 

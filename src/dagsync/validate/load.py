@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dagsync.errors import DagsyncError
 from dagsync.model import CgvPolicy, Client
-from dagsync.validate.checker import Collector, load_policies, read_document, validate_model
+from dagsync.validate.reading import Collector, load_policies, read_document, validate_model
 
 
 def load_clients(root: Path) -> list[tuple[Client, CgvPolicy]]:

@@ -56,7 +56,7 @@ def load_repository(root: Path, *, validate: bool = True) -> Repository:
     root = root.resolve()
     if validate:
         refuse_invalid(root)
-    from dagsync.validate.checker import Collector, load_policies, read_document, validate_model
+    from dagsync.validate.reading import Collector, load_policies, read_document, validate_model
 
     out = Collector(None)
     policies = load_policies(root, out)

@@ -124,7 +124,7 @@ def _policy_findings(root: Path, cache: Cache) -> list[Finding]:
     cached = cache.policy_findings()
     if cached is not None:
         return cached
-    from dagsync.validate.checker import Collector, load_policies
+    from dagsync.validate.reading import Collector, load_policies
 
     out = Collector(None)
     load_policies(root, out)
@@ -271,7 +271,7 @@ def _not_regular(path: Path) -> bool:
 
 
 def _stray_secrets(root: Path, stray: Sequence[str]) -> list[Finding]:
-    from dagsync.validate.checker import MAX_SCAN_BYTES, Collector, scan_secrets
+    from dagsync.validate.reading import MAX_SCAN_BYTES, Collector, scan_secrets
 
     found: list[Finding] = []
     for rel in stray:

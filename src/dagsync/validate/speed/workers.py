@@ -23,7 +23,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(root: str, today: str) -> None:
-    from dagsync.validate.checker import Collector, load_policies
+    from dagsync.validate.reading import Collector, load_policies
 
     _WORKER["root"] = Path(root)
     _WORKER["today"] = dt.date.fromisoformat(today)

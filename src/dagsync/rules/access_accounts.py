@@ -1,4 +1,6 @@
-"""Access rules (CGV Art. 6): root access given to the client, and no secret in the repository."""
+"""Access rules on secrets and reserved accounts (CGV Art. 6): no secret in the client's files,
+root and DAG Technologies' accounts kept theirs, DAG's keys not reused: ACC004, ACC005, ACC007,
+ACC008."""
 
 from __future__ import annotations
 
@@ -7,189 +9,13 @@ from collections.abc import Iterator
 from dagsync.config.document import Document
 from dagsync.model.reserved import RESERVED_ACCOUNT_NAMES
 from dagsync.rules.base import ERROR, ClientContext, Violation, rule
-from dagsync.rules.common import minutes
 from dagsync.rules.secrets import scan_text
 
-_ROOT = ("contract", "root_access")
-_ROOT_CLAUSE = (
-    "Dans le cas exceptionnel où l'accès ROOT a été donné au Client, ce dernier s'engage à "
-    "prévenir DAG Technologies de son utilisation (jours et heures)."
-)
 _PASSWORD_CLAUSE = (
     "Le Client est le responsable entier et exclusif des mots de passe nécessaires à "
     "l'utilisation de son espace Internet. […] La fourniture des mots de passe est "
     "considérée comme confidentielle."
 )
-
-
-@rule(id="ACC001", severity=ERROR, article="6", clause=_ROOT_CLAUSE)
-def root_window(ctx: ClientContext) -> Iterator[Violation]:
-    """Root access given to the client is recorded with its days and hours.
-
-    What it checks:
-        Each `contract.root_access` window has a period that does not end before it starts
-        (`start` <= `end`) and hours that form a window (`hours: [from, to]`, from before to).
-        The schema already requires at least one day and two hours.
-
-        Accepted: any days, any period, hours from the earlier to the later; a window across
-        midnight is written as two windows (e.g. `["22:00", "23:59"]` and `["00:00",
-        "02:00"]` the next days).
-
-    Why:
-        Article 6: a client given root access tells DAG when (days and hours) it uses it, and
-        DAG's intervention guarantees are suspended during that time. A window that cannot
-        happen records nothing.
-
-    Failing example (clients/cime-conseil/client.yaml):
-        contract:
-          root_access:
-            - server: dev1
-              granted_to: Julien Favre
-              start: 2026-09-01
-              end: 2027-08-31
-              days: [tue, thu]
-              hours: ["12:00", "09:00"]
-              guarantees_suspended: true
-              request: REQ-2026-021
-
-    Passing example (clients/cime-conseil/client.yaml):
-        contract:
-          root_access:
-            - server: dev1
-              granted_to: Julien Favre
-              start: 2026-09-01
-              end: 2027-08-31
-              days: [tue, thu]
-              hours: ["09:00", "12:00"]
-              guarantees_suspended: true
-              request: REQ-2026-021
-
-    Fix:
-        Record the days and the hours the client announced, from the earlier to the later.
-    """
-    for index, window in enumerate(ctx.client.contract.root_access):
-        path = (*_ROOT, index)
-        if window.end < window.start:
-            yield Violation(
-                ctx.client_doc,
-                (*path, "end"),
-                f"root access ends on {window.end}, before it starts on {window.start}",
-            )
-        begin, finish = window.hours
-        if minutes(begin) >= minutes(finish):
-            yield Violation(
-                ctx.client_doc,
-                (*path, "hours"),
-                f"root access hours {begin}-{finish} are not a window: write `[from, to]` with "
-                "`from` before `to`",
-            )
-
-
-@rule(id="ACC002", severity=ERROR, article="6", clause=_ROOT_CLAUSE)
-def root_window_server(ctx: ClientContext) -> Iterator[Violation]:
-    """Root access is given on one of the client's servers.
-
-    What it checks:
-        `contract.root_access[].server` names a server of this client (a file under
-        `servers/`).
-
-        Accepted: any of the client's servers; a server whose file failed to load is not
-        blamed.
-
-    Why:
-        The window suspends the guarantees of one server (Article 6): it must say which.
-
-    Failing example (clients/cime-conseil/client.yaml):
-        contract:
-          root_access:
-            - server: build9
-              granted_to: Julien Favre
-              start: 2026-09-01
-              end: 2027-08-31
-              days: [tue, thu]
-              hours: ["09:00", "12:00"]
-              guarantees_suspended: true
-              request: REQ-2026-021
-
-    Passing example (clients/cime-conseil/client.yaml):
-        contract:
-          root_access:
-            - server: dev1
-              granted_to: Julien Favre
-              start: 2026-09-01
-              end: 2027-08-31
-              days: [tue, thu]
-              hours: ["09:00", "12:00"]
-              guarantees_suspended: true
-              request: REQ-2026-021
-
-    Fix:
-        Name the server root access is given on.
-    """
-    names = [entry.name for entry in ctx.servers]
-    for index, window in enumerate(ctx.client.contract.root_access):
-        if window.server not in names and window.server not in ctx.unreadable_servers:
-            yield Violation(
-                ctx.client_doc,
-                (*_ROOT, index, "server"),
-                f"root access is given on `{window.server}`, which is not a server of "
-                f"{ctx.client_id} (" + (", ".join(names) or "no servers") + ")",
-            )
-
-
-@rule(id="ACC003", severity=ERROR, article="6", terms=("root_access_suspends_guarantees",))
-def root_window_suspends(ctx: ClientContext) -> Iterator[Violation]:
-    """Root access given to the client suspends the intervention guarantees.
-
-    What it checks:
-        `contract.root_access[].guarantees_suspended` is true when the CGV version says root
-        access suspends the guarantees.
-
-        Accepted: every window with `guarantees_suspended: true`; none when the CGV version
-        does not suspend them.
-
-    Why:
-        Article 6: "tout accès ROOT de la part du client entraîne automatiquement la
-        suspension des garanties d'intervention et de rétablissement". Supervision and
-        on-call must know it.
-
-    Failing example (clients/cime-conseil/client.yaml):
-        contract:
-          root_access:
-            - server: dev1
-              granted_to: Julien Favre
-              start: 2026-09-01
-              end: 2027-08-31
-              days: [tue, thu]
-              hours: ["09:00", "12:00"]
-              guarantees_suspended: false
-              request: REQ-2026-021
-
-    Passing example (clients/cime-conseil/client.yaml):
-        contract:
-          root_access:
-            - server: dev1
-              granted_to: Julien Favre
-              start: 2026-09-01
-              end: 2027-08-31
-              days: [tue, thu]
-              hours: ["09:00", "12:00"]
-              guarantees_suspended: true
-              request: REQ-2026-021
-
-    Fix:
-        Set `guarantees_suspended: true`.
-    """
-    if not ctx.policy.root_access_suspends_guarantees.value:
-        return
-    for index, window in enumerate(ctx.client.contract.root_access):
-        if not window.guarantees_suspended:
-            yield Violation(
-                ctx.client_doc,
-                (*_ROOT, index, "guarantees_suspended"),
-                f"root access on {window.server} suspends the intervention guarantees: set "
-                "`guarantees_suspended: true`",
-            )
 
 
 @rule(id="ACC004", severity=ERROR, article="6", clause=_PASSWORD_CLAUSE)
@@ -289,69 +115,6 @@ def root_reserved(ctx: ClientContext) -> Iterator[Violation]:
                     "record root access as a `contract.root_access` window in client.yaml",
                     server=entry.name,
                 )
-
-
-@rule(id="ACC006", severity=ERROR, article="6", clause=_ROOT_CLAUSE)
-def root_window_keys(ctx: ClientContext) -> Iterator[Violation]:
-    """Root access is given to a person who holds keys on that server.
-
-    What it checks:
-        The `granted_to` of each `contract.root_access` window is the `owner` of an account
-        with at least one key on the window's `server`. When that server is not readable or
-        unknown (ACC002), this rule stays silent.
-
-        Accepted: several windows for the same person; a person holding several accounts
-        (all their keys get root while the window is open).
-
-    Why:
-        Article 6: root access is "donné au Client" for the days and hours recorded. The
-        reconciler gives it by placing the keys of the accounts `granted_to` owns on that
-        server in root's `authorized_keys`: a window naming nobody with keys gives nothing,
-        although the guarantees are recorded as suspended.
-
-    Failing example (clients/cime-conseil/client.yaml):
-        contract:
-          root_access:
-            - server: dev1
-              granted_to: Julie Favre
-              start: 2026-09-01
-              end: 2027-08-31
-              days: [tue, thu]
-              hours: ["09:00", "12:00"]
-              guarantees_suspended: true
-              request: REQ-2026-021
-
-    Passing example (clients/cime-conseil/client.yaml):
-        contract:
-          root_access:
-            - server: dev1
-              granted_to: Julien Favre
-              start: 2026-09-01
-              end: 2027-08-31
-              days: [tue, thu]
-              hours: ["09:00", "12:00"]
-              guarantees_suspended: true
-              request: REQ-2026-021
-
-    Fix:
-        Write `granted_to` exactly as the `owner` of that person's account on the server, or
-        declare their account with their public key.
-    """
-    servers = {entry.name: entry for entry in ctx.servers}
-    for index, window in enumerate(ctx.client.contract.root_access):
-        entry = servers.get(window.server)
-        if entry is None:
-            continue
-        owners = {a.owner for a in entry.model.accounts if a.keys}
-        if window.granted_to not in owners:
-            yield Violation(
-                ctx.client_doc,
-                (*_ROOT, index, "granted_to"),
-                f"root access on {window.server} is granted to {window.granted_to}, who holds no "
-                f"account with a key there ("
-                + (", ".join(sorted(owners)) or "no account has keys")
-                + "): the window would give root to nobody",
-            )
 
 
 @rule(id="ACC007", severity=ERROR, article="6", clause=_ROOT_RESERVED_CLAUSE)
