@@ -27,7 +27,6 @@ OVERSIZED = {
     "reconcile/hosts/engine.py": 444,
     "reconcile/mail/resource.py": 472,
     "reconcile/observer.py": 685,
-    "reconcile/ovh/driver.py": 410,
     "reconcile/scope.py": 448,
     "rules/access.py": 475,
     "rules/backup.py": 433,
