@@ -26,7 +26,6 @@ OVERSIZED = {
     "reconcile/hosts/engine.py": 444,
     "reconcile/mail/resource.py": 472,
     "reconcile/observer.py": 685,
-    "reconcile/scope.py": 448,
     "rules/access.py": 475,
     "rules/backup.py": 433,
     "rules/contract.py": 997,
