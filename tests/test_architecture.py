@@ -24,7 +24,6 @@ OVERSIZED = {
     "reconcile/backup/resource.py": 477,
     "reconcile/hosts/accounts.py": 547,
     "reconcile/hosts/engine.py": 444,
-    "reconcile/mail/resource.py": 472,
     "reconcile/observer.py": 685,
     "rules/access.py": 475,
     "rules/backup.py": 433,

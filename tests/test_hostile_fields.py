@@ -43,6 +43,7 @@ from dagsync.reconcile.hosts import accounts, rootaccess
 from dagsync.reconcile.hosts.desired import host_desired
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.mail.apply import apply_script
 from dagsync.reconcile.resource import ApplyOptions, BlockedEntry, CommandResult, ServerInputs
 from dagsync.reconcile.shell import UnsafeValue
 
@@ -289,7 +290,7 @@ def render_all(
         "master": [list(m) for m in state.master],
         "master_params": [list(m) for m in state.master_params],
     }
-    scripts += [mail.read(state), mail.apply_script(payload), *recorder.commands]
+    scripts += [mail.read(state), apply_script(payload), *recorder.commands]
     files["scripts"] = "\n".join(scripts)
     return files, scripts
 
