@@ -13,6 +13,7 @@ from dagsync.model import Client, Server
 from dagsync.model.server import BackupScope, Frequency
 from dagsync.reconcile.backup import escrow, job
 from dagsync.reconcile.backup import resource as res
+from dagsync.reconcile.backup.apply import split_secrets
 from dagsync.reconcile.backup.borgjson import BorgOutputError, parse_info, parse_list, parse_offset
 from dagsync.reconcile.backup.job import Retention
 from dagsync.reconcile.backup.retention import check_retention, freshness, kept_by_prune
@@ -353,9 +354,9 @@ def test_escrow_copy_is_private_and_readable_back(
 
 
 def test_secrets_output_is_split_into_passphrase_and_key() -> None:
-    assert res.split_secrets("pass\n@@borg-key@@\nBORG_KEY abc\nxyz") == (
+    assert split_secrets("pass\n@@borg-key@@\nBORG_KEY abc\nxyz") == (
         "pass",
         "BORG_KEY abc\nxyz\n",
     )
     with pytest.raises(ValueError):
-        res.split_secrets("pass\n")
+        split_secrets("pass\n")

@@ -30,6 +30,12 @@ from dagsync.errors import DagsyncError
 from dagsync.model.policy import BackupStorage
 from dagsync.reconcile.backup import escrow as escrows
 from dagsync.reconcile.backup import resource as res
+from dagsync.reconcile.backup.apply import (
+    apply_change,
+    ordered,
+    read_secrets_command,
+    split_secrets,
+)
 from dagsync.reconcile.backup.job import SSH_KEY_FILE
 from dagsync.reconcile.core import Change, Target, Unknown
 from dagsync.reconcile.daghosts import (
@@ -237,8 +243,8 @@ def _prepare(host: Host, changes: Sequence[Change]) -> list[Outcome]:
     if host.session is None:
         return []
     outcomes: list[Outcome] = []
-    for change in res.ordered(changes, res.PREPARE):
-        outcomes.append(res.apply_change(host.session, change))
+    for change in ordered(changes, res.PREPARE):
+        outcomes.append(apply_change(host.session, change))
         if outcomes[-1].status is not Status.APPLIED:
             break
     return outcomes
@@ -273,11 +279,11 @@ def _authorise(
 def _escrow(host: Host, change: Change, escrow: escrows.Escrow) -> Outcome:
     assert host.session is not None
     p = change.payload
-    result = host.session.run(res.read_secrets_command(str(p["repository"]), int(p["port"])))
+    result = host.session.run(read_secrets_command(str(p["repository"]), int(p["port"])))
     try:
         if not result.ok:
             raise ValueError(f"exit code {result.exit_code}: {result.stderr.strip()[-300:]}")
-        passphrase, key = res.split_secrets(result.stdout)
+        passphrase, key = split_secrets(result.stdout)
         path = escrows.write(escrow, str(p["key"]), str(p["repository"]), passphrase, key)
     except (ValueError, escrows.EscrowError) as exc:
         return Outcome(change, Status.FAILED, f"escrow failed: {exc}")
@@ -290,14 +296,14 @@ def _finish(
     if host.session is None:
         return []
     outcomes: list[Outcome] = []
-    for change in res.ordered(changes, res.FINISH):
+    for change in ordered(changes, res.FINISH):
         if change.resource in ("repository", "escrow") and not storage_ok:
             outcomes.append(Outcome(change, Status.FAILED, "the storage did not authorise the key"))
             continue
         if change.resource == "escrow":
             outcomes.append(_escrow(host, change, escrow))
         else:
-            outcomes.append(res.apply_change(host.session, change))
+            outcomes.append(apply_change(host.session, change))
         if outcomes[-1].status is Status.FAILED and change.resource in ("repository", "escrow"):
             break
     return outcomes
