@@ -7,7 +7,7 @@ file (rendered whole, written atomically), the repository initialised on the sto
 missing.  The job's last success is a read-only fact: a backup older than 26 hours shows
 as a note in the plan.
 
-Storage side (kind `backup-storage`): `dagsync.reconcile.backup.storage`, re-exported here.
+Storage side (kind `backup-storage`): `dagsync.reconcile.backup.storage`.
 
 The two sides depend on each other (the storage authorises a key the server generates; the
 server initialises its repository once authorised): `dagsync.reconcile.backup.driver` orders them.
@@ -28,16 +28,7 @@ from dagsync.model.server import BackupScope, Frequency
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup.job import Retention
 from dagsync.reconcile.backup.retention import age_limit
-from dagsync.reconcile.backup.storage import STORAGE_KIND as STORAGE_KIND
-from dagsync.reconcile.backup.storage import StorageDesired as StorageDesired
-from dagsync.reconcile.backup.storage import StorageObserved as StorageObserved
-from dagsync.reconcile.backup.storage import StorageSpec as StorageSpec
-from dagsync.reconcile.backup.storage import apply_storage as apply_storage
-from dagsync.reconcile.backup.storage import storage_desired as storage_desired
-from dagsync.reconcile.backup.storage import storage_diff as storage_diff
-from dagsync.reconcile.backup.storage import storage_encode as storage_encode
-from dagsync.reconcile.backup.storage import storage_parse as storage_parse
-from dagsync.reconcile.backup.storage import storage_read as storage_read
+from dagsync.reconcile.backup.storage import StorageObserved, StorageSpec
 from dagsync.reconcile.core import Action, Change, Note, Unknown
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.shell import q
