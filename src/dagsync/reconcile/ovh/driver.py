@@ -39,8 +39,6 @@ from dagsync.reconcile.transport.inventory import Overrides
 from dagsync.validate.repository import Repository
 
 __all__ = [
-    "AccessCheck",
-    "OvhOptions",
     "apply",
     "check_saved",
     "configured",
