@@ -26,6 +26,7 @@ from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.config.yamlio import load
 from dagsync.reconcile import observer as obs
 from dagsync.reconcile.hosts import accounts
+from dagsync.reconcile.hosts.accounts_read import KEYS_CAP
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
@@ -231,7 +232,7 @@ def test_a_fifo_or_dev_zero_as_the_keys_file_neither_hangs_nor_exhausts_the_plan
     # an oversized file (what /dev/zero would give) is refused whole, none of it shown.
     as_deploy(w, "rm .ssh/authorized_keys && head -c 300000 /dev/zero > .ssh/authorized_keys")
     shown = plans(w, capsys)
-    assert f"authorized_keys is larger than {accounts.KEYS_CAP} bytes" in shown["text"]
+    assert f"authorized_keys is larger than {KEYS_CAP} bytes" in shown["text"]
 
 
 def test_lines_that_are_not_keys_are_counted_never_shown(

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from dagsync.model.base import SshPublicKey
 from dagsync.reconcile.core import Change, DiffOptions, Note
 from dagsync.reconcile.hosts import accounts, rootaccess
+from dagsync.reconcile.hosts.accounts_apply import _keys_file
 from dagsync.reconcile.hosts.desired import server_inputs
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.run import Selection
@@ -95,7 +96,7 @@ def test_lines_that_are_not_keys_are_counted_and_removed() -> None:
 
 
 def test_the_lock_and_the_keys_write_run_as_the_user_never_as_root() -> None:
-    command, _ = accounts._keys_file("deploy", "/home/deploy", [f"{KEY} deploy@ci"])
+    command, _ = _keys_file("deploy", "/home/deploy", [f"{KEY} deploy@ci"])
     assert "\nsetpriv --reuid=$uid --regid=$gid --init-groups" in command
     assert "chown" not in command  # the user writes its own file: nothing to hand over
 

@@ -204,7 +204,7 @@ def test_dagsync_apply_interrupted_records_it_and_the_next_apply_converges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagsync.gitops import read_applies
-    from dagsync.reconcile.scope import since_last_apply
+    from dagsync.reconcile.lastapply import since_last_apply
     from test_gitops_helpers import Scratch
 
     repo = Scratch.create(tmp_path / "r", monkeypatch)

@@ -19,11 +19,12 @@ from dagsync.gitops import read_applies
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.digests import covers, digest, digests, digests_of
 from dagsync.reconcile.driverspec import KINDS, Context
+from dagsync.reconcile.lastapply import since_last_apply
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.records import record_run
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
 from dagsync.reconcile.run import Selection
-from dagsync.reconcile.scope import between, since_last_apply
+from dagsync.reconcile.scope import between
 from dagsync.validate.repository import load_repository
 from test_gitops_helpers import Scratch
 
@@ -329,7 +330,7 @@ def test_dag_hosts_are_planned_whole_by_client_dag_or_their_name() -> None:
 
 def test_the_quick_scope_reads_only_changed_clients_and_agrees(repo: Scratch) -> None:
     from dagsync.gitops.repo import open_repo
-    from dagsync.reconcile import scope as scopes
+    from dagsync.reconcile import lastapply as scopes
 
     def quick() -> set[str] | None:
         git = open_repo(repo.root)

@@ -20,14 +20,8 @@ TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "errors.py", "findings.py",
 # shrink (split it, then remove its line here). New modules get no such allowance.
 OVERSIZED = {
     "commands/reconcile.py": 606,
-    "ovhapi/client.py": 462,
-    "reconcile/backup/resource.py": 477,
-    "reconcile/hosts/accounts.py": 547,
     "reconcile/hosts/engine.py": 444,
-    "reconcile/mail/resource.py": 472,
     "reconcile/observer.py": 685,
-    "reconcile/ovh/driver.py": 410,
-    "reconcile/scope.py": 448,
     "sandbox/world.py": 404,
     "testing/hosts/__init__.py": 770,
 }

@@ -38,11 +38,13 @@ from dagsync.model.base import HostBound
 from dagsync.model.server import DbEngine, Frequency
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup import resource as res
+from dagsync.reconcile.backup.storage import StorageSpec, storage_desired, storage_read
 from dagsync.reconcile.core import Change, DiffOptions, Target
 from dagsync.reconcile.hosts import accounts, rootaccess
 from dagsync.reconcile.hosts.desired import host_desired
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.mail.apply import apply_script
 from dagsync.reconcile.resource import ApplyOptions, BlockedEntry, CommandResult, ServerInputs
 from dagsync.reconcile.shell import UnsafeValue
 
@@ -268,7 +270,7 @@ def render_all(
     storage = next((s for s in settings.backup_storages if s.name == server.backup.storage), None)
     if storage is None:  # as the backup driver does
         raise DagsyncError(f"backup storage `{server.backup.storage}` is not in policies/dag.yaml")
-    spec = res.StorageSpec(
+    spec = StorageSpec(
         storage.name,
         str(storage.address or storage.host),
         22,
@@ -279,8 +281,8 @@ def render_all(
     files.update(
         {"backup job": backup.job, "backup cron": backup.cron, "known_hosts": backup.known_hosts}
     )
-    scripts += [backup.job, res.read(backup), res.storage_read(spec)]
-    files["storage keys"] = res.storage_desired(spec, {backup.key: SERVER_KEY}).content()
+    scripts += [backup.job, res.read(backup), storage_read(spec)]
+    files["storage keys"] = storage_desired(spec, {backup.key: SERVER_KEY}).content()
     state, _ = mail.desired([mail.ClientMail(client, POLICY, (server,))])
     files.update(dict(state.files))
     payload = {
@@ -289,7 +291,7 @@ def render_all(
         "master": [list(m) for m in state.master],
         "master_params": [list(m) for m in state.master_params],
     }
-    scripts += [mail.read(state), mail.apply_script(payload), *recorder.commands]
+    scripts += [mail.read(state), apply_script(payload), *recorder.commands]
     files["scripts"] = "\n".join(scripts)
     return files, scripts
 
@@ -730,9 +732,9 @@ def test_a_forged_server_key_is_left_out_of_the_storage_not_written_into_it() ->
     """A server's public key is read from the server: one it forged (a line break and a
     second key, an option) never reaches the storage's authorized_keys, and the other
     servers keep theirs."""
-    spec = res.StorageSpec("sbg-backup-1", "10.0.0.5", 22, STORAGE_KEY, "/srv/borg")
+    spec = StorageSpec("sbg-backup-1", "10.0.0.5", 22, STORAGE_KEY, "/srv/borg")
     forged = f"{SERVER_KEY} x\nssh-rsa AAAAB3NzaC1yc2E attacker"
-    desired = res.storage_desired(spec, {"a/web1": forged, "b/web2": SERVER_KEY})
+    desired = storage_desired(spec, {"a/web1": forged, "b/web2": SERVER_KEY})
     assert desired.lines == (
         'command="borg serve --restrict-to-repository /srv/borg/b/web2",restrict '
         f"{SERVER_KEY} dagsync-borg b/web2",

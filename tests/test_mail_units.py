@@ -17,6 +17,7 @@ from dagsync.model import CgvPolicy, Client, Server
 from dagsync.reconcile.core import Change, Note
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.mail.apply import apply_script, bundle
 from dagsync.reconcile.resource import CommandResult
 
 MAIN = Path(__file__).resolve().parents[1]
@@ -178,9 +179,9 @@ def test_host_facts_are_parsed_from_recorded_output() -> None:
 def test_apply_sends_every_file_in_one_archive_and_checks_before_installing() -> None:
     state, _ = mail.desired([shared_client()])
     [change] = mail.diff(state, mail.MailObserved({}, {}, {}, {}, {}))
-    with tarfile.open(fileobj=io.BytesIO(mail.bundle(change.payload["files"]))) as archive:
+    with tarfile.open(fileobj=io.BytesIO(bundle(change.payload["files"]))) as archive:
         assert sorted(archive.getnames()) == sorted("new" + p for p, _ in state.files)
-    script = mail.apply_script(change.payload)
+    script = apply_script(change.payload)
     assert script.index("doveconf -n -c") < script.index("mv -f") < script.index("doveadm reload")
     assert script.index('postconf -c "$stage/postfix" -n') < script.index("mv -f")
 

@@ -17,7 +17,7 @@ from dagsync.errors import DagsyncError
 from dagsync.reconcile import drivers
 from dagsync.reconcile import observer as obs
 from dagsync.reconcile.backup import driver as backup_driver
-from dagsync.reconcile.backup import resource as backup
+from dagsync.reconcile.backup.storage import StorageSpec, storage_read
 from dagsync.reconcile.core import Action, Target, Unknown
 from dagsync.reconcile.driverspec import Context
 from dagsync.reconcile.hosts import accounts, engine, firewall
@@ -136,8 +136,8 @@ def test_a_read_with_account_names_and_a_storage_root_round_trips() -> None:
     command = accounts.read(spec)
     assert obs.request_for(command) == "accounts 'deploy dba'"
     assert obs.table()["accounts"].render(["deploy dba"]) == command
-    storage = backup.StorageSpec("s", "10.0.0.1", 22, HOST_KEY, "/srv/borg-repos")
-    assert obs.request_for(backup.storage_read(storage)) == "backup-storage /srv/borg-repos"
+    storage = StorageSpec("s", "10.0.0.1", 22, HOST_KEY, "/srv/borg-repos")
+    assert obs.request_for(storage_read(storage)) == "backup-storage /srv/borg-repos"
     assert obs.request_for(accounts.read([])) == "accounts ''"
 
 

@@ -21,6 +21,7 @@ from dagsync.ovhapi.limits import RetryBudget, RetryPolicy
 from dagsync.reconcile.core import Action, Change, Target
 from dagsync.reconcile.daghosts import merge_plans
 from dagsync.reconcile.ovh import driver
+from dagsync.reconcile.ovh.apply import OvhOptions
 from dagsync.reconcile.ovh.desired import server_desired
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.render import render_json, render_markdown, render_text
@@ -34,7 +35,7 @@ from dagsync.testing.ovh_api import NEVER, Delay, Fault, LoggedRequest, OvhEmula
 from dagsync.validate.repository import Repository, load_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
-FAST = driver.OvhOptions(rule_timeout=60, firewall_timeout=60, task_timeout=60, interval=5)
+FAST = OvhOptions(rule_timeout=60, firewall_timeout=60, task_timeout=60, interval=5)
 SHOP1 = "ns3012345.ip-203-0-113.eu"
 SHOP1_IP = "203.0.113.10"
 SHOP1_BLOCK = f"{SHOP1_IP}/32"

@@ -110,7 +110,7 @@ def changed_clients(rev: str | None, repo: str | None, since_last_apply: bool, f
 
     root = _root(repo)
     if since_last_apply:
-        from dagsync.reconcile.scope import since_last_apply as compute
+        from dagsync.reconcile.lastapply import since_last_apply as compute
 
         scope = compute(root, rev)
         click.echo(scope.describe(), err=True)
@@ -173,12 +173,13 @@ def scope(base: str | None, fallback: str | None, repo: str | None, fmt: str) ->
     """The targets to apply: each server, OVH service set and DAG host (`dag/<name>`) whose
     desired state differs from its last successful apply (or, with --base, from the base
     branch), whatever caused it. A target stays in scope until an apply of it succeeds."""
-    from dagsync.reconcile import scope as scopes
+    from dagsync.reconcile.lastapply import since_last_apply
+    from dagsync.reconcile.scope import between
 
     if base is not None and fallback is not None:
         raise UsageError("--fallback is for the scope since the last apply, not with --base")
     root = _root(repo)
-    result = scopes.between(root, base) if base else scopes.since_last_apply(root, fallback)
+    result = between(root, base) if base else since_last_apply(root, fallback)
     click.echo(result.describe(), err=True)
     if fmt == "json":
         _json(result.as_json())

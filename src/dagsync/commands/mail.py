@@ -80,7 +80,7 @@ def run_usage(
     from dagsync.contract.deadlines import quota_terms
     from dagsync.model.client import MailHosting
     from dagsync.reconcile.mail import files as mailconf
-    from dagsync.reconcile.mail.resource import read_usage
+    from dagsync.reconcile.mail.usage import read_usage
     from dagsync.reconcile.run import RunOptions
     from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
     from dagsync.validate.load import load_clients

@@ -14,6 +14,7 @@ value types (:class:`EdgeRule`, :class:`DedicatedServer`, ...) and thin typed ca
 - :mod:`.limits`: the client-side :class:`RateLimiter` and the :class:`RetryPolicy`;
 - :mod:`.client`: :class:`OvhApi` and :func:`connect`, with the retry and POST idempotency
   rules; the only ``import ovh``;
+- :mod:`.waits`: the waits for asynchronous states, mixed into :class:`OvhApi`;
 - :mod:`.shapes`: value types, :func:`parse_rule`, path quoting;
 - :mod:`.servers`, :mod:`.firewall`, :mod:`.reverse`, :mod:`.backup`: the typed calls.
 """

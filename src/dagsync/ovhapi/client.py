@@ -50,7 +50,6 @@ from dagsync.ovhapi.errors import (
     OvhServerError,
     OvhServiceExpired,
     OvhTransportError,
-    OvhWaitTimeout,
 )
 from dagsync.ovhapi.limits import (
     Clock,
@@ -62,6 +61,7 @@ from dagsync.ovhapi.limits import (
     full_jitter,
 )
 from dagsync.ovhapi.shapes import query_string
+from dagsync.ovhapi.waits import Waits
 
 __all__ = ["CREDENTIALS_HINT", "OvhApi", "connect", "resolve_credentials"]
 
@@ -166,7 +166,7 @@ def _retry_after(response: Any) -> float | None:
 # -- the client -------------------------------------------------------------------------------
 
 
-class OvhApi:
+class OvhApi(Waits):
     """A python-ovh client with dagsync's rate limit, retries, error types and waits."""
 
     def __init__(
@@ -324,68 +324,6 @@ class OvhApi:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
-
-    # Waiting for asynchronous states.
-
-    def wait_for(
-        self,
-        probe: Callable[[], tuple[bool, str]],
-        *,
-        what: str,
-        wanted: str,
-        timeout: float,
-        interval: float = 2.0,
-    ) -> str:
-        """Call ``probe`` (-> done, state) every ``interval`` s until done; return the state."""
-        deadline = self._clock() + timeout
-        while True:
-            done, state = probe()
-            if done:
-                return state
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise OvhWaitTimeout(what, wanted, state, timeout)
-            self._sleep(min(interval, remaining))
-
-    def wait_until_state(
-        self,
-        path: str,
-        wanted: str,
-        *,
-        timeout: float,
-        interval: float = 2.0,
-        key: str = "state",
-        failed: frozenset[str] = frozenset(),
-        what: str | None = None,
-    ) -> Any:
-        """Poll ``GET path`` until its ``key`` is ``wanted``; return the last object read."""
-        name = what or path
-        last: list[Any] = [None]
-
-        def probe() -> tuple[bool, str]:
-            last[0] = self.get(path)
-            state = str(last[0].get(key)) if isinstance(last[0], dict) else repr(last[0])
-            if state in failed:
-                raise OvhError(f"{name} ended in state {state} instead of {wanted}", path=path)
-            return state == wanted, state
-
-        self.wait_for(probe, what=name, wanted=wanted, timeout=timeout, interval=interval)
-        return last[0]
-
-    def wait_until_gone(
-        self, path: str, *, timeout: float, interval: float = 2.0, what: str | None = None
-    ) -> None:
-        """Poll ``GET path`` until it answers 404."""
-
-        def probe() -> tuple[bool, str]:
-            found = self.find(path)
-            if found is None:
-                return True, "gone"
-            return False, str(found.get("state", "present")) if isinstance(
-                found, dict
-            ) else "present"
-
-        self.wait_for(probe, what=what or path, wanted="gone", timeout=timeout, interval=interval)
 
 
 # -- connecting -------------------------------------------------------------------------------

@@ -133,9 +133,9 @@ class ClientPart:
 
 def _storage_spec(storage: Any) -> Any:
     """A storage host as policies/dag.yaml declares it (never the hosts override file)."""
-    from dagsync.reconcile.backup import resource as res
+    from dagsync.reconcile.backup.storage import StorageSpec
 
-    return res.StorageSpec(
+    return StorageSpec(
         storage.name,
         str(storage.address or storage.host),
         22,

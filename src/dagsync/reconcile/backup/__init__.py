@@ -5,6 +5,7 @@
 - `borgjson`: parsers of `borg list --json` / `borg info --json`;
 - `retention`: the newest archive's age and what `borg prune` keeps, as pure functions;
 - `escrow`: where the recovery copy of a repository passphrase goes;
+- `resource`: a server's side (desired, read, parse, diff), and `apply`: its changes applied;
 - `storage`: the storage hosts' side (the `borg` user and its restricted keys);
 - `targets`: DAG's own hosts (storages, mail hosts) as targets, and plan/report merging;
 - `driver`: plan and apply across servers and storage hosts (the key a server generates

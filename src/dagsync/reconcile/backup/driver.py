@@ -30,6 +30,13 @@ from dagsync.errors import DagsyncError
 from dagsync.model.policy import BackupStorage
 from dagsync.reconcile.backup import escrow as escrows
 from dagsync.reconcile.backup import resource as res
+from dagsync.reconcile.backup import storage as storages
+from dagsync.reconcile.backup.apply import (
+    apply_change,
+    ordered,
+    read_secrets_command,
+    split_secrets,
+)
 from dagsync.reconcile.backup.job import SSH_KEY_FILE
 from dagsync.reconcile.core import Change, Target, Unknown
 from dagsync.reconcile.daghosts import (
@@ -56,7 +63,7 @@ class Run:
     """Everything one plan or apply of backups works on."""
 
     servers: dict[str, tuple[Host, res.BackupDesired | None]] = field(default_factory=dict)
-    storages: dict[str, tuple[Host, res.StorageSpec | None]] = field(default_factory=dict)
+    storages: dict[str, tuple[Host, storages.StorageSpec | None]] = field(default_factory=dict)
     declared: dict[str, list[str]] = field(default_factory=dict)  # storage -> server keys
     full: bool = True  # no selection: keys of servers gone from git are removed
     # Storages applied whole (`--client dag`, `--server dag/<storage>`): every server they
@@ -78,19 +85,19 @@ def storage_endpoint(storage: BackupStorage, overrides: Overrides) -> Endpoint:
 
 def _storage_host(
     storage: BackupStorage, overrides: Overrides
-) -> tuple[Host, res.StorageSpec | None]:
-    host = Host(dag_target(storage.name), None, res.STORAGE_KIND)
+) -> tuple[Host, storages.StorageSpec | None]:
+    host = Host(dag_target(storage.name), None, storages.STORAGE_KIND)
     try:
         where = storage_endpoint(storage, overrides)
     except DagsyncError as exc:
         host.error = str(exc)
         return host, None
-    spec = res.StorageSpec(
+    spec = storages.StorageSpec(
         storage.name, where.address, where.port, where.host_key, storage.repository_root
     )
     host.endpoint = where
-    host.read, host.parse = res.storage_read(spec), res.storage_parse
-    host.encode = res.storage_encode
+    host.read, host.parse = storages.storage_read(spec), storages.storage_parse
+    host.encode = storages.storage_encode
     return host, spec
 
 
@@ -169,9 +176,9 @@ def _public_keys(run: Run, storage: str) -> dict[str, str | None]:
 
 def storage_desired(
     run: Run, name: str, keys: Mapping[str, str | None]
-) -> res.StorageDesired | None:
+) -> storages.StorageDesired | None:
     host, spec = run.storages[name]
-    if spec is None or not isinstance(host.observed, res.StorageObserved):
+    if spec is None or not isinstance(host.observed, storages.StorageObserved):
         return None
     declared = set(run.declared.get(name, []))
     kept = [
@@ -180,10 +187,10 @@ def storage_desired(
         if _owner(spec, path) not in keys
         and (_owner(spec, path) in declared or not (run.full or name in run.whole))
     ]
-    return res.storage_desired(spec, keys, kept)
+    return storages.storage_desired(spec, keys, kept)
 
 
-def _owner(spec: res.StorageSpec, path: str) -> str:
+def _owner(spec: storages.StorageSpec, path: str) -> str:
     return path.removeprefix(spec.root.rstrip("/") + "/")
 
 
@@ -191,7 +198,7 @@ def compute_plan(run: Run, escrow: escrows.Escrow, now: dt.datetime) -> Plan:
     targets = []
     for name, (host, _) in run.storages.items():
         wanted = storage_desired(run, name, _public_keys(run, name))
-        items = res.storage_diff(wanted, host.observed) if wanted else None
+        items = storages.storage_diff(wanted, host.observed) if wanted else None
         targets.append(target_plan(host, items))
     for key, (host, desired) in run.servers.items():
         if key in run.sources:
@@ -201,7 +208,7 @@ def compute_plan(run: Run, escrow: escrows.Escrow, now: dt.datetime) -> Plan:
             storage = run.storages[desired.storage.name][0]
             facts = (
                 storage.observed
-                if isinstance(storage.observed, res.StorageObserved)
+                if isinstance(storage.observed, storages.StorageObserved)
                 else (Unknown(storage.error or "storage not read"))
             )
             items = res.diff(desired, host.observed, facts, _escrow_state(escrow, key), now)
@@ -237,8 +244,8 @@ def _prepare(host: Host, changes: Sequence[Change]) -> list[Outcome]:
     if host.session is None:
         return []
     outcomes: list[Outcome] = []
-    for change in res.ordered(changes, res.PREPARE):
-        outcomes.append(res.apply_change(host.session, change))
+    for change in ordered(changes, res.PREPARE):
+        outcomes.append(apply_change(host.session, change))
         if outcomes[-1].status is not Status.APPLIED:
             break
     return outcomes
@@ -265,19 +272,19 @@ def _authorise(
     desired = storage_desired(run, name, keys)
     if desired is None:
         return list(_changes(planned, host)), []
-    items = res.storage_diff(replace(desired, pending=()), host.observed)
+    items = storages.storage_diff(replace(desired, pending=()), host.observed)
     changes = [c for c in items if isinstance(c, Change)]
-    return changes, res.apply_storage(host.session, changes)
+    return changes, storages.apply_storage(host.session, changes)
 
 
 def _escrow(host: Host, change: Change, escrow: escrows.Escrow) -> Outcome:
     assert host.session is not None
     p = change.payload
-    result = host.session.run(res.read_secrets_command(str(p["repository"]), int(p["port"])))
+    result = host.session.run(read_secrets_command(str(p["repository"]), int(p["port"])))
     try:
         if not result.ok:
             raise ValueError(f"exit code {result.exit_code}: {result.stderr.strip()[-300:]}")
-        passphrase, key = res.split_secrets(result.stdout)
+        passphrase, key = split_secrets(result.stdout)
         path = escrows.write(escrow, str(p["key"]), str(p["repository"]), passphrase, key)
     except (ValueError, escrows.EscrowError) as exc:
         return Outcome(change, Status.FAILED, f"escrow failed: {exc}")
@@ -290,14 +297,14 @@ def _finish(
     if host.session is None:
         return []
     outcomes: list[Outcome] = []
-    for change in res.ordered(changes, res.FINISH):
+    for change in ordered(changes, res.FINISH):
         if change.resource in ("repository", "escrow") and not storage_ok:
             outcomes.append(Outcome(change, Status.FAILED, "the storage did not authorise the key"))
             continue
         if change.resource == "escrow":
             outcomes.append(_escrow(host, change, escrow))
         else:
-            outcomes.append(res.apply_change(host.session, change))
+            outcomes.append(apply_change(host.session, change))
         if outcomes[-1].status is Status.FAILED and change.resource in ("repository", "escrow"):
             break
     return outcomes

@@ -7,11 +7,12 @@ file (rendered whole, written atomically), the repository initialised on the sto
 missing.  The job's last success is a read-only fact: a backup older than 26 hours shows
 as a note in the plan.
 
-Storage side (kind `backup-storage`): `dagsync.reconcile.backup.storage`, re-exported here.
+Storage side (kind `backup-storage`): `dagsync.reconcile.backup.storage`.
 
 The two sides depend on each other (the storage authorises a key the server generates; the
 server initialises its repository once authorised): `dagsync.reconcile.backup.driver` orders them.
-Read commands and parsers are pure; `apply_*` are the only functions that act.
+Read commands, parsers and the diff are pure; the server's changes are applied by
+`dagsync.reconcile.backup.apply`, the storage's by `apply_storage`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,19 +28,10 @@ from dagsync.model.server import BackupScope, Frequency
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup.job import Retention
 from dagsync.reconcile.backup.retention import age_limit
-from dagsync.reconcile.backup.storage import STORAGE_KIND as STORAGE_KIND
-from dagsync.reconcile.backup.storage import StorageDesired as StorageDesired
-from dagsync.reconcile.backup.storage import StorageObserved as StorageObserved
-from dagsync.reconcile.backup.storage import StorageSpec as StorageSpec
-from dagsync.reconcile.backup.storage import apply_storage as apply_storage
-from dagsync.reconcile.backup.storage import storage_desired as storage_desired
-from dagsync.reconcile.backup.storage import storage_diff as storage_diff
-from dagsync.reconcile.backup.storage import storage_encode as storage_encode
-from dagsync.reconcile.backup.storage import storage_parse as storage_parse
-from dagsync.reconcile.backup.storage import storage_read as storage_read
+from dagsync.reconcile.backup.storage import StorageObserved, StorageSpec
 from dagsync.reconcile.core import Action, Change, Note, Unknown
-from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
-from dagsync.reconcile.shell import atomic_write, join, q, script
+from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.shell import q
 
 KIND = "backup"
 # Server changes made before the storage authorises the server's key, and after.
@@ -368,110 +359,3 @@ def diff(
     )
     out += _age(desired, observed, now)
     return out
-
-
-# --- apply ---------------------------------------------------------------------------------
-
-
-def _outcome(change: Change, result: CommandResult) -> Outcome:
-    if result.ok:
-        return Outcome(change, Status.APPLIED)
-    return Outcome(
-        change, Status.FAILED, f"exit code {result.exit_code}: {result.stderr.strip()[-500:]}"
-    )
-
-
-def _generate_passphrase() -> str:
-    path = q(job.PASSPHRASE_FILE)
-    return script(
-        [
-            "umask 077",
-            f"mkdir -p {q(job.CONFIG_DIR)}",
-            f"chmod 0700 {q(job.CONFIG_DIR)}",
-            # Never overwrite: a new passphrase would lock the server out of its repository.
-            f"if [ ! -s {path} ]; then head -c 32 /dev/urandom | base64 -w0 > {path}.tmp "
-            f"&& chmod 0600 {path}.tmp && mv -f {path}.tmp {path}; fi",
-        ]
-    )
-
-
-def _generate_key(key: str) -> str:
-    path = job.SSH_KEY_FILE
-    return script(
-        [
-            "umask 077",
-            f"mkdir -p {q(job.CONFIG_DIR)}",
-            f"chmod 0700 {q(job.CONFIG_DIR)}",
-            f"if [ ! -s {q(path)} ]; then rm -f {q(path)}.pub; "
-            + join(
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                f"dagsync-borg {key}",
-                "-f",
-                path,
-            )
-            + "; fi",
-        ]
-    )
-
-
-def init_command(repository: str, port: int) -> str:
-    return (
-        job.env_prefix(repository, port)
-        + 'borg init --encryption=repokey-blake2 --make-parent-dirs "$BORG_REPO"'
-    )
-
-
-def _write_file(change: Change) -> tuple[str, bytes]:
-    p = change.payload
-    content = str(p["content"]).encode()
-    check = 'sh -n "$tmp"' if p["path"] == job.JOB_FILE else None
-    return atomic_write(
-        str(p["path"]),
-        content,
-        mode=str(p["mode"]),
-        dir_mode="0700" if str(p["path"]).startswith(job.CONFIG_DIR) else "0755",
-        check=check,
-    ), content
-
-
-def apply_change(executor: Executor, change: Change) -> Outcome:
-    """One server change; the escrow change is done by the driver (it writes locally)."""
-    p = change.payload
-    if change.resource == "passphrase":
-        return _outcome(change, executor.run(_generate_passphrase()))
-    if change.resource == "ssh key":
-        return _outcome(change, executor.run(_generate_key(str(p["key"]))))
-    if change.resource == "repository":
-        return _outcome(
-            change, executor.run(init_command(str(p["repository"]), int(p["port"])), timeout=300)
-        )
-    command, content = _write_file(change)
-    return _outcome(change, executor.run(command, stdin=content))
-
-
-def read_secrets_command(repository: str, port: int) -> str:
-    """Prints the passphrase then the repository key (for the escrow copy only)."""
-    return (
-        f"cat {q(job.PASSPHRASE_FILE)} && printf '\\n@@borg-key@@\\n' && "
-        + job.env_prefix(repository, port)
-        + "borg key export ::"
-    )
-
-
-def split_secrets(stdout: str) -> tuple[str, str]:
-    passphrase, sep, key = stdout.partition("\n@@borg-key@@\n")
-    if not sep or not passphrase.strip() or "BORG_KEY" not in key:
-        raise ValueError("the passphrase or the repository key could not be read")
-    return passphrase.strip(), key.strip() + "\n"
-
-
-def ordered(changes: Sequence[Change], phase: Sequence[str]) -> list[Change]:
-    return sorted(
-        (c for c in changes if c.resource in phase), key=lambda c: phase.index(c.resource)
-    )

@@ -6,12 +6,16 @@ SFTP users get `/usr/sbin/nologin` and keys restricted to `internal-sftp`.  A ma
 that is no longer declared is locked (password locked, account expired, keys removed), and
 deleted with its home folder only with `--allow-destroy`.  Accounts are key-only: unlocking
 sets the password field to `*` (no password, not locked).  FTP accounts are not handled here.
+
+The resource (desired, read, parse, diff, apply) is here; the script the read runs on the
+host is in `dagsync.reconcile.hosts.accounts_read`, the commands of each change in
+`dagsync.reconcile.hosts.accounts_apply`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,21 +23,29 @@ from dagsync.model.base import USER_NAME_PATTERN
 from dagsync.model.reserved import RESERVED_ACCOUNT_NAMES
 from dagsync.model.server import AccountKind
 from dagsync.reconcile.core import Action, Change, Detail, DiffOptions, Note, Unknown
+from dagsync.reconcile.hosts.accounts_apply import GROUP, apply_one
+from dagsync.reconcile.hosts.accounts_read import (
+    KEYS_CAP,
+    KEYS_READER,
+    LISTING,
+    OBSERVED_KEY,
+    OBSERVED_KEY_PATTERN,
+    PRIVILEGED_GROUPS,
+    READ_TIMEOUT,
+    REFUSALS,
+)
 from dagsync.reconcile.resource import (
     ApplyOptions,
     CommandResult,
     Executor,
     Outcome,
     ServerInputs,
-    Status,
 )
-from dagsync.reconcile.shell import UnsafeValue, as_user, atomic_write, join, key_line, q, script
+from dagsync.reconcile.shell import UnsafeValue, key_line, q
 
 KIND = "accounts"
-GROUP = "dagsync-managed"
 SHELLS = {AccountKind.SSH: "/bin/bash", AccountKind.SFTP: "/usr/sbin/nologin"}
 SFTP_OPTIONS = 'restrict,command="internal-sftp"'
-KEYS_HEADER = "# managed by dagsync: keys come from the server's YAML"
 FIRST_USER_UID = 1000
 
 
@@ -110,93 +122,6 @@ def desired(inputs: ServerInputs) -> tuple[tuple[AccountSpec, ...], tuple[Note, 
 
 # --- read ----------------------------------------------------------------------------------
 
-# The key types an observed key line may have, and the line itself: optional options (words,
-# `word="quoted"` values), type, base64 key, optional comment of printable ASCII.  The host
-# prints only lines of this form and the client keeps only those: a file's other content
-# never leaves the host, whatever it is (a link to /etc/shadow is refused anyway).
-_KEY_TYPES = (
-    r"(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)"
-    r"|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
-)
-_OPTION = r'[A-Za-z0-9_-]+(="[^"]*")?'
-OBSERVED_KEY_PATTERN = rf"^({_OPTION}(,{_OPTION})* )?{_KEY_TYPES} [A-Za-z0-9+/]+=?=?=?( [ -~]*)?$"
-_OBSERVED_KEY = re.compile(OBSERVED_KEY_PATTERN)
-KEYS_CAP = 262144  # bytes of an authorized_keys file read at most (a larger one is refused)
-READ_TIMEOUT = 5  # seconds a keys file read may take (a FIFO swapped in after the checks)
-# Why a user's keys file is not read (a code from the host, a text for the plan).
-REFUSALS = {
-    "ssh-link": "~/.ssh is a symbolic link",
-    "ssh-type": "~/.ssh is not a directory owned by the user",
-    "keys-link": "~/.ssh/authorized_keys is a symbolic link",
-    "keys-type": "~/.ssh/authorized_keys is not a regular file owned by the user",
-    "keys-size": f"~/.ssh/authorized_keys is larger than {KEYS_CAP} bytes",
-}
-# Groups whose members are privileged (root or its equivalent): never adopted.
-PRIVILEGED_GROUPS = ("root", "sudo", "adm", "wheel", "admin", "docker", "lxd", "disk", "shadow")
-
-_LISTING = r"""
-FILENAME == "-" && $0 !~ /^[ \t]*(#|Defaults)/ {
-  line = $0; gsub(/[^A-Za-z0-9_%-]+/, " ", line); n = split(line, w, " ")
-  for (i = 1; i <= n; i++) if (w[i] ~ /^%/) privgroup[substr(w[i], 2)] = 1; else sudoers[w[i]] = 1
-}
-FILENAME == "/etc/group" && $1 == group { n = split($4, m, ","); for (i = 1; i <= n; i++) member[m[i]] = 1 }
-FILENAME == "/etc/group" && ($1 in priv || $1 in privgroup) {
-  privgid[$3] = 1; n = split($4, m, ","); for (i = 1; i <= n; i++) privmember[m[i]] = $1
-}
-FILENAME == "/etc/passwd" { pw[$1] = $0 }
-FILENAME == "/etc/shadow" { sp[$1] = substr($2, 1, 1) "\t" $8 }
-END {
-  printf "members\t"; for (u in member) printf "%s ", u; print ""
-  n = split(names, d, " "); for (i = 1; i <= n; i++) want[d[i]] = 1
-  for (u in member) want[u] = 1
-  for (u in want) if (u in pw) {
-    split(pw[u], f, ":")
-    print "user\t" u "\t" f[3] "\t" f[7] "\t" f[6]
-    print "shadow\t" u "\t" sp[u]
-    if (u in privmember) print "privileged\t" u "\tgroup"
-    else if (f[4] in privgid) print "privileged\t" u "\tgroup"
-    else if (u in sudoers) print "privileged\t" u "\tsudoers"
-    if (f[6] != "") print "home\t" u "\t" f[3] "\t" f[4] "\t" f[6]
-  }
-  print "end"
-}
-"""
-
-# Reads one user's keys file as that user (setpriv), after checking without following links
-# that ~/.ssh is a directory and the file a regular file, both owned by the user.
-_KEYS = r"""
-keys() {
-  set -f
-  d="$5/.ssh"; f="$d/authorized_keys"
-  if [ -L "$d" ]; then why=ssh-link
-  elif [ ! -e "$d" ]; then return 0
-  elif [ -z "$(find -P "$d" -maxdepth 0 -type d -user "$3" -print)" ]; then why=ssh-type
-  elif [ -L "$f" ]; then why=keys-link
-  elif [ ! -e "$f" ]; then return 0
-  elif [ -z "$(find -P "$d" -maxdepth 1 -name authorized_keys -type f -user "$3" -print)" ]; then why=keys-type
-  else
-    timeout -s KILL "$TIMEOUT" setpriv --reuid="$3" --regid="$4" --init-groups --no-new-privs \
-      -- head -c "$((CAP + 1))" -- "$f" 2>/dev/null | LC_ALL=C KEYRE="$KEYRE" awk -v u="$2" -v cap="$CAP" '
-      BEGIN { re = ENVIRON["KEYRE"] }
-      { n++; total += length($0) + 1; line[n] = $0 }
-      END {
-        if (total > cap) { print "refused\t" u "\tkeys-size"; exit }
-        for (i = 1; i <= n; i++) {
-          l = line[i]; sub(/^[ \t]+/, "", l); sub(/[ \t\r]+$/, "", l)
-          if (l == "" || l ~ /^#/) continue
-          if (l ~ re) print "key\t" u "\t" l; else junk++
-        }
-        if (junk) print "junk\t" u "\t" junk
-      }'
-    return 0
-  fi
-  printf 'refused\t%s\t%s\n' "$2" "$why"
-}
-for f in /etc/group /etc/passwd /etc/shadow; do
-  [ -r "$f" ] || { echo "cannot read $f" >&2; exit 1; }
-done
-"""
-
 
 def read(desired: Sequence[AccountSpec]) -> str:
     """The local account files (dagsync creates its users with useradd, so they live there),
@@ -207,10 +132,10 @@ def read(desired: Sequence[AccountSpec]) -> str:
     whatever names it is asked about."""
     names = " ".join(s.name for s in desired)
     privileged = "".join(f'priv["{g}"] = 1; ' for g in PRIVILEGED_GROUPS)
-    listing = "BEGIN { " + privileged + "}\n" + _LISTING.strip()
+    listing = "BEGIN { " + privileged + "}\n" + LISTING.strip()
     return (
         f"CAP={KEYS_CAP} TIMEOUT={READ_TIMEOUT} KEYRE={q(OBSERVED_KEY_PATTERN)}\n"
-        + _KEYS.lstrip()
+        + KEYS_READER.lstrip()
         + "find -P /etc/sudoers /etc/sudoers.d -maxdepth 1 -type f -exec cat -- {} + 2>/dev/null"
         f" | LC_ALL=C awk -F: -v group={GROUP} -v names={q(names)} {q(listing)}"
         " - /etc/group /etc/passwd /etc/shadow"
@@ -240,7 +165,7 @@ def parse(result: CommandResult) -> AccountsObserved | Unknown:
                 current = _user(users, rest)
             elif tag == "key" and current is not None:
                 name, _, key = rest.partition("\t")
-                if name == current and _OBSERVED_KEY.fullmatch(key):
+                if name == current and OBSERVED_KEY.fullmatch(key):
                     users[name]["keys"].append(key)
             elif tag == "junk" and current is not None:
                 name, _, count = rest.partition("\t")
@@ -454,94 +379,5 @@ def _undeclared(user: ObservedUser, options: DiffOptions) -> list[Change]:
 # --- apply ---------------------------------------------------------------------------------
 
 
-def _keys_file(name: str, home: str, keys: Iterable[str]) -> tuple[str, bytes]:
-    """The script that writes the keys file: the checks run as root without following links
-    (~/.ssh absent, or a directory of the user's own), the write as the user (`as_user`), so
-    that no link the user plants can send it elsewhere."""
-    content = "\n".join([KEYS_HEADER, *keys]) + "\n"
-    folder = f"{home}/.ssh"
-    write = atomic_write(f"{folder}/authorized_keys", content.encode(), mode="0600")
-    command = "\n".join(
-        [
-            "set -e",
-            f"uid=$(id -u -- {q(name)}); gid=$(id -g -- {q(name)})",
-            f'if [ -L {q(folder)} ] || {{ [ -e {q(folder)} ] && [ -z "$(find -P {q(folder)}'
-            ' -maxdepth 0 -type d -user "$uid" -print)" ]; }; then',
-            f"  echo {q(f'dagsync: refused: {folder} is a link or not a directory of {name}')} >&2",
-            "  exit 4",
-            "fi",
-            as_user("$uid", "$gid", write),
-        ]
-    )
-    return command + "\n", content.encode()
-
-
-_REMOVE_KEYS = """set -e
-if [ -L HOME/.ssh ]; then rm -f -- HOME/.ssh; else rm -f -- HOME/.ssh/authorized_keys; fi
-"""
-
-
-def _create(p: dict[str, Any]) -> list[str]:
-    return [
-        f"getent group {GROUP} >/dev/null || groupadd --system {GROUP}",
-        join(
-            "useradd",
-            "--create-home",
-            "--home-dir",
-            p["home"],
-            "--shell",
-            p["shell"],
-            "--groups",
-            GROUP,
-            "--password",
-            "*",
-            "--comment",
-            p["comment"],
-            p["name"],
-        ),
-    ]
-
-
-def _update(p: dict[str, Any]) -> list[str]:
-    steps = []
-    if p.get("adopt"):
-        steps.append(f"getent group {GROUP} >/dev/null || groupadd --system {GROUP}")
-        steps.append(join("usermod", "--append", "--groups", GROUP, p["name"]))
-    steps.append(join("usermod", "--shell", p["shell"], p["name"]))
-    if p.get("unlock"):
-        steps.append(join("usermod", "--password", "*", "--expiredate", "", p["name"]))
-    return steps
-
-
-def _apply_one(executor: Executor, change: Change) -> Outcome:
-    p = dict(change.payload)
-    if change.action is Action.LOCK:
-        steps = [
-            join("usermod", "--lock", "--expiredate", "1", p["name"]),
-            f"uid=$(id -u -- {q(p['name'])}); gid=$(id -g -- {q(p['name'])})",
-            # As the user: a ~/.ssh that links elsewhere (/root/.ssh) is removed itself, its
-            # target is never touched.
-            as_user("$uid", "$gid", _REMOVE_KEYS.replace("HOME", q(p["home"]))),
-        ]
-        return _run(executor, change, script(steps))
-    if change.action is Action.DELETE:
-        return _run(executor, change, script([join("userdel", "--remove", p["name"])]))
-    steps = _create(p) if change.action is Action.CREATE else _update(p)
-    outcome = _run(executor, change, script(steps))
-    if outcome.status is not Status.APPLIED:
-        return outcome
-    command, content = _keys_file(p["name"], p["home"], p["keys"])
-    return _run(executor, change, command, content)
-
-
-def _run(executor: Executor, change: Change, command: str, stdin: bytes | None = None) -> Outcome:
-    result = executor.run(command, stdin=stdin)
-    if result.ok:
-        return Outcome(change, Status.APPLIED)
-    return Outcome(
-        change, Status.FAILED, f"exit code {result.exit_code}: {result.stderr.strip()[-500:]}"
-    )
-
-
 def apply(executor: Executor, changes: Sequence[Change], options: ApplyOptions) -> list[Outcome]:
-    return [_apply_one(executor, change) for change in changes]
+    return [apply_one(executor, change) for change in changes]

@@ -4,19 +4,17 @@ Each mail host of `policies/dag.yaml` (a target `dag/<name>`) gets the same conf
 rendered whole by `dagsync.reconcile.mail.files`: the Dovecot settings and per-domain quota file, the
 Postfix tables (client servers refused, Cc limit, declared forwards, hosted domains), the
 `main.cf` parameters and `master.cf` services dagsync owns.  The plan shows one change per
-host, detailed per domain, file and parameter.  The apply stages every file, checks the
-candidate configuration (`doveconf -n -c`, `postconf -c DIR -n` without a warning, `postmap
--q` on each table), and only then moves the files into place, reloads the services that
-run, and leaves the rest of the hosts' configuration alone.  Drift is read back from the
-live files and from `postconf`, not from what was last written.
+host, detailed per domain, file and parameter.  The apply (`dagsync.reconcile.mail.apply`)
+stages every file, checks the candidate configuration, and only then moves the files into
+place, reloads the services that run, and leaves the rest of the hosts' configuration alone.
+Drift is read back from the live files and from `postconf`, not from what was last written.
+The mail store sizes are read by `dagsync.reconcile.mail.usage`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import tarfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,9 +35,10 @@ from dagsync.reconcile.daghosts import (
     target_plan,
 )
 from dagsync.reconcile.mail import files as mc
+from dagsync.reconcile.mail.apply import apply
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostResult
-from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.run import RunOptions, parallel
 from dagsync.reconcile.shell import q
 from dagsync.reconcile.transport.inventory import Overrides
@@ -55,7 +54,6 @@ FILES = (
     mc.FORWARDS,
     mc.VIRTUAL_DOMAINS,
 )
-APPLY_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -282,87 +280,6 @@ def diff(desired: MailDesired, observed: MailObserved) -> list[Change | Note]:
     ]
 
 
-# --- apply ---------------------------------------------------------------------------------
-
-
-def bundle(files: Sequence[Sequence[str]]) -> bytes:
-    """The files as a tar archive (`new/<path>`), sent on the apply script's stdin."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path, content in files:
-            data = content.encode()
-            info = tarfile.TarInfo("new" + path)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _check_table(kind: str, path: str, probe: str) -> str:
-    return (
-        f'postmap -q {q(probe)} {kind}:"$stage/new"{q(path)} >/dev/null 2>"$stage/err" '
-        f'|| true; if [ -s "$stage/err" ]; then cat "$stage/err" >&2; exit 4; fi'
-    )
-
-
-def apply_script(payload: Mapping[str, Any]) -> str:
-    """Stage, check, install, reload: one script, stopped by the first failure."""
-    main = " ".join(q(f"{n}={v}") for n, v in payload["main"])
-    master = " ".join(q(f"{n}={v}") for n, v in payload["master"])
-    params = " ".join(q(f"{n}={v}") for n, v in payload["master_params"])
-    installs = "\n".join(
-        f'mkdir -p {q(path.rsplit("/", 1)[0])} && mv -f "$stage/new"{q(path)} {q(path)}'
-        for path, _ in payload["files"]
-    )
-    return f"""set -e
-umask 022
-stage=$(mktemp -d /etc/.dagsync-mail.XXXXXX)
-trap 'rm -rf "$stage"' EXIT
-tar -x -C "$stage" -f -
-cp -a /etc/dovecot "$stage/dovecot"
-cp "$stage/new"{q(mc.DOVECOT_CONF)} "$stage/dovecot/conf.d/"
-doveconf -n -c "$stage/dovecot/dovecot.conf" >/dev/null
-cp -a /etc/postfix "$stage/postfix"
-postconf -c "$stage/postfix" -e {main}
-postconf -c "$stage/postfix" -M {master}
-postconf -c "$stage/postfix" -P {params}
-postconf -c "$stage/postfix" -n >/dev/null 2>"$stage/err"
-if [ -s "$stage/err" ]; then cat "$stage/err" >&2; exit 4; fi
-{_check_table("cidr", mc.CLIENT_ACCESS, "192.0.2.1")}
-{_check_table("regexp", mc.CC_CHECKS, "Cc: a@example.org")}
-{_check_table("texthash", mc.FORWARDS, "a@example.org")}
-{installs}
-mv -f "$stage/postfix/main.cf" /etc/postfix/main.cf
-mv -f "$stage/postfix/master.cf" /etc/postfix/master.cf
-mkdir -p {q(mc.QUOTA_DIR)}
-if doveadm reload >/dev/null 2>&1; then echo 'dovecot reloaded'; else echo 'dovecot not running'; fi
-if postfix status >/dev/null 2>&1; then postfix reload >/dev/null 2>&1; echo 'postfix reloaded'; \
-else echo 'postfix not running'; fi
-"""
-
-
-def apply(executor: Executor, changes: Sequence[Change]) -> list[Outcome]:
-    outcomes = []
-    for change in changes:
-        payload = change.payload
-        result = executor.run(
-            apply_script(payload), stdin=bundle(payload["files"]), timeout=APPLY_TIMEOUT
-        )
-        if result.ok:
-            outcomes.append(
-                Outcome(change, Status.APPLIED, " ".join(result.stdout.split("\n")).strip())
-            )
-        else:
-            outcomes.append(
-                Outcome(
-                    change,
-                    Status.FAILED,
-                    f"exit code {result.exit_code}, "
-                    f"nothing activated: {result.stderr.strip()[-500:]}",
-                )
-            )
-    return outcomes
-
-
 # --- over DAG's mail hosts (see dagsync.reconcile.daghosts) ------------------------------------
 
 
@@ -448,25 +365,3 @@ def apply_hosts(
         close_all(hosts)
     finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return ApplyReport(chosen, tuple(results), started, finished)
-
-
-def read_usage(
-    repo: Repository, overrides: Overrides, options: RunOptions, domains: Sequence[str]
-) -> tuple[dict[str, int], list[str]]:
-    """Each domain's mail store size in bytes, the largest found on any mail host (they hold
-    the same mail or a domain lives on one), and the hosts that could not be read."""
-    hosts = _hosts(repo, overrides)
-    for host in hosts:
-        host.read = mc.usage_command(domains)
-        host.parse = lambda r: mc.parse_usage(r.stdout) if r.ok else Unknown(r.stderr.strip())
-    observe_all(hosts, options, credentials(repo.settings.ssh_user, overrides), keep=False)
-    sizes: dict[str, int] = {}
-    failed = []
-    for host in hosts:
-        if isinstance(host.observed, dict):
-            for domain, size in host.observed.items():
-                sizes[domain] = max(size, sizes.get(domain, 0))
-        else:
-            reason = host.error or getattr(host.observed, "reason", "not read")
-            failed.append(f"{host.target.key}: {reason}")
-    return sizes, failed

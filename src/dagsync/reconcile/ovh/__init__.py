@@ -12,7 +12,8 @@ target (``dag/ovh-account``). The modules, by pipeline stage:
 - :mod:`.firewall`: the ordered, safe edge-firewall diff (pure; its docstring has the
   algorithm); :mod:`.diff`: the other diffs and the per-server assembly (pure);
 - :mod:`.apply`: the executor of the changes, with waits, access check and roll-back;
-- :mod:`.driver`: plan and apply; :mod:`.sandbox`: an emulator account for a repository.
+- :mod:`.planning`: the run's selected servers, their reads and their plan (no change);
+- :mod:`.driver`: connect, plan and apply; :mod:`.sandbox`: an emulator account for a repository.
 
 This ``__init__`` imports nothing, so that ``dagsync.rules.edge`` can import :mod:`.layout`
 without loading python-ovh.
