@@ -19,8 +19,8 @@ import functools
 import json
 import types
 import typing
-from collections.abc import Mapping
-from typing import Any, NoReturn, TypeVar, Union, cast
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn, TypeVar, Union
 
 from pydantic import BaseModel, ValidationError, create_model
 
@@ -226,8 +226,11 @@ def _partial(model: type[M], tree: tuple[tuple[str, Any], ...]) -> type[M]:
             annotation: Any = partial | None if optional else partial
             default = field.default if field.default_factory is None else None
             fields[name] = (annotation, default)
-    made = create_model(model.__name__, __base__=model, __module__=model.__module__, **fields)
-    return cast("type[M]", made)
+    # Through an untyped factory: pydantic's stubs and mypy plugin type create_model's result
+    # differently across versions (a cast is needed with some and redundant with others).
+    factory: Callable[..., Any] = create_model
+    made: type[M] = factory(model.__name__, __base__=model, __module__=model.__module__, **fields)
+    return made
 
 
 def _without(data: Any, tree: Mapping[str, Any]) -> Any:
