@@ -107,15 +107,31 @@ def reschedule(repo: Scratch, client: str, server: str, old: str, new: str) -> N
     )
 
 
-def test_a_digest_is_pinned_and_the_same_in_another_process_and_time_zone(repo: Scratch) -> None:
+def test_a_change_to_the_rendering_code_puts_every_target_in_scope(
+    repo: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply_now(repo)
+    assert scoped(repo) == set()
+    monkeypatch.setattr("dagsync.reconcile.digests.renderer_id", lambda: "9.9+rother")
+    everything = set(digests(load_repository(repo.root, validate=False)))
+    assert scoped(repo) == everything
+    assert len(everything) == 17
+
+
+def test_a_digest_is_pinned_and_the_same_in_another_process_and_time_zone(
+    repo: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # sha256 of '{"format":1,"state":{"a":null,"b":[1,"é"]}}' (sorted keys, no spaces, UTF-8)
     assert digest({"b": (1, "é"), "a": None}) == (
         "ccd1959cf054b9c7d5880ee0ae2b63029eb1b345e014bdf16b44e0b8b546c1d2"
     )
-    here = digests(load_repository(repo.root, validate=False))
-    assert here["dag/rbx-backup-1"] == (
-        "8f3a34d9f6be0569d330c312368707671374dd44abd71b155e665a980cfc4874"
+    with monkeypatch.context() as patch:  # the rendering code's id changes with every edit
+        patch.setattr("dagsync.reconcile.digests.renderer_id", lambda: "0.0+rpinned")
+        pinned = digests(load_repository(repo.root, validate=False))
+    assert pinned["dag/rbx-backup-1"] == (
+        "5a3e7d8c6cec3b8d686f75b4463a40a85ac2abb77eb6ce5ba6fa3e4299b2078b"
     )
+    here = digests(load_repository(repo.root, validate=False))
     code = (
         "import json, sys; from pathlib import Path; "
         "from dagsync.validate.repository import load_repository; "

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import hashlib
 import ipaddress
 import json
@@ -36,6 +37,7 @@ from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+from dagsync import __version__
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.daghosts import (
     DAG,
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from dagsync.validate.repository import Repository
 
 DIGEST_FORMAT = 1  # bumped when the canonical form changes (every target then differs)
+RENDERING_PACKAGES = ("model", "reconcile")  # the code that turns the model into desired state
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # desired states are computed at a fixed time
 
 # The kinds of change (`--only`) a target's desired state is made of.
@@ -91,6 +94,21 @@ def canonical(value: Any) -> Any:
 
 def _sort_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+@functools.cache
+def renderer_id() -> str:
+    """dagsync's version and a digest of the code that renders desired states (the model and
+    the reconciler): a merged change to that code is a change to every target's desired state,
+    so every target enters the scope and the new rendering reaches every host (an apply with
+    nothing to change changes nothing).  Recorded with each apply (`dagsync_version`)."""
+    package = Path(__file__).parents[1]
+    h = hashlib.sha256()
+    for name in RENDERING_PACKAGES:
+        for path in sorted((package / name).rglob("*.py")):
+            h.update(path.relative_to(package).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+    return f"{__version__}+r{h.hexdigest()[:16]}"
 
 
 def digest(state: Any) -> str:
@@ -154,7 +172,6 @@ def _root_access(config: Any, server: Any) -> list[dict[str, Any]]:
 
 def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPart:
     """The part of one client (a `ClientConfig`) under DAG's `settings` and CGV policies."""
-    from dagsync import __version__
     from dagsync.reconcile.hosts.desired import HostDesired
     from dagsync.reconcile.hosts.registry import HOST_RESOURCES
     from dagsync.reconcile.ovh.desired import OVH_SUFFIX
@@ -177,7 +194,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
                 "client": client_digest,
                 "server": server,
                 "management": management,
-                "renderer": __version__,
+                "renderer": renderer_id(),
             },
             **dict(
                 HostDesired(inputs, tuple((r.KIND, r.desired(inputs)[0]) for r in cheap), ()).states
@@ -187,7 +204,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
                 "client": client_digest,
                 "server": server,
                 "storage": storages.get(server.backup.storage),
-                "renderer": __version__,
+                "renderer": renderer_id(),
             },
         }
         servers.append((target.key, digest(states)))
@@ -206,7 +223,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
                 "reverse_dns": server.reverse_dns,
             },
             "management": management,
-            "renderer": __version__,
+            "renderer": renderer_id(),
         }
         ovh.append((f"{config.id}/{server.name}{OVH_SUFFIX}", digest(ovh_state)))
     network = config.client.network
@@ -224,7 +241,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
             "hard limit": policy.mail_hard_limit_gb.value if policy else None,
             "cc limit": policy.mail_cc_limit.value if policy else None,
             "servers": [(s.name, s.ips) for s in config.servers],
-            "renderer": __version__,
+            "renderer": renderer_id(),
         }
     )
     return ClientPart(
@@ -246,8 +263,9 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
         for key, local in part.servers:
             out[key] = digest({"local": local, "network-wide blocklist": shared})
         out.update(part.ovh)
+    services = sorted(s for p in parts for s in p.services)
     out[OVH_ACCOUNT] = digest(
-        {"account": settings.ovh_account, "services": sorted(s for p in parts for s in p.services)}
+        {"account": settings.ovh_account, "services": services, "renderer": renderer_id()}
     )
     declared: dict[str, list[str]] = {s.name: [] for s in settings.backup_storages}
     for part in parts:
@@ -261,6 +279,7 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
                 "storage": spec,
                 "repositories": sorted(spec.repo_path(k) for k in keys),
                 "servers": sorted(keys),
+                "renderer": renderer_id(),
             }
         )
     mail = sorted(p.mail for p in parts)

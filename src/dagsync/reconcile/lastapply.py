@@ -224,14 +224,14 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
     None when it cannot be told that way (then every client is read).
 
     Exact, because a target's digest depends only on its client's folder, `policies/`,
-    dagsync's version, and what other clients give to every target: the network-wide
+    dagsync's rendering code (`renderer_id`), and what other clients give to every target: the network-wide
     blocklist (every server), the servers each storage keeps, each client's mail (the mail
     hosts), the OVH services (the account).  So a target whose last successful apply was at
     commit C keeps its digest when `policies/` and dagsync are the same as at C, its client's
     folder is unchanged since C, and the clients whose folder did change since C give the
     same to it at C and now.
     """
-    from dagsync import __version__
+    from dagsync.reconcile.digests import renderer_id
 
     if run(repo, "status", "--porcelain", "--", *config_paths(repo)).strip():
         return None  # the work tree is not HEAD
@@ -239,8 +239,8 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
     if not keys or any(k not in applied.success for k in keys):
         return None  # a target never applied: compare with the fallback (reads everything)
     successes = {k: applied.success[k] for k in keys}
-    if any(e.version != __version__ for e in successes.values()):
-        return None  # another dagsync may render differently
+    if any(e.version != renderer_id() for e in successes.values()):
+        return None  # another dagsync (version or rendering code) may render differently
     head_trees, head_policies = _trees(repo, head)
     changed: dict[str, set[str]] = {}
     for commit in {e.commit for e in successes.values()}:

@@ -91,12 +91,15 @@ def records(
         by_client[result.target.client].append(_server(result, digests or {}, covered))
     for key, done in sorted(stopped.items()):
         by_client[key.split("/", 1)[0]].append(_interrupted(key, done))
+    from dagsync.reconcile.digests import renderer_id
+
     return [
         {
             "client": client,
             "servers": servers,
             "started_at": report.started_at,
             "finished_at": report.finished_at,
+            "dagsync_version": renderer_id(),  # what rendered the digests (see `_quick`)
         }
         for client, servers in sorted(by_client.items())
     ]
