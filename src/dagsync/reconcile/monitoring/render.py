@@ -43,6 +43,13 @@ def dump(doc: object) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def dump_lines(items: Sequence[object]) -> str:
+    """A JSON list with one item a line: readable, and written by json's C encoder (the
+    indenting encoder is pure Python, and there is one target file per client and job)."""
+    lines = [json.dumps(item, sort_keys=True, ensure_ascii=False) for item in items]
+    return "[\n" + ",\n".join(lines) + "\n]\n"
+
+
 def _s(seconds: int) -> str:
     return f"{seconds}s"
 
@@ -188,7 +195,7 @@ def render(
         targets = client_targets(config, monitoring.exporters)
         all_targets += targets
         for job in sorted({t.job for t in targets}):
-            files[f"targets/{job}/{config.id}.json"] = dump(
+            files[f"targets/{job}/{config.id}.json"] = dump_lines(
                 file_sd(t for t in targets if t.job == job)
             )
     rules = rule_files(monitoring, clients, cgv)

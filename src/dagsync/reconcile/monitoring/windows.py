@@ -12,6 +12,7 @@ condition is exact to the minute, whatever the window's length, with two runs a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -22,6 +23,23 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEK_MINUTES = 7 * 24 * 60
 # The UTC minute of the week, Sunday 00:00 = 0 (PromQL's day_of_week() counts from Sunday).
 MINUTE_OF_WEEK = "(day_of_week() * 1440 + hour() * 60 + minute())"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """When a window opens: its dates (inclusive), days and hours [from, to), Paris time."""
+
+    start: dt.date
+    end: dt.date
+    days: frozenset[str]
+    hours: tuple[str, str]
+
+    @classmethod
+    def of(cls, window: RootAccessWindow) -> Shape:
+        begin, finish = window.hours[0], window.hours[1]
+        return cls(
+            window.start, window.end, frozenset(str(d) for d in window.days), (begin, finish)
+        )
 
 
 @dataclass(frozen=True)
@@ -40,16 +58,15 @@ class Run:
     weekly: tuple[tuple[int, int], ...]
 
 
-def slots(window: RootAccessWindow) -> list[Slot]:
+def slots(shape: Shape) -> list[Slot]:
     """Every open period of the window, in time order."""
-    begin, finish = (dt.time.fromisoformat(h) for h in window.hours)
+    begin, finish = (dt.time.fromisoformat(h) for h in shape.hours)
     if begin >= finish:
         return []
-    days = {str(d) for d in window.days}
     found: list[Slot] = []
-    day = window.start
-    while day <= window.end:
-        if _DAYS[day.weekday()] in days:
+    day = shape.start
+    while day <= shape.end:
+        if _DAYS[day.weekday()] in shape.days:
             start = dt.datetime.combine(day, begin, tzinfo=PARIS).astimezone(dt.UTC)
             end = dt.datetime.combine(day, finish, tzinfo=PARIS).astimezone(dt.UTC)
             found.append(Slot(start, end))
@@ -69,11 +86,12 @@ def _weekly(slot: Slot) -> list[tuple[int, int]]:
     return [(first, WEEK_MINUTES), (0, last - WEEK_MINUTES)]
 
 
-def runs(window: RootAccessWindow) -> list[Run]:
+def runs(window: RootAccessWindow | Shape) -> list[Run]:
     """The window's slots grouped into runs of one UTC offset."""
+    shape = window if isinstance(window, Shape) else Shape.of(window)
     result: list[Run] = []
     current: list[Slot] = []
-    for slot in slots(window):
+    for slot in slots(shape):
         straddles = _offset(slot.start) != _offset(slot.end)
         if current and (straddles or _offset(current[0].start) != _offset(slot.start)):
             result.append(_run(current))
@@ -95,7 +113,13 @@ def _run(slots_: list[Slot]) -> Run:
 def condition(window: RootAccessWindow) -> str | None:
     """A PromQL expression with one label-less element while the window is open, none
     otherwise; None when the window never opens."""
-    parts = [_run_condition(run) for run in runs(window)]
+    return _condition(Shape.of(window))
+
+
+@functools.lru_cache(maxsize=4096)
+def _condition(shape: Shape) -> str | None:
+    """Windows of the same shape (office hours over a year) recur across clients."""
+    parts = [_run_condition(run) for run in runs(shape)]
     if not parts:
         return None
     return " or ".join(f"({part})" for part in parts)
