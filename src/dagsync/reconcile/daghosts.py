@@ -31,6 +31,7 @@ OVH_ACCOUNT = f"{DAG}/ovh-account"
 OVH_KINDS = frozenset({"ovh"})
 STORAGE_KINDS = frozenset({"backup"})
 MAIL_KINDS = frozenset({"mail"})
+MONITORING_KINDS = frozenset({"monitoring"})
 
 if TYPE_CHECKING:
     from dagsync.reconcile.run import Selection
@@ -47,6 +48,8 @@ def dag_hosts_of(settings: Any) -> dict[str, frozenset[str]]:
     hosts: dict[str, frozenset[str]] = {OVH_ACCOUNT: OVH_KINDS}
     hosts.update({f"{DAG}/{s.name}": STORAGE_KINDS for s in settings.backup_storages})
     hosts.update({f"{DAG}/{m.name}": MAIL_KINDS for m in settings.mail_hosts})
+    monitoring = settings.monitoring.hosts if settings.monitoring else []
+    hosts.update({f"{DAG}/{m.name}": MONITORING_KINDS for m in monitoring})
     return hosts
 
 

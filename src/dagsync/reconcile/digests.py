@@ -40,6 +40,7 @@ from dagsync.reconcile.core import Target
 from dagsync.reconcile.daghosts import (
     DAG,
     MAIL_KINDS,
+    MONITORING_KINDS,
     OVH_ACCOUNT,
     OVH_KINDS,
     STORAGE_KINDS,
@@ -105,7 +106,7 @@ def kinds_of(key: str) -> frozenset[str]:
     if key == OVH_ACCOUNT or key.endswith("@ovh"):
         return OVH_KINDS
     if key.startswith(f"{DAG}/"):
-        return STORAGE_KINDS | MAIL_KINDS  # refined by `covers` with the repository
+        return STORAGE_KINDS | MAIL_KINDS | MONITORING_KINDS  # refined by `covers`
     return SERVER_KINDS
 
 
@@ -129,6 +130,7 @@ class ClientPart:
     storages: tuple[tuple[str, str], ...]  # (server key, storage name)
     services: tuple[str, ...]  # OVH service names
     mail: str  # digest of what the shared-mail configuration takes from this client
+    monitoring: str = ""  # digest of what the monitoring configuration takes from it
 
 
 def _storage_spec(storage: Any) -> Any:
@@ -227,6 +229,24 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
             "renderer": __version__,
         }
     )
+    # What `monitoring.render` renders the monitoring hosts' files from, for this client.
+    watched = digest(
+        {
+            "client": config.id,
+            "contract": config.client.contract.cgv_version,
+            "root access": config.client.contract.root_access,
+            "contacts": config.client.contacts,
+            "articles": [
+                policy.alert_interval_max_minutes.article if policy else None,
+                policy.uptime_interval_max_minutes.article if policy else None,
+            ],
+            "servers": [
+                (s.name, s.role, s.ips, s.supervision, s.app_server, s.databases)
+                for s in config.servers
+            ],
+            "renderer": __version__,
+        }
+    )
     return ClientPart(
         config.id,
         tuple(servers),
@@ -235,6 +255,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
         tuple((f"{config.id}/{s.name}", s.backup.storage) for s in config.servers),
         tuple(s.ovh.service_name for s in config.servers),
         mail,
+        watched,
     )
 
 
@@ -266,6 +287,11 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
     mail = sorted(p.mail for p in parts)
     for host in settings.mail_hosts:
         out[f"{DAG}/{host.name}"] = digest({"host": host.name, "clients": mail})
+    if settings.monitoring is not None:
+        watched = sorted(p.monitoring for p in parts)
+        for mon in settings.monitoring.hosts:
+            state = {"host": mon, "settings": settings.monitoring, "clients": watched}
+            out[f"{DAG}/{mon.name}"] = digest(state)
     return dict(sorted(out.items()))
 
 
@@ -375,8 +401,8 @@ def covers(repo: Repository, selection: Selection, kinds: Iterable[str], key: st
     if key in dag:
         if not dag[key] <= ran:
             return False
-        if dag[key] == MAIL_KINDS:
-            return True  # the mail hosts are always planned from every client
+        if dag[key] in (MAIL_KINDS, MONITORING_KINDS):
+            return True  # the mail and monitoring hosts are always planned from every client
         return selects_dag(selection, key)
     needed = OVH_KINDS if key.endswith("@ovh") else SERVER_KINDS
     if not needed <= ran:

@@ -162,6 +162,7 @@ def _reads() -> tuple[ObserverRead, ...]:
     from dagsync.reconcile.backup import storage
     from dagsync.reconcile.hosts import accounts, registry
     from dagsync.reconcile.mail import resource as mail
+    from dagsync.reconcile.monitoring import driver as monitoring
 
     unused: Any = None
     out: list[ObserverRead] = []
@@ -175,6 +176,7 @@ def _reads() -> tuple[ObserverRead, ...]:
     where = storage.StorageSpec("", "", 22, "", _sentinel(0))
     out.append(ObserverRead(storage.STORAGE_KIND, (PATH_PATTERN,), storage.storage_read(where)))
     out.append(ObserverRead(mail.KIND, (), mail.read(mail.desired([])[0])))
+    out.append(ObserverRead(monitoring.KIND, (), monitoring.read()))
     out.append(ObserverRead(KIND, (), read()))
     return tuple(out)
 
@@ -567,7 +569,7 @@ def public_key(settings_key: str | None, overrides_path: Path | None) -> str | N
 
 
 def hosts(ctx: Context) -> list[Host]:
-    """The client servers of the selection, and DAG's storage and mail hosts unless the
+    """The client servers of the selection, and DAG's storage, mail and monitoring hosts unless the
     selection names servers (`--server`) other than them (`dag/<name>`): an apply of the
     changed clients, as CI runs it, keeps the observer of DAG's own hosts current too."""
     from dagsync.reconcile.backup import driver as backup_driver
@@ -575,6 +577,7 @@ def hosts(ctx: Context) -> list[Host]:
     from dagsync.reconcile.daghosts import Host, dag_target
     from dagsync.reconcile.mail import resource as mail
     from dagsync.reconcile.transport.inventory import endpoint
+    from dagsync.reconcile.monitoring import driver as monitoring
 
     out: list[Host] = []
     for config, server in ctx.repo.servers():
@@ -597,6 +600,10 @@ def hosts(ctx: Context) -> list[Host]:
         if named and mail_host.target.key not in named:
             continue
         out.append(Host(mail_host.target, mail_host.endpoint, KIND, error=mail_host.error))
+    for watcher, _ in monitoring.hosts_of(ctx.repo.settings, ctx.overrides):
+        if named and watcher.target.key not in named:
+            continue
+        out.append(Host(watcher.target, watcher.endpoint, KIND, error=watcher.error))
     for host in out:
         host.read, host.parse, host.encode = read(), parse, encode
     return out

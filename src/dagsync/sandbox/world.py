@@ -137,10 +137,12 @@ def host_name(client: str, server: str, index: int) -> str:
 
 
 def members(repo: Repository) -> list[Member]:
-    """Every server of every client, then DAG's backup storages and mail hosts."""
+    """Every server of every client, then DAG's backup storages, mail and monitoring hosts."""
     pairs = [(c.id, s.name, "server", _site(s)) for c, s in repo.servers()]
     pairs += [("dag", s.name, "backup storage", ()) for s in repo.settings.backup_storages]
     pairs += [("dag", m.name, "mail host", ()) for m in repo.settings.mail_hosts]
+    watchers = repo.settings.monitoring.hosts if repo.settings.monitoring else []
+    pairs += [("dag", m.name, "monitoring host", ()) for m in watchers]
     return [
         Member(f"{client}/{name}", host_name(client, name, i), role, site)
         for i, (client, name, role, site) in enumerate(pairs, 1)

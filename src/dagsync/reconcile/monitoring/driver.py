@@ -35,6 +35,7 @@ from dagsync.backup.targets import (
 )
 from dagsync.errors import DagsyncError
 from dagsync.model.monitoring import MonitoringHost
+from dagsync.model.policy import DagSettings
 from dagsync.reconcile.core import Action, Change, Detail, Unknown
 from dagsync.reconcile.engine import RunOptions, parallel
 from dagsync.reconcile.inventory import Overrides, credentials
@@ -240,9 +241,10 @@ def apply(executor: Executor, changes: Sequence[Change]) -> list[Outcome]:
 # --- over DAG's monitoring hosts -----------------------------------------------------------
 
 
-def _hosts(inputs: Inputs, overrides: Overrides) -> list[tuple[Host, MonitoringHost]]:
+def hosts_of(settings: DagSettings, overrides: Overrides) -> list[tuple[Host, MonitoringHost]]:
+    """Each monitoring host of `policies/dag.yaml` as a target, where it is reached."""
     found = []
-    for declared in inputs.monitoring.hosts:
+    for declared in settings.monitoring.hosts if settings.monitoring else []:
         host = Host(dag_target(declared.name), None, KIND, read(), parse, encode)
         try:
             address = declared.address or declared.host
@@ -271,7 +273,7 @@ def _plan(hosts: Sequence[tuple[Host, MonitoringHost]], inputs: Inputs) -> Plan:
 
 def plan_hosts(inputs: Inputs, overrides: Overrides, options: RunOptions) -> Plan:
     """Read every monitoring host (nothing changed) and plan its configuration."""
-    hosts = _hosts(inputs, overrides)
+    hosts = hosts_of(inputs.repo.settings, overrides)
     creds = credentials(inputs.repo.settings.ssh_user, overrides)
     observe_all([h for h, _ in hosts], options, creds, keep=False)
     return _plan(hosts, inputs)
@@ -283,7 +285,7 @@ def apply_hosts(
     """Lock and read each monitoring host, plan, confirm, apply each in parallel."""
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     clock = time.monotonic()
-    hosts = _hosts(inputs, overrides)
+    hosts = hosts_of(inputs.repo.settings, overrides)
     plain = [h for h, _ in hosts]
     try:
         creds = credentials(inputs.repo.settings.ssh_user, overrides)
