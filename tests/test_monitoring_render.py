@@ -199,3 +199,39 @@ def test_a_root_access_window_is_open_in_promql_exactly_when_it_grants_root(
         moment += dt.timedelta(minutes=10)
     assert seen > 0
     assert len(runs) <= 5  # grouped by offset, not one clause per day
+
+
+STATUS = PROJECT / "tests" / "data" / "monitoring" / "status-velo-savoie.txt"
+
+
+def test_status_reads_each_server_from_prometheus_answers() -> None:
+    from dagsync.reconcile.monitoring import status
+    from dagsync.reconcile.resource import CommandResult
+
+    samples = status.parse(CommandResult(0, STATUS.read_text(), ""))
+    assert isinstance(samples, dict)
+    servers = [("velo-savoie", "db1"), ("velo-savoie", "web1"), ("velo-savoie", "web2")]
+    db1, web1, web2 = status.statuses(servers, samples)
+    assert (db1.up, db1.firing, db1.guarantee) == (False, ("HostDown",), "suspended_root_access")
+    assert (web1.up, web1.firing, web1.uptime_24h, web1.cert_days) == (True, (), 0.9993, 54.2)
+    assert web1.healthy and not db1.healthy
+    assert web2.up is None and web2.uptime_24h is None  # Prometheus has no sample yet
+    text = status.render_text([db1, web1])
+    assert text.splitlines() == [
+        "velo-savoie/db1: DOWN; firing: HostDown; uptime 24h n/a, 30d n/a; certificate n/a; "
+        "last backup n/a; guarantee suspended root access",
+        "velo-savoie/web1: up; firing: none; uptime 24h 99.93%, 30d 99.99%; certificate 54 "
+        "days; last backup n/a; guarantee in force",
+    ]
+    assert json.loads(status.render_json([web1]))["servers"][0]["uptime_30d"] == 0.99991
+
+
+def test_status_says_unknown_when_prometheus_does_not_answer() -> None:
+    from dagsync.reconcile.core import Unknown
+    from dagsync.reconcile.monitoring import status
+    from dagsync.reconcile.resource import CommandResult
+
+    failed = status.parse(CommandResult(3, "", "Prometheus does not answer on 127.0.0.1:9090"))
+    assert isinstance(failed, Unknown) and "does not answer" in failed.reason
+    garbled = status.parse(CommandResult(0, "@@dagsync-query up\n<html>\n", ""))
+    assert isinstance(garbled, Unknown)
