@@ -7,6 +7,7 @@ once the first configuration is there); dagsync owns the configuration folder.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ from dagsync.reconcile.inventory import HOSTS_FILE_ENV, Overrides, credentials, 
 from dagsync.reconcile.monitoring import Inputs, driver
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.render import render_text
+from dagsync.reconcile.resources.rootaccess import open_until
 from dagsync.reconcile.session import HostSession
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, testhosts, unique_network
@@ -226,3 +228,31 @@ def test_a_configuration_that_fails_its_checks_is_never_activated(
     after = lab.mon.run(f"sha256sum {CONF}/rules/40-incidents.yml", check=True).stdout
     assert after == before
     assert not lab.plan().has_changes
+
+
+def test_status_reads_every_server_from_the_running_prometheus(lab: Lab, first_plan: Plan) -> None:
+    from dagsync.reconcile.monitoring import status
+
+    servers = [(c.id, s.name) for c, s in lab.inputs.repo.servers()]
+    for _ in range(240):  # the first scrapes and rule evaluations after start
+        samples, problems = status.read(lab.inputs, lab.overrides, OPTIONS)
+        assert problems == []
+        rows = status.statuses(servers, samples)
+        if all(r.up is not None and r.guarantee for r in rows):
+            break
+        time.sleep(0.5)
+    # The example servers' addresses are documentation addresses: nothing answers there.
+    assert [(r.client, r.server, r.up) for r in rows] == [(c, s, False) for c, s in servers]
+    assert not any(r.healthy for r in rows)
+    # Root access (CGV Art. 6): suspended exactly for a server whose window is open now.
+    now = dt.datetime.now(dt.UTC)
+    for row in rows:
+        config = lab.inputs.repo.client(row.client)
+        windows = [w for w in config.client.contract.root_access if w.server == row.server]
+        states = {
+            any(open_until(w, now + dt.timedelta(seconds=d)) for w in windows) for d in (-60, 5)
+        }
+        if len(states) > 1:
+            continue  # a window opened or closed while Prometheus evaluated: either is right
+        opened = states.pop()
+        assert row.guarantee == ("suspended_root_access" if opened else "in_force"), row

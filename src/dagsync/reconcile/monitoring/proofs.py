@@ -27,11 +27,10 @@ from dataclasses import dataclass
 
 from dagsync.model.client import RootAccessWindow
 from dagsync.model.server import Server
-from dagsync.reconcile.monitoring import Inputs
+from dagsync.reconcile.monitoring import Inputs, windows
 from dagsync.reconcile.monitoring.render import HEADER, dump
 from dagsync.reconcile.monitoring.rules import IN_FORCE, SUSPENDED, guarantee_rules
 from dagsync.reconcile.monitoring.targets import NODE, server_jobs, uptime_job
-from dagsync.reconcile.resources.rootaccess import open_until
 from dagsync.repository import ClientConfig
 
 GROUP_ORDER = ["dagsync-guarantee", "dagsync-metrology", "dagsync-uptime", "dagsync-incidents"]
@@ -299,18 +298,20 @@ def _root_access_case(
     config: ClientConfig, server: Server, window: RootAccessWindow, t: Timing
 ) -> dict[str, object] | None:
     """HostDown from the start: labelled in_force before the window's first slot, suspended
-    inside it (the instants chosen by `open_until`, the code that grants root on the host)."""
-    moved = _shifted(window)
-    minute = dt.timedelta(minutes=1)
-    instants = [EPOCH + minute * m for m in range(7 * 24 * 60)]
-    inside = next((i for i in instants if open_until(moved, i) is not None), None)
-    if inside is None:
+    inside it (the slots computed in Python, which tests compare with the code that grants
+    root on the host, `hosts.rootaccess.open_until`)."""
+    opened = windows.slots(windows.Shape.of(_shifted(window)))
+
+    def is_open(moment: dt.datetime) -> bool:
+        return any(s.start <= moment < s.end for s in opened)
+
+    if not opened:
         return None
-    inside += dt.timedelta(minutes=30)  # well after the label change, and its `for`
+    inside = opened[0].start + min(dt.timedelta(minutes=30), (opened[0].end - opened[0].start) / 2)
     outside = inside - dt.timedelta(hours=1)
-    while open_until(moved, outside) is not None:
+    while is_open(outside):
         outside -= dt.timedelta(hours=1)
-    if open_until(moved, inside) is None or outside < EPOCH + dt.timedelta(minutes=30):
+    if outside < EPOCH + dt.timedelta(minutes=30):
         return None
     s = t.scrape_of(NODE)
     steps = int((inside - EPOCH).total_seconds()) // s + 2
