@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from dagsync.reconcile import monitoring  # noqa: E402
 from dagsync.reconcile.monitoring.render import render  # noqa: E402
-from dagsync.repository import ClientConfig  # noqa: E402
+from dagsync.validate.repository import ClientConfig  # noqa: E402
 
 TARGET_RATIO = 1.0
 

@@ -13,11 +13,11 @@ import pytest
 from dagsync.errors import DagsyncError
 from dagsync.model.client import RootAccessWindow, Weekday
 from dagsync.reconcile import monitoring
+from dagsync.reconcile.hosts.rootaccess import open_until
 from dagsync.reconcile.monitoring import Inputs, windows
 from dagsync.reconcile.monitoring.proofs import parse
 from dagsync.reconcile.monitoring.render import render
-from dagsync.reconcile.resources.rootaccess import open_until
-from dagsync.repository import ClientConfig
+from dagsync.validate.repository import ClientConfig
 
 PROJECT = Path(__file__).parents[1]
 

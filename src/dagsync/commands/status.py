@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_FAILED, EXIT_USAGE, DagsyncError
+from dagsync.errors import EXIT_FAILED, EXIT_USAGE, DagsyncError
 
 
 def run_status(root: Path, client: str | None, fmt: str) -> int:
-    from ..reconcile import monitoring
-    from ..reconcile.engine import RunOptions
-    from ..reconcile.inventory import load_overrides, overrides_path
-    from ..reconcile.monitoring import status
+    from dagsync.reconcile import monitoring
+    from dagsync.reconcile.monitoring import status
+    from dagsync.reconcile.run import RunOptions
+    from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
 
     inputs = monitoring.load(root)
     configs = [inputs.repo.client(client)] if client else list(inputs.repo.clients)
@@ -43,10 +43,10 @@ def run_status(root: Path, client: str | None, fmt: str) -> int:
 )
 def status(repo: str | None, client: str | None, fmt: str) -> None:
     """Each server as DAG's Prometheus sees it (CGV Art. 4 supervision)."""
-    from ..cli import _repo
+    from dagsync.config.locate import repo_path
 
     try:
-        code = run_status(_repo(repo), client, fmt)
+        code = run_status(repo_path(repo), client, fmt)
     except DagsyncError as exc:
         click.echo(f"dagsync: error: {exc}", err=True)
         code = EXIT_USAGE

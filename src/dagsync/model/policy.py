@@ -21,8 +21,8 @@ from dagsync.model.base import (
     UserName,
 )
 from dagsync.model.client import Channel, PaymentMethod
-from dagsync.model.server import BackupScope, Frequency, Metric, ServerType
 from dagsync.model.monitoring import Monitoring
+from dagsync.model.server import BackupScope, Frequency, Metric, ServerType
 
 T = TypeVar("T")
 

@@ -53,6 +53,22 @@ def dag_hosts_of(settings: Any) -> dict[str, frozenset[str]]:
     return hosts
 
 
+def fleet_of(settings: Any) -> dict[str, str]:
+    """DAG's hosts rendered from every client, by key, with the field of each client's
+    `digests.ClientPart` they take."""
+    found = {f"{DAG}/{m.name}": "mail" for m in settings.mail_hosts}
+    watchers = settings.monitoring.hosts if settings.monitoring else []
+    return found | {f"{DAG}/{m.name}": "monitoring" for m in watchers}
+
+
+def dag_members(settings: Any) -> list[tuple[str, str]]:
+    """DAG's own hosts as (name, role): backup storages, mail hosts, monitoring hosts."""
+    watchers = settings.monitoring.hosts if settings.monitoring else []
+    found = [(s.name, "backup storage") for s in settings.backup_storages]
+    found += [(m.name, "mail host") for m in settings.mail_hosts]
+    return found + [(m.name, "monitoring host") for m in watchers]
+
+
 def selects_dag(selection: Selection, key: str) -> bool:
     """Does `--client dag` or `--server dag/<name>` (or no selection at all) name `key`?"""
     if not selection.clients and not selection.servers:

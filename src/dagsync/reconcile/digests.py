@@ -48,6 +48,7 @@ from dagsync.reconcile.daghosts import (
     selects_dag,
 )
 from dagsync.reconcile.hosts.registry import HOST_KINDS
+from dagsync.reconcile.monitoring import watched_state
 
 if TYPE_CHECKING:
     from dagsync.reconcile.run import Selection
@@ -229,24 +230,6 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
             "renderer": __version__,
         }
     )
-    # What `monitoring.render` renders the monitoring hosts' files from, for this client.
-    watched = digest(
-        {
-            "client": config.id,
-            "contract": config.client.contract.cgv_version,
-            "root access": config.client.contract.root_access,
-            "contacts": config.client.contacts,
-            "articles": [
-                policy.alert_interval_max_minutes.article if policy else None,
-                policy.uptime_interval_max_minutes.article if policy else None,
-            ],
-            "servers": [
-                (s.name, s.role, s.ips, s.supervision, s.app_server, s.databases)
-                for s in config.servers
-            ],
-            "renderer": __version__,
-        }
-    )
     return ClientPart(
         config.id,
         tuple(servers),
@@ -255,7 +238,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
         tuple((f"{config.id}/{s.name}", s.backup.storage) for s in config.servers),
         tuple(s.ovh.service_name for s in config.servers),
         mail,
-        watched,
+        digest(watched_state(config, policy)),
     )
 
 
@@ -287,11 +270,9 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
     mail = sorted(p.mail for p in parts)
     for host in settings.mail_hosts:
         out[f"{DAG}/{host.name}"] = digest({"host": host.name, "clients": mail})
-    if settings.monitoring is not None:
-        watched = sorted(p.monitoring for p in parts)
-        for mon in settings.monitoring.hosts:
-            state = {"host": mon, "settings": settings.monitoring, "clients": watched}
-            out[f"{DAG}/{mon.name}"] = digest(state)
+    watched = {"with": settings.monitoring, "clients": sorted(p.monitoring for p in parts)}
+    for mon in settings.monitoring.hosts if settings.monitoring else []:
+        out[f"{DAG}/{mon.name}"] = digest({"host": mon, **watched})
     return dict(sorted(out.items()))
 
 

@@ -244,8 +244,8 @@ def _apply_observer(ctx: Context, confirm: Confirm, saved: Plan | None) -> Apply
 
 
 def _monitoring_inputs(ctx: Context) -> Any:
-    from ..check import Collector, load_policies
-    from . import monitoring
+    from dagsync.reconcile import monitoring
+    from dagsync.validate.checker import Collector, load_policies
 
     return monitoring.inputs(ctx.repo, load_policies(ctx.repo.root, Collector(None)).cgv)
 
@@ -254,7 +254,7 @@ def _monitoring_concerned(ctx: Context) -> bool:
     """The monitoring hosts watch every server: any plan of clients reaches them (their
     configuration is rendered from all clients); a plan of some servers reaches them only
     when it names one."""
-    from .digests import DAG
+    from dagsync.reconcile.daghosts import DAG
 
     hosts = ctx.repo.settings.monitoring.hosts if ctx.repo.settings.monitoring else []
     if ctx.selection.servers:
@@ -263,13 +263,13 @@ def _monitoring_concerned(ctx: Context) -> bool:
 
 
 def _plan_monitoring(ctx: Context) -> Plan:
-    from .monitoring import driver as monitoring
+    from dagsync.reconcile.monitoring import driver as monitoring
 
     return monitoring.plan_hosts(_monitoring_inputs(ctx), ctx.overrides, ctx.options)
 
 
 def _apply_monitoring(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
-    from .monitoring import driver as monitoring
+    from dagsync.reconcile.monitoring import driver as monitoring
 
     return monitoring.apply_hosts(_monitoring_inputs(ctx), ctx.overrides, ctx.options, confirm)
 

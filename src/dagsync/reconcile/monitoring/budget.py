@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 
 from dagsync.model.monitoring import AlertPolicy, Monitoring
 from dagsync.reconcile.monitoring.rules import ALERTS
-from dagsync.repository import ClientConfig
+from dagsync.validate.repository import ClientConfig
 
 
 def incident_delay(monitoring: Monitoring, policy: AlertPolicy, *, windowed: bool = False) -> int:

@@ -24,7 +24,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dagsync.backup.targets import (
+from dagsync.errors import DagsyncError
+from dagsync.model.monitoring import MonitoringHost
+from dagsync.model.policy import DagSettings
+from dagsync.reconcile.core import Action, Change, Detail, Unknown
+from dagsync.reconcile.daghosts import (
     Host,
     close_all,
     dag_endpoint,
@@ -33,19 +37,16 @@ from dagsync.backup.targets import (
     observe_all,
     target_plan,
 )
-from dagsync.errors import DagsyncError
-from dagsync.model.monitoring import MonitoringHost
-from dagsync.model.policy import DagSettings
-from dagsync.reconcile.core import Action, Change, Detail, Unknown
-from dagsync.reconcile.engine import RunOptions, parallel
-from dagsync.reconcile.inventory import Overrides, credentials
 from dagsync.reconcile.monitoring import Inputs
 from dagsync.reconcile.monitoring.proofs import proofs
 from dagsync.reconcile.monitoring.render import render
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostResult
 from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.run import RunOptions, parallel
 from dagsync.reconcile.shell import q
+from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.reconcile.transport.ssh import credentials
 
 KIND = "monitoring"
 CONF_DIR = "/etc/prometheus/dagsync"

@@ -31,7 +31,7 @@ from dagsync.reconcile.monitoring import Inputs, windows
 from dagsync.reconcile.monitoring.render import HEADER, dump
 from dagsync.reconcile.monitoring.rules import IN_FORCE, SUSPENDED, guarantee_rules
 from dagsync.reconcile.monitoring.targets import NODE, server_jobs, uptime_job
-from dagsync.repository import ClientConfig
+from dagsync.validate.repository import ClientConfig
 
 GROUP_ORDER = ["dagsync-guarantee", "dagsync-metrology", "dagsync-uptime", "dagsync-incidents"]
 WARMUP_SECONDS = 600  # healthy history before the fault: longer than every rate window

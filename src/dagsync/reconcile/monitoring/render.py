@@ -31,7 +31,7 @@ from dagsync.reconcile.monitoring.targets import (
     client_targets,
     file_sd,
 )
-from dagsync.repository import ClientConfig
+from dagsync.validate.repository import ClientConfig
 
 HEADER = "# Rendered by dagsync from git (policies/dag.yaml, clients/): do not edit.\n"
 ALERTMANAGER = "127.0.0.1:9093"

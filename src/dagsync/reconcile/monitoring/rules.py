@@ -17,7 +17,7 @@ from dagsync.model.monitoring import AlertPolicy, Monitoring
 from dagsync.model.policy import CgvPolicy
 from dagsync.reconcile.monitoring import windows
 from dagsync.reconcile.monitoring.targets import EXPORTER_JOBS, NODE, UPTIME_PREFIX
-from dagsync.repository import ClientConfig
+from dagsync.validate.repository import ClientConfig
 
 Rule = dict[str, object]
 Group = dict[str, object]

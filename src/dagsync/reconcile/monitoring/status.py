@@ -17,14 +17,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from dagsync.backup.targets import observe_all
 from dagsync.reconcile.core import Unknown
-from dagsync.reconcile.engine import RunOptions
-from dagsync.reconcile.inventory import Overrides, credentials
+from dagsync.reconcile.daghosts import observe_all
 from dagsync.reconcile.monitoring import Inputs
 from dagsync.reconcile.monitoring.driver import hosts_of
 from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.run import RunOptions
 from dagsync.reconcile.shell import q
+from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.reconcile.transport.ssh import credentials
 
 API = "http://127.0.0.1:9090/api/v1/query"
 SEPARATOR = "@@dagsync-query "

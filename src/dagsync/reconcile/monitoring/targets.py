@@ -15,7 +15,7 @@ from ipaddress import IPv4Address, IPv6Address
 
 from dagsync.model.monitoring import ExporterPorts
 from dagsync.model.server import DbEngine, Metric, Server
-from dagsync.repository import ClientConfig
+from dagsync.validate.repository import ClientConfig
 
 NODE = "node"
 # Exporter jobs other than node, by what a server declares.
