@@ -21,18 +21,14 @@ import pytest
 
 from dagsync.reconcile import monitoring
 from dagsync.reconcile.core import Action, Change
-from dagsync.reconcile.hosts.engine import RunOptions
 from dagsync.reconcile.hosts.rootaccess import open_until
 from dagsync.reconcile.monitoring import Inputs, driver
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.render import render_text
-from dagsync.reconcile.transport.inventory import (
-    HOSTS_FILE_ENV,
-    Overrides,
-    credentials,
-    load_overrides,
-)
+from dagsync.reconcile.run import RunOptions
+from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides, load_overrides
 from dagsync.reconcile.transport.session import HostSession
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, testhosts, unique_network
 
