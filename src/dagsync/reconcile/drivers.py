@@ -245,7 +245,7 @@ def _apply_observer(ctx: Context, confirm: Confirm, saved: Plan | None) -> Apply
 
 def _monitoring_inputs(ctx: Context) -> Any:
     from dagsync.reconcile import monitoring
-    from dagsync.validate.checker import Collector, load_policies
+    from dagsync.validate.reading import Collector, load_policies
 
     return monitoring.inputs(ctx.repo, load_policies(ctx.repo.root, Collector(None)).cgv)
 

@@ -55,7 +55,7 @@ def watched_state(config: ClientConfig, policy: CgvPolicy | None) -> dict[str, A
 
 def load(root: Path, *, validate: bool = True) -> Inputs:
     """The repository at `root` with its CGV versions."""
-    from dagsync.validate.checker import Collector, load_policies
+    from dagsync.validate.reading import Collector, load_policies
 
     repo = load_repository(root, validate=validate)
     return inputs(repo, load_policies(repo.root, Collector(None)).cgv)
