@@ -45,7 +45,8 @@ pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-observer")]
 
 REPO = Path(__file__).resolve().parents[1]
 NET = unique_network("obs")
-KINDS = ("firewall", "accounts", "root-access", "backup", "mail", "observer")  # no OVH: no SSH
+KINDS = ("firewall", "accounts", "root-access", "backup", "mail", "observer", "monitoring")
+# (no OVH: no SSH)
 HOST_KINDS = ("firewall", "accounts", "root-access")
 NONCE = "0123456789abcdef"
 WEB1, STORAGE, MX1 = "velo-savoie/web1", "dag/sbg-backup-1", "dag/mx1"
@@ -184,7 +185,7 @@ def test_the_observer_plan_is_the_root_plan_byte_for_byte(
     as_observer = _plan_json(world.root)
     assert as_observer == as_root
     targets = {t["target"]["client"] + "/" + t["target"]["name"]: t for t in _targets(as_root)}
-    assert len(targets) == 10
+    assert len(targets) == 11  # 6 servers, 2 storages, 2 mail hosts, 1 monitoring host
     assert all(not t.get("error") and not t.get("unknown") for t in targets.values())
     changed = sorted(k for k, t in targets.items() if t["changes"])
     assert changed == sorted([STORAGE, MX1, WEB1])
@@ -323,19 +324,20 @@ def test_an_observer_plan_costs_the_round_trips_of_a_root_plan(
     monkeypatch.setenv(HOSTS_FILE_ENV, str(world.observer_file))
     monkeypatch.setenv(OBSERVER_ENV, "1")
     connections, commands = _count_round_trips(world, monkeypatch, KINDS)
-    assert len(connections) == 10
+    assert len(connections) == 11
     assert connections == root_all[0]
     assert all(commands[a] <= root_all[1][a] for a in root_all[1]) and set(commands) == set(
         root_all[1]
     )
     address = {k: world.endpoint(k).address for k in load_overrides(world.hosts_file).hosts}
     # one connection and one command per driver that reads the host: a client server, the
-    # hosts, backup and observer drivers; sbg-backup-1 (every server's storage) and the
-    # mail hosts, two; rbx-backup-1 (no server's storage), the observer driver alone
+    # hosts, backup and observer drivers; sbg-backup-1 (every server's storage), the mail
+    # hosts and the monitoring host, two; rbx-backup-1 (no server's storage), the observer
+    # driver alone
     per_host = {k: connections[a] for k, a in address.items()}
     assert per_host == {
         **{k: 3 for k in address if not k.startswith("dag/")},
-        STORAGE: 2, MX1: 2, "dag/mx2": 2, "dag/rbx-backup-1": 1,
+        STORAGE: 2, MX1: 2, "dag/mx2": 2, "dag/mon1": 2, "dag/rbx-backup-1": 1,
     }  # fmt: skip
     assert commands == connections
     connections, commands = _count_round_trips(world, monkeypatch, HOST_KINDS)

@@ -24,6 +24,7 @@ from dagsync.reconcile.hosts import accounts, engine, firewall
 from dagsync.reconcile.hosts.engine import read_facts, works_from_repository
 from dagsync.reconcile.hosts.registry import HOST_RESOURCES
 from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.monitoring import driver as monitoring_driver
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport import facts
@@ -52,7 +53,7 @@ def plan_reads() -> list[tuple[str, str]]:
     repo = load_repository(REPO)
     dag_hosts = {
         f"dag/{name}": Endpoint(f"10.0.9.{i}", 22, HOST_KEY, "test")
-        for i, name in enumerate(("sbg-backup-1", "rbx-backup-1", "mx1", "mx2"), 1)
+        for i, name in enumerate(("sbg-backup-1", "rbx-backup-1", "mx1", "mx2", "mon1"), 1)
     }
     overrides = Overrides(hosts=dag_hosts)
     now = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
@@ -63,6 +64,7 @@ def plan_reads() -> list[tuple[str, str]]:
     reads.append((mail.KIND, mail.read(mail.desired(clients)[0])))
     ctx = Context(repo, Selection(), overrides, RunOptions())
     reads += [(h.kind, h.read) for h in obs.hosts(ctx)]
+    reads += [(h.kind, h.read) for h, _ in monitoring_driver.hosts_of(repo.settings, overrides)]
     return reads
 
 
@@ -76,6 +78,7 @@ def test_the_table_has_a_read_for_every_host_resource_and_every_driver_read() ->
         "backup",
         "backup-storage",
         "mail",
+        "monitoring",
         "observer",
     ]
 
@@ -87,7 +90,7 @@ def test_every_read_of_a_plan_passes_the_wrapper_and_runs_the_identical_script(
     reads = plan_reads()
     kinds = {k for k, _ in reads}
     assert kinds == {"firewall", "accounts", "root-access", "backup", "backup-storage", "mail",
-                     "observer"}  # fmt: skip
+                     "monitoring", "observer"}  # fmt: skip
     w = wrapper(tmp_path / "log")
     for kind, command in reads:
         request = obs.request_for(command)
@@ -244,8 +247,8 @@ HOSTILE = [
     # oversized: more reads than the table has (each at most once), more than 64 KiB
     (
         f"batch {NONCE} firewall accounts '' root-access backup backup-storage /srv/b mail "
-        "observer firewall",
-        "batch: more than 7 reads",
+        "monitoring observer firewall",
+        "batch: more than 8 reads",
     ),
     (f"batch {NONCE} firewall accounts '{' '.join(['deploy'] * 9400)}'", "request too long"),
 ]
@@ -489,7 +492,7 @@ def test_dag_hosts_are_observer_targets_unless_servers_are_named() -> None:
     repo = load_repository(REPO)
     dag = {
         f"dag/{n}": Endpoint("10.0.9.1", 22, HOST_KEY, "test")
-        for n in ("sbg-backup-1", "rbx-backup-1", "mx1", "mx2")
+        for n in ("sbg-backup-1", "rbx-backup-1", "mx1", "mx2", "mon1")
     }
     overrides = Overrides(hosts=dag)
 
@@ -498,6 +501,7 @@ def test_dag_hosts_are_observer_targets_unless_servers_are_named() -> None:
         return sorted(h.target.key for h in obs.hosts(ctx))
 
     assert keys(Selection(clients=("velo-savoie",))) == [
+        "dag/mon1",
         "dag/mx1",
         "dag/mx2",
         "dag/rbx-backup-1",

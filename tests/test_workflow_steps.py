@@ -289,7 +289,7 @@ def test_the_nightly_drift_step_plans_with_the_read_only_keys_and_finds_no_drift
     # Every target was read (the PR comment lists only what changes): the server, its OVH
     # services and DAG's five hosts and account.
     assert (
-        "No changes: 1 server(s), 1 OVH service set(s) and 5 DAG target(s) match the "
+        "No changes: 1 server(s), 1 OVH service set(s) and 6 DAG target(s) match the "
         "configuration." in plan
     ), plan
 

@@ -66,6 +66,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("dagsync.commands.backup", "backup"),
     "mail": ("dagsync.commands.mail", "mail"),
     "ovh": ("dagsync.commands.ovh", "ovh"),
+    "status": ("dagsync.commands.status", "status"),
 }
 
 

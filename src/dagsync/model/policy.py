@@ -21,6 +21,7 @@ from dagsync.model.base import (
     UserName,
 )
 from dagsync.model.client import Channel, PaymentMethod
+from dagsync.model.monitoring import Monitoring
 from dagsync.model.server import BackupScope, Frequency, Metric, ServerType
 
 T = TypeVar("T")
@@ -231,4 +232,9 @@ class DagSettings(Strict):
     observer: ObserverAccount | None = Field(
         default=None,
         description="The read-only observer key that plans run with; none: no observer.",
+    )
+    monitoring: Monitoring | None = Field(
+        default=None,
+        description="DAG's supervision (CGV Art. 4): the monitoring hosts, alert thresholds "
+        "and timings that dagsync renders into Prometheus and Alertmanager.",
     )

@@ -31,6 +31,7 @@ OVH_ACCOUNT = f"{DAG}/ovh-account"
 OVH_KINDS = frozenset({"ovh"})
 STORAGE_KINDS = frozenset({"backup"})
 MAIL_KINDS = frozenset({"mail"})
+MONITORING_KINDS = frozenset({"monitoring"})
 
 if TYPE_CHECKING:
     from dagsync.reconcile.run import Selection
@@ -47,7 +48,25 @@ def dag_hosts_of(settings: Any) -> dict[str, frozenset[str]]:
     hosts: dict[str, frozenset[str]] = {OVH_ACCOUNT: OVH_KINDS}
     hosts.update({f"{DAG}/{s.name}": STORAGE_KINDS for s in settings.backup_storages})
     hosts.update({f"{DAG}/{m.name}": MAIL_KINDS for m in settings.mail_hosts})
+    monitoring = settings.monitoring.hosts if settings.monitoring else []
+    hosts.update({f"{DAG}/{m.name}": MONITORING_KINDS for m in monitoring})
     return hosts
+
+
+def fleet_of(settings: Any) -> dict[str, str]:
+    """DAG's hosts rendered from every client, by key, with the field of each client's
+    `digests.ClientPart` they take."""
+    found = {f"{DAG}/{m.name}": "mail" for m in settings.mail_hosts}
+    watchers = settings.monitoring.hosts if settings.monitoring else []
+    return found | {f"{DAG}/{m.name}": "monitoring" for m in watchers}
+
+
+def dag_members(settings: Any) -> list[tuple[str, str]]:
+    """DAG's own hosts as (name, role): backup storages, mail hosts, monitoring hosts."""
+    watchers = settings.monitoring.hosts if settings.monitoring else []
+    found = [(s.name, "backup storage") for s in settings.backup_storages]
+    found += [(m.name, "mail host") for m in settings.mail_hosts]
+    return found + [(m.name, "monitoring host") for m in watchers]
 
 
 def selects_dag(selection: Selection, key: str) -> bool:

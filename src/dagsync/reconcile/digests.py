@@ -42,6 +42,7 @@ from dagsync.reconcile.core import Target
 from dagsync.reconcile.daghosts import (
     DAG,
     MAIL_KINDS,
+    MONITORING_KINDS,
     OVH_ACCOUNT,
     OVH_KINDS,
     STORAGE_KINDS,
@@ -49,6 +50,7 @@ from dagsync.reconcile.daghosts import (
     selects_dag,
 )
 from dagsync.reconcile.hosts.registry import HOST_KINDS
+from dagsync.reconcile.monitoring import watched_state
 
 if TYPE_CHECKING:
     from dagsync.reconcile.run import Selection
@@ -123,7 +125,7 @@ def kinds_of(key: str) -> frozenset[str]:
     if key == OVH_ACCOUNT or key.endswith("@ovh"):
         return OVH_KINDS
     if key.startswith(f"{DAG}/"):
-        return STORAGE_KINDS | MAIL_KINDS  # refined by `covers` with the repository
+        return STORAGE_KINDS | MAIL_KINDS | MONITORING_KINDS  # refined by `covers`
     return SERVER_KINDS
 
 
@@ -147,6 +149,7 @@ class ClientPart:
     storages: tuple[tuple[str, str], ...]  # (server key, storage name)
     services: tuple[str, ...]  # OVH service names
     mail: str  # digest of what the shared-mail configuration takes from this client
+    monitoring: str = ""  # digest of what the monitoring configuration takes from it
 
 
 def _storage_spec(storage: Any) -> Any:
@@ -252,6 +255,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
         tuple((f"{config.id}/{s.name}", s.backup.storage) for s in config.servers),
         tuple(s.ovh.service_name for s in config.servers),
         mail,
+        digest(watched_state(config, policy)),
     )
 
 
@@ -285,6 +289,9 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
     mail = sorted(p.mail for p in parts)
     for host in settings.mail_hosts:
         out[f"{DAG}/{host.name}"] = digest({"host": host.name, "clients": mail})
+    watched = {"with": settings.monitoring, "clients": sorted(p.monitoring for p in parts)}
+    for mon in settings.monitoring.hosts if settings.monitoring else []:
+        out[f"{DAG}/{mon.name}"] = digest({"host": mon, **watched})
     return dict(sorted(out.items()))
 
 
@@ -394,8 +401,8 @@ def covers(repo: Repository, selection: Selection, kinds: Iterable[str], key: st
     if key in dag:
         if not dag[key] <= ran:
             return False
-        if dag[key] == MAIL_KINDS:
-            return True  # the mail hosts are always planned from every client
+        if dag[key] in (MAIL_KINDS, MONITORING_KINDS):
+            return True  # the mail and monitoring hosts are always planned from every client
         return selects_dag(selection, key)
     needed = OVH_KINDS if key.endswith("@ovh") else SERVER_KINDS
     if not needed <= ran:

@@ -7,6 +7,7 @@
 | mail   | mail                            | `dag/<mail host>`                          | dagsync.reconcile.mail.resource |
 | ovh    | ovh                             | `<client>/<server>@ovh`, `dag/ovh-account` | dagsync.reconcile.ovh.driver     |
 | observer | observer                      | the client servers, DAG's storage and mail hosts | ...resources.observer      |
+| monitoring | monitoring                    | `dag/<monitoring host>`                    | dagsync.reconcile.monitoring.driver |
 
 Every driver has the same shape: `plan(context) -> Plan` reads (nothing is locked or
 changed) and `apply(context, confirm, saved) -> ApplyReport` locks and reads its targets,
@@ -242,12 +243,51 @@ def _apply_observer(ctx: Context, confirm: Confirm, saved: Plan | None) -> Apply
     return observer.apply_all(ctx, confirm, saved)
 
 
+def _monitoring_inputs(ctx: Context) -> Any:
+    from dagsync.reconcile import monitoring
+    from dagsync.validate.reading import Collector, load_policies
+
+    return monitoring.inputs(ctx.repo, load_policies(ctx.repo.root, Collector(None)).cgv)
+
+
+def _monitoring_concerned(ctx: Context) -> bool:
+    """The monitoring hosts watch every server: any plan of clients reaches them (their
+    configuration is rendered from all clients); a plan of some servers reaches them only
+    when it names one."""
+    from dagsync.reconcile.daghosts import DAG
+
+    hosts = ctx.repo.settings.monitoring.hosts if ctx.repo.settings.monitoring else []
+    if ctx.selection.servers:
+        return bool({f"{DAG}/{m.name}" for m in hosts} & set(ctx.selection.servers))
+    return bool(hosts)
+
+
+def _plan_monitoring(ctx: Context) -> Plan:
+    from dagsync.reconcile.monitoring import driver as monitoring
+
+    return monitoring.plan_hosts(_monitoring_inputs(ctx), ctx.overrides, ctx.options)
+
+
+def _apply_monitoring(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
+    from dagsync.reconcile.monitoring import driver as monitoring
+
+    return monitoring.apply_hosts(_monitoring_inputs(ctx), ctx.overrides, ctx.options, confirm)
+
+
 DRIVERS: tuple[Driver, ...] = (
     Driver("hosts", HOST_KINDS, HOST_KINDS, _plan_hosts, _apply_hosts),
     Driver("backup", ("backup",), ("backup", "backup-storage"), _plan_backup, _apply_backup),
     Driver("mail", ("mail",), ("mail",), _plan_mail, _apply_mail, _mail_concerned),
     Driver("ovh", ("ovh",), OVH_CHANGE_KINDS, _plan_ovh, _apply_ovh, available=_ovh_available),
     Driver("observer", ("observer",), ("observer",), _plan_observer, _apply_observer),
+    Driver(
+        "monitoring",
+        ("monitoring",),
+        ("monitoring",),
+        _plan_monitoring,
+        _apply_monitoring,
+        _monitoring_concerned,
+    ),
 )
 
 

@@ -156,10 +156,10 @@ def _trees(repo: GitRepo, rev: str) -> tuple[dict[str, str], str | None]:
     return clients, (policies.split()[2] if policies else None)
 
 
-def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], set[str]]:
+def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], dict[str, str]]:
     """Every target key at `rev`, from file names and policies/dag.yaml (nothing parsed but
     that file): `<client>/<server>` and `@ovh` per `clients/<id>/servers/<name>.yaml`."""
-    from dagsync.reconcile.daghosts import DAG, dag_hosts_of
+    from dagsync.reconcile.daghosts import dag_hosts_of, fleet_of
     from dagsync.validate.reading import Collector, load_policies
 
     names = run(repo, "ls-tree", "-r", "-z", "--name-only", rev, "--", repo.git_path("clients/"))
@@ -172,9 +172,8 @@ def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], set[str]]:
             keys |= {key, f"{key}@ovh"}
     settings = load_policies(root, Collector(None)).dag
     if settings is None:
-        return set(), set()
-    mail = {f"{DAG}/{m.name}" for m in settings.mail_hosts}
-    return keys | set(dag_hosts_of(settings)), mail
+        return set(), {}
+    return keys | set(dag_hosts_of(settings)), fleet_of(settings)
 
 
 def _parts_at(repo: GitRepo, rev: str | None, clients: set[str]) -> dict[str, Any] | None:
@@ -235,7 +234,7 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
 
     if run(repo, "status", "--porcelain", "--", *config_paths(repo)).strip():
         return None  # the work tree is not HEAD
-    keys, mail_hosts = _keys(repo, head, repo.root)
+    keys, fleet = _keys(repo, head, repo.root)
     if not keys or any(k not in applied.success for k in keys):
         return None  # a target never applied: compare with the fallback (reads everything)
     successes = {k: applied.success[k] for k in keys}
@@ -266,7 +265,7 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
         ids = changed[success.commit]
         before = then[success.commit] or {}
         after = {c: now[c] for c in ids if c in now}
-        if _moved(key, before, after, key in mail_hosts):
+        if _moved(key, before, after, fleet.get(key)):
             reason = f"desired state changed since its last apply at {success.commit[:10]}"
             targets.append(TargetScope(key, None, success.digest, reason))
     removed = tuple(
@@ -277,9 +276,10 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
     return ApplyScope("since-last-apply", head, None, len(keys), tuple(targets), removed)
 
 
-def _moved(key: str, before: dict[str, Any], after: dict[str, Any], mail_host: bool) -> bool:
+def _moved(key: str, before: dict[str, Any], after: dict[str, Any], of: str | None) -> bool:
     """Does target `key` take something different from the changed clients now (`after`)
-    than at its last apply (`before`)?  Both map each changed client to its part."""
+    than at its last apply (`before`)?  Both map each changed client to its part; `of` names
+    the field of the parts that a host rendered from every client (mail, monitoring) takes."""
     from dagsync.reconcile.daghosts import DAG, OVH_ACCOUNT
 
     def every(parts: dict[str, Any], field: str) -> list[Any]:
@@ -288,8 +288,10 @@ def _moved(key: str, before: dict[str, Any], after: dict[str, Any], mail_host: b
     client = key.split("/", 1)[0]
     if key == OVH_ACCOUNT:
         return every(before, "services") != every(after, "services")
-    if mail_host:
-        return sorted(p.mail for p in before.values()) != sorted(p.mail for p in after.values())
+    if of is not None:
+        return sorted(getattr(p, of) for p in before.values()) != sorted(
+            getattr(p, of) for p in after.values()
+        )
     if client == DAG:  # a storage host: the servers it keeps
         name = key.split("/", 1)[1]
         kept = [pair for pair in every(before, "storages") if pair[1] == name]

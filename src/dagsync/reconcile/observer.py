@@ -162,6 +162,7 @@ def _reads() -> tuple[ObserverRead, ...]:
     from dagsync.reconcile.backup import storage
     from dagsync.reconcile.hosts import accounts, registry
     from dagsync.reconcile.mail import resource as mail
+    from dagsync.reconcile.monitoring import driver as monitoring
 
     unused: Any = None
     out: list[ObserverRead] = []
@@ -175,6 +176,7 @@ def _reads() -> tuple[ObserverRead, ...]:
     where = storage.StorageSpec("", "", 22, "", _sentinel(0))
     out.append(ObserverRead(storage.STORAGE_KIND, (PATH_PATTERN,), storage.storage_read(where)))
     out.append(ObserverRead(mail.KIND, (), mail.read(mail.desired([])[0])))
+    out.append(ObserverRead(monitoring.KIND, (), monitoring.read()))
     out.append(ObserverRead(KIND, (), read()))
     return tuple(out)
 
@@ -567,36 +569,34 @@ def public_key(settings_key: str | None, overrides_path: Path | None) -> str | N
 
 
 def hosts(ctx: Context) -> list[Host]:
-    """The client servers of the selection, and DAG's storage and mail hosts unless the
-    selection names servers (`--server`) other than them (`dag/<name>`): an apply of the
-    changed clients, as CI runs it, keeps the observer of DAG's own hosts current too."""
+    """The client servers of the selection, and DAG's storage, mail and monitoring hosts unless
+    the selection names other servers (`--server`, `dag/<name>`): an apply of the changed
+    clients, as CI runs it, keeps the observer of DAG's own hosts current too."""
     from dagsync.reconcile.backup import driver as backup_driver
     from dagsync.reconcile.core import Target
     from dagsync.reconcile.daghosts import Host, dag_target
     from dagsync.reconcile.mail import resource as mail
+    from dagsync.reconcile.monitoring import driver as monitoring
     from dagsync.reconcile.transport.inventory import endpoint
 
     out: list[Host] = []
     for config, server in ctx.repo.servers():
         if not ctx.selection.wants(config.id, server.name):
             continue
-        key = f"{config.id}/{server.name}"
         target = Target(config.id, server.name, production=server.role.value == "production")
-        out.append(Host(target, endpoint(key, server, ctx.overrides), KIND))
-    named = ctx.selection.servers
+        out.append(Host(target, endpoint(target.key, server, ctx.overrides), KIND))
+    dag: list[Host] = []
     for storage in ctx.repo.settings.backup_storages:
-        if named and dag_target(storage.name).key not in named:
-            continue
         host = Host(dag_target(storage.name), None, KIND)
         try:
             host.endpoint = backup_driver.storage_endpoint(storage, ctx.overrides)
         except DagsyncError as exc:
             host.error = str(exc)
-        out.append(host)
-    for mail_host in mail._hosts(ctx.repo, ctx.overrides):
-        if named and mail_host.target.key not in named:
-            continue
-        out.append(Host(mail_host.target, mail_host.endpoint, KIND, error=mail_host.error))
+        dag.append(host)
+    watchers = [h for h, _ in monitoring.hosts_of(ctx.repo.settings, ctx.overrides)]
+    for other in mail._hosts(ctx.repo, ctx.overrides) + watchers:
+        dag.append(Host(other.target, other.endpoint, KIND, error=other.error))
+    out += [h for h in dag if not ctx.selection.servers or h.target.key in ctx.selection.servers]
     for host in out:
         host.read, host.parse, host.encode = read(), parse, encode
     return out

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagsync.errors import DagsyncError
+from dagsync.reconcile.daghosts import dag_members
 from dagsync.reconcile.transport.inventory import SANDBOX_DIR, SANDBOX_HOSTS_FILE
 from dagsync.sandbox.emulator import (
     EMULATOR_MODULE,
@@ -137,10 +138,9 @@ def host_name(client: str, server: str, index: int) -> str:
 
 
 def members(repo: Repository) -> list[Member]:
-    """Every server of every client, then DAG's backup storages and mail hosts."""
+    """Every server of every client, then DAG's own hosts (storage, mail, monitoring)."""
     pairs = [(c.id, s.name, "server", _site(s)) for c, s in repo.servers()]
-    pairs += [("dag", s.name, "backup storage", ()) for s in repo.settings.backup_storages]
-    pairs += [("dag", m.name, "mail host", ()) for m in repo.settings.mail_hosts]
+    pairs += [("dag", name, role, ()) for name, role in dag_members(repo.settings)]
     return [
         Member(f"{client}/{name}", host_name(client, name, i), role, site)
         for i, (client, name, role, site) in enumerate(pairs, 1)
