@@ -179,7 +179,8 @@ def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], dict[str, str]
 def _parts_at(repo: GitRepo, rev: str | None, clients: set[str]) -> dict[str, Any] | None:
     """The `ClientPart` of each of `clients` at `rev` (None: the work tree); None when one
     cannot be read (then the whole configuration is read instead)."""
-    from dagsync.reconcile.digests import _load_client, client_part
+    from dagsync.reconcile.digestpool import load_client
+    from dagsync.reconcile.digests import client_part
     from dagsync.validate.reading import Collector, load_policies
 
     def parts(root: Path) -> dict[str, Any] | None:
@@ -191,7 +192,7 @@ def _parts_at(repo: GitRepo, rev: str | None, clients: set[str]) -> dict[str, An
             if not (root / "clients" / client / "client.yaml").is_file():
                 continue  # not there at that revision
             found = Collector(None)
-            config = _load_client(root, client, found)
+            config = load_client(root, client, found)
             if found.findings or config is None:
                 return None
             out[client] = client_part(config, policies.dag, policies.cgv)

@@ -106,7 +106,7 @@ class ApplyScope:
 
 def digests_at(root: Path) -> dict[str, str]:
     """Every target's digest in the configuration at `root` (a work tree or an extract)."""
-    from dagsync.reconcile.digests import digests_of
+    from dagsync.reconcile.digestpool import digests_of
 
     return digests_of(root)
 
