@@ -128,6 +128,27 @@ class MailHost(Strict):
     host_key: SshPublicKey | None = None
 
 
+class SecurityHost(Strict):
+    """A DAG host that runs CrowdSec's local APIs: one per decision scope (docs/security-services.md).
+
+    Every client server's agent sends its alerts to its scope's API here and its firewall
+    bouncer pulls the scope's decisions from it (CGV Art. 4, « Blocage Ips sur mesure »).
+    """
+
+    name: Slug
+    host: HostName
+    address: IPv4Address | None = Field(
+        default=None, description="Where the reconciler and the client servers reach it."
+    )
+    host_key: SshPublicKey | None = None
+    first_port: int = Field(
+        default=8080,
+        ge=1024,
+        le=65000,
+        description="The first scope's local API listens here, the next scopes on the ports after.",
+    )
+
+
 class ObserverAccount(Strict):
     """The observer: a read-only SSH key for `dagsync plan` (pull requests, drift checks).
 
@@ -201,6 +222,10 @@ class DagSettings(Strict):
     datacenters: list[Datacenter] = Field(min_length=1)
     backup_storages: list[BackupStorage] = Field(min_length=1)
     mail_hosts: list[MailHost] = Field(default_factory=list)
+    security_hosts: list[SecurityHost] = Field(
+        default_factory=list,
+        description="DAG's CrowdSec hosts; the first runs the local APIs of every decision scope.",
+    )
     passphrase_escrow: str = Field(
         pattern=ESCROW_PATTERN,
         max_length=1024,
