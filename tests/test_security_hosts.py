@@ -21,6 +21,7 @@ from dagsync.testing import hosts as th
 from dagsync.testing.security_lab import (
     ClientSpec,
     Lab,
+    LabError,
     run_step,
     security_lab,
     tools_missing,
@@ -92,6 +93,27 @@ def test_a_client_that_does_not_share_keeps_blocks_to_its_own_servers(lab: Lab) 
     _attack_and_wait(lab, "x3", "d2", {"d1", "d2"})
     for server in ("a1", "a2", "b1", "c1", "c2"):
         assert not lab.dropped("x3", server), server
+
+
+def test_a_pushed_block_reaches_every_server_of_a_client_that_keeps_blocks_to_itself(
+    lab: Lab,
+) -> None:
+    lab.block("delta", lab.host("x2").address)  # x2 is banned on c1 only, so far
+    wait_for(lambda: lab.dropped("x2", "d1") and lab.dropped("x2", "d2"), SETTLE, "d1 and d2")
+    for server in ("a1", "a2", "b1", "c2"):
+        assert not lab.dropped("x2", server), server
+
+
+def test_a_pushed_block_of_an_opted_out_client_reaches_each_of_its_servers(lab: Lab) -> None:
+    lab.block("charlie", lab.host("x1").address)  # x1 is banned on the sharing servers
+    wait_for(lambda: lab.dropped("x1", "c1") and lab.dropped("x1", "c2"), SETTLE, "c1 and c2")
+    assert not lab.dropped("x1", "d1")
+
+
+def test_a_push_that_would_ban_a_server_of_the_network_is_refused(lab: Lab) -> None:
+    with pytest.raises(LabError, match="server bravo/b1"):
+        lab.block("alpha", lab.host("b1").address)
+    assert lab.host("b1").address not in lab.decisions(lab.scope_of("a1"))
 
 
 def _dagsync_table(lab: Lab, server: str) -> bytes:

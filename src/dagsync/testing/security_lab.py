@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from ipaddress import ip_network
 from pathlib import Path
 
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.security import crowdsec, install
+from dagsync.reconcile.security import crowdsec, install, push
 from dagsync.reconcile.security.credentials import Secrets
 from dagsync.reconcile.security.desired import Desired, desired
 from dagsync.reconcile.security.scope import Member, Scope
@@ -208,6 +209,14 @@ class Lab:
         out = run_step(self.security, install.Step("decisions", cmd))
         alerts = json.loads(out or "null") or []
         return sorted({d["value"] for a in alerts for d in a.get("decisions") or []})
+
+    def block(self, client: str, address: str, reason: str = "pushed by the test") -> None:
+        """`dagsync block`'s push: the decision goes to the client's scopes' local APIs."""
+        network = ip_network(address)
+        if why := push.refused(self.repo, client, network):
+            raise LabError(f"refused: {why}")
+        for step in push.block_steps(self.model.scopes, client, network, reason):
+            run_step(self.security, step)
 
     def attack(self, attacker: str, server: str, attempts: int = 8) -> None:
         """Failed SSH logins (unknown users, no key) from `attacker` against `server`; each
