@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.reconcile.security import crowdsec, install
+from dagsync.reconcile.security import aide, crowdsec, install
 from dagsync.reconcile.security.credentials import MissingSecret, Secrets, from_environment
 from dagsync.reconcile.security.desired import desired
 from dagsync.reconcile.security.scope import NETWORK, scope_of, scopes, scopes_of_client
@@ -208,3 +208,33 @@ def test_a_stopped_daemon_alone_is_started_without_rewriting_files() -> None:
     steps = install.apply_steps(_setup(), ["start agent (stopped)"])
     assert [s.what for s in steps] == ["start agent"]
     assert "kill" not in steps[0].script.split("||")[1]  # started, not restarted
+
+
+# --- AIDE ---------------------------------------------------------------------------------------
+
+
+def test_aide_paths_are_escaped_regular_expressions() -> None:
+    text = aide.config(
+        "h", watched=("/etc", "/usr/lib/x86_64-linux-gnu"), excluded=("/etc/ld.so.cache",)
+    )
+    assert "!/etc/ld\\.so\\.cache$" in text.splitlines()
+    assert "/usr/lib/x86_64-linux-gnu Watch" in text.splitlines()
+    assert text.index("report_format=json") < text.index("report_url=stdout")
+
+
+@pytest.mark.parametrize("path", ["/etc/a b", "/etc/(.*)", "etc", "/etc/../root", "/etc\n/x", "/etc\n"])
+def test_an_aide_path_that_would_change_the_rule_is_refused(path: str) -> None:
+    with pytest.raises(UnsafeValue):
+        aide.config("h", watched=(path,))
+
+
+def test_an_unreadable_aide_report_is_unknown_never_clean() -> None:
+    for text in ("", "not json", "[]", '{"x": 1}'):
+        found = aide.parse_report(text)
+        assert not found.clean and found.error is not None
+        assert found.lines("c/s")[0].startswith("c/s: integrity unknown")
+
+
+def test_an_aide_report_lists_each_difference() -> None:
+    report = '{"outline": "x", "added": {"/etc/b": "f++"}, "changed": {"/etc/a": "f >"}}'
+    assert aide.parse_report(report) == aide.Integrity(("/etc/b",), (), ("/etc/a",))
