@@ -222,7 +222,9 @@ def test_aide_paths_are_escaped_regular_expressions() -> None:
     assert text.index("report_format=json") < text.index("report_url=stdout")
 
 
-@pytest.mark.parametrize("path", ["/etc/a b", "/etc/(.*)", "etc", "/etc/../root", "/etc\n/x", "/etc\n"])
+@pytest.mark.parametrize(
+    "path", ["/etc/a b", "/etc/(.*)", "etc", "/etc/../root", "/etc\n/x", "/etc\n"]
+)
 def test_an_aide_path_that_would_change_the_rule_is_refused(path: str) -> None:
     with pytest.raises(UnsafeValue):
         aide.config("h", watched=(path,))
