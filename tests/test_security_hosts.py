@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.reconcile.desired import Selection, server_inputs
-from dagsync.reconcile.resources import firewall
+from dagsync.reconcile.hosts import firewall
+from dagsync.reconcile.hosts.desired import Selection, server_inputs
 from dagsync.reconcile.security import install
 from dagsync.testing import hosts as th
 from dagsync.testing.security_lab import (

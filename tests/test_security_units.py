@@ -15,7 +15,7 @@ from dagsync.reconcile.security.credentials import MissingSecret, Secrets, from_
 from dagsync.reconcile.security.desired import desired
 from dagsync.reconcile.security.scope import NETWORK, scope_of, scopes, scopes_of_client
 from dagsync.reconcile.shell import UnsafeValue
-from dagsync.repository import ClientConfig, Repository, load_repository
+from dagsync.validate.repository import ClientConfig, Repository, load_repository
 
 MAIN = Path(__file__).resolve().parents[1]
 SECRETS = Secrets(b"k" * 32)

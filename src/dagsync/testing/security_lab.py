@@ -29,8 +29,8 @@ from dagsync.reconcile.security import crowdsec, install, push
 from dagsync.reconcile.security.credentials import Secrets
 from dagsync.reconcile.security.desired import Desired, desired
 from dagsync.reconcile.security.scope import Member, Scope
-from dagsync.repository import Repository, load_repository
 from dagsync.testing.hosts import TestHost, TestHosts, probe_from, testhosts, unique_network
+from dagsync.validate.repository import Repository, load_repository
 
 SECURITY_HOST = "sec1"
 TOOLS = ("crowdsec", "cscli", "crowdsec-firewall-bouncer", "nft")

@@ -9,12 +9,12 @@ from ipaddress import IPv4Network, ip_network
 
 from dagsync.errors import DagsyncError
 from dagsync.model.policy import DagSettings, SecurityHost
+from dagsync.model.reserved import dag_addresses
 from dagsync.reconcile.security import install
 from dagsync.reconcile.security.credentials import Secrets
 from dagsync.reconcile.security.crowdsec import DEFAULT_SOURCES, LogSource, Net
 from dagsync.reconcile.security.scope import Member, Scope, scopes
-from dagsync.repository import ClientConfig, Repository
-from dagsync.reserved import dag_addresses
+from dagsync.validate.repository import ClientConfig, Repository
 
 SourcesOf = Callable[[Member], Sequence[LogSource]]
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
 
+from dagsync.commands.block import refusal
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.blocking import refusal
+from dagsync.model.reserved import blocked_problem
 from dagsync.reconcile.security import crowdsec
 from dagsync.reconcile.security.install import Step
 from dagsync.reconcile.security.scope import Scope, scopes_of_client
 from dagsync.reconcile.shell import join, one_line
-from dagsync.repository import Repository
-from dagsync.reserved import blocked_problem
+from dagsync.validate.repository import Repository
 
 DEFAULT_DURATION = "168h"  # a week: long enough for the reviewed git entry to land
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dagsync.repository import ClientConfig
+from dagsync.validate.repository import ClientConfig
 
 NETWORK = "network"
 
