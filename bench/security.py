@@ -3,7 +3,7 @@
     sudo python3 bench/security.py [--servers 20] [--runs 3]
 
 One client with N servers sharing blocks network-wide, one opted-out client with one server,
-DAG's security host and attackers, configured by dagsync (`dagsync.testing.security_lab`).
+DAG's security host and attackers, configured by dagsync (`dagsync.sandbox.security_lab`).
 Per run, in the same run:
 
 - attack: an attacker makes failed SSH logins (unknown users) against server 1, one at a time,
@@ -36,7 +36,7 @@ from ipaddress import ip_network
 from pathlib import Path
 
 from dagsync.reconcile.security import crowdsec, push
-from dagsync.testing.security_lab import ClientSpec, Lab, run_step, security_lab, tools_missing
+from dagsync.sandbox.security_lab import ClientSpec, Lab, run_step, security_lab, tools_missing
 
 MAIN = Path(__file__).resolve().parents[1]
 ATTACK_TARGET = 10.0

@@ -11,9 +11,9 @@ import pytest
 
 from dagsync.reconcile.security import aide
 from dagsync.reconcile.security.install import File
+from dagsync.sandbox.security_lab import LabError, run_step
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import TestHost, testhosts, unique_network
-from dagsync.testing.security_lab import LabError, run_step
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-security")]
 

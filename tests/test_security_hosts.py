@@ -17,8 +17,7 @@ import pytest
 from dagsync.reconcile.hosts import firewall
 from dagsync.reconcile.hosts.desired import Selection, server_inputs
 from dagsync.reconcile.security import install
-from dagsync.testing import hosts as th
-from dagsync.testing.security_lab import (
+from dagsync.sandbox.security_lab import (
     ClientSpec,
     Lab,
     LabError,
@@ -27,6 +26,7 @@ from dagsync.testing.security_lab import (
     tools_missing,
     wait_for,
 )
+from dagsync.testing import hosts as th
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-security")]
 

@@ -4,15 +4,14 @@ The scopes say where a block of client C must reach (`scope.scopes_of_client`): 
 `network` scope for a client that shares network-wide, its own scope otherwise, each of its
 servers' scopes for a client that opted out.  The bouncers pull it within their poll
 interval; git keeps the record (the blocklist entry `dagsync block` writes for review).
-The same refusals as the git path apply first (DAG's ranges and hosts, the network's own
-servers, wider than `blocklist_widest`).
+The refusals of a blocklist entry apply first (`model.reserved.blocked_problem`: wider than
+`blocklist_widest`, DAG's ranges and hosts, any server of the network).
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
 
-from dagsync.commands.block import refusal
 from dagsync.errors import DagsyncError
 from dagsync.model.reserved import blocked_problem
 from dagsync.reconcile.security import crowdsec
@@ -29,7 +28,7 @@ def refused(repo: Repository, client: str, network: IPv4Network | IPv6Network) -
     servers = [
         (f"server {c.id}/{s.name}", ip) for c in repo.clients for s in c.servers for ip in s.ips
     ]
-    return refusal(repo, client, network) or blocked_problem(network, repo.settings, servers)
+    return blocked_problem(network, repo.settings, servers)
 
 
 def block_steps(
