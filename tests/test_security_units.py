@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.reconcile.security import aide, crowdsec, install
+from dagsync.reconcile.security import aide, antivirus, crowdsec, install
 from dagsync.reconcile.security.credentials import MissingSecret, Secrets, from_environment
 from dagsync.reconcile.security.desired import desired
 from dagsync.reconcile.security.scope import NETWORK, scope_of, scopes, scopes_of_client
@@ -240,3 +240,30 @@ def test_an_unreadable_aide_report_is_unknown_never_clean() -> None:
 def test_an_aide_report_lists_each_difference() -> None:
     report = '{"outline": "x", "added": {"/etc/b": "f++"}, "changed": {"/etc/a": "f >"}}'
     assert aide.parse_report(report) == aide.Integrity(("/etc/b",), (), ("/etc/a",))
+
+
+# --- ClamAV -------------------------------------------------------------------------------------
+
+
+def test_a_scan_report_without_its_exit_line_or_with_clamav_failing_is_an_error() -> None:
+    assert antivirus.parse_scan("").error == "no scan report"
+    assert antivirus.parse_scan("/srv/x: Eicar FOUND\n").error == "no scan report"
+    assert antivirus.parse_scan("LibClamAV Error: bad db\nexit 2\n").error == "clamscan exit 2"
+
+
+def test_a_scan_report_lists_each_infected_file() -> None:
+    report = "/srv/a b/x.pdf: Sig.One FOUND\n/srv/y: Sig.Two FOUND\nexit 1\n"
+    assert antivirus.parse_scan(report).found == (
+        ("/srv/a b/x.pdf", "Sig.One"),
+        ("/srv/y", "Sig.Two"),
+    )
+
+
+@pytest.mark.parametrize("path", ["/srv/$(id)", "/srv/a b", "srv", "/srv/../etc"])
+def test_a_scan_path_that_would_change_the_command_is_refused(path: str) -> None:
+    with pytest.raises(UnsafeValue):
+        antivirus.scan_command([path])
+
+
+def test_the_scheduled_scan_escapes_crons_percent() -> None:
+    assert "%" not in antivirus.cron(["/srv"], "h").replace("\\%", "")
