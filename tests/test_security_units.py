@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.reconcile.security import aide, antivirus, crowdsec, install
+from dagsync.reconcile.security import aide, antivirus, crowdsec, install, reputation
 from dagsync.reconcile.security.credentials import MissingSecret, Secrets, from_environment
 from dagsync.reconcile.security.desired import desired
 from dagsync.reconcile.security.scope import NETWORK, scope_of, scopes, scopes_of_client
@@ -267,3 +267,15 @@ def test_a_scan_path_that_would_change_the_command_is_refused(path: str) -> None
 
 def test_the_scheduled_scan_escapes_crons_percent() -> None:
     assert "%" not in antivirus.cron(["/srv"], "h").replace("\\%", "")
+
+
+# --- IP reputation ------------------------------------------------------------------------------
+
+
+def test_a_dns_blocklist_name_reverses_the_address() -> None:
+    assert reputation.query_name(ip_network("203.0.113.5").network_address, "zen.example.") == (
+        "5.113.0.203.zen.example"
+    )
+    name = reputation.query_name(ip_network("2001:db8::1").network_address, "bl.example")
+    assert name.startswith("1.0.0.0.") and name.endswith(".8.b.d.0.1.0.0.2.bl.example")
+    assert len(name.split(".")) == 32 + 2

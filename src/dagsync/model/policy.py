@@ -149,6 +149,20 @@ class SecurityHost(Strict):
     )
 
 
+class IpReputation(Strict):
+    """CGV Art. 4, « Suivi de la réputation des Ips publiques du client »: every public IP of
+    every client server is looked up in these DNS blocklists at this interval."""
+
+    blocklists: list[HostName] = Field(
+        min_length=1, description="DNS blocklist zones, e.g. zen.spamhaus.org."
+    )
+    interval_hours: int = Field(default=24, ge=1, le=168, description="Hours between checks.")
+    resolvers: list[IPv4Address] = Field(
+        default_factory=list,
+        description="The resolvers to ask (none: the machine's own).",
+    )
+
+
 class ObserverAccount(Strict):
     """The observer: a read-only SSH key for `dagsync plan` (pull requests, drift checks).
 
@@ -225,6 +239,9 @@ class DagSettings(Strict):
     security_hosts: list[SecurityHost] = Field(
         default_factory=list,
         description="DAG's CrowdSec hosts; the first runs the local APIs of every decision scope.",
+    )
+    ip_reputation: IpReputation | None = Field(
+        default=None, description="The DNS blocklists the clients' public IPs are checked in."
     )
     passphrase_escrow: str = Field(
         pattern=ESCROW_PATTERN,
