@@ -9,14 +9,17 @@ propagation by request, delta propagates to its own servers only.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from dagsync.cli import main
 from dagsync.reconcile.hosts import firewall
 from dagsync.reconcile.hosts.desired import Selection, server_inputs
 from dagsync.reconcile.security import install
+from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV
 from dagsync.sandbox.security_lab import (
     ClientSpec,
     Lab,
@@ -134,6 +137,23 @@ def test_the_bouncer_and_dagsyncs_own_table_coexist(lab: Lab) -> None:
     assert "crowdsec" in tables and "dagsync" in tables
     assert lab.dropped("x4", "b1")
     assert not lab.dropped("x2", "b1")  # banned on c1 only: dagsync's table lets it in
+
+
+def test_dagsync_block_now_writes_git_and_reaches_the_clients_scope_over_ssh(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sec = lab.security
+    hosts = {"dag/sec1": {"address": sec.address, "host_key": sec.host_key_public}}
+    override = {"version": 1, "ssh_key": str(lab.hosts.client_key), "ssh_user": "root"}
+    path = tmp_path / "hosts.json"
+    path.write_text(json.dumps({**override, "hosts": hosts}))
+    monkeypatch.setenv(HOSTS_FILE_ENV, str(path))
+    x3 = lab.host("x3").address  # banned on delta's servers only, so far
+    argv = ["block", x3, "--client", "bravo", "--reason", "scan seen by the SOC", "--now"]
+    assert main([*argv, "--repo", str(lab.repo.root)]) == 0
+    assert f"address: {x3}/32" in (lab.repo.root / "clients/bravo/client.yaml").read_text()
+    wait_for(lambda: all(lab.dropped("x3", s) for s in ("a1", "a2", "b1")), SETTLE, "network")
+    assert not lab.dropped("x3", "c1")
 
 
 def test_a_second_apply_changes_nothing(lab: Lab) -> None:

@@ -57,7 +57,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "contracts": ("dagsync.commands.contracts", "contracts"),
     "plan": ("dagsync.commands.reconcile", "plan"),
     "apply": ("dagsync.commands.reconcile", "apply"),
-    "block": ("dagsync.commands.reconcile", "block"),
+    "block": ("dagsync.commands.block", "block"),
     "sandbox": ("dagsync.commands.reconcile", "sandbox"),
     "audit": ("dagsync.commands.gitops", "audit"),
     "check-commits": ("dagsync.commands.gitops", "check_commits"),

@@ -1,7 +1,8 @@
 """`dagsync block ADDR --client C --reason R`: add an address to a client's blocklist in git.
 
 The change is written into `clients/C/client.yaml` (comments and layout kept) for review;
-`dagsync apply` then propagates it (CGV Art. 4).  Refused: an address that does not parse
+`dagsync apply` then propagates it (CGV Art. 4); with `--now` the block is also pushed to
+CrowdSec's local APIs at once (`reconcile.security.remote`).  Refused: an address that does not parse
 or has host bits set, one already blocked for that client, one that overlaps DAG's
 management ranges (DAG would lock itself out) or one of the network's own servers.
 """
@@ -13,7 +14,10 @@ import datetime as dt
 from ipaddress import ip_network
 from pathlib import Path
 
-from dagsync.errors import DagsyncError
+import click
+
+from dagsync.commands.completion import complete_client
+from dagsync.errors import EXIT_USAGE, DagsyncError
 from dagsync.reconcile.resource import Net
 from dagsync.validate.repository import Repository, load_repository
 
@@ -99,3 +103,56 @@ def add_block(
         f"{network} added to the blocklist of {client_id} in {rel}: review and commit it, "
         "then `dagsync apply` blocks it on every server it reaches"
     )
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+@click.command("block")
+@click.argument("address")
+@click.option(
+    "--client",
+    required=True,
+    metavar="C",
+    help="The client whose blocklist grows.",
+    shell_complete=complete_client,
+)
+@click.option("--reason", required=True, metavar="R", help="Why (kept in the YAML).")
+@click.option("--request", default=None, metavar="REQ-...", help="The client request, if any.")
+@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
+@click.option(
+    "--now",
+    is_flag=True,
+    help="Also push the block to CrowdSec's local APIs at once (docs/security-services.md).",
+)
+def block(
+    address: str, client: str, reason: str, request: str | None, repo: str | None, now: bool
+) -> None:
+    """Add ADDRESS to a client's blocklist in clients/C/client.yaml, for review and apply."""
+    from dagsync.config.locate import repo_path
+
+    root = repo_path(repo)
+    try:
+        message = add_block(root, client, address, reason, request=request)
+    except DagsyncError as exc:
+        click.echo(f"dagsync: error: {exc}", err=True)
+        raise SystemExit(EXIT_USAGE) from exc
+    click.echo(message)
+    if now:
+        _push_now(root, client, address, reason)
+
+
+def _push_now(root: Path, client: str, address: str, reason: str) -> None:
+    """The git change is written; a failed push says so and exits 1."""
+    from dagsync.reconcile.security.remote import push_block
+    from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
+
+    try:
+        overrides = load_overrides(overrides_path(root))
+        repo = load_repository(root, validate=False)
+        lines = push_block(repo, client, address, reason, overrides)
+    except DagsyncError as exc:
+        click.echo(f"dagsync: error: the push failed ({exc}); the git change is written", err=True)
+        raise SystemExit(1) from exc
+    for line in lines:
+        click.echo(line)

@@ -529,30 +529,6 @@ def _check_tip(root: Path, require_tip: str | None, any_commit: bool) -> None:
         click.echo(check(root, ref), err=True)
 
 
-@click.command("block")
-@click.argument("address")
-@click.option(
-    "--client",
-    required=True,
-    metavar="C",
-    help="The client whose blocklist grows.",
-    shell_complete=complete_client,
-)
-@click.option("--reason", required=True, metavar="R", help="Why (kept in the YAML).")
-@click.option("--request", default=None, metavar="REQ-...", help="The client request, if any.")
-@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
-def block(address: str, client: str, reason: str, request: str | None, repo: str | None) -> None:
-    """Add ADDRESS to a client's blocklist in clients/C/client.yaml, for review and apply."""
-    from dagsync.commands.block import add_block
-
-    try:
-        message = add_block(_repo_root(repo), client, address, reason, request=request)
-    except DagsyncError as exc:
-        click.echo(f"dagsync: error: {exc}", err=True)
-        raise SystemExit(EXIT_USAGE) from exc
-    click.echo(message)
-
-
 @click.group("sandbox")
 def sandbox() -> None:
     """Local test hosts (each server, backup storage and mail host) and the OVH emulator,
