@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.backup import driver, escrow, job
+from dagsync.reconcile import escrow
+from dagsync.reconcile.backup import driver, job
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostStatus
 from dagsync.reconcile.resource import CommandResult

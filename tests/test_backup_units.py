@@ -11,7 +11,8 @@ import pytest
 
 from dagsync.model import Client, Server
 from dagsync.model.server import BackupScope, Frequency
-from dagsync.reconcile.backup import escrow, job
+from dagsync.reconcile import escrow
+from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.backup.apply import split_secrets
 from dagsync.reconcile.backup.borgjson import BorgOutputError, parse_info, parse_list, parse_offset

@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from dagsync.model.policy import DagSettings
-from dagsync.reconcile.backup import escrow
+from dagsync.reconcile import escrow
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -89,8 +89,8 @@ def test_every_read_of_a_plan_passes_the_wrapper_and_runs_the_identical_script(
     """A new read builder (or a changed one) that the observer would refuse fails here."""
     reads = plan_reads()
     kinds = {k for k, _ in reads}
-    assert kinds == {"firewall", "accounts", "root-access", "backup", "backup-storage", "mail",
-                     "monitoring", "observer"}  # fmt: skip
+    assert kinds == {"firewall", "accounts", "root-access", "vhosts", "tls", "databases", "backup",
+                     "backup-storage", "mail", "monitoring", "observer"}  # fmt: skip
     w = wrapper(tmp_path / "log")
     for kind, command in reads:
         request = obs.request_for(command)
@@ -114,9 +114,9 @@ def test_each_hosts_batch_of_a_plan_is_one_request_that_the_wrapper_runs_identic
         command, nonce = facts.batch(work.reads)
         request = obs.request_for(command)
         names = [kind for kind, _ in work.reads]
-        assert names == ["firewall", "accounts", "root-access"]
+        assert names == ["firewall", "accounts", "root-access", "vhosts", "tls", "databases"]
         assert request.startswith(f"batch {nonce} firewall accounts ")
-        assert request.endswith(" root-access")
+        assert request.endswith(" root-access vhosts tls databases")
         assert w["decide"](request) == (command, "")
     assert not (tmp_path / "log").exists()
 
@@ -246,9 +246,9 @@ HOSTILE = [
     (f"batch {NONCE.upper()} firewall", "batch: the first argument is not a nonce"),
     # oversized: more reads than the table has (each at most once), more than 64 KiB
     (
-        f"batch {NONCE} firewall accounts '' root-access backup backup-storage /srv/b mail "
-        "monitoring observer firewall",
-        "batch: more than 8 reads",
+        f"batch {NONCE} firewall accounts '' root-access vhosts tls databases backup "
+        "backup-storage /srv/b mail monitoring observer firewall",
+        "batch: more than 11 reads",
     ),
     (f"batch {NONCE} firewall accounts '{' '.join(['deploy'] * 9400)}'", "request too long"),
 ]
@@ -364,7 +364,15 @@ def test_an_observer_falls_back_to_one_request_per_read_on_a_wrapper_without_bat
     assert len(opened) == 6
     for address in opened:
         mine = [c.split()[0] for a, c in sent if a == address]
-        assert mine == ["batch", "firewall", "accounts", "root-access"]
+        assert mine == [
+            "batch",
+            "firewall",
+            "accounts",
+            "root-access",
+            "vhosts",
+            "tls",
+            "databases",
+        ]
 
 
 def test_read_facts_splits_an_observer_batch_into_each_read(

@@ -28,7 +28,6 @@ from dagsync.config.yamlio import load
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import lock
 from dagsync.reconcile.hosts.engine import apply
-from dagsync.reconcile.hosts.registry import HOST_KINDS
 from dagsync.reconcile.lock import ApplyLocked
 from dagsync.reconcile.report import HostStatus
 from dagsync.reconcile.resource import ApplyOptions
@@ -55,6 +54,7 @@ RUNNER = f"{NET.prefix}.1"
 NAMES = ("web1", "web2", "db1", "outsider")
 SERVERS = ("web1", "web2", "db1")
 PORTS = (80, 443, 3306, 8080)
+HOST_KINDS = ("firewall", "accounts", "root-access")  # vhosts: tests/test_appstack_hosts.py
 SHORT = 0.3  # seconds a probe waits: a dropped SYN is a timeout
 HOSTILE = "x$(touch /tmp/pwned1);`touch /tmp/pwned2` 'q' \"d\" \\ | & > /tmp/pwned3 < *"
 
@@ -209,7 +209,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def scope(w: World, **changes: Any) -> Scope:
-    # These tests are about the host resources; backups and mail have their own host tests.
+    # These tests are about the host resources; backups, mail and vhosts have their own host
+    # tests (nginx would need the ports 80 and 443 that this module's listeners hold).
     return Scope(w.root, **{"connect_timeout": 3.0, "kinds": HOST_KINDS, **changes})
 
 
@@ -413,6 +414,7 @@ def test_a_lock_out_ruleset_forced_past_the_validator_is_rolled_back(
         timeouts=Timeouts(connect=3.0),
         apply=ApplyOptions(confirm_timeout=2.0, fresh_connect_timeout=1.0),
         holder="test",
+        kinds=frozenset(HOST_KINDS),
     )
     overrides = load_overrides(overrides_path(w.root))
     report = apply(
@@ -711,8 +713,7 @@ def test_a_killed_apply_leaves_no_half_written_file_and_a_rerun_converges(
         script = (
             "import sys\nfrom pathlib import Path\n"
             "from dagsync.commands.reconcile import Scope, run_apply\n"
-            "from dagsync.reconcile.hosts.registry import HOST_KINDS\n"
-            "run_apply(Scope(Path(sys.argv[1]), kinds=HOST_KINDS), yes=True, record=False)\n"
+            f"run_apply(Scope(Path(sys.argv[1]), kinds={HOST_KINDS!r}), yes=True, record=False)\n"
         )
         proc = subprocess.Popen(
             [sys.executable, "-c", script, str(w.root)], stdout=subprocess.PIPE, text=True
@@ -836,7 +837,9 @@ def test_shell_metacharacters_in_every_string_reach_the_host_literally(converged
         )  # a new user: useradd with the owner as comment
         save(w.servers_dir / "web1.yaml", data)
         repo = load_repository(w.root)
-        options = RunOptions(timeouts=Timeouts(connect=3.0), holder=HOSTILE)
+        options = RunOptions(
+            timeouts=Timeouts(connect=3.0), holder=HOSTILE, kinds=frozenset(HOST_KINDS)
+        )
         overrides = load_overrides(overrides_path(w.root))
         report = apply(repo, Selection(servers=("web1",)), overrides, options, lambda _: True)
         assert report.ok, report.results

@@ -171,7 +171,14 @@ def test_an_unknown_fact_gives_no_change_and_is_reported(repo: Path) -> None:
     observed = {kind: Unknown("permission denied") for kind, _ in desired.states}
     changes, _, unknown = diff_host(desired, observed, DiffOptions(allow_destroy=True))
     assert changes == []
-    assert {k for k, _ in unknown} == {"firewall", "accounts", "root-access"}
+    assert {k for k, _ in unknown} == {
+        "firewall",
+        "accounts",
+        "root-access",
+        "vhosts",
+        "tls",
+        "databases",
+    }
 
 
 # --- blocklist propagation -----------------------------------------------------------------

@@ -177,22 +177,31 @@ def test_up_plan_apply_twice_then_backups_are_verified(
     ovh = drivers.driver("ovh").available()
     assert ("DAGSYNC_OVH_URL" in overrides["environment"]) == ovh
 
+    outputs = []
     code, out = dagsync(capsys, root, "plan", "--detailed-exitcode")
+    outputs.append(out)
     assert code == 2, out
-    for kind in ("firewall", "accounts", "backup", "backup-storage", "mail"):
+    for kind in ("firewall", "accounts", "vhosts", "databases", "backup", "backup-storage", "mail"):
         assert f"+ {kind}: " in out or f"~ {kind}: " in out, kind
     assert ("ovh-firewall: " in out) == ovh
 
     code, out = dagsync(capsys, root, "apply", "--yes")
+    outputs.append(out)
     assert code == 0, out
     assert "apply recorded for" in out
     code, out = dagsync(capsys, root, "apply", "--yes")
+    outputs.append(out)
     assert code == 0, out
     assert "Nothing to do: every server already matches the configuration." in out
     assert "applied" not in out
+    databases = ["alpine-books/shop1", "velo-savoie/db1"]  # the servers with MariaDB databases
     assert sorted(p.name for p in escrow.rglob("*.json")) == sorted(
-        f"{key.split('/')[1]}.json" for key in SERVERS
+        [f"{key.split('/')[1]}.json" for key in SERVERS]
+        + [f"{key.split('/')[1]}.mariadb.json" for key in databases]
     )
+    for fmt in ("text", "json", "markdown"):
+        outputs.append(dagsync(capsys, root, "plan", "--format", fmt)[1])
+    _no_generated_secret_anywhere(root, escrow, outputs)
 
     code, out = dagsync(capsys, root, "sandbox", "run-backups")
     assert code == 0, out
@@ -200,6 +209,29 @@ def test_up_plan_apply_twice_then_backups_are_verified(
     code, out = dagsync(capsys, root, "backup", "verify")
     assert code == 0, out
     assert "6 of 6 server(s) verified" in out
+
+
+def _no_generated_secret_anywhere(root: Path, escrow: Path, outputs: list[str]) -> None:
+    """Every database password the sandbox's apply generated (read back from the escrow) is
+    absent from every output, the git notes of the applies, and every file of the repository
+    and of the sandbox's state (plans, logs, host state folders outside /etc/dagsync)."""
+    secrets = [
+        value
+        for path in escrow.rglob("*.mariadb.json")
+        for value in json.loads(path.read_text())["secrets"].values()
+    ]
+    assert len(secrets) == 1 + 2  # shop_rw on shop1; shop_app and erp_sync on db1
+    notes = subprocess.run(
+        ["git", "-C", str(root), "log", "--notes=dagsync", "--format=%N"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert notes.strip(), "no apply note was recorded"
+    texts = [*outputs, notes]
+    for path in root.rglob("*"):
+        if path.is_file() and "dagsync/db/mariadb-" not in str(path) and "/mysql/" not in str(path):
+            texts.append(path.read_text(errors="replace"))
+    for secret in secrets:
+        assert not [t[:80] for t in texts if secret in t]
 
 
 @pytest.mark.hosts

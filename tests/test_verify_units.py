@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.reconcile.backup import escrow as escrows
+from dagsync.reconcile import escrow as escrows
 from dagsync.reconcile.backup import job, verify
 from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.resource import CommandResult

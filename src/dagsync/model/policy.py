@@ -27,7 +27,7 @@ from dagsync.model.server import BackupScope, Frequency, Metric, ServerType
 T = TypeVar("T")
 
 # passphrase_escrow: a folder (file:/, file:///, /, ~/ then normalised components) or a
-# vault://, https:// or s3:// location; `backup.escrow` applies it to the environment's too.
+# vault://, https:// or s3:// location; `reconcile.escrow` applies it to the environment's too.
 _ESCROW_PART = (
     r"/(?:[A-Za-z0-9_+@-][A-Za-z0-9._+@-]*|\.[A-Za-z0-9_+@-][A-Za-z0-9._+@-]*"
     r"|\.\.[A-Za-z0-9._+@-]+)"

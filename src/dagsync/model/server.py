@@ -80,13 +80,18 @@ class Software(Strict):
 
 
 class TlsIssuer(Strict):
-    issuer: str = Field(min_length=2, description="'ovh' or an issuer of policies/dag.yaml.")
+    issuer: Slug = Field(description="'ovh' or an issuer of policies/dag.yaml.")
 
 
 class Vhost(Strict):
     domain: HostName
     aliases: list[HostName] = Field(default_factory=list)
     tls: TlsIssuer | None = None
+    document_root: SafePath | None = Field(
+        default=None,
+        description="The folder the web server serves, under /srv/ or /var/www/ "
+        "(default /var/www/<domain>).",
+    )
 
 
 class DbPrivilege(StrEnum):

@@ -2,7 +2,7 @@
 
 | driver | `--only` kinds                  | targets                                    | module                           |
 |--------|---------------------------------|--------------------------------------------|----------------------------------|
-| hosts  | firewall, accounts, root-access | the client servers, over SSH               | dagsync.reconcile.hosts.engine         |
+| hosts  | firewall, accounts, root-access, vhosts, tls, databases | the client servers, over SSH               | dagsync.reconcile.hosts.engine         |
 | backup | backup                          | the client servers, `dag/<storage>`        | dagsync.reconcile.backup.driver            |
 | mail   | mail                            | `dag/<mail host>`                          | dagsync.reconcile.mail.resource |
 | ovh    | ovh                             | `<client>/<server>@ovh`, `dag/ovh-account` | dagsync.reconcile.ovh.driver     |
@@ -114,13 +114,18 @@ def _plan_hosts(ctx: Context) -> Plan:
 
 
 def _apply_hosts(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
+    """The hosts' apply, with where generated secrets (database passwords) are escrowed:
+    resolved here, while the override file's environment (the sandbox's escrow) is set."""
+    from dagsync.reconcile.escrow import for_repository
     from dagsync.reconcile.hosts import engine
 
+    options = _host_options(ctx)
+    escrow = for_repository(ctx.repo.settings.passphrase_escrow, ctx.repo.root)
     return engine.apply(
         ctx.repo,
         ctx.selection,
         ctx.overrides,
-        _host_options(ctx),
+        replace(options, apply=replace(options.apply, escrow=escrow)),
         confirm,
         saved=saved,
         commit=ctx.commit,

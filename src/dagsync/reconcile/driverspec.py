@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # == hosts.registry.HOST_KINDS (tests/test_reconcile_drivers.py checks): spelled out here so
 # that shell completion of `--only` does not import the resources and the model (0.4 s).
-HOST_KINDS = ("firewall", "accounts", "root-access")
+HOST_KINDS = ("firewall", "accounts", "root-access", "vhosts", "tls", "databases")
 KINDS = (*HOST_KINDS, "backup", "mail", "ovh", "observer", "monitoring")
 DRIVER_CLIENT = "dagsync"  # the "client" of the target that stands for a whole driver
 

@@ -19,10 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from dagsync.model import Client, Server
 from dagsync.reconcile.core import Change, DiffOptions, Note, Target, Unknown
+
+if TYPE_CHECKING:
+    from dagsync.reconcile.escrow import Escrow
 
 Net = IPv4Network | IPv6Network
 
@@ -50,6 +53,9 @@ class ServerInputs:
     dag_keys: frozenset[str] = frozenset()
     # The client's requests (id, summary): a plan names the request behind each change
     requests: tuple[tuple[str, str], ...] = ()
+
+    # ACME issuer -> directory URL where the override file names a test CA (pebble)
+    acme: tuple[tuple[str, str], ...] = ()
 
     def request_summary(self, request_id: str) -> str | None:
         return dict(self.requests).get(request_id)
@@ -103,6 +109,8 @@ class ApplyOptions:
     allow_destroy: bool = False
     confirm_timeout: float = 30.0  # seconds before an unconfirmed firewall change rolls back
     fresh_connect_timeout: float = 5.0
+    # where generated secrets (database passwords) are copied, outside git; None: nowhere
+    escrow: Escrow | None = None
 
 
 D = TypeVar("D")

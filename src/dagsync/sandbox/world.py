@@ -4,7 +4,7 @@
 `dagsync.testing.hosts`) per server of the repository, per backup storage and per shared
 mail host of `policies/dag.yaml`, under `.dagsync-sandbox/` (gitignored).  It plays DAG's
 base set-up of the mail hosts (a TLS certificate, Dovecot and Postfix started), gives each
-server a stand-in database dump tool (the test hosts run no database), makes a passphrase
+server a stand-in dump tool, MariaDB where MariaDB databases are declared, makes a passphrase
 escrow folder, and, when the OVH driver exists, starts the OVH API emulator in the
 background, seeded with the account the repository declares.  Then it writes
 `.dagsync-sandbox/hosts.json`, the hosts override file that `plan` and `apply` use in
@@ -92,7 +92,7 @@ OBSERVER_KEY = "observer"  # == reconcile.resources.observer.OVERRIDE_KEY
 OBSERVER_PRIVATE_KEY = "observer_ed25519"  # in the hosts' state folder, removed by `down`
 EMULATOR_RATE_PER_MINUTE = 60_000  # the client's limit towards the local emulator
 EMULATOR_POLL = 0.05  # seconds between two reads of a pending state (OVH: 5)
-ESCROW_ENV = "DAGSYNC_PASSPHRASE_ESCROW"  # == dagsync.reconcile.backup.escrow.ESCROW_ENV
+ESCROW_ENV = "DAGSYNC_PASSPHRASE_ESCROW"  # == dagsync.reconcile.escrow.ESCROW_ENV
 DUMP_TOOL = "/root/.dagsync-sandbox-dump"  # on each server: DAGSYNC_DUMP_COMMAND of the job
 BACKUP_JOB = "/etc/dagsync/backup-job"  # == dagsync.reconcile.backup.job.JOB_FILE
 DEV_SPACE = "/srv/dev-space"  # == dagsync.reconcile.backup.job.DEV_SPACE_PATH
@@ -102,7 +102,7 @@ MAIL_TOOLS = ("doveconf", "dovecot", "postconf", "postfix", "openssl")
 _SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 _DUMP_SCRIPT = """#!/bin/sh
-# dagsync sandbox: the test hosts run no database; this stands in for the dump tools.
+# dagsync sandbox: this stands in for the database dump tools.
 echo "-- sandbox dump of $1 database $2, $(date -u +%FT%TZ)"
 """
 _MAIL_BASE_SETUP = """
@@ -168,7 +168,7 @@ def escrow_folder(root: Path) -> Path:
 
 def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> str:
     """Start the sandbox; on any failure, remove whatever was made and raise."""
-    from dagsync.testing import hosts
+    from dagsync.testing import hosts, services
     from dagsync.validate.repository import load_repository
 
     reason = hosts.skip_reason()
@@ -185,7 +185,7 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
     write_json(root / SANDBOX_STATE, state)
     try:
         lab = hosts.up(state_dir=root / STATE, names=[m.name for m in wanted], network=net)
-        notes = _prepare(lab, wanted)
+        notes = _prepare(lab, wanted) + services.databases(repo, lab, [m.key for m in wanted])
         environment = {ESCROW_ENV: _make_escrow(Path(state["escrow"]))}
         if emulator and ovh_sandbox_available():
             ovh = start_emulator(root, repo)

@@ -10,7 +10,7 @@ before the server can initialise its repository there.  So, per apply:
    with the keys read back from the servers (a line for each server, restricted to its
    own repository);
 4. *finish*, on the servers in parallel: initialise the repository if missing, escrow the
-   passphrase and repository key (see `dagsync.reconcile.backup.escrow`), then the job script and
+   passphrase and repository key (see `dagsync.reconcile.escrow`), then the job script and
    the cron file.
 
 A storage host is a target `dag/<name>`; it is reached at the address and host key of
@@ -28,7 +28,7 @@ from typing import Any
 
 from dagsync.errors import DagsyncError
 from dagsync.model.policy import BackupStorage
-from dagsync.reconcile.backup import escrow as escrows
+from dagsync.reconcile import escrow as escrows
 from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.backup import storage as storages
 from dagsync.reconcile.backup.apply import (

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dagsync.reconcile.backup import escrow as escrows
+from dagsync.reconcile import escrow as escrows
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.backup.borgjson import Archive, BorgOutputError, parse_list, parse_offset

@@ -46,7 +46,11 @@ def dag_keys(settings: DagSettings) -> frozenset[str]:
 
 
 def server_inputs(
-    repo: Repository, selection: Selection, now: dt.datetime, extra_management: Sequence[Net] = ()
+    repo: Repository,
+    selection: Selection,
+    now: dt.datetime,
+    extra_management: Sequence[Net] = (),
+    acme: tuple[tuple[str, str], ...] = (),
 ) -> list[ServerInputs]:
     management = tuple(repo.settings.management_ranges) + tuple(extra_management)
     out = []
@@ -58,7 +62,9 @@ def server_inputs(
         requests = tuple((r.id, r.summary) for r in config.requests)
         keys = dag_keys(repo.settings)
         out.append(
-            ServerInputs(target, config.client, server, management, blocked, now, keys, requests)
+            ServerInputs(
+                target, config.client, server, management, blocked, now, keys, requests, acme
+            )
         )
     _refuse_unknown(repo, selection)
     return out

@@ -90,7 +90,7 @@ def works_from_repository(
     kinds: frozenset[str] | None = None,
 ) -> list[Work]:
     out = []
-    for inputs in server_inputs(repo, selection, now, overrides.management_ranges):
+    for inputs in server_inputs(repo, selection, now, overrides.management_ranges, overrides.acme):
         where = endpoint(inputs.target.key, inputs.server, overrides)
         try:
             desired = only_kinds(host_desired(inputs), kinds)

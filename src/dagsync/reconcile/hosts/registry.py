@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from dagsync.reconcile.appstack import databases, tls, vhosts
 from dagsync.reconcile.hosts import accounts, firewall, rootaccess
 from dagsync.reconcile.resource import HostResource
 
-HOST_RESOURCES: tuple[HostResource[Any, Any], ...] = (firewall, accounts, rootaccess)
+HOST_RESOURCES: tuple[HostResource[Any, Any], ...] = (
+    firewall,
+    accounts,
+    rootaccess,
+    vhosts,
+    tls,
+    databases,
+)
 HOST_KINDS: tuple[str, ...] = tuple(r.KIND for r in HOST_RESOURCES)
 
 

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dagsync.errors import DagsyncError
 from dagsync.model import Server
@@ -68,6 +70,7 @@ class Overrides:
     management_ranges: tuple[Net, ...] = ()
     ssh_key: Path | None = None
     ssh_user: str | None = None
+    acme: tuple[tuple[str, str], ...] = ()  # ACME issuer -> directory URL (a test CA)
 
 
 def sandbox_mode() -> bool:
@@ -121,10 +124,33 @@ def load_overrides(path: Path | None) -> Overrides:
         data = json.loads(path.read_text())
         hosts = {key: _endpoint(value, path) for key, value in data.get("hosts", {}).items()}
         ranges = tuple(_controller(r) for r in data.get("management_ranges", []))
+        acme = tuple((str(k), _acme_directory(v)) for k, v in data.get("acme", {}).items())
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DagsyncError(f"{path}: not a hosts override file ({exc})") from exc
     key = data.get("ssh_key")
-    return Overrides(path, hosts, ranges, Path(key) if key else None, data.get("ssh_user"))
+    user = data.get("ssh_user")
+    return Overrides(path, hosts, ranges, Path(key) if key else None, user, tuple(sorted(acme)))
+
+
+def _acme_directory(value: object) -> str:
+    """An ACME directory an override may name for an issuer: a test CA (pebble) at a private
+    address over HTTPS, never another public CA."""
+    url = urlsplit(str(value))
+    try:
+        address = ip_address(url.hostname or "")
+    except ValueError:
+        address = None
+    if (
+        url.scheme != "https"
+        or address is None
+        or not address.is_private
+        or not (re.fullmatch(r"[A-Za-z0-9/._-]*", url.path) and not url.query and not url.fragment)
+    ):
+        raise ValueError(
+            f"ACME directory {str(value)[:60]!r} is refused: an override file may only point "
+            "an issuer at a test CA, https://<private address>:<port>/<path>"
+        )
+    return url.geturl()
 
 
 def _controller(value: object) -> Net:

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,15 @@ def resolve(setting: str, repo_root: Path | None = None) -> Escrow:
     return Escrow(spec, folder, root)
 
 
+def for_repository(setting: str, repo_root: Path) -> Escrow | None:
+    """`resolve`, or None when the location is unusable (a resource that would generate a
+    secret then refuses to, saying why)."""
+    try:
+        return resolve(setting, repo_root)
+    except EscrowError:
+        return None
+
+
 def _refuse_inside(folder: Path, root: Path | None) -> None:
     if root is None:
         return
@@ -126,6 +136,32 @@ def escrowed_digest(escrow: Escrow, key: str) -> str | None:
         return None
 
 
+def write_secrets(
+    escrow: Escrow,
+    key: str,
+    kind: str,
+    secrets: dict[str, str],
+    now: dt.datetime | None = None,
+) -> Path:
+    """Add generated secrets of server `key` (e.g. `kind` "mariadb": user -> password) to its
+    recovery file `<folder>/<client>/<server>.<kind>.json`, keeping the ones already there."""
+    if not re.fullmatch(r"[a-z]{1,20}", kind):
+        raise EscrowError(f"{kind[:30]!r} is not a kind of secret")
+    base = escrow.path(key)
+    path = base.with_name(f"{base.stem}.{kind}.json")
+    try:
+        old = json.loads(path.read_text()).get("secrets", {})
+    except (OSError, ValueError, AttributeError):
+        old = {}
+    record = {
+        "server": key,
+        "kind": kind,
+        "secrets": {**old, **secrets},
+        "escrowed_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+    }
+    return _write_record(escrow, path, record)
+
+
 def write(
     escrow: Escrow,
     key: str,
@@ -143,6 +179,12 @@ def write(
         "borg_key": repo_key,
         "escrowed_at": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
     }
+    return _write_record(escrow, path, record)
+
+
+def _write_record(escrow: Escrow, path: Path, record: Mapping[str, object]) -> Path:
+    """`record` as JSON at `path`, atomically, mode 0600 in folders of mode 0700, never inside
+    the configuration repository (checked before and after the folders are made)."""
     try:
         _refuse_inside(path.parent.resolve(), escrow.repo_root)
         for folder in (path.parent.parent, path.parent):
