@@ -135,6 +135,16 @@ TARGETS: dict[str, Target] = {
             functions=r"diff|_details|_chain_details|_declared|_undeclared|_user_details|_change",
         ),
         Target(
+            "report",
+            ("src/dagsync/report.py",),
+            (
+                "tests/test_report.py",
+                "tests/test_validate_cli.py",
+                "tests/test_report_mutants.py",
+            ),
+            85.0,
+        ),
+        Target(
             "renderers",
             ("src/dagsync/reconcile/render.py", "src/dagsync/report.py"),
             (
