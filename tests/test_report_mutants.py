@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -727,3 +728,108 @@ def test_internal_error_without_a_place_in_dagsync() -> None:
     assert internal_error(RuntimeError("secret-value")) == expected.replace(
         "KeyError", "RuntimeError"
     )
+
+
+# --- second pass: the survivors of the first run with the tests above ---------------------------
+
+
+def test_excerpts_come_from_the_first_4_mib_of_a_file_only(tmp_path: Path) -> None:
+    first = "#" + "a" * (4 * 1024 * 1024) + "\n"  # 4 MiB + 2 bytes: line 2 starts past the limit
+    (tmp_path / "big.yaml").write_text(first + "b: c\n")
+    (tmp_path / "small.yaml").write_text(first[10:] + "b: c\n")  # 4 MiB - 4 bytes in all
+    past = Finding("big.yaml", 2, 1, "YAML004", Severity.ERROR, "big")
+    within = Finding("small.yaml", 2, 1, "YAML004", Severity.ERROR, "big")
+    assert render_text(Result((past, within), 2, 0), tmp_path).splitlines()[:8] == [
+        "big.yaml",
+        "  2:1: error YAML004 big",
+        "",
+        "small.yaml",
+        "  2:1: error YAML004 big",
+        "     2 | b: c",
+        "         ^",
+        "",
+    ]
+
+
+def test_excerpt_shows_the_line_as_written_up_to_its_last_character(tmp_path: Path) -> None:
+    (tmp_path / "f.yaml").write_text("name: web1  \nmotto: XX\n")
+    spaces = Finding("f.yaml", 1, 7, "SCH002", Severity.ERROR, "trailing")
+    letters = Finding("f.yaml", 2, 8, "SCH002", Severity.ERROR, "letters")
+    assert render_text(Result((spaces, letters), 1, 0), tmp_path).splitlines()[2:7] == [
+        "     1 | name: web1  ",
+        "               ^",
+        "  2:8: error SCH002 letters",
+        "     2 | motto: XX",
+        "                ^",
+    ]
+
+
+def test_python_excerpt_masks_only_quoted_secrets_and_the_caret_follows(tmp_path: Path) -> None:
+    # In a Python file an unquoted value is code (`settings.OVH_KEY`), not a secret.
+    (tmp_path / "deploy.py").write_text(
+        'api_key = settings.OVH_KEY; token = "Zq8vLm3Rt7wKxQ"; port = 22\n'
+    )
+    finding = Finding("deploy.py", 1, 55, "SEC010", Severity.ERROR, "here")
+    assert render_text(one(finding), tmp_path).splitlines()[2:4] == [
+        "     1 | api_key = settings.OVH_KEY; token = ****; port = 22",
+        " " * (9 + 42) + "^",  # the gutter, then `port` 12 characters left of column 55
+    ]
+
+
+def test_sarif_text_is_indented_by_two_and_keeps_non_ascii_characters() -> None:
+    finding = Finding("clients/é/client.yaml", 1, 2, "SCH001", Severity.ERROR, "clé inconnue")
+    text = render_sarif(Result((finding,), 1, 1))
+    assert text.startswith(
+        "{\n"
+        '  "$schema": "https://json.schemastore.org/sarif-2.1.0.json",\n'
+        '  "version": "2.1.0",\n'
+        '  "runs": [\n'
+        "    {\n"
+        '      "tool": {\n'
+        '        "driver": {\n'
+        '          "name": "dagsync",\n'
+    )
+    assert '\n            "text": "clé inconnue"\n' in text
+    assert '\n                  "uri": "clients/é/client.yaml"\n' in text
+    assert text.endswith("\n    }\n  ]\n}\n")
+
+
+def test_a_rule_without_a_fix_section_or_documentation_still_gets_its_help(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagsync.rules import registry
+    from dagsync.rules.base import Rule, Violation
+
+    def nothing(ctx: object) -> Iterator[Violation]:
+        return iter(())
+
+    undocumented = Rule("ZZZ001", Severity.WARNING, "9", "A rule", nothing, "", (), "Le texte.")
+    no_fix = Rule(
+        "ZZZ002", Severity.ERROR, "9", "No fix", nothing, "No fix.\n\nWhy:\n    Because.", ()
+    )
+    monkeypatch.setattr(registry, "RULES", (undocumented, no_fix))
+    assert rule_descriptors()[-2:] == [
+        {
+            "id": "ZZZ001",
+            "name": "ARule",
+            "shortDescription": {"text": "A rule"},
+            "fullDescription": {"text": "A rule"},
+            "help": {
+                "text": "« Le texte. » (CGV Art. 9)",
+                "markdown": "> « Le texte. » (CGV Art. 9)",
+            },
+            "helpUri": "https://github.com/dag-technologies/dagsync/blob/main/docs/rules.md#zzz001",
+            "defaultConfiguration": {"level": "warning"},
+            "properties": {"tags": ["cgv", "article-9"], "article": "9"},
+        },
+        {
+            "id": "ZZZ002",
+            "name": "NoFix",
+            "shortDescription": {"text": "No fix"},
+            "fullDescription": {"text": "No fix.\n\nWhy:\n    Because."},
+            "help": {"text": "CGV Art. 9", "markdown": "> CGV Art. 9"},
+            "helpUri": "https://github.com/dag-technologies/dagsync/blob/main/docs/rules.md#zzz002",
+            "defaultConfiguration": {"level": "error"},
+            "properties": {"tags": ["cgv", "article-9"], "article": "9"},
+        },
+    ]
