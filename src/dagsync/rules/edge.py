@@ -78,7 +78,12 @@ def edge_rules_fit(ctx: ClientContext) -> Iterator[Violation]:
             f"{addresses[0]} needs {count.total} ({count.describe()})"
         )
         if index is None:
-            yield Violation(entry.doc, ("ips",), text + ": declare fewer management ranges")
+            yield Violation(
+                entry.doc,
+                ("ips",),
+                text + ": declare fewer management ranges",
+                server=entry.name,
+            )
             continue
         port = server.firewall.open_ports[index]
         yield Violation(
