@@ -113,6 +113,7 @@ TARGETS: dict[str, Target] = {
                 f"rules/{name}",
                 (f"src/dagsync/rules/{name}.py",),
                 RULE_TESTS
+                + (f"tests/test_rule_findings_{name.split('_')[0]}.py",)  # the area's, if any
                 + (("tests/test_rules_secrets.py",) if name.startswith("secrets") else ()),
                 90.0,
                 undecorate=True,

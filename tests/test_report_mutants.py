@@ -30,13 +30,7 @@ from dagsync.report import (
 
 PROJECT = Path(__file__).parents[1]
 WEB1 = "clients/alpine-books/servers/web1.yaml"
-WEB1_YAML = (
-    "name: web1\n"
-    "role: prod\n"
-    "backup:\n"
-    "  password: Zq8-vLm3-Rt7w\n"
-    "  retention_days: 70\n"
-)
+WEB1_YAML = "name: web1\nrole: prod\nbackup:\n  password: Zq8-vLm3-Rt7w\n  retention_days: 70\n"
 ROLE = Finding(
     WEB1, 2, 7, "SCH002", Severity.ERROR, "bad role", None, "/role", "alpine-books", "web1"
 )
@@ -298,7 +292,9 @@ def test_a_line_of_120_characters_is_shown_whole_and_121_is_cut(tmp_path: Path) 
     assert lines[5:7] == ["     2 | " + "…" + LONG[1:121], " " * (len(GUTTER) + 119) + "^"]
 
 
-CERT_YAML = "tls:\n  cert: plainvalue\n  name: plainvalue\n  note: {password: abc123xyz, port: 22}\n"
+CERT_YAML = (
+    "tls:\n  cert: plainvalue\n  name: plainvalue\n  note: {password: abc123xyz, port: 22}\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -548,16 +544,13 @@ YAML001 = {
         "markdown": "**YAML syntax error**: The file is not valid YAML 1.2; the finding points "
         "at the first error.",
     },
-    "helpUri": "https://github.com/dag-technologies/dagsync/blob/main/docs/rules.md"
-    "#rule-catalogue",
+    "helpUri": "https://github.com/dag-technologies/dagsync/blob/main/docs/rules.md#rule-catalogue",
     "defaultConfiguration": {"level": "error"},
     "properties": {"tags": ["structure"]},
 }
 
 BKP002_TITLE = "Backups start inside the night window unless the client asked otherwise"
-BKP002_FIX = (
-    "Start the backup inside the window, or cite the client's request in `backup.request`."
-)
+BKP002_FIX = "Start the backup inside the window, or cite the client's request in `backup.request`."
 BKP002_QUOTE = (
     "« Périodicité : Journalière (entre 1h et 6h du matin, hors demande spécifique du client) "
     "» (CGV Art. 4)"
@@ -578,9 +571,7 @@ def test_structural_rule_descriptor_is_whole() -> None:
 
 
 def test_warning_structural_rule_descriptor_has_the_warning_level() -> None:
-    assert descriptor("FRZ001", rule_descriptors())["defaultConfiguration"] == {
-        "level": "warning"
-    }
+    assert descriptor("FRZ001", rule_descriptors())["defaultConfiguration"] == {"level": "warning"}
     assert descriptor("RUN001", rule_descriptors())["defaultConfiguration"] == {"level": "note"}
 
 
@@ -664,9 +655,7 @@ def test_github_annotations_whole_output() -> None:
     )
 
 
-def test_github_escapes_percent_and_line_breaks_everywhere_colon_and_comma_in_properties() -> (
-    None
-):
+def test_github_escapes_percent_and_line_breaks_everywhere_colon_and_comma_in_properties() -> None:
     finding = Finding(
         "a%b\r\n:,.yaml", 1, 2, "SCH001", Severity.ERROR, "100% sure:\r\nyes, really", "1:2,3"
     )
@@ -687,7 +676,7 @@ def test_github_summary_of_a_clean_run() -> None:
 
 
 def test_formats_by_name() -> None:
-    assert FORMATS == {"json": render_json, "sarif": render_sarif, "github": render_github}
+    assert {"json": render_json, "sarif": render_sarif, "github": render_github} == FORMATS
 
 
 def test_all_findings_of_several_results_in_order() -> None:
@@ -701,7 +690,7 @@ def test_all_findings_of_several_results_in_order() -> None:
 def _raised(fn: object, *args: object) -> BaseException:
     try:
         fn(*args)  # type: ignore[operator]
-    except Exception as exc:  # noqa: BLE001 - the exception is the value under test
+    except Exception as exc:
         assert exc.__traceback__ is not None
         return exc.with_traceback(exc.__traceback__.tb_next)  # without this test's frame
     raise AssertionError("no exception")

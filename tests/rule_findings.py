@@ -1,0 +1,61 @@
+"""A private copy of the example repository to break, and the whole findings of one client
+(rule, file, line, column, server, message), for the rule tests that kill mutants
+(`tests/test_rule_findings_*.py`; `bench/mutation.py rules/AREA`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagsync.validate import validate_repository
+
+PROJECT = Path(__file__).resolve().parents[1]
+TODAY = dt.date(2026, 12, 1)
+
+Seen = tuple[str, str, int, int, str | None, str]
+
+
+def copy_repository(into: Path) -> Path:
+    for folder in ("clients", "policies"):
+        shutil.copytree(PROJECT / folder, into / folder)
+    return into
+
+
+@contextmanager
+def restored(root: Path) -> Iterator[Path]:
+    """`root`'s clients/ and policies/ as they are now, once the block is done."""
+    saved = {
+        p: p.read_bytes()
+        for f in ("clients", "policies")
+        for p in (root / f).rglob("*")
+        if p.is_file()
+    }
+    try:
+        yield root
+    finally:
+        for folder in ("clients", "policies"):
+            for path in (root / folder).rglob("*"):
+                if path.is_file() and path not in saved:
+                    path.unlink()
+        for path, data in saved.items():
+            path.write_bytes(data)
+
+
+def edit(root: Path, rel: str, find: str, replace: str) -> None:
+    path = root / rel
+    text = path.read_text()
+    assert text.count(find) == 1, f"{find!r} must occur once in {rel}"
+    path.write_text(text.replace(find, replace))
+
+
+def findings(root: Path, client: str | None, prefix: str) -> list[Seen]:
+    only = [client] if client else None
+    result = validate_repository(root, only=only, use_cache=False, today=TODAY)
+    return [
+        (f.rule, f.file, f.line, f.column, f.server, f.message)
+        for f in result.findings
+        if f.rule.startswith(prefix)
+    ]
