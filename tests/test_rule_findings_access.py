@@ -1,0 +1,198 @@
+"""The access rules' whole findings (ACC001-ACC008: rule, file, line, column, server, message,
+as literals) on a second root-access window and on a later server's later account: window
+bounds (a one-day window, an empty hour range), unknown and unreadable servers, the policy's
+switch, the holders listed, reserved names and DAG's keys. Written to kill the mutants that
+survived in `bench/mutation.py rules/access`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rule_findings import copy_repository, edit, findings, restored
+
+CIME = "clients/cime-conseil/client.yaml"
+DEV1 = "clients/cime-conseil/servers/dev1.yaml"
+WEB2 = "clients/velo-savoie/servers/web2.yaml"
+POLICY = "policies/cgv/2024-01.yaml"
+FIRST_WINDOW_END = "      request: REQ-2026-021\nmail:\n"
+DEPLOY = (
+    "      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINqaeBOuTTnm8n5IwSI4NE9tGQuVK66n1dZGfi6Wjeds "
+    "deploy@velo-savoie-ci\n"
+)
+DAG_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIM0g9SRRwPiXiFMEBaKxPqy1M0XfCP4XvLkZmXjaFN7C"
+
+Seen = tuple[str, str, int, int, str | None, str]
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_repository(tmp_path_factory.mktemp("access-rules"))
+
+
+@pytest.fixture
+def repo(pristine: Path) -> Iterator[Path]:
+    with restored(pristine) as root:
+        yield root
+
+
+def acc(root: Path, client: str = "cime-conseil") -> list[Seen]:
+    return findings(root, client, "ACC")
+
+
+def second_window(
+    root: Path,
+    server: str = "prod1",
+    granted_to: str = "Cime Conseil CI",
+    start: str = "2026-10-01",
+    end: str = "2026-10-01",
+    hours: str = '["14:00", "14:01"]',
+    suspended: str = "true",
+) -> None:
+    """A second window (lines 32-39 of client.yaml), valid unless told otherwise."""
+    edit(
+        root,
+        CIME,
+        FIRST_WINDOW_END,
+        f"      request: REQ-2026-021\n    - server: {server}\n      granted_to: {granted_to}\n"
+        f"      start: {start}\n      end: {end}\n      days: [mon]\n      hours: {hours}\n"
+        f"      guarantees_suspended: {suspended}\n      request: REQ-2026-021\nmail:\n",
+    )
+
+
+def test_a_one_day_window_of_one_minute_is_valid(repo: Path) -> None:
+    second_window(repo)
+    assert acc(repo) == []
+
+
+def test_a_second_window_ending_before_it_starts_with_empty_hours(repo: Path) -> None:
+    second_window(repo, end="2026-09-30", hours='["14:00", "14:00"]')
+    assert acc(repo) == [
+        (
+            "ACC001",
+            CIME,
+            35,
+            12,
+            None,
+            "root access ends on 2026-09-30, before it starts on 2026-10-01",
+        ),
+        (
+            "ACC001",
+            CIME,
+            37,
+            14,
+            None,
+            "root access hours 14:00-14:00 are not a window: write `[from, to]` with `from` "
+            "before `to`",
+        ),
+    ]
+
+
+def test_a_second_window_on_an_unknown_server(repo: Path) -> None:
+    second_window(repo, server="build9")
+    assert acc(repo) == [
+        (
+            "ACC002",
+            CIME,
+            32,
+            15,
+            None,
+            "root access is given on `build9`, which is not a server of cime-conseil (dev1, prod1)",
+        )
+    ]
+
+
+def test_no_unknown_server_finding_for_a_server_whose_file_cannot_be_read(repo: Path) -> None:
+    edit(repo, DEV1, "role: development\n", "role: [development\n")
+    assert acc(repo) == []
+
+
+def test_the_second_window_suspends_the_guarantees_unless_the_policy_says_otherwise(
+    repo: Path,
+) -> None:
+    second_window(repo, suspended="false")
+    assert acc(repo) == [
+        (
+            "ACC003",
+            CIME,
+            38,
+            29,
+            None,
+            "root access on prod1 suspends the intervention guarantees: set "
+            "`guarantees_suspended: true`",
+        )
+    ]
+    edit(
+        repo,
+        POLICY,
+        "root_access_suspends_guarantees:\n  value: true\n",
+        "root_access_suspends_guarantees:\n  value: false\n",
+    )
+    assert acc(repo) == []
+
+
+def test_a_window_for_someone_without_a_key_after_a_window_on_an_unknown_server(
+    repo: Path,
+) -> None:
+    edit(repo, CIME, "    - server: dev1\n", "    - server: build9\n")
+    second_window(repo, granted_to="Julien Favre")
+    assert [f for f in acc(repo) if f[0] == "ACC006"] == [
+        (
+            "ACC006",
+            CIME,
+            33,
+            19,
+            None,
+            "root access on prod1 is granted to Julien Favre, who holds no account with a key "
+            "there (Cime Conseil CI): the window would give root to nobody",
+        )
+    ]
+
+
+def test_reserved_names_and_dags_keys_on_a_later_account_of_a_later_server(repo: Path) -> None:
+    edit(
+        repo,
+        "policies/dag.yaml",
+        "    host: mx2.dagtechnologies.example\n",
+        f"    host: mx2.dagtechnologies.example\n    host_key: {DAG_KEY}\n",
+    )
+    later = (
+        "  - name: root\n    kind: ssh\n    owner: Vélo Savoie IT\n    keys:\n"
+        f"      - {DAG_KEY.replace('AAAAIM0g', 'AAAAIM0h')} ops@velo-savoie\n"
+        "  - name: ubuntu\n    kind: ssh\n    owner: Vélo Savoie IT\n    keys:\n"
+        f"      - {DEPLOY.split()[1]} {DEPLOY.split()[2]} first\n"
+        f"      - {DAG_KEY} sneaky@velo-savoie\n"
+    )
+    edit(repo, WEB2, DEPLOY, DEPLOY + later)
+    assert acc(repo, "velo-savoie") == [
+        (
+            "ACC005",
+            WEB2,
+            24,
+            11,
+            "web2",
+            "root is reserved to DAG (CGV Art. 6): name the account after its holder, and record "
+            "root access as a `contract.root_access` window in client.yaml",
+        ),
+        (
+            "ACC007",
+            WEB2,
+            29,
+            11,
+            "web2",
+            "the account name ubuntu is reserved (a cloud image's administrator or DAG's own "
+            "account; root is reserved to DAG, CGV Art. 6): name the account after its holder",
+        ),
+        (
+            "ACC008",
+            WEB2,
+            34,
+            9,
+            "web2",
+            "this key of ubuntu is DAG's key declared in policies/dag.yaml "
+            "(mail_hosts[1].host_key): a client account never holds one of DAG's keys; declare "
+            "the client's own key",
+        ),
+    ]
