@@ -83,7 +83,7 @@ TARGETS: dict[str, Target] = {
     for t in [
         Target(
             "calendar",
-            ("src/dagsync/calendar.py",),
+            ("src/dagsync/contract/calendar.py",),
             (
                 "tests/test_calendar.py",
                 "tests/test_calendar_mutants.py",
@@ -94,13 +94,13 @@ TARGETS: dict[str, Target] = {
         ),
         Target(
             "contracts",
-            ("src/dagsync/contracts.py",),
+            ("src/dagsync/contract/lifecycle.py",),
             ("tests/test_contracts.py", "tests/test_contracts_mutants.py"),
             90.0,
         ),
         Target(
             "deadlines",
-            ("src/dagsync/deadlines.py",),
+            ("src/dagsync/contract/deadlines.py",),
             (
                 "tests/test_deadlines.py",
                 "tests/test_deadlines_mutants.py",
@@ -123,9 +123,9 @@ TARGETS: dict[str, Target] = {
         Target(
             "diffs",
             (
-                "src/dagsync/reconcile/resources/firewall.py",
-                "src/dagsync/reconcile/resources/accounts.py",
-                "src/dagsync/reconcile/resources/rootaccess.py",
+                "src/dagsync/reconcile/hosts/firewall.py",
+                "src/dagsync/reconcile/hosts/accounts.py",
+                "src/dagsync/reconcile/hosts/rootaccess.py",
             ),
             (
                 "tests/test_reconcile_resources.py",
@@ -137,7 +137,7 @@ TARGETS: dict[str, Target] = {
         ),
         Target(
             "report",
-            ("src/dagsync/report.py",),
+            ("src/dagsync/validate/report.py",),
             (
                 "tests/test_report.py",
                 "tests/test_validate_cli.py",
@@ -147,7 +147,7 @@ TARGETS: dict[str, Target] = {
         ),
         Target(
             "renderers",
-            ("src/dagsync/reconcile/render.py", "src/dagsync/report.py"),
+            ("src/dagsync/reconcile/render.py", "src/dagsync/validate/report.py"),
             (
                 "tests/test_reconcile_plan.py",
                 "tests/test_report.py",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dagsync.validate import validate_repository
+from dagsync.validate.run import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
 TODAY = dt.date(2026, 12, 1)

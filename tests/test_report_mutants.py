@@ -15,7 +15,7 @@ import pytest
 
 from dagsync import __version__, findings
 from dagsync.findings import Finding, Result, Severity
-from dagsync.report import (
+from dagsync.validate.report import (
     FORMATS,
     _camel,
     all_findings,
