@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dagsync.model import Client, Requests, Server
+from dagsync.rules.base import ClientContext, ServerEntry
+from dagsync.validate.checker import Collector, load_policies, read_document, validate_model
 from dagsync.validate.run import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -59,3 +62,33 @@ def findings(root: Path, client: str | None, prefix: str) -> list[Seen]:
         for f in result.findings
         if f.rule.startswith(prefix)
     ]
+
+
+def context(root: Path, client: str) -> ClientContext:
+    """The context the checker gives the rules for `client` (every file readable)."""
+    out = Collector(client)
+    policies = load_policies(root, out)
+    folder = f"clients/{client}"
+    client_doc = read_document(root, f"{folder}/client.yaml", out)
+    requests_doc = read_document(root, f"{folder}/requests.yaml", out)
+    assert client_doc is not None and requests_doc is not None and policies.dag is not None
+    model = validate_model(Client, client_doc, out)
+    requests = validate_model(Requests, requests_doc, out)
+    assert model is not None and requests is not None
+    servers = []
+    for path in sorted((root / folder / "servers").glob("*.yaml")):
+        doc = read_document(root, path.relative_to(root).as_posix(), out)
+        server = validate_model(Server, doc, out) if doc else None
+        assert server is not None and doc is not None
+        servers.append(ServerEntry(server.name, server, doc))
+    return ClientContext(
+        client,
+        model,
+        client_doc,
+        {r.id: r for r in requests.requests},
+        requests_doc,
+        tuple(servers),
+        policies.cgv[model.contract.cgv_version],
+        policies.dag,
+        TODAY,
+    )

@@ -30,7 +30,7 @@ from dagsync.validate.report import (
 
 PROJECT = Path(__file__).parents[1]
 WEB1 = "clients/alpine-books/servers/web1.yaml"
-WEB1_YAML = "name: web1\nrole: prod\nbackup:\n  password: Zq8-vLm3-Rt7w\n  retention_days: 70\n"
+WEB1_YAML = "name: web1\nrole: prod\nbackup:\n  password: Zq8-vLm3-Rt7w\n  retention_days: 70\n"  # dagsync: allow-secret
 ROLE = Finding(
     WEB1, 2, 7, "SCH002", Severity.ERROR, "bad role", None, "/role", "alpine-books", "web1"
 )
@@ -292,9 +292,7 @@ def test_a_line_of_120_characters_is_shown_whole_and_121_is_cut(tmp_path: Path) 
     assert lines[5:7] == ["     2 | " + "…" + LONG[1:121], " " * (len(GUTTER) + 119) + "^"]
 
 
-CERT_YAML = (
-    "tls:\n  cert: plainvalue\n  name: plainvalue\n  note: {password: abc123xyz, port: 22}\n"
-)
+CERT_YAML = "tls:\n  cert: plainvalue\n  name: plainvalue\n  note: {password: abc123xyz, port: 22}\n"  # dagsync: allow-secret
 
 
 @pytest.mark.parametrize(
@@ -756,7 +754,7 @@ def test_excerpt_shows_the_line_as_written_up_to_its_last_character(tmp_path: Pa
 def test_python_excerpt_masks_only_quoted_secrets_and_the_caret_follows(tmp_path: Path) -> None:
     # In a Python file an unquoted value is code (`settings.OVH_KEY`), not a secret.
     (tmp_path / "deploy.py").write_text(
-        'api_key = settings.OVH_KEY; token = "Zq8vLm3Rt7wKxQ"; port = 22\n'
+        'api_key = settings.OVH_KEY; token = "Zq8vLm3Rt7wKxQ"; port = 22\n'  # dagsync: allow-secret
     )
     finding = Finding("deploy.py", 1, 55, "SEC010", Severity.ERROR, "here")
     assert render_text(one(finding), tmp_path).splitlines()[2:4] == [

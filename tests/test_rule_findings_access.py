@@ -196,3 +196,50 @@ def test_reserved_names_and_dags_keys_on_a_later_account_of_a_later_server(repo:
             "the client's own key",
         ),
     ]
+
+
+def test_the_catalogues_secret_check_finds_what_the_pipeline_finds(repo: Path) -> None:
+    """ACC004's registered check (the pipeline scans raw text itself, before YAML; `dagsync
+    rules` and any caller of `Rule.check` get this one): every file of the client, in order,
+    each secret at its position, the server named for a server file."""
+    from dagsync.rules.registry import BY_ID
+    from rule_findings import context
+
+    edit(
+        repo,
+        "clients/velo-savoie/client.yaml",
+        "  hosting: dedicated\n",
+        "  hosting: dedicated  # admin password: Tr0ub4dor-3x\n",
+    )  # dagsync: allow-secret
+    edit(
+        repo,
+        "clients/velo-savoie/requests.yaml",
+        "    channel: ticket\n",
+        "    channel: ticket  # db_password=Mv7rQ2xL9pZ4\n",
+    )  # dagsync: allow-secret
+    edit(
+        repo, WEB2, "  port: 22\n", "  port: 22  # token: Xk9vQ2mT7pLwZ3\n"
+    )  # dagsync: allow-secret
+    pipeline = [f[1:5] for f in acc(repo, "velo-savoie")]
+    checked = [
+        (v.doc.rel, *v.doc.locate([]), v.server)
+        for v in BY_ID["ACC004"].check(context(repo, "velo-savoie"))
+    ]
+    assert (
+        checked
+        == pipeline
+        == [
+            ("clients/velo-savoie/client.yaml", 33, 31, None),
+            ("clients/velo-savoie/requests.yaml", 10, 24, None),
+            (WEB2, 11, 15, "web2"),
+        ]
+    )
+    messages = [v.message for v in BY_ID["ACC004"].check(context(repo, "velo-savoie"))]
+    assert messages == [
+        "`password` holds a secret value: remove it from the repository (rotate it if it was "
+        "real) and reference it from the vault or the environment instead",
+        "`db_password` holds a secret value: remove it from the repository (rotate it if it "
+        "was real) and reference it from the vault or the environment instead",
+        "`token` holds a secret value: remove it from the repository (rotate it if it was "
+        "real) and reference it from the vault or the environment instead",
+    ]
