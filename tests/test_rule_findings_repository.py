@@ -155,3 +155,39 @@ def test_a_third_request_repeating_the_seconds_id(repo: Path) -> None:
             "REQ-2025-007 is already the id of request #2: give this one the next free id",
         ),
     ]
+
+
+def test_a_repeated_id_nobody_cites_is_uncited_once(repo: Path) -> None:
+    edit(repo, DB1, "      request: REQ-2025-007\n", CITED)
+    repeated = "  - id: REQ-2025-007\n    date: 2025-05-01\n    channel: email\n"
+    edit(repo, REQUESTS, SECOND, SECOND + repeated + "    author: Marc Perrier\n" + SECOND)
+    assert req(repo) == [
+        (
+            "REQ003",
+            REQUESTS,
+            8,
+            9,
+            None,
+            "REQ-2025-007 is cited by no `request:` field of velo-savoie: cite it where it was "
+            "carried out, or remove it",
+        ),
+        (
+            "REQ004",
+            REQUESTS,
+            13,
+            9,
+            None,
+            "REQ-2025-007 is already the id of request #2: give this one the next free id",
+        ),
+    ]
+
+
+def test_without_requests_yaml_every_citation_is_unknown_and_nothing_else(repo: Path) -> None:
+    (repo / REQUESTS).unlink()
+    record = "record it in clients/velo-savoie/requests.yaml or cite an existing one"
+    assert findings(repo, "velo-savoie", "") == [
+        ("REP004", REQUESTS, 1, 1, None, "clients/velo-savoie/ has no requests.yaml: create it"),
+        ("REQ001", DB1, 40, 16, "db1", f"REQ-2025-007 is not a request of velo-savoie: {record}"),
+        ("REQ001", WEB1, 33, 16, "web1", f"REQ-2023-010 is not a request of velo-savoie: {record}"),
+        ("REQ001", WEB2, 33, 16, "web2", f"REQ-2023-010 is not a request of velo-savoie: {record}"),
+    ]
