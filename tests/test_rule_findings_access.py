@@ -243,3 +243,67 @@ def test_the_catalogues_secret_check_finds_what_the_pipeline_finds(repo: Path) -
         "`token` holds a secret value: remove it from the repository (rotate it if it was "
         "real) and reference it from the vault or the environment instead",
     ]
+
+
+def test_the_holders_of_a_key_are_listed_in_order_or_said_to_be_none(repo: Path) -> None:
+    prod1 = "clients/cime-conseil/servers/prod1.yaml"
+    alice = (
+        "  - name: alice\n    kind: ssh\n    owner: Alice Martin\n    keys:\n      - "
+        + DEPLOY.split()[1]
+        + " "
+        + DEPLOY.split()[2]
+        + " alice@cime\n"
+    )
+    edit(repo, prod1, "firewall:\n", alice + "firewall:\n")
+    second_window(repo, granted_to="Julien Favre")
+    nobody = "the window would give root to nobody"
+    assert [f[5] for f in acc(repo) if f[0] == "ACC006"] == [
+        "root access on prod1 is granted to Julien Favre, who holds no account with a key there "
+        f"(Alice Martin, Cime Conseil CI): {nobody}"
+    ]
+    dev1 = (repo / DEV1).read_text()
+    start, end = dev1.index("accounts:\n"), dev1.index("firewall:\n")
+    (repo / DEV1).write_text(dev1[:start] + dev1[end:])
+    assert [f[5] for f in acc(repo) if f[0] == "ACC006"] == [
+        "root access on dev1 is granted to Julien Favre, who holds no account with a key there "
+        f"(no account has keys): {nobody}",
+        "root access on prod1 is granted to Julien Favre, who holds no account with a key there "
+        f"(Alice Martin, Cime Conseil CI): {nobody}",
+    ]
+
+
+def test_a_window_on_a_client_without_servers(repo: Path) -> None:
+    for path in (repo / "clients/cime-conseil/servers").glob("*.yaml"):
+        path.unlink()
+    assert [f for f in acc(repo) if f[0] == "ACC002"] == [
+        (
+            "ACC002",
+            CIME,
+            24,
+            15,
+            None,
+            "root access is given on `dev1`, which is not a server of cime-conseil (no servers)",
+        )
+    ]
+
+
+def test_dags_key_without_a_comment_is_found_too(repo: Path) -> None:
+    edit(
+        repo,
+        "policies/dag.yaml",
+        "    host: mx2.dagtechnologies.example\n",
+        f"    host: mx2.dagtechnologies.example\n    host_key: {DAG_KEY}\n",
+    )
+    edit(repo, WEB2, DEPLOY, DEPLOY + f"      - {DAG_KEY}\n")
+    assert acc(repo, "velo-savoie") == [
+        (
+            "ACC008",
+            WEB2,
+            24,
+            9,
+            "web2",
+            "this key of deploy is DAG's key declared in policies/dag.yaml "
+            "(mail_hosts[1].host_key): a client account never holds one of DAG's keys; declare "
+            "the client's own key",
+        )
+    ]
