@@ -160,7 +160,25 @@ def test_recipients_in_copy_up_to_the_limit(repo: Path, cc: int, expected: list[
 def test_mass_mailing_and_smtp_from_sites_where_the_policy_allows_them(repo: Path) -> None:
     edit(repo, CLIENT, "  mass_mailing: false\n", "  mass_mailing: true\n")
     edit(repo, CLIENT, LAST, "  smtp_from_sites: true\n")
-    assert [f[0] for f in mail(repo)] == ["MAIL004", "MAIL006"]
+    assert mail(repo) == [
+        (
+            "MAIL004",
+            CLIENT,
+            26,
+            17,
+            None,
+            "mass mailing is forbidden on DAG's shared mail servers: set `mass_mailing: false`",
+        ),
+        (
+            "MAIL006",
+            CLIENT,
+            27,
+            20,
+            None,
+            "sites and scripts may not send through DAG's shared SMTP servers: set "
+            "`smtp_from_sites: false`",
+        ),
+    ]
     edit(
         repo,
         POLICY,
@@ -214,3 +232,37 @@ def test_forwards_are_not_discouraged_where_the_policy_advises_them(repo: Path) 
         "mail_external_forward_advised:\n  value: true\n",
     )
     assert mail(repo) == []
+
+
+@pytest.mark.parametrize(
+    ("alias", "domain"),
+    [("Alpine-Books.Example.", "alpine-books.example"), ("Alpine-Books.EX", "alpine-books.ex")],
+)
+def test_vhost_names_are_compared_without_case_or_final_dot(
+    repo: Path, alias: str, domain: str
+) -> None:
+    edit(repo, SHOP1, "    aliases: [alpine-books.example]\n", f"    aliases: [{alias}]\n")
+    edit(repo, CLIENT, DOMAINS, f"  domains: [{domain}]\n")
+    assert mail(repo) == []
+
+
+def test_the_overage_uses_the_numbers_of_the_clients_cgv(repo: Path) -> None:
+    for term, old, new in [
+        ("mail_quota_included_gb", "25", "20"),
+        ("mail_hard_limit_gb", "35", "40"),
+        ("mail_overage_slice_gb", "5", "4"),
+        ("mail_overage_slice_price_eur", '"10.00"', '"12.50"'),
+    ]:
+        edit(repo, POLICY, f"{term}:\n  value: {old}\n", f"{term}:\n  value: {new}\n")
+    edit(repo, CLIENT, QUOTA, "  quota_gb: 40\n")
+    assert mail(repo) == [
+        (
+            "MAIL002",
+            CLIENT,
+            24,
+            13,
+            None,
+            "a quota of 40 GB is 20 GB over the 20 GB included: 5 slice(s) of 4 GB, 62.50 EUR HT "
+            "per month",
+        )
+    ]
