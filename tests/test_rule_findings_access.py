@@ -287,13 +287,19 @@ def test_a_window_on_a_client_without_servers(repo: Path) -> None:
     ]
 
 
-def test_dags_key_without_a_comment_is_found_too(repo: Path) -> None:
+@pytest.mark.parametrize("observer", [True, False])
+def test_dags_key_without_a_comment_is_found_too(repo: Path, observer: bool) -> None:
     edit(
         repo,
         "policies/dag.yaml",
         "    host: mx2.dagtechnologies.example\n",
         f"    host: mx2.dagtechnologies.example\n    host_key: {DAG_KEY}\n",
     )
+    if not observer:  # policies/dag.yaml may declare no observer
+        dag = (repo / "policies/dag.yaml").read_text()
+        start = dag.index("observer:\n")
+        end = dag.index("\n", dag.index("  key: ", start)) + 1
+        (repo / "policies/dag.yaml").write_text(dag[:start] + dag[end:])
     edit(repo, WEB2, DEPLOY, DEPLOY + f"      - {DAG_KEY}\n")
     assert acc(repo, "velo-savoie") == [
         (
