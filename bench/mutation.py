@@ -306,9 +306,12 @@ def run_target(
         found = results(copy)
         survivors = [m for m, v in found.items() if v not in KILLED]
         if first and survivors:
+            # mutmut forgets every result when the test selection changes: keep the first
+            # pass's verdicts and take the second's for the survivors it re-ran.
             _selection(copy, target.tests)
             code = _mutmut_run(copy, survivors, log)
-            found = results(copy)
+            again = results(copy)
+            found = {m: again.get(m, v) if m in survivors else v for m, v in found.items()}
         seconds = time.monotonic() - started
         if code != 0 and not any(v in COUNTED for v in found.values()):
             tail = log.read_text(errors="replace")[-2000:]
