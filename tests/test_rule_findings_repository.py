@@ -191,3 +191,47 @@ def test_without_requests_yaml_every_citation_is_unknown_and_nothing_else(repo: 
         ("REQ001", WEB1, 33, 16, "web1", f"REQ-2023-010 is not a request of velo-savoie: {record}"),
         ("REQ001", WEB2, 33, 16, "web2", f"REQ-2023-010 is not a request of velo-savoie: {record}"),
     ]
+
+
+def test_an_invalid_requests_yaml_stops_the_request_rules_with_one_note(repo: Path) -> None:
+    edit(repo, REQUESTS, "    channel: ticket\n", "    channel: pigeon\n")
+    assert findings(repo, "velo-savoie", "") == [
+        (
+            "RUN001",
+            CLIENT,
+            1,
+            1,
+            None,
+            "3 CGV rule(s) not run where their input is invalid: REQ001, REQ002, REQ003 read "
+            "requests.yaml `requests`; fix the findings above and validate again",
+        ),
+        (
+            "SCH002",
+            REQUESTS,
+            10,
+            14,
+            None,
+            "`requests.1.channel`: input should be 'email', 'registered_letter', 'ticket' or "
+            "'phone' (got 'pigeon')",
+        ),
+    ]
+
+
+def test_a_repeated_id_is_found_in_a_requests_yaml_that_does_not_validate(repo: Path) -> None:
+    # REQ004 reads the raw list: entries that are not mappings, or whose id is not text, are
+    # the schema's findings and are skipped, never the end of the check.
+    text = (repo / REQUESTS).read_text()
+    (repo / REQUESTS).write_text(
+        text.replace("requests:\n", "requests:\n  - oops\n  - {id: 5}\n", 1)
+        + "  - id: REQ-2025-007\n"
+    )
+    assert req(repo) == [
+        (
+            "REQ004",
+            REQUESTS,
+            15,
+            9,
+            None,
+            "REQ-2025-007 is already the id of request #4: give this one the next free id",
+        )
+    ]
