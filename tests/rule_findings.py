@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dagsync.model import Client, Requests, Server
 from dagsync.rules.base import ClientContext, ServerEntry
-from dagsync.validate.checker import Collector, load_policies, read_document, validate_model
+from dagsync.validate.reading import Collector, load_policies, read_document, validate_model
 from dagsync.validate.run import validate_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
