@@ -58,7 +58,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("dagsync.commands.reconcile", "plan"),
     "apply": ("dagsync.commands.reconcile", "apply"),
     "block": ("dagsync.commands.block", "block"),
-    "sandbox": ("dagsync.commands.reconcile", "sandbox"),
+    "sandbox": ("dagsync.commands.sandbox", "sandbox"),
     "audit": ("dagsync.commands.gitops", "audit"),
     "check-commits": ("dagsync.commands.gitops", "check_commits"),
     "changed-clients": ("dagsync.commands.gitops", "changed_clients"),

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dagsync.commands.completion import complete_client, complete_kind, complete_server
-from dagsync.errors import EXIT_USAGE, DagsyncError
+from dagsync.commands.options import guard
+from dagsync.errors import DagsyncError
 
 if TYPE_CHECKING:
     from dagsync.reconcile.drivers import Combined, Context, Driver
@@ -325,17 +326,6 @@ def _record(
         return f"warning: the apply could not be recorded in git notes: {exc}"
 
 
-def _guard(run: Callable[[], int], error_code: int = EXIT_ERROR) -> None:
-    """Errors of plan/apply exit 1 (2 means "changes" for --detailed-exitcode); the other
-    commands give `error_code` (2: nothing was done), as dagsync.errors says."""
-    try:
-        code = run()
-    except DagsyncError as exc:
-        click.echo(f"dagsync: error: {exc}", err=True)
-        code = int(getattr(exc, "exit_code", error_code))  # NotOnTip, ApplyLocked: 2
-    raise SystemExit(code)
-
-
 def _repo_root(repo: str | None) -> Path:
     from dagsync.config.locate import repo_path
 
@@ -443,7 +433,7 @@ def plan(
     fmt: str, detailed_exitcode: bool, out: Path | None, changes_only: bool, **common: Any
 ) -> None:
     """Show what apply would change: servers, backups, shared mail, OVH (nothing is changed)."""
-    _guard(
+    guard(
         lambda: run_plan(
             _scope(common),
             fmt,
@@ -513,7 +503,7 @@ def apply(
         _check_tip(scope.root, require_tip, any_commit)
         return run_apply(scope, yes=yes, plan_file=plan_file, record=not no_record)
 
-    _guard(run)
+    guard(run)
 
 
 def _check_tip(root: Path, require_tip: str | None, any_commit: bool) -> None:
@@ -527,56 +517,3 @@ def _check_tip(root: Path, require_tip: str | None, any_commit: bool) -> None:
     ref = require_tip or (None if sandbox_mode() else DEFAULT_TIP)
     if ref is not None:
         click.echo(check(root, ref), err=True)
-
-
-@click.group("sandbox")
-def sandbox() -> None:
-    """Local test hosts (each server, backup storage and mail host) and the OVH emulator,
-    which plan and apply target while the sandbox is up."""
-
-
-@sandbox.command("up")
-@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
-def sandbox_up(repo: str | None) -> None:
-    """Start the test hosts and the OVH emulator, write the hosts override file (root)."""
-    from dagsync.sandbox.world import up
-
-    _guard(lambda: _echo_zero(up(_repo_root(repo))), error_code=EXIT_USAGE)
-
-
-@sandbox.command("down")
-@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
-def sandbox_down(repo: str | None) -> None:
-    """Stop the hosts and the emulator, and remove everything the sandbox made."""
-    from dagsync.sandbox.world import down
-
-    _guard(lambda: _echo_zero(down(_repo_root(repo))), error_code=EXIT_USAGE)
-
-
-@sandbox.command("status")
-@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
-def sandbox_status(repo: str | None) -> None:
-    """Show the sandbox's hosts and emulator."""
-    from dagsync.sandbox.world import status
-
-    _guard(lambda: _echo_zero(status(_repo_root(repo))), error_code=EXIT_USAGE)
-
-
-@sandbox.command("run-backups")
-@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
-def sandbox_run_backups(repo: str | None) -> None:
-    """Run every server's backup job now (the test hosts have no cron), then
-    `dagsync backup verify` has archives to check."""
-    from dagsync.sandbox.world import run_backups
-
-    def run() -> int:
-        text, ok = run_backups(_repo_root(repo))
-        click.echo(text)
-        return 0 if ok else EXIT_ERROR
-
-    _guard(run, error_code=EXIT_USAGE)
-
-
-def _echo_zero(text: str) -> int:
-    click.echo(text.rstrip("\n"))
-    return 0

@@ -1,0 +1,62 @@
+"""`dagsync sandbox up|down|status|run-backups`: the repository's world on this machine."""
+
+from __future__ import annotations
+
+import click
+
+from dagsync.commands.options import guard
+from dagsync.config.locate import repo_path
+from dagsync.errors import EXIT_FAILED, EXIT_USAGE
+
+
+@click.group("sandbox")
+def sandbox() -> None:
+    """Local test hosts (each server, backup storage and mail host) and the OVH emulator,
+    which plan and apply target while the sandbox is up."""
+
+
+@sandbox.command("up")
+@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
+def sandbox_up(repo: str | None) -> None:
+    """Start the test hosts and the OVH emulator, write the hosts override file (root)."""
+    from dagsync.sandbox.world import up
+
+    guard(lambda: _echo_zero(up(repo_path(repo))), error_code=EXIT_USAGE)
+
+
+@sandbox.command("down")
+@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
+def sandbox_down(repo: str | None) -> None:
+    """Stop the hosts and the emulator, and remove everything the sandbox made."""
+    from dagsync.sandbox.world import down
+
+    guard(lambda: _echo_zero(down(repo_path(repo))), error_code=EXIT_USAGE)
+
+
+@sandbox.command("status")
+@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
+def sandbox_status(repo: str | None) -> None:
+    """Show the sandbox's hosts and emulator."""
+    from dagsync.sandbox.world import status
+
+    guard(lambda: _echo_zero(status(repo_path(repo))), error_code=EXIT_USAGE)
+
+
+@sandbox.command("run-backups")
+@click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
+def sandbox_run_backups(repo: str | None) -> None:
+    """Run every server's backup job now (the test hosts have no cron), then
+    `dagsync backup verify` has archives to check."""
+    from dagsync.sandbox.world import run_backups
+
+    def run() -> int:
+        text, ok = run_backups(repo_path(repo))
+        click.echo(text)
+        return 0 if ok else EXIT_FAILED
+
+    guard(run, error_code=EXIT_USAGE)
+
+
+def _echo_zero(text: str) -> int:
+    click.echo(text.rstrip("\n"))
+    return 0
