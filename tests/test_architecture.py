@@ -22,7 +22,6 @@ OVERSIZED = {
     "commands/reconcile.py": 519,
     "reconcile/hosts/engine.py": 444,
     "reconcile/observer.py": 685,
-    "sandbox/world.py": 404,
     "testing/hosts/__init__.py": 770,
 }
 

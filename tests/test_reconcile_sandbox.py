@@ -35,6 +35,7 @@ from dagsync.reconcile.transport.inventory import (
     load_overrides,
 )
 from dagsync.sandbox import world as sandbox
+from dagsync.sandbox.members import members as sandbox_members
 from dagsync.testing import hosts as th
 from dagsync.testing.hosts import unique_network
 from dagsync.validate.repository import load_repository
@@ -124,7 +125,7 @@ def _leftovers() -> list[str]:
 
 
 def test_the_sandbox_has_a_host_per_server_storage_mail_and_monitoring_host() -> None:
-    members = sandbox.members(load_repository(REPO, validate=False))
+    members = sandbox_members(load_repository(REPO, validate=False))
     assert [m.key for m in members] == SERVERS + DAG_HOSTS
     web1 = members[SERVERS.index("velo-savoie/web1")]
     assert (web1.name, web1.role, web1.site) == ("velo-savoie-web1", "server", ("/srv/shop",))

@@ -38,18 +38,15 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.daghosts import dag_members
 from dagsync.reconcile.transport.inventory import SANDBOX_DIR, SANDBOX_HOSTS_FILE
 from dagsync.sandbox.emulator import (
     EMULATOR_MODULE,
@@ -63,21 +60,16 @@ from dagsync.sandbox.emulator import (
     stop_process,
     write_json,
 )
+from dagsync.sandbox.members import Member, default_network, members
 
 if TYPE_CHECKING:
-    from dagsync.model import Server
     from dagsync.testing.hosts import Network, TestHost, TestHosts
-    from dagsync.validate.repository import Repository
 
 __all__ = [  # the public names, wherever they are defined
     "EMULATOR_MODULE",
     "Emulator",
-    "Member",
-    "default_network",
     "down",
     "escrow_folder",
-    "host_name",
-    "members",
     "parse_banner",
     "run_backups",
     "start_emulator",
@@ -95,7 +87,6 @@ EMULATOR_POLL = 0.05  # seconds between two reads of a pending state (OVH: 5)
 ESCROW_ENV = "DAGSYNC_PASSPHRASE_ESCROW"  # == dagsync.reconcile.escrow.ESCROW_ENV
 DUMP_TOOL = "/root/.dagsync-sandbox-dump"  # on each server: DAGSYNC_DUMP_COMMAND of the job
 BACKUP_JOB = "/etc/dagsync/backup-job"  # == dagsync.reconcile.backup.job.JOB_FILE
-DEV_SPACE = "/srv/dev-space"  # == dagsync.reconcile.backup.job.DEV_SPACE_PATH
 DUMP_DIR = "/var/backups/dagsync/databases"  # == dagsync.reconcile.backup.job.DUMP_DIR
 PRIVATE = ("/srv/", "/var/", "/home/", "/root/", "/etc/")  # each test host has its own
 MAIL_TOOLS = ("doveconf", "dovecot", "postconf", "postfix", "openssl")
@@ -112,45 +103,6 @@ openssl req -x509 -newkey ed25519 -nodes -subj /CN={name} -days 30 \
 dovecot </dev/null >/dev/null 2>&1
 postfix start </dev/null >/dev/null 2>&1 || true
 """
-
-
-@dataclass(frozen=True)
-class Member:
-    """One test host of the sandbox."""
-
-    key: str  # its key in the override file: `client/server` or `dag/<name>`
-    name: str  # the test host's name
-    role: str  # "server", "backup storage" or "mail host"
-    site: tuple[str, ...] = ()  # a server's site folders, which its backup requires
-
-
-def default_network() -> Network:
-    """Names and a /24 of this sandbox's own (recorded in its state), so that sandboxes of
-    several checkouts, and test runs, share one machine."""
-    from dagsync.testing.hosts import unique_network
-
-    return unique_network("sbx")
-
-
-def host_name(client: str, server: str, index: int) -> str:
-    name = re.sub(r"[^a-z0-9-]", "-", f"{client}-{server}".lower()).strip("-")
-    return name[:50] or f"s{index}"
-
-
-def members(repo: Repository) -> list[Member]:
-    """Every server of every client, then DAG's own hosts (storage, mail, monitoring)."""
-    pairs = [(c.id, s.name, "server", _site(s)) for c, s in repo.servers()]
-    pairs += [("dag", name, role, ()) for name, role in dag_members(repo.settings)]
-    return [
-        Member(f"{client}/{name}", host_name(client, name, i), role, site)
-        for i, (client, name, role, site) in enumerate(pairs, 1)
-    ]
-
-
-def _site(server: Server) -> tuple[str, ...]:
-    """The folders a server's site (and dev space) live in, which its backup requires."""
-    dev = (DEV_SPACE,) if server.hosts_dev_space else ()
-    return (*server.backup.paths, *dev)
 
 
 def escrow_folder(root: Path) -> Path:
