@@ -185,7 +185,7 @@ def test_an_override_may_point_an_issuer_only_at_a_test_ca(tmp_path: Path, url: 
 
 
 def test_the_engine_gives_the_override_files_acme_directory_to_the_desired_state() -> None:
-    from dagsync.reconcile.hosts.engine import works_from_repository
+    from dagsync.reconcile.hosts.work import works_from_repository
     from dagsync.reconcile.transport.inventory import Overrides
 
     repo = load_repository(REPO, validate=False)

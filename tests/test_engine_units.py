@@ -14,6 +14,7 @@ from dagsync.errors import DagsyncError
 from dagsync.reconcile import lock
 from dagsync.reconcile.core import Action, Change, DiffOptions, Target, Unknown
 from dagsync.reconcile.hosts import confirm, engine, firewall
+from dagsync.reconcile.hosts.work import Observation, Work, works_from_plan, works_from_repository
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostStatus
 from dagsync.reconcile.resource import ApplyOptions, CommandResult, Status
@@ -133,7 +134,7 @@ def test_plan_reads_each_server_in_one_round_trip_then_closes_and_diffs(
 
 
 def _desired_firewall(repo: Repository) -> firewall.FirewallDesired:
-    works = engine.works_from_repository(repo, web1_only(), Overrides(), NOW, FIREWALL)
+    works = works_from_repository(repo, web1_only(), Overrides(), NOW, FIREWALL)
     assert works[0].desired is not None
     state = dict(works[0].desired.states)["firewall"]
     assert isinstance(state, firewall.FirewallDesired)
@@ -222,8 +223,8 @@ def test_validation_failing_alongside_the_reads_propagates_its_error(
 
 def test_no_desired_state_is_an_error_of_the_target() -> None:
     where = Endpoint(WEB1, 22, "ssh-ed25519 AAAA", "declared")
-    work = engine.Work(Target("c", "s"), where, ())
-    planned = engine.target_plan(engine.Observation(work), DiffOptions())
+    work = Work(Target("c", "s"), where, ())
+    planned = engine.target_plan(Observation(work), DiffOptions())
     assert planned.error == "no desired state"
     assert planned.address == WEB1 and planned.changes == ()
 
@@ -491,7 +492,7 @@ def test_a_saved_plan_naming_a_server_gone_from_git_is_refused(
     with pytest.raises(
         DagsyncError, match=r"^velo-savoie/web9 is in the plan but not in the repository$"
     ):
-        engine.works_from_plan(repo, replace(saved, targets=(moved,)), Overrides())
+        works_from_plan(repo, replace(saved, targets=(moved,)), Overrides())
 
 
 def test_targets_without_changes_or_in_error_are_not_reached_again(
@@ -500,7 +501,7 @@ def test_targets_without_changes_or_in_error_are_not_reached_again(
     saved = _saved(repo, monkeypatch)
     quiet = replace(saved.targets[0], changes=())
     broken = replace(saved.targets[0], target=Target("velo-savoie", "db1"), error="timed out")
-    assert engine.works_from_plan(repo, replace(saved, targets=(quiet, broken)), Overrides()) == []
+    assert works_from_plan(repo, replace(saved, targets=(quiet, broken)), Overrides()) == []
 
 
 def test_a_host_whose_saved_part_failed_to_lock_is_failed_and_the_others_checked(
@@ -526,16 +527,16 @@ def test_parallel_keeps_the_order_of_its_items() -> None:
 
 def test_an_observation_fingerprints_an_unknown_state_by_its_reason() -> None:
     where = Endpoint(WEB1, 22, "ssh-ed25519 AAAA", "declared")
-    observation = engine.Observation(engine.Work(Target("c", "s"), where, ()))
+    observation = Observation(Work(Target("c", "s"), where, ()))
     observation.observed = {"firewall": Unknown("nft: denied")}
-    other = engine.Observation(observation.work, {"firewall": Unknown("timeout")})
+    other = Observation(observation.work, {"firewall": Unknown("timeout")})
     assert observation.fingerprints().keys() == {"firewall"}
     assert observation.fingerprints() != other.fingerprints()
 
 
 def test_apply_host_without_a_session_reports_why() -> None:
     where = Endpoint(WEB1, 22, "ssh-ed25519 AAAA", "declared")
-    observation = engine.Observation(engine.Work(Target("c", "s"), where, ()))
+    observation = Observation(Work(Target("c", "s"), where, ()))
     result = engine._apply_host(observation, None, options())
     assert (result.status, result.message) == (HostStatus.FAILED, "not connected")
 

@@ -19,7 +19,7 @@ from dagsync.model.client import BlockedAddress
 from dagsync.model.policy import PrefixBound
 from dagsync.model.reserved import blocked_problem, own_domains, public_index, reserved_domain
 from dagsync.reconcile.hosts.blocklist import RefusedEntry, blocked_for
-from dagsync.reconcile.hosts.engine import works_from_repository
+from dagsync.reconcile.hosts.work import works_from_repository
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
 from dagsync.reconcile.run import RunOptions, Selection

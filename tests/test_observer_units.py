@@ -21,8 +21,9 @@ from dagsync.reconcile.backup.storage import StorageSpec, storage_read
 from dagsync.reconcile.core import Action, Target, Unknown
 from dagsync.reconcile.driverspec import Context
 from dagsync.reconcile.hosts import accounts, engine, firewall
-from dagsync.reconcile.hosts.engine import read_facts, works_from_repository
+from dagsync.reconcile.hosts.engine import read_facts
 from dagsync.reconcile.hosts.registry import HOST_RESOURCES
+from dagsync.reconcile.hosts.work import works_from_repository
 from dagsync.reconcile.mail import resource as mail
 from dagsync.reconcile.monitoring import driver as monitoring_driver
 from dagsync.reconcile.resource import CommandResult

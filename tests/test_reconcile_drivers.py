@@ -24,7 +24,7 @@ from dagsync.errors import DagsyncError
 from dagsync.reconcile import drivers
 from dagsync.reconcile.core import Action, Change, Detail, Note, Target
 from dagsync.reconcile.drivers import Combined, Context, Driver
-from dagsync.reconcile.hosts.engine import only_kinds
+from dagsync.reconcile.hosts.work import only_kinds
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
 from dagsync.reconcile.resource import Outcome, Status

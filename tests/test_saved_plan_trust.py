@@ -18,7 +18,7 @@ from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.compare import refuse_other_commit, saved_differences
 from dagsync.reconcile.core import Action, Change
-from dagsync.reconcile.hosts import engine, firewall
+from dagsync.reconcile.hosts import engine, firewall, work
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.resource import ApplyOptions
 from dagsync.reconcile.run import Selection
@@ -251,7 +251,7 @@ def test_an_untouched_plan_file_still_applies(
     assert net[WEB1].log[:4] == ["connect", "run", "close", "connect"]  # check, then apply
 
 
-def _applied(observation: engine.Observation, planned: object) -> object:
+def _applied(observation: work.Observation, planned: object) -> object:
     from dagsync.reconcile.report import HostResult, HostStatus
 
     assert observation.session is not None

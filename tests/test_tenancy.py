@@ -16,7 +16,8 @@ import pytest
 from conftest import Run
 from dagsync.config.document import ClientFiles
 from dagsync.model import Client
-from dagsync.reconcile.hosts.engine import _observe, target_plan, works_from_repository
+from dagsync.reconcile.hosts.engine import _observe, target_plan
+from dagsync.reconcile.hosts.work import works_from_repository
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail
 from dagsync.reconcile.run import Selection
