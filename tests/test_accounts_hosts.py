@@ -24,7 +24,7 @@ import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.config.yamlio import load
-from dagsync.reconcile import observer as obs
+from dagsync.reconcile import observer_reads as obs_reads
 from dagsync.reconcile.hosts import accounts
 from dagsync.reconcile.hosts.accounts_read import KEYS_CAP
 from dagsync.reconcile.resource import CommandResult
@@ -176,7 +176,7 @@ def outside_state(host: TestHost) -> str:
 
 def observer_read(host: TestHost) -> str:
     """The accounts read the observer's wrapper runs for `accounts deploy` (`sh -c`, root)."""
-    script = obs.table()["accounts"].render(["deploy"])
+    script = obs_reads.table()["accounts"].render(["deploy"])
     return host.run(script, check=True, timeout=30).stdout
 
 

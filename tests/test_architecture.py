@@ -20,7 +20,6 @@ TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "errors.py", "findings.py",
 # shrink (split it, then remove its line here). New modules get no such allowance.
 OVERSIZED = {
     "commands/reconcile.py": 519,
-    "reconcile/observer.py": 685,
     "testing/hosts/__init__.py": 770,
 }
 
@@ -105,7 +104,7 @@ def _cycles(graph: grimp.ImportGraph) -> list[frozenset[str]]:
 
 # The one import that points up, as in pyproject's contracts: in observer mode a session sends
 # a read script as the observer's request, whose table gathers every driver's reads.
-IGNORED_IMPORTS = {("dagsync.reconcile.transport.session", "dagsync.reconcile.observer")}
+IGNORED_IMPORTS = {("dagsync.reconcile.transport.session", "dagsync.reconcile.observer_reads")}
 
 
 def test_no_module_import_cycle_beyond_the_known_ones() -> None:

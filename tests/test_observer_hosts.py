@@ -30,12 +30,14 @@ import pytest
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.reconcile import lock
 from dagsync.reconcile import observer as obs
+from dagsync.reconcile import observer_reads as obs_reads
+from dagsync.reconcile import observer_wrapper as obs_wrapper
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Credentials, load_overrides
-from dagsync.reconcile.transport.session import OBSERVER_ENV, HostSession
+from dagsync.reconcile.transport.session import OBSERVER_ENV, REFUSED_EXIT, HostSession
 from dagsync.reconcile.transport.ssh import connect
 from dagsync.sandbox import world as sandbox
 from dagsync.testing import hosts as th
@@ -97,7 +99,7 @@ class World:
 def _missing() -> str | None:
     if reason := th.skip_reason():
         return reason
-    tools = ("borg", "doveconf", "dovecot", "postconf", "postfix", "openssl", obs.PYTHON)
+    tools = ("borg", "doveconf", "dovecot", "postconf", "postfix", "openssl", obs_wrapper.PYTHON)
     absent = [t for t in tools if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
     return f"the observer test needs {', '.join(absent)}" if absent else None
 
@@ -163,8 +165,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 def _is_read(command: str) -> bool:
     try:
-        obs.request_for(command)
-    except obs.ObserverRefused:
+        obs_reads.request_for(command)
+    except obs_reads.ObserverRefused:
         return "@@" in command and " begin " in command  # the engine's batch of reads
     return True
 
@@ -221,12 +223,12 @@ def test_every_write_of_the_root_apply_and_the_lock_are_refused_for_the_observer
     world: World,
 ) -> None:
     before = _plan_json(world.root)
-    kinds = {obs.WRAPPER_FILE: 0, "useradd": 0, "nft": 0, "borg": 0, "postfix": 0}
+    kinds = {obs_reads.WRAPPER_FILE: 0, "useradd": 0, "nft": 0, "borg": 0, "postfix": 0}
     commands = [*world.writes, (WEB1, lock.acquire_command("observer", 60))]
     assert len(commands) > 20
     for key, command in commands:
         result = world.as_observer(key, command)
-        assert result.exit_code == obs.REFUSED_EXIT, (key, command[:200])
+        assert result.exit_code == REFUSED_EXIT, (key, command[:200])
         assert result.stdout == ""
         assert "dagsync-observer: refused: " in result.stderr
         for word in kinds:
@@ -264,21 +266,24 @@ HOSTILE = [
 
 @pytest.mark.parametrize("command", HOSTILE)
 def test_secrets_and_tricks_are_refused_and_logged_on_the_host(world: World, command: str) -> None:
-    before = world.as_root(STORAGE, f"wc -l < {obs.LOG_FILE} 2>/dev/null || echo 0").stdout
+    before = world.as_root(STORAGE, f"wc -l < {obs_wrapper.LOG_FILE} 2>/dev/null || echo 0").stdout
     result = world.as_observer(STORAGE, command)
-    assert (result.exit_code, result.stdout) == (obs.REFUSED_EXIT, "")
+    assert (result.exit_code, result.stdout) == (REFUSED_EXIT, "")
     assert "root:" not in result.stderr
-    log = world.as_root(STORAGE, f"tail -n 1 {obs.LOG_FILE}").stdout
+    log = world.as_root(STORAGE, f"tail -n 1 {obs_wrapper.LOG_FILE}").stdout
     assert f": {command[:500]!a}" in log and "refused from " in log
-    after = world.as_root(STORAGE, f"wc -l < {obs.LOG_FILE}").stdout
+    after = world.as_root(STORAGE, f"wc -l < {obs_wrapper.LOG_FILE}").stdout
     assert int(after) == int(before or 0) + 1
 
 
 def test_a_batch_through_the_observer_answers_as_the_root_batch(world: World) -> None:
-    reads = [("observer", obs.read()), ("accounts", obs.table()["accounts"].render(["deploy"]))]
+    reads = [
+        ("observer", obs_reads.read()),
+        ("accounts", obs_reads.table()["accounts"].render(["deploy"])),
+    ]
     script, _ = facts.batch(reads, NONCE)
     as_root = world.as_root(WEB1, script)
-    request = obs.request_for(script)
+    request = obs_reads.request_for(script)
     assert request == f"batch {NONCE} observer accounts deploy"
     as_observer = world.as_observer(WEB1, request)
     assert as_observer == as_root and as_observer.ok
@@ -357,17 +362,17 @@ def test_the_account_read_through_the_observer_sends_no_password_hash(world: Wor
 
 
 def test_a_broken_wrapper_is_never_activated(world: World) -> None:
-    before = world.as_root(MX1, f"sha256sum < {obs.WRAPPER_FILE}").stdout
-    broken = obs.render_wrapper().replace("def main():", "def main(:")
+    before = world.as_root(MX1, f"sha256sum < {obs_reads.WRAPPER_FILE}").stdout
+    broken = obs_wrapper.render_wrapper().replace("def main():", "def main(:")
     result = world.as_root(MX1, obs.install_wrapper(broken) + "\n")
     assert not result.ok
-    assert world.as_root(MX1, f"sha256sum < {obs.WRAPPER_FILE}").stdout == before
+    assert world.as_root(MX1, f"sha256sum < {obs_reads.WRAPPER_FILE}").stdout == before
     assert world.as_observer(MX1, "observer").ok
 
 
 def test_an_upload_cut_short_by_a_killed_run_leaves_the_installed_wrapper(world: World) -> None:
-    before = world.as_root(MX1, f"sha256sum < {obs.WRAPPER_FILE}").stdout
-    content = obs.render_wrapper().replace("MAX_REQUEST = 65536", "MAX_REQUEST = 1")
+    before = world.as_root(MX1, f"sha256sum < {obs_reads.WRAPPER_FILE}").stdout
+    content = obs_wrapper.render_wrapper().replace("MAX_REQUEST = 65536", "MAX_REQUEST = 1")
     creds = Credentials("root", load_overrides(world.hosts_file).ssh_key)
     connection = connect(world.endpoint(MX1), creds, 10.0)
     try:
@@ -376,15 +381,17 @@ def test_an_upload_cut_short_by_a_killed_run_leaves_the_installed_wrapper(world:
     finally:
         connection.close()
     assert result.exit_code == 3 and "incomplete upload" in result.stderr
-    assert world.as_root(MX1, f"sha256sum < {obs.WRAPPER_FILE}").stdout == before
+    assert world.as_root(MX1, f"sha256sum < {obs_reads.WRAPPER_FILE}").stdout == before
     left = world.as_root(MX1, "ls /etc/dagsync | grep -c dagsync- || true").stdout.strip()
     assert left == "0"
 
 
 def test_the_key_is_restricted_no_pty_no_forwarding(world: World) -> None:
-    line = world.as_root(WEB1, f"grep -F {obs.KEY_COMMENT} /root/.ssh/authorized_keys").stdout
-    assert line.startswith(f"{obs.KEY_OPTIONS} ssh-ed25519 ")
-    assert line.strip().endswith(obs.KEY_COMMENT)
+    line = world.as_root(
+        WEB1, f"grep -F {obs_wrapper.KEY_COMMENT} /root/.ssh/authorized_keys"
+    ).stdout
+    assert line.startswith(f"{obs_wrapper.KEY_OPTIONS} ssh-ed25519 ")
+    assert line.strip().endswith(obs_wrapper.KEY_COMMENT)
 
 
 def test_the_observer_key_gets_no_port_forwarding_and_no_pty(world: World) -> None:

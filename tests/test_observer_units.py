@@ -16,6 +16,8 @@ import pytest
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import drivers
 from dagsync.reconcile import observer as obs
+from dagsync.reconcile import observer_reads as obs_reads
+from dagsync.reconcile import observer_wrapper as obs_wrapper
 from dagsync.reconcile.backup import driver as backup_driver
 from dagsync.reconcile.backup.storage import StorageSpec, storage_read
 from dagsync.reconcile.core import Action, Target, Unknown
@@ -31,7 +33,7 @@ from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError
 from dagsync.reconcile.transport.inventory import Credentials, Endpoint, Overrides
-from dagsync.reconcile.transport.session import OBSERVER_ENV, HostSession
+from dagsync.reconcile.transport.session import OBSERVER_ENV, REFUSED_EXIT, HostSession
 from dagsync.validate.repository import load_repository
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +46,7 @@ FIREWALL = firewall.read(None)  # type: ignore[arg-type]  # the read takes no de
 def wrapper(log: Path) -> dict[str, Any]:
     """The rendered wrapper, loaded as a module namespace, logging to `log`."""
     namespace: dict[str, Any] = {"__name__": "dagsync_observer_wrapper"}
-    exec(compile(obs.render_wrapper(), obs.WRAPPER_FILE, "exec"), namespace)
+    exec(compile(obs_wrapper.render_wrapper(), obs_reads.WRAPPER_FILE, "exec"), namespace)
     namespace["LOG"] = str(log)
     return namespace
 
@@ -73,7 +75,7 @@ def plan_reads() -> list[tuple[str, str]]:
 
 
 def test_the_table_has_a_read_for_every_host_resource_and_every_driver_read() -> None:
-    names = [r.name for r in obs.READS]
+    names = [r.name for r in obs_reads.READS]
     assert names == [
         *(r.KIND for r in HOST_RESOURCES),
         "backup",
@@ -94,7 +96,7 @@ def test_every_read_of_a_plan_passes_the_wrapper_and_runs_the_identical_script(
                      "backup-storage", "mail", "monitoring", "observer"}  # fmt: skip
     w = wrapper(tmp_path / "log")
     for kind, command in reads:
-        request = obs.request_for(command)
+        request = obs_reads.request_for(command)
         assert request.split()[0] == kind
         script, why = w["decide"](request)
         assert (script, why) == (command, ""), kind
@@ -113,7 +115,7 @@ def test_each_hosts_batch_of_a_plan_is_one_request_that_the_wrapper_runs_identic
     w = wrapper(tmp_path / "log")
     for work in works:
         command, nonce = facts.batch(work.reads)
-        request = obs.request_for(command)
+        request = obs_reads.request_for(command)
         names = [kind for kind, _ in work.reads]
         assert names == ["firewall", "accounts", "root-access", "vhosts", "tls", "databases"]
         assert request.startswith(f"batch {nonce} firewall accounts ")
@@ -124,25 +126,25 @@ def test_each_hosts_batch_of_a_plan_is_one_request_that_the_wrapper_runs_identic
 
 def test_the_wrapper_frames_a_batch_exactly_as_facts_batch() -> None:
     items = [("observer", []), ("accounts", ["deploy dba"]), ("backup-storage", ["/srv/b"])]
-    commands = [(name, obs.table()[name].render(args)) for name, args in items]
-    assert obs.batch_script(NONCE, items) == facts.batch(commands, NONCE)[0]
-    assert obs.request_for(facts.batch(commands, NONCE)[0]) == (
+    commands = [(name, obs_reads.table()[name].render(args)) for name, args in items]
+    assert obs_reads.batch_script(NONCE, items) == facts.batch(commands, NONCE)[0]
+    assert obs_reads.request_for(facts.batch(commands, NONCE)[0]) == (
         f"batch {NONCE} observer accounts 'deploy dba' backup-storage /srv/b"
     )
     with pytest.raises(ValueError, match="firewall twice in one batch"):
-        obs.batch_script(NONCE, [("firewall", []), ("firewall", [])])
+        obs_reads.batch_script(NONCE, [("firewall", []), ("firewall", [])])
     with pytest.raises(ValueError, match="an empty batch"):
-        obs.batch_script(NONCE, [])
+        obs_reads.batch_script(NONCE, [])
 
 
 def test_a_read_with_account_names_and_a_storage_root_round_trips() -> None:
     spec = [accounts.AccountSpec(n, "ssh", "/bin/bash", (), "") for n in ("deploy", "dba")]
     command = accounts.read(spec)
-    assert obs.request_for(command) == "accounts 'deploy dba'"
-    assert obs.table()["accounts"].render(["deploy dba"]) == command
+    assert obs_reads.request_for(command) == "accounts 'deploy dba'"
+    assert obs_reads.table()["accounts"].render(["deploy dba"]) == command
     storage = StorageSpec("s", "10.0.0.1", 22, HOST_KEY, "/srv/borg-repos")
-    assert obs.request_for(storage_read(storage)) == "backup-storage /srv/borg-repos"
-    assert obs.request_for(accounts.read([])) == "accounts ''"
+    assert obs_reads.request_for(storage_read(storage)) == "backup-storage /srv/borg-repos"
+    assert obs_reads.request_for(accounts.read([])) == "accounts ''"
 
 
 @pytest.mark.parametrize(
@@ -159,13 +161,13 @@ def test_a_read_with_account_names_and_a_storage_root_round_trips() -> None:
         facts.batch([("accounts", FIREWALL)], NONCE)[0],
         facts.batch([("firewall", FIREWALL + "id\n")], NONCE)[0],
         facts.batch([("firewall", FIREWALL)], NONCE)[0].replace(">&2", ">/tmp/x"),
-        facts.batch([("observer", obs.read()), ("observer", obs.read())], NONCE)[0],
+        facts.batch([("observer", obs_reads.read()), ("observer", obs_reads.read())], NONCE)[0],
         facts.batch([], NONCE)[0],
     ],
 )
 def test_a_command_that_is_not_a_plan_read_is_never_sent(command: str) -> None:
-    with pytest.raises(obs.ObserverRefused, match="cannot run this command"):
-        obs.request_for(command)
+    with pytest.raises(obs_reads.ObserverRefused, match="cannot run this command"):
+        obs_reads.request_for(command)
 
 
 # --- the wrapper ---------------------------------------------------------------------------
@@ -262,7 +264,7 @@ def test_the_wrapper_refuses_and_logs_anything_else(tmp_path: Path, raw: str, wh
     os.environ["SSH_ORIGINAL_COMMAND"] = raw
     os.environ["SSH_CONNECTION"] = "10.9.9.9 40000 10.0.0.1 22"
     try:
-        assert w["main"]() == obs.REFUSED_EXIT
+        assert w["main"]() == REFUSED_EXIT
     finally:
         del os.environ["SSH_ORIGINAL_COMMAND"], os.environ["SSH_CONNECTION"]
     logged = (tmp_path / "observer.log").read_text()
@@ -274,13 +276,13 @@ def test_the_wrapper_runs_the_allowed_read_with_stdin_closed(tmp_path: Path) -> 
     """Run as the host runs it (python3 -I, the forced command's interpreter): the observer
     read of this machine's files, the exact output of the script."""
     path = tmp_path / "observer"
-    path.write_text(obs.render_wrapper())
+    path.write_text(obs_wrapper.render_wrapper())
     env = {"PATH": "/usr/bin:/bin", "SSH_ORIGINAL_COMMAND": "observer"}
     ran = subprocess.run(
-        [obs.PYTHON, "-I", str(path)], env=env, capture_output=True, text=True, timeout=30
+        [obs_wrapper.PYTHON, "-I", str(path)], env=env, capture_output=True, text=True, timeout=30
     )
     direct = subprocess.run(
-        ["sh", "-c", obs.read()], env=env, capture_output=True, text=True, timeout=30
+        ["sh", "-c", obs_reads.read()], env=env, capture_output=True, text=True, timeout=30
     )
     assert (ran.returncode, ran.stdout) == (0, direct.stdout)
 
@@ -291,18 +293,21 @@ def test_the_wrapper_runs_a_batch_as_the_root_batch_runs_and_the_client_splits_i
     """Run as the host runs it: a batch of two reads gives byte for byte the output of the
     root key's script, and `facts.split` finds each read's output and exit code."""
     path = tmp_path / "observer"
-    path.write_text(obs.render_wrapper())
-    reads = [("observer", obs.read()), ("root-access", obs.table()["root-access"].template)]
+    path.write_text(obs_wrapper.render_wrapper())
+    reads = [
+        ("observer", obs_reads.read()),
+        ("root-access", obs_reads.table()["root-access"].template),
+    ]
     script, _ = facts.batch(reads, NONCE)
-    env = {"PATH": "/usr/bin:/bin", "SSH_ORIGINAL_COMMAND": obs.request_for(script)}
+    env = {"PATH": "/usr/bin:/bin", "SSH_ORIGINAL_COMMAND": obs_reads.request_for(script)}
     ran = subprocess.run(
-        [obs.PYTHON, "-I", str(path)], env=env, capture_output=True, text=True, timeout=30
+        [obs_wrapper.PYTHON, "-I", str(path)], env=env, capture_output=True, text=True, timeout=30
     )
     direct = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True)
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, direct.stdout, direct.stderr)
     sections = facts.split(ran.stdout, ran.stderr, NONCE)
     assert sorted(sections) == ["observer", "root-access"]
-    alone = subprocess.run(["sh", "-c", obs.read()], env=env, capture_output=True, text=True)
+    alone = subprocess.run(["sh", "-c", obs_reads.read()], env=env, capture_output=True, text=True)
     assert sections["observer"] == CommandResult(0, alone.stdout, alone.stderr)
 
 
@@ -321,7 +326,7 @@ class RecordingConnection:
         else:
             script, why = None, "not one of the plan's reads"
         if script is None:
-            return CommandResult(obs.REFUSED_EXIT, "", f"dagsync-observer: refused: {why}\n")
+            return CommandResult(REFUSED_EXIT, "", f"dagsync-observer: refused: {why}\n")
         return CommandResult(0, "", "")
 
     def close(self) -> None:
@@ -397,7 +402,10 @@ def test_read_facts_splits_an_observer_batch_into_each_read(
             return CommandResult(0, out, "")
 
     session._connection = Host()  # type: ignore[assignment]
-    reads = [("observer", obs.read()), ("root-access", obs.table()["root-access"].template)]
+    reads = [
+        ("observer", obs_reads.read()),
+        ("root-access", obs_reads.table()["root-access"].template),
+    ]
     monkeypatch.setattr(
         engine, "host_resource", lambda kind: obs if kind == "observer" else _Failed
     )
@@ -419,8 +427,8 @@ def test_the_wrapper_compiles_with_the_host_python_and_refuses_a_broken_one(
     tmp_path: Path,
 ) -> None:
     good, bad = tmp_path / "good", tmp_path / "bad"
-    good.write_text(obs.render_wrapper())
-    bad.write_text(obs.render_wrapper().replace("def main():", "def main(:"))
+    good.write_text(obs_wrapper.render_wrapper())
+    bad.write_text(obs_wrapper.render_wrapper().replace("def main():", "def main(:"))
     check = obs.WRAPPER_CHECK.replace('"$tmp"', '"$1"')
     assert subprocess.run(["sh", "-c", check, "sh", str(good)]).returncode == 0
     assert subprocess.run(["sh", "-c", check, "sh", str(bad)], capture_output=True).returncode != 0
@@ -430,11 +438,11 @@ def test_the_wrapper_compiles_with_the_host_python_and_refuses_a_broken_one(
 
 
 def test_the_key_line_is_restricted_to_the_forced_command_and_drops_the_comment() -> None:
-    assert obs.key_line(KEY) == (
+    assert obs_wrapper.key_line(KEY) == (
         f'restrict,command="/usr/bin/python3 -I /etc/dagsync/observer" {HOST_KEY} dagsync-observer'
     )
     with pytest.raises(DagsyncError, match="not one OpenSSH public key line"):
-        obs.key_line(f"{HOST_KEY}\nssh-ed25519 AAAA evil")
+        obs_wrapper.key_line(f"{HOST_KEY}\nssh-ed25519 AAAA evil")
 
 
 def test_a_fresh_host_gets_the_wrapper_then_the_key_and_a_conforming_host_nothing() -> None:
@@ -442,7 +450,7 @@ def test_a_fresh_host_gets_the_wrapper_then_the_key_and_a_conforming_host_nothin
     fresh = obs.ObserverObserved(None, False, ())
     changes = obs.diff(wanted, fresh)
     assert [(c.action, c.resource) for c in changes] == [
-        (Action.CREATE, obs.WRAPPER_FILE),
+        (Action.CREATE, obs_reads.WRAPPER_FILE),
         (Action.CREATE, "/root/.ssh/authorized_keys (BEGIN dagsync observer)"),
     ]
     digest = hashlib.sha256(str(wanted.wrapper).encode()).hexdigest()
@@ -450,7 +458,7 @@ def test_a_fresh_host_gets_the_wrapper_then_the_key_and_a_conforming_host_nothin
 
 
 def test_a_key_removed_from_git_is_revoked_and_nothing_is_installed_without_one() -> None:
-    installed = obs.ObserverObserved("0" * 64, True, (obs.key_line(KEY),))
+    installed = obs.ObserverObserved("0" * 64, True, (obs_wrapper.key_line(KEY),))
     (change,) = obs.diff(obs.desired(None), installed)
     assert change.summary == "revoke the observer key (none in policies/dag.yaml)"
     assert change.payload == {"lines": []}
@@ -458,7 +466,7 @@ def test_a_key_removed_from_git_is_revoked_and_nothing_is_installed_without_one(
 
 
 def test_the_observer_read_parses_the_digest_and_the_block() -> None:
-    line = obs.key_line(KEY)
+    line = obs_wrapper.key_line(KEY)
     out = f"wrapper\t{'a' * 64}\nblock\nline\t{line}\nline\t# comment\n"
     assert obs.parse(CommandResult(0, out, "")) == obs.ObserverObserved("a" * 64, True, (line,))
     assert obs.parse(CommandResult(0, "", "")) == obs.ObserverObserved(None, False, ())

@@ -69,7 +69,7 @@ class HostSession:
         self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         if self.observer:  # the observer key's forced command takes a request, not a script
-            from dagsync.reconcile.observer import request_for
+            from dagsync.reconcile.observer_reads import request_for
 
             command = request_for(command)
         return self._conn().run(command, stdin=stdin, timeout=timeout or self.timeouts.command)
