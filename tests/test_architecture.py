@@ -19,7 +19,6 @@ TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "errors.py", "findings.py",
 # Modules still over MAX_LINES when the layout landed, with their length then: each may only
 # shrink (split it, then remove its line here). New modules get no such allowance.
 OVERSIZED = {
-    "commands/reconcile.py": 519,
     "testing/hosts/__init__.py": 770,
 }
 

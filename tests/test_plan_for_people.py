@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from dagsync.commands.reconcile import _ask, production_question
+from dagsync.commands.confirm import ask as _ask
+from dagsync.commands.confirm import production_question
 from dagsync.reconcile.core import Action, Change, Detail, Target, Transport
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.render import render_markdown, render_text, summary_line

@@ -413,7 +413,7 @@ def test_apply_records_go_to_git_notes_one_per_client(tmp_path: Path) -> None:
 
 
 def test_deploy_freeze_warns_only_for_production_changes_on_an_eve() -> None:
-    from dagsync.commands.reconcile import _freeze_warning
+    from dagsync.commands.confirm import freeze_warning as _freeze_warning
 
     friday, tuesday = dt.date(2026, 11, 27), dt.date(2026, 11, 24)
     production = plan_of(target("web1", change()))
@@ -426,7 +426,8 @@ def test_deploy_freeze_warns_only_for_production_changes_on_an_eve() -> None:
 def test_apply_without_a_terminal_needs_yes(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from dagsync.commands.reconcile import Scope, _confirmer
+    from dagsync.commands.confirm import confirmer as _confirmer
+    from dagsync.commands.reconcile import Scope
 
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
     plan = plan_of(target("web1", change()))

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dagsync.commands.completion import complete_client, complete_kind, complete_server
-from dagsync.commands.options import guard
+from dagsync.commands.confirm import confirmer, freeze_warning
+from dagsync.commands.options import guard, with_plan_options
 from dagsync.errors import DagsyncError
 
 if TYPE_CHECKING:
@@ -83,19 +83,6 @@ def _load(scope: Scope, *, validate: bool = True) -> tuple[Any, Any]:
     if notice:
         click.echo(notice, err=True)
     return repo, load_overrides(overrides_path(scope.root))
-
-
-def _freeze_warning(plan: Plan, day: dt.date) -> str | None:
-    from dagsync.contract.calendar import is_deploy_freeze
-
-    production = [t.target.key for t in plan.targets if t.changes and t.target.production]
-    if not production or not is_deploy_freeze(day):
-        return None
-    return (
-        f"warning: {day:%A %Y-%m-%d} is the eve of a weekend or public holiday; CGV 6.1 "
-        f"advises no production release on such days, and this changes "
-        f"{len(production)} production server(s): {', '.join(production)}"
-    )
 
 
 def _context(
@@ -183,7 +170,7 @@ def run_plan(
     echo(_render(combined, fmt, changes_only).rstrip("\n"))
     if out is not None:
         _write(out, combined.dumps())
-    warning = _freeze_warning(plan, scope.day or dt.date.today())
+    warning = freeze_warning(plan, scope.day or dt.date.today())
     if warning:
         click.echo(warning, err=True)
     if plan.has_errors or any(t.unknown for t in plan.targets):
@@ -195,50 +182,6 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
-
-
-def _confirmer(yes: bool, scope: Scope) -> Callable[[Plan], bool]:
-    from dagsync.reconcile.render import render_text
-
-    def confirm(plan: Plan) -> bool:
-        click.echo(render_text(plan, colour=sys.stdout.isatty()).rstrip("\n"))
-        warning = _freeze_warning(plan, scope.day or dt.date.today())
-        if warning:
-            click.echo(warning, err=True)
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise DagsyncError("apply needs a confirmation: run it on a terminal or pass --yes")
-        return _ask(plan)
-
-    return confirm
-
-
-def production_question(plan: Plan) -> tuple[str, str] | None:
-    """What to type before changes reach production, as Terraform asks for "yes": the number
-    of production targets that change.  None when no production target changes."""
-    changing = sorted({t.target.key for t in plan.targets if t.changes and t.target.production})
-    if not changing:
-        return None
-    count = str(len(changing))
-    more = f" and {len(changing) - 5} more" if len(changing) > 5 else ""
-    shown = ", ".join(changing[:5]) + more
-    return (
-        f"{count} PRODUCTION target(s) will change ({shown}). Type {count} to apply",
-        count,
-    )
-
-
-def _ask(plan: Plan) -> bool:
-    question = production_question(plan)
-    if question is None:
-        return click.confirm("Apply these changes?", default=False)
-    text, expected = question
-    answer = click.prompt(text, default="", show_default=False)
-    if answer.strip() != expected:
-        click.echo(f"not applied: the answer was not {expected}", err=True)
-        return False
-    return True
 
 
 def run_apply(
@@ -265,7 +208,7 @@ def run_apply(
         drivers.environment(drivers.read_extras(overrides.path).environment),
     ):
         rows = _drivers(ctx, scope, saved)
-        run = supervised(lambda: _apply(ctx, rows, _confirmer(yes, scope), saved), scope.deadline)
+        run = supervised(lambda: _apply(ctx, rows, confirmer(yes, scope), saved), scope.deadline)
     if run.stopped_by is not None:  # SIGINT, SIGTERM or the deadline: record, say, leave
         if run.report is not None and record:
             click.echo(_record(scope.root, run.report, repo, ctx, run.unfinished), err=True)
@@ -332,74 +275,6 @@ def _repo_root(repo: str | None) -> Path:
     return repo_path(repo)
 
 
-_common = [
-    click.option("--repo", metavar="DIR", default=None, help="The configuration repository."),
-    click.option(
-        "--client",
-        "clients",
-        multiple=True,
-        metavar="C",
-        help="Only this client.",
-        shell_complete=complete_client,
-    ),
-    click.option(
-        "--server",
-        "servers",
-        multiple=True,
-        metavar="S",
-        help="Only this server (NAME or CLIENT/NAME).",
-        shell_complete=complete_server,
-    ),
-    click.option(
-        "--parallel",
-        type=click.IntRange(1, 256),
-        default=20,
-        show_default=True,
-        help="Hosts handled at once.",
-    ),
-    click.option(
-        "--connect-timeout",
-        type=click.FloatRange(0.1, 300),
-        default=10.0,
-        show_default=True,
-        help="Seconds to open an SSH connection.",
-    ),
-    click.option(
-        "--command-timeout",
-        type=click.FloatRange(1, 3600),
-        default=120.0,
-        show_default=True,
-        help="Seconds a command on a host may take.",
-    ),
-    click.option(
-        "--allow-destroy",
-        is_flag=True,
-        help="Delete accounts no longer declared (else they are locked).",
-    ),
-    click.option(
-        "--only",
-        "kinds",
-        multiple=True,
-        shell_complete=complete_kind,
-        metavar="KIND[,KIND...]",
-        help="Only these kinds: firewall, accounts, root-access, backup, mail, ovh (default: all).",
-    ),
-    click.option(
-        "--on",
-        "on",
-        type=click.DateTime(formats=["%Y-%m-%d"]),
-        default=None,
-        help="Check the deploy freeze (CGV 6.1) for this day instead of today.",
-    ),
-]
-
-
-def _with_common(fn: Callable[..., None]) -> Callable[..., None]:
-    for option in reversed(_common):
-        fn = option(fn)
-    return fn
-
-
 def _scope(common: dict[str, Any], **extra: Any) -> Scope:
     on = common.pop("on")
     root = _repo_root(common.pop("repo"))
@@ -407,7 +282,7 @@ def _scope(common: dict[str, Any], **extra: Any) -> Scope:
 
 
 @click.command("plan")
-@_with_common
+@with_plan_options
 @click.option(
     "--format",
     "fmt",
@@ -445,7 +320,7 @@ def plan(
 
 
 @click.command("apply")
-@_with_common
+@with_plan_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--plan",
