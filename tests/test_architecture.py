@@ -20,7 +20,6 @@ TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "errors.py", "findings.py",
 # shrink (split it, then remove its line here). New modules get no such allowance.
 OVERSIZED = {
     "commands/reconcile.py": 519,
-    "testing/hosts/__init__.py": 770,
 }
 
 # Import cycles between modules that existed when the layout landed (each a set of modules
