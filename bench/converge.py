@@ -51,10 +51,14 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from dagsync.testing import hosts as th  # noqa: E402
+from dagsync.testing.hosts.checks import skip_reason  # noqa: E402
+from dagsync.testing.hosts.lab import TestHosts, up  # noqa: E402
+from dagsync.testing.hosts.network import unique_network  # noqa: E402
+from dagsync.testing.hosts.probes import tcp_probe  # noqa: E402
+from dagsync.testing.hosts.teardown import down  # noqa: E402
 
 ANSIBLE_CORE = "ansible-core>=2.17,<2.20"
-NETWORK = th.unique_network("bnch")  # names and a /24 of this run's own
+NETWORK = unique_network("bnch")  # names and a /24 of this run's own
 FLOOR = HERE / "floor.py"
 # The floor's reads: what `dagsync plan --only firewall,accounts` reads, in one command.
 FLOOR_READ = (
@@ -155,12 +159,12 @@ def _client_yaml() -> str:
 class Setup:
     state: Path
     repo: Path
-    lab: th.TestHosts
+    lab: TestHosts
     keys: tuple[str, ...]
     ansible: Path  # the folder with inventory, vars and the playbook copy
 
 
-def make_repo(state: Path, lab: th.TestHosts, keys: Sequence[str]) -> Path:
+def make_repo(state: Path, lab: TestHosts, keys: Sequence[str]) -> Path:
     repo = state / "repo"
     shutil.copytree(REPO / "policies", repo / "policies")
     shutil.copytree(REPO / "schemas", repo / "schemas")
@@ -184,7 +188,7 @@ def make_repo(state: Path, lab: th.TestHosts, keys: Sequence[str]) -> Path:
     return repo
 
 
-def write_servers(repo: Path, lab: th.TestHosts, keys: Sequence[str], *, flipped: bool) -> None:
+def write_servers(repo: Path, lab: TestHosts, keys: Sequence[str], *, flipped: bool) -> None:
     for host in lab.hosts:
         i = int(host.name[1:])
         path = repo / "clients" / CLIENT / "servers" / f"{host.name}.yaml"
@@ -207,9 +211,7 @@ def ansible_playbook() -> Path:
     return playbook
 
 
-def write_ansible_vars(
-    folder: Path, lab: th.TestHosts, keys: Sequence[str], *, flipped: bool
-) -> None:
+def write_ansible_vars(folder: Path, lab: TestHosts, keys: Sequence[str], *, flipped: bool) -> None:
     (folder / "host_vars").mkdir(parents=True, exist_ok=True)
     for host in lab.hosts:
         i = int(host.name[1:])
@@ -221,7 +223,7 @@ def write_ansible_vars(
         (folder / "host_vars" / f"{host.name}.yml").write_text(json.dumps(data) + "\n")
 
 
-def make_ansible(state: Path, lab: th.TestHosts, keys: Sequence[str]) -> Path:
+def make_ansible(state: Path, lab: TestHosts, keys: Sequence[str]) -> Path:
     folder = state / "ansible"
     shutil.copytree(HERE / "ansible", folder)
     inventory = ["[testhosts]"] + [f"{h.name} ansible_host={h.address}" for h in lab.hosts]
@@ -366,8 +368,8 @@ def sanity(
         flip(False)
         run(dagsync_argv("apply", "--repo", str(s.repo), "--yes", "--no-record", *ONLY))
     host = s.lab.hosts[0]
-    probes = (th.tcp_probe(host.address, 8001, 0.3), th.tcp_probe(host.address, 8999, 0.3))
-    if probes != ("timeout", "timeout") or th.tcp_probe(host.address, 22, 1.0) != "open":
+    probes = (tcp_probe(host.address, 8001, 0.3), tcp_probe(host.address, 8999, 0.3))
+    if probes != ("timeout", "timeout") or tcp_probe(host.address, 22, 1.0) != "open":
         raise SystemExit(f"ruleset not in effect on {host.name}: {probes}")
     log("sanity checks passed")
 
@@ -511,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-ansible", action="store_true", help="Only dagsync and the floors (faster sweeps)."
     )
     args = parser.parse_args(argv)
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         raise SystemExit(f"cannot run: {reason}")
     check_registered()
     apb_bin = None if args.no_ansible else ansible_playbook()
@@ -521,12 +523,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         state = base / f"{n}-hosts"
         state.mkdir(parents=True)
         log(f"state in {state}; bringing up {n} test hosts")
-        lab = th.up(n, state_dir=state / "th", network=NETWORK)
+        lab = up(n, state_dir=state / "th", network=NETWORK)
         try:
             results = _measure(state, lab, apb_bin, args)
         finally:
             log("taking the test hosts down")
-            th.down(lab.state_dir)
+            down(lab.state_dir)
         reports.append(summarize(results, n))
         per_size[n] = _medians(results)
     report = "\n".join([*reports, sweep_summary(per_size)])
@@ -558,7 +560,7 @@ def _ops_keys(state: Path) -> tuple[str, ...]:
 
 
 def _measure(
-    state: Path, lab: th.TestHosts, apb_bin: Path | None, args: argparse.Namespace
+    state: Path, lab: TestHosts, apb_bin: Path | None, args: argparse.Namespace
 ) -> dict[str, list[list[float]]]:
     n = len(lab.hosts)
     keys = _ops_keys(state)

@@ -34,13 +34,15 @@ from dagsync.reconcile.transport.inventory import (
     SSH_KEY_ENV,
     SSH_USER_ENV,
 )
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, TestHosts
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import TestHosts, testhosts
+from dagsync.testing.hosts.network import unique_network
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-accounts")]
 
 REPO = Path(__file__).resolve().parents[1]
-NET = th.unique_network("acc")
+NET = unique_network("acc")
 # A password hash planted in the host's /etc/shadow: it must never reach a plan.
 MARKER = "$6$leakmarker$Zq8vLm3Rt7wSecretHashThatMustNeverLeave"
 SERVERS = Path("clients/velo-savoie/servers")
@@ -70,14 +72,14 @@ def _write_yaml(path: Path, data: Any) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("accounts")
     with pytest.MonkeyPatch.context() as mp:
         for var in (HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV):
             mp.delenv(var, raising=False)
         mp.setenv(SANDBOX_ENV, "1")
-        with th.testhosts(names=("web1",), state_dir=base / "th", network=NET) as lab:
+        with testhosts(names=("web1",), state_dir=base / "th", network=NET) as lab:
             root = base / "repo"
             for folder in ("policies", "schemas"):
                 shutil.copytree(REPO / folder, root / folder)

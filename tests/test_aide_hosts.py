@@ -12,8 +12,10 @@ import pytest
 from dagsync.reconcile.security import aide
 from dagsync.reconcile.security.install import File
 from dagsync.sandbox.security_lab import LabError, run_step
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, testhosts, unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import testhosts
+from dagsync.testing.hosts.network import unique_network
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-security")]
 
@@ -33,7 +35,7 @@ def _check(host: TestHost) -> aide.Integrity:
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestHost]:
-    if reason := th.skip_reason() or (shutil.which("aide") is None and "install aide"):
+    if reason := skip_reason() or (shutil.which("aide") is None and "install aide"):
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("aide")
     with testhosts(names=["w1"], state_dir=base / "th", network=unique_network("aide")) as lab:

@@ -15,8 +15,10 @@ from dagsync.reconcile.security import antivirus
 from dagsync.reconcile.security.install import Step
 from dagsync.reconcile.shell import atomic_write
 from dagsync.sandbox.security_lab import LabError, run_step
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, testhosts, unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import testhosts
+from dagsync.testing.hosts.network import unique_network
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-security")]
 
@@ -32,7 +34,7 @@ def _put(host: TestHost, path: str, content: bytes) -> None:
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestHost]:
-    if reason := th.skip_reason() or (shutil.which("clamscan") is None and "install clamav"):
+    if reason := skip_reason() or (shutil.which("clamscan") is None and "install clamav"):
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("clamav")
     with testhosts(names=["w1"], state_dir=base / "th", network=unique_network("clam")) as lab:

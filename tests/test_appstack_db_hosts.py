@@ -23,14 +23,16 @@ from dagsync.reconcile.transport.inventory import (
     SSH_KEY_ENV,
     SSH_USER_ENV,
 )
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, TestHosts
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import TestHosts, testhosts
+from dagsync.testing.hosts.network import unique_network
 from dagsync.testing.services import MARIADB_LOG, mariadb_available, start_mariadb
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-appstack-db")]
 
 REPO = Path(__file__).resolve().parents[1]
-NET = th.unique_network("db")
+NET = unique_network("db")
 CLIENT = "velo-savoie"
 DB1 = f"clients/{CLIENT}/servers/db1.yaml"
 KINDS = ("databases",)
@@ -87,7 +89,7 @@ def databases(controller: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         pytest.skip(reason)
     if not mariadb_available():
         pytest.skip("Debian's mariadb-server is not installed")
@@ -97,7 +99,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             mp.delenv(var, raising=False)
         mp.setenv(SANDBOX_ENV, "1")
         mp.setenv(ESCROW_ENV, str(base / "escrow"))
-        with th.testhosts(names=("db1",), state_dir=base / "th", network=NET) as lab:
+        with testhosts(names=("db1",), state_dir=base / "th", network=NET) as lab:
             host = lab["db1"]
             start_mariadb(host, listen="0.0.0.0")
             controller = f"{NET.prefix}.1"

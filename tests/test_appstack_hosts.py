@@ -29,14 +29,16 @@ from dagsync.reconcile.transport.inventory import (
 )
 from dagsync.reconcile.transport.session import HostSession
 from dagsync.reconcile.transport.ssh import credentials
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, TestHosts
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import TestHosts, testhosts
+from dagsync.testing.hosts.network import unique_network
 from dagsync.validate.repository import load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-appstack")]
 
 REPO = Path(__file__).resolve().parents[1]
-NET = th.unique_network("app")
+NET = unique_network("app")
 CLIENT = "alpine-books"
 SHOP = f"clients/{CLIENT}/servers/shop1.yaml"
 WWW = "www.alpine-books.example"
@@ -67,7 +69,7 @@ def write_yaml(path: Path, data: Any) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         pytest.skip(reason)
     if shutil.which("nginx", path="/usr/sbin:/usr/bin") is None:
         pytest.skip("nginx (Debian package) is not installed")
@@ -76,7 +78,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for var in (HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV):
             mp.delenv(var, raising=False)
         mp.setenv(SANDBOX_ENV, "1")
-        with th.testhosts(names=("shop1",), state_dir=base / "th", network=NET) as lab:
+        with testhosts(names=("shop1",), state_dir=base / "th", network=NET) as lab:
             root = base / "repo"
             for folder in ("policies", "schemas"):
                 shutil.copytree(REPO / folder, root / folder)

@@ -26,15 +26,17 @@ from dagsync.reconcile.transport.inventory import (
     SSH_USER_ENV,
     load_overrides,
 )
-from dagsync.testing import hosts as th
 from dagsync.testing import pebble
-from dagsync.testing.hosts import TestHost, TestHosts
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import TestHosts, testhosts
+from dagsync.testing.hosts.network import unique_network
 from dagsync.validate.repository import load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-appstack-tls")]
 
 REPO = Path(__file__).resolve().parents[1]
-NET = th.unique_network("tls")
+NET = unique_network("tls")
 CLIENT = "alpine-books"
 SHOP = f"clients/{CLIENT}/servers/shop1.yaml"
 WWW, BARE = "www.alpine-books.example", "alpine-books.example"
@@ -66,7 +68,7 @@ def yaml(path: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         pytest.skip(reason)
     for tool in ("nginx", "certbot", "pebble"):
         if shutil.which(tool, path="/usr/sbin:/usr/bin") is None:
@@ -76,7 +78,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for var in (HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV):
             mp.delenv(var, raising=False)
         mp.setenv(SANDBOX_ENV, "1")
-        with th.testhosts(names=("shop1", "acme"), state_dir=base / "th", network=NET) as lab:
+        with testhosts(names=("shop1", "acme"), state_dir=base / "th", network=NET) as lab:
             shop1 = lab["shop1"]
             # EXTRA resolves from the start: pebble (Go) caches /etc/hosts for 5 s, so a line
             # appended just before an order may not be seen yet (CI saw "lookup ... refused").

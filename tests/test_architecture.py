@@ -18,9 +18,7 @@ TOP_LEVEL = {"__init__.py", "__main__.py", "cli.py", "errors.py", "findings.py",
 
 # Modules still over MAX_LINES when the layout landed, with their length then: each may only
 # shrink (split it, then remove its line here). New modules get no such allowance.
-OVERSIZED = {
-    "testing/hosts/__init__.py": 770,
-}
+OVERSIZED: dict[str, int] = {}  # every module is now at most MAX_LINES long
 
 # Import cycles between modules that existed when the layout landed (each a set of modules
 # that import each other, lazily or not). None may grow, and no other may appear.

@@ -28,8 +28,10 @@ from dagsync.reconcile.render import render_markdown, render_text
 from dagsync.reconcile.report import ApplyReport, HostStatus, render_report
 from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides, load_overrides
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, TestHosts, testhosts, unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import TestHosts, testhosts
+from dagsync.testing.hosts.network import unique_network
 from dagsync.validate.repository import Repository, load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-backup")]
@@ -80,7 +82,7 @@ def write_overrides(path: Path, lab: TestHosts, keys: dict[str, str]) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         pytest.skip(reason)
     if shutil.which("borg") is None:
         pytest.skip("borgbackup is not installed")

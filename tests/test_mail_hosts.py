@@ -25,8 +25,10 @@ from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.render import render_text
 from dagsync.reconcile.run import RunOptions
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides, load_overrides
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, testhosts, unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import testhosts
+from dagsync.testing.hosts.network import unique_network
 from dagsync.validate.load import load_clients
 from dagsync.validate.repository import load_repository
 
@@ -88,7 +90,7 @@ def _repository(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if reason := th.skip_reason() or _tools_missing():
+    if reason := skip_reason() or _tools_missing():
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("mail")
     root = _repository(base / "repo")

@@ -29,8 +29,10 @@ from dagsync.reconcile.run import RunOptions
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides, load_overrides
 from dagsync.reconcile.transport.session import HostSession
 from dagsync.reconcile.transport.ssh import credentials
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, testhosts, unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import testhosts
+from dagsync.testing.hosts.network import unique_network
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-monitoring")]
 
@@ -87,7 +89,7 @@ def _wait(mon: TestHost, url: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if reason := th.skip_reason() or _tools_missing():
+    if reason := skip_reason() or _tools_missing():
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("monitoring")
     saved = os.environ.get(HOSTS_FILE_ENV)

@@ -40,8 +40,8 @@ from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Credentials, l
 from dagsync.reconcile.transport.session import OBSERVER_ENV, REFUSED_EXIT, HostSession
 from dagsync.reconcile.transport.ssh import connect
 from dagsync.sandbox import world as sandbox
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.network import unique_network
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-observer")]
 
@@ -97,7 +97,7 @@ class World:
 
 
 def _missing() -> str | None:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         return reason
     tools = ("borg", "doveconf", "dovecot", "postconf", "postfix", "openssl", obs_wrapper.PYTHON)
     absent = [t for t in tools if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]

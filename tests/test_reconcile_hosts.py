@@ -42,14 +42,17 @@ from dagsync.reconcile.transport.inventory import (
 )
 from dagsync.reconcile.transport.session import HostSession, Timeouts
 from dagsync.reconcile.transport.ssh import credentials
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, TestHosts, probe_from, tcp_probe
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import TestHosts, testhosts
+from dagsync.testing.hosts.network import unique_network
+from dagsync.testing.hosts.probes import probe_from, tcp_probe
 from dagsync.validate.repository import load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-reconcile")]
 
 REPO = Path(__file__).resolve().parents[1]
-NET = th.unique_network("rc")
+NET = unique_network("rc")
 RUNNER = f"{NET.prefix}.1"
 NAMES = ("web1", "web2", "db1", "outsider")
 SERVERS = ("web1", "web2", "db1")
@@ -184,7 +187,7 @@ def _root_ruleset() -> str:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("reconcile")
     before = _root_ruleset()
@@ -192,7 +195,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for var in (HOSTS_FILE_ENV, SSH_KEY_ENV, SSH_USER_ENV):
             mp.delenv(var, raising=False)
         mp.setenv(SANDBOX_ENV, "1")  # the test hosts' override file is read only then
-        with th.testhosts(names=NAMES, state_dir=base / "th", network=NET) as lab:
+        with testhosts(names=NAMES, state_dir=base / "th", network=NET) as lab:
             keys_dir = base / "keys"
             keys_dir.mkdir()
             pub = {

@@ -36,8 +36,9 @@ from dagsync.reconcile.transport.inventory import (
 )
 from dagsync.sandbox import world as sandbox
 from dagsync.sandbox.members import members as sandbox_members
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.network import unique_network
+from dagsync.testing.hosts.probes import tcp_probe
 from dagsync.validate.repository import load_repository
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ CLEAN_ENV = (
 
 
 def _missing() -> str | None:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         return reason
     tools = ("borg", "doveconf", "dovecot", "postconf", "postfix", "openssl")
     absent = [t for t in tools if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
@@ -448,7 +449,7 @@ def test_two_sandboxes_run_at_once_on_one_machine_and_each_down_removes_its_own(
         assert Path("/sys/class/net", bridges[1]).exists()
         assert sandbox.status(roots[1]).startswith("sandbox: up (11 hosts")
         web1 = json.loads((roots[1] / SANDBOX_HOSTS_FILE).read_text())["hosts"]["velo-savoie/web1"]
-        assert th.tcp_probe(web1["address"], 22) == "open"
+        assert tcp_probe(web1["address"], 22) == "open"
     finally:
         for r in roots:
             sandbox.down(r)

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from dagsync.reconcile.security import reputation
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import TestHost, testhosts, unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import testhosts
+from dagsync.testing.hosts.network import unique_network
 from dagsync.validate.repository import Repository, load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-security")]
@@ -34,7 +36,7 @@ def _listed(repo: Repository) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def dns_host(tmp_path_factory: pytest.TempPathFactory, repo: Repository) -> Iterator[TestHost]:
-    if reason := th.skip_reason() or (shutil.which("dnsmasq") is None and "install dnsmasq-base"):
+    if reason := skip_reason() or (shutil.which("dnsmasq") is None and "install dnsmasq-base"):
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("dnsbl")
     with testhosts(names=["dns1"], state_dir=base / "th", network=unique_network("dnsb")) as lab:

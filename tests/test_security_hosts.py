@@ -29,7 +29,7 @@ from dagsync.sandbox.security_lab import (
     tools_missing,
     wait_for,
 )
-from dagsync.testing import hosts as th
+from dagsync.testing.hosts.checks import skip_reason
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-security")]
 
@@ -47,7 +47,7 @@ SETTLE = 60.0
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if reason := th.skip_reason() or tools_missing():
+    if reason := skip_reason() or tools_missing():
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("security")
     with security_lab(base, MAIN, CLIENTS, attackers=("x1", "x2", "x3", "x4")) as lab:

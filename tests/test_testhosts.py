@@ -13,33 +13,37 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import (
-    Network,
-    TestHosts,
-    TestHostsError,
-    probe_from,
-    tcp_probe,
-    testhosts,
-)
+from dagsync.testing.hosts import host as host_module
 from dagsync.testing.hosts.__main__ import main as hosts_cli
+from dagsync.testing.hosts.checks import MAX_HOSTS, skip_reason
+from dagsync.testing.hosts.lab import TestHosts, testhosts, up
+from dagsync.testing.hosts.network import (
+    CLAIMS,
+    Network,
+    _claim_path,
+    subnets_in_use,
+    unique_network,
+)
+from dagsync.testing.hosts.probes import probe_from, tcp_probe
+from dagsync.testing.hosts.system import TestHostsError
+from dagsync.testing.hosts.teardown import down
 
 pytestmark = pytest.mark.hosts
 
 # Names and subnets of this run's own: any number of runs (and sandboxes) share the machine.
-SHARED = th.unique_network("th")
-LIFECYCLE = th.unique_network("tl")
+SHARED = unique_network("th")
+LIFECYCLE = unique_network("tl")
 
 
 @pytest.fixture(autouse=True)
 def _need_namespaces() -> None:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestHosts]:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         pytest.skip(reason)
     with testhosts(3, state_dir=tmp_path_factory.mktemp("th") / "state", network=SHARED) as hosts:
         yield hosts
@@ -50,7 +54,7 @@ def state(tmp_path: Path) -> Iterator[Path]:
     """State folder for a LIFECYCLE test; whatever a failed test leaves is removed after it."""
     yield tmp_path / "state"
     if _leftovers(LIFECYCLE):
-        th.down(tmp_path / "state", LIFECYCLE)
+        down(tmp_path / "state", LIFECYCLE)
 
 
 def _nft_tables() -> str:
@@ -183,7 +187,7 @@ def test_up_refuses_while_the_bridge_exists_and_names_the_down_command(
     with pytest.raises(
         TestHostsError, match=rf"{SHARED.bridge} already exists.*hosts down --state"
     ):
-        th.up(1, state_dir=tmp_path / "other", network=SHARED)
+        up(1, state_dir=tmp_path / "other", network=SHARED)
     assert lab["h1"].ssh("true").returncode == 0
     assert not (tmp_path / "other").exists()
 
@@ -192,7 +196,7 @@ def test_down_leaves_nothing_and_a_second_up_works(state: Path) -> None:
     names = ["web1", "db1"]
     extra = [(f"{LIFECYCLE.prefix}.99", "backup-store")]
     for _ in range(2):
-        lab = th.up(names=names, state_dir=state, extra_hosts_entries=extra, network=LIFECYCLE)
+        lab = up(names=names, state_dir=state, extra_hosts_entries=extra, network=LIFECYCLE)
         assert lab["db1"].ssh("hostname", check=True).stdout.strip() == "db1"
         assert (
             f"{LIFECYCLE.prefix}.99"
@@ -200,7 +204,7 @@ def test_down_leaves_nothing_and_a_second_up_works(state: Path) -> None:
         )
         pids = [pid for h in lab.hosts for pid in _netns_pids(h.namespace)]
         assert {h.sshd_pid for h in lab.hosts} <= set(pids)
-        th.down(state)
+        down(state)
         assert _leftovers(LIFECYCLE) == []
         assert [pid for pid in pids if _alive(pid)] == []
         assert [h.sshd_pid for h in lab.hosts if Path(f"/proc/{h.sshd_pid}").exists()] == []
@@ -256,10 +260,10 @@ def test_standalone_down_cleans_up_after_a_crashed_session(state: Path) -> None:
 def test_down_without_state_file_removes_objects_by_name_pattern_but_keeps_the_folder(
     state: Path,
 ) -> None:
-    lab = th.up(1, state_dir=state, network=LIFECYCLE)
+    lab = up(1, state_dir=state, network=LIFECYCLE)
     (lab.state_dir / "state.json").unlink()
     with pytest.raises(TestHostsError, match="not a test-hosts state folder"):
-        th.down(state, LIFECYCLE)
+        down(state, LIFECYCLE)
     assert _leftovers(LIFECYCLE) == []
     assert (state / "h1").is_dir()
 
@@ -267,9 +271,9 @@ def test_down_without_state_file_removes_objects_by_name_pattern_but_keeps_the_f
 def test_an_sshd_that_dies_at_start_fails_up_with_its_log_and_cleans_up(
     state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(th, "_sshd_config", lambda d, address: "NoSuchDagsyncOption yes\n")
+    monkeypatch.setattr(host_module, "_sshd_config", lambda d, address: "NoSuchDagsyncOption yes\n")
     with pytest.raises(TestHostsError, match=r"exited[\s\S]*NoSuchDagsyncOption"):
-        th.up(1, state_dir=state, network=LIFECYCLE)
+        up(1, state_dir=state, network=LIFECYCLE)
     assert _leftovers(LIFECYCLE) == []
     assert not state.exists()
 
@@ -277,7 +281,7 @@ def test_an_sshd_that_dies_at_start_fails_up_with_its_log_and_cleans_up(
 @pytest.mark.parametrize("names", [["h1", "h1"], ["Web1"], ["a" * 64]])
 def test_up_rejects_bad_host_names(names: list[str], tmp_path: Path) -> None:
     with pytest.raises(TestHostsError, match="host names"):
-        th.up(names=names, state_dir=tmp_path / "state", network=LIFECYCLE)
+        up(names=names, state_dir=tmp_path / "state", network=LIFECYCLE)
     assert _leftovers(LIFECYCLE) == []
 
 
@@ -293,7 +297,7 @@ def test_up_rejects_bad_networks_and_state_folders(
     network: Network, state_dir: Path | None, message: str, tmp_path: Path
 ) -> None:
     with pytest.raises(TestHostsError, match=message):
-        th.up(1, state_dir=state_dir or tmp_path / "state", network=network)
+        up(1, state_dir=state_dir or tmp_path / "state", network=network)
     assert _leftovers(LIFECYCLE) == []
     assert not Path("/var/tmp/dagsync-th-state").exists()
 
@@ -302,69 +306,69 @@ def test_up_rejects_bad_networks_and_state_folders(
 
 
 def test_unique_networks_differ_in_names_and_subnet_and_fit_link_name_limits() -> None:
-    nets = [th.unique_network("bkp") for _ in range(20)]
+    nets = [unique_network("bkp") for _ in range(20)]
     assert len({n.bridge for n in nets}) == 20
     assert len({n.prefix for n in nets}) >= 19  # a random /24 among 14,080: a repeat is rare
     for net in nets:
-        assert len(net.bridge) <= 15 and len(net.veth(th.MAX_HOSTS)) <= 15
+        assert len(net.bridge) <= 15 and len(net.veth(MAX_HOSTS)) <= 15
         subnet = ipaddress.IPv4Network(f"{net.prefix}.0/24")
         assert subnet.subnet_of(ipaddress.IPv4Network("10.192.0.0/10"))
-        assert not any(subnet.overlaps(used) for used in th.subnets_in_use())
+        assert not any(subnet.overlaps(used) for used in subnets_in_use())
     with pytest.raises(ValueError, match="1-4 lowercase letters"):
-        th.unique_network("bad tag")
+        unique_network("bad tag")
 
 
 def test_two_sets_of_hosts_run_side_by_side_and_down_removes_only_its_own(
     tmp_path: Path,
 ) -> None:
-    one, two = th.unique_network("iso"), th.unique_network("iso")
-    first = th.up(2, state_dir=tmp_path / "one", network=one)
+    one, two = unique_network("iso"), unique_network("iso")
+    first = up(2, state_dir=tmp_path / "one", network=one)
     try:
-        second = th.up(2, state_dir=tmp_path / "two", network=two)
+        second = up(2, state_dir=tmp_path / "two", network=two)
         try:
             assert first["h1"].ssh("hostname", check=True).stdout.strip() == "h1"
             assert second["h1"].ssh("hostname", check=True).stdout.strip() == "h1"
             assert first["h1"].address != second["h1"].address
-            th.down(tmp_path / "one")
+            down(tmp_path / "one")
             assert _leftovers(one) == []
             assert second["h2"].ssh("hostname", check=True).stdout.strip() == "h2"
-            assert th._claim_path(two).exists() and not th._claim_path(one).exists()
+            assert _claim_path(two).exists() and not _claim_path(one).exists()
         finally:
-            th.down(tmp_path / "two")
+            down(tmp_path / "two")
         assert _leftovers(two) == []
-        assert not th._claim_path(two).exists()
+        assert not _claim_path(two).exists()
     finally:
-        th.down(tmp_path / "one")
+        down(tmp_path / "one")
 
 
 def test_a_subnet_claimed_by_live_hosts_is_refused_and_a_stale_claim_is_taken_over(
     tmp_path: Path,
 ) -> None:
-    net = th.unique_network("clm")
-    lab = th.up(1, state_dir=tmp_path / "live", network=net)
+    net = unique_network("clm")
+    lab = up(1, state_dir=tmp_path / "live", network=net)
     try:
         other = replace(net, bridge=f"{net.bridge}x", ns_prefix="dclmx-", veth_prefix="dclmxv")
         with pytest.raises(TestHostsError, match=rf"{net.prefix}.0/24 is used by the test hosts"):
-            th.up(1, state_dir=tmp_path / "other", network=other)
+            up(1, state_dir=tmp_path / "other", network=other)
         assert not (tmp_path / "other").exists()
         assert lab["h1"].ssh("true").returncode == 0
     finally:
-        th.down(tmp_path / "live")
-    stale = th.unique_network("clm")
-    th.CLAIMS.mkdir(parents=True, exist_ok=True)
-    th._claim_path(stale).write_text(f"{tmp_path / 'crashed-run-long-gone'}\n")
-    lab = th.up(1, state_dir=tmp_path / "new", network=stale)
+        down(tmp_path / "live")
+    stale = unique_network("clm")
+    CLAIMS.mkdir(parents=True, exist_ok=True)
+    _claim_path(stale).write_text(f"{tmp_path / 'crashed-run-long-gone'}\n")
+    lab = up(1, state_dir=tmp_path / "new", network=stale)
     try:
-        assert th._claim_path(stale).read_text().strip() == str(tmp_path / "new")
+        assert _claim_path(stale).read_text().strip() == str(tmp_path / "new")
     finally:
-        th.down(tmp_path / "new")
-    assert not th._claim_path(stale).exists()
+        down(tmp_path / "new")
+    assert not _claim_path(stale).exists()
 
 
 def test_down_without_state_or_network_removes_nothing_of_other_runs(
     lab: TestHosts, tmp_path: Path
 ) -> None:
     (tmp_path / "empty").mkdir()
-    th.down(tmp_path / "empty")
+    down(tmp_path / "empty")
     assert lab["h1"].ssh("true").returncode == 0
     assert _leftovers(SHARED) != []

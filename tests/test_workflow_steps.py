@@ -27,8 +27,8 @@ from dagsync.config.yamlio import load
 from dagsync.gitops import read_applies
 from dagsync.ovhapi import READ_ONLY_RULES
 from dagsync.sandbox import world as sandbox
-from dagsync.testing import hosts as th
-from dagsync.testing.hosts import unique_network
+from dagsync.testing.hosts.checks import skip_reason
+from dagsync.testing.hosts.network import unique_network
 
 PROJECT = Path(__file__).resolve().parents[1]
 WORKFLOWS = PROJECT / ".github" / "workflows"
@@ -128,7 +128,7 @@ class World:
 
 
 def _missing() -> str | None:
-    if reason := th.skip_reason():
+    if reason := skip_reason():
         return reason
     tools = ("borg", "doveconf", "dovecot", "postconf", "postfix", "openssl", "jq")
     absent = [t for t in tools if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]

@@ -11,7 +11,7 @@ from dagsync.reconcile.daghosts import dag_members
 
 if TYPE_CHECKING:
     from dagsync.model import Server
-    from dagsync.testing.hosts import Network
+    from dagsync.testing.hosts.network import Network
     from dagsync.validate.repository import Repository
 
 DEV_SPACE = "/srv/dev-space"  # == dagsync.reconcile.backup.job.DEV_SPACE_PATH
@@ -30,7 +30,7 @@ class Member:
 def default_network() -> Network:
     """Names and a /24 of this sandbox's own (recorded in its state), so that sandboxes of
     several checkouts, and test runs, share one machine."""
-    from dagsync.testing.hosts import unique_network
+    from dagsync.testing.hosts.network import unique_network
 
     return unique_network("sbx")
 

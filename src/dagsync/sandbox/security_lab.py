@@ -29,7 +29,10 @@ from dagsync.reconcile.security import crowdsec, install, push
 from dagsync.reconcile.security.credentials import Secrets
 from dagsync.reconcile.security.desired import Desired, desired
 from dagsync.reconcile.security.scope import Member, Scope
-from dagsync.testing.hosts import TestHost, TestHosts, probe_from, testhosts, unique_network
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import TestHosts, testhosts
+from dagsync.testing.hosts.network import unique_network
+from dagsync.testing.hosts.probes import probe_from
 from dagsync.validate.repository import Repository, load_repository
 
 SECURITY_HOST = "sec1"

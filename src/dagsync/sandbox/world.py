@@ -63,7 +63,9 @@ from dagsync.sandbox.emulator import (
 from dagsync.sandbox.members import Member, default_network, members
 
 if TYPE_CHECKING:
-    from dagsync.testing.hosts import Network, TestHost, TestHosts
+    from dagsync.testing.hosts.host import TestHost
+    from dagsync.testing.hosts.lab import TestHosts
+    from dagsync.testing.hosts.network import Network
 
 __all__ = [  # the public names, wherever they are defined
     "EMULATOR_MODULE",
@@ -120,10 +122,13 @@ def escrow_folder(root: Path) -> Path:
 
 def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> str:
     """Start the sandbox; on any failure, remove whatever was made and raise."""
-    from dagsync.testing import hosts, services
+    from dagsync.testing import services
+    from dagsync.testing.hosts.checks import skip_reason
+    from dagsync.testing.hosts.lab import up
+    from dagsync.testing.hosts.system import TestHostsError
     from dagsync.validate.repository import load_repository
 
-    reason = hosts.skip_reason()
+    reason = skip_reason()
     if reason:
         raise DagsyncError(f"the sandbox cannot start here: {reason}")
     if (root / SANDBOX_HOSTS_FILE).exists() or (root / SANDBOX_STATE).exists():
@@ -136,7 +141,7 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
     state: dict[str, Any] = {"version": 1, "escrow": str(escrow_folder(root))}
     write_json(root / SANDBOX_STATE, state)
     try:
-        lab = hosts.up(state_dir=root / STATE, names=[m.name for m in wanted], network=net)
+        lab = up(state_dir=root / STATE, names=[m.name for m in wanted], network=net)
         notes = _prepare(lab, wanted) + services.databases(repo, lab, [m.key for m in wanted])
         environment = {ESCROW_ENV: _make_escrow(Path(state["escrow"]))}
         if emulator and ovh_sandbox_available():
@@ -155,7 +160,7 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
             raise DagsyncError(
                 f"the sandbox could not start ({exc}) nor be removed ({cleanup})"
             ) from exc
-        if isinstance(exc, hosts.TestHostsError):
+        if isinstance(exc, TestHostsError):
             raise DagsyncError(f"the sandbox could not start: {exc}") from exc
         raise
     return _summary(wanted, lab, notes)
@@ -268,7 +273,8 @@ def _summary(wanted: Sequence[Member], lab: TestHosts, notes: Sequence[str]) -> 
 def down(root: Path) -> str:
     """Stop the emulator, remove the hosts (their state folder knows their network), the
     escrow folder and every file of the sandbox."""
-    from dagsync.testing import hosts
+    from dagsync.testing.hosts.system import TestHostsError
+    from dagsync.testing.hosts.teardown import down
 
     state = _read_state(root)
     pid = state.get("emulator", {}).get("pid")
@@ -276,8 +282,8 @@ def down(root: Path) -> str:
         stop_process(pid)
     if (root / STATE).exists():
         try:
-            hosts.down(root / STATE)
-        except hosts.TestHostsError as exc:
+            down(root / STATE)
+        except TestHostsError as exc:
             raise DagsyncError(f"the sandbox could not be removed: {exc}") from exc
     escrow = state.get("escrow")
     if isinstance(escrow, str):

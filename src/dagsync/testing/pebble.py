@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagsync.testing.hosts import TestHost, TestHostsError
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.system import TestHostsError
 
 ACME_PORT = 14000
 MANAGEMENT_PORT = 15000

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from dagsync.testing.hosts import TestHost, TestHosts, TestHostsError
+from dagsync.testing.hosts.host import TestHost
+from dagsync.testing.hosts.lab import TestHosts
+from dagsync.testing.hosts.system import TestHostsError
 
 MARIADB_LOG = "/var/log/dagsync-test-mariadb.log"
 _SBIN = "/usr/sbin:/usr/bin:/sbin:/bin"

@@ -9,13 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dagsync.testing import hosts
-from dagsync.testing.hosts import (
+from dagsync.testing.hosts.lab import up
+from dagsync.testing.hosts.network import (
     DEFAULT_BRIDGE,
     DEFAULT_NS_PREFIX,
     DEFAULT_VETH_PREFIX,
     Network,
-    TestHostsError,
+    unique_network,
 )
+from dagsync.testing.hosts.system import TestHostsError, _link_exists, _netns_list
+from dagsync.testing.hosts.teardown import _targets, down, netns_pids
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,11 +58,11 @@ def _network_from(args: argparse.Namespace) -> Network | None:
 def _cmd_up(args: argparse.Namespace) -> int:
     names = args.names.split(",") if args.names else None
     started = time.monotonic()
-    lab = hosts.up(
+    lab = up(
         args.n,
         state_dir=args.state,
         names=names,
-        network=_network_from(args) or hosts.unique_network("cli"),
+        network=_network_from(args) or unique_network("cli"),
     )
     for host in lab.hosts:
         print(f"{host.name}\t{host.address}\t{host.namespace}\tsshd pid {host.sshd_pid}")
@@ -72,18 +75,18 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _cmd_down(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    hosts.down(args.state, _network_from(args))
+    down(args.state, _network_from(args))
     print(f"down in {time.monotonic() - started:.2f} s")
     return 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     state_dir = Path(args.state).absolute() if args.state else Path("/nonexistent")
-    net, namespaces, _ = hosts._targets(state_dir, _network_from(args))
-    existing = set(hosts._netns_list())
-    print(f"bridge {net.bridge}: {'present' if hosts._link_exists(net.bridge) else 'absent'}")
+    net, namespaces, _ = _targets(state_dir, _network_from(args))
+    existing = set(_netns_list())
+    print(f"bridge {net.bridge}: {'present' if _link_exists(net.bridge) else 'absent'}")
     for ns in namespaces:
-        state = f"{len(hosts.netns_pids([ns]))} processes" if ns in existing else "absent"
+        state = f"{len(netns_pids([ns]))} processes" if ns in existing else "absent"
         print(f"{ns}\t{state}")
     return 0
 
