@@ -113,6 +113,14 @@ def dag_addresses(dag: DagSettings, management: bool = True) -> Iterator[tuple[s
     for host in dag.mail_hosts:
         if host.address is not None:
             yield f"DAG's mail host {host.name}", IPv4Network(host.address)
+    # Blocking these would page every client (the scrapes dropped) and cut the bouncers off
+    # from their local API (which could then never hear the unban).
+    for monitor in dag.monitoring.hosts if dag.monitoring is not None else ():
+        if monitor.address is not None:
+            yield f"DAG's monitoring host {monitor.name}", IPv4Network(monitor.address)
+    for security in dag.security_hosts:
+        if security.address is not None:
+            yield f"DAG's security host {security.name}", IPv4Network(security.address)
 
 
 def blocked_problem(

@@ -22,6 +22,34 @@ from dagsync.model.base import (
     UserName,
 )
 
+# The database servers' own schemas: a grant on one of them (MariaDB's `mysql` holds the
+# privilege tables) makes the client's database user an administrator of the server.
+SYSTEM_SCHEMAS = (
+    "mysql",
+    "sys",
+    "information_schema",
+    "performance_schema",
+    "test",
+    "postgres",
+    "template0",
+    "template1",
+)
+
+
+def system_schema_problem(name: str) -> str | None:
+    """Why `name` may not be a client's database (or None): it is, or matches, a system schema.
+    In a MariaDB grant `_` matches any one character, so `mysq_` is a grant on `mysql`."""
+    for schema in SYSTEM_SCHEMAS:
+        if len(name) == len(schema) and all(
+            a in (b, "_") for a, b in zip(name, schema, strict=True)
+        ):
+            what = "is" if name == schema else "matches (`_` is a wildcard in a MariaDB grant)"
+            return (
+                f"database name `{name}` {what} the system schema `{schema}`: choose another name"
+            )
+    return None
+
+
 DbName = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
@@ -116,6 +144,14 @@ class Database(Strict):
     engine: DbEngine
     name: DbName
     users: list[DbUser] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_system_schema(cls, value: str) -> str:
+        problem = system_schema_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class AccountKind(StrEnum):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from dagsync.model.server import system_schema_problem
 from dagsync.reconcile.shell import UnsafeValue
 
 _DB = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -34,6 +35,9 @@ PRIVILEGES: dict[str, tuple[str, ...]] = {
 def database(name: str) -> str:
     if not _DB.fullmatch(name):
         raise UnsafeValue(f"{name[:70]!r} is not a database name")
+    problem = system_schema_problem(name)  # the validator refuses it too (defence in depth)
+    if problem is not None:
+        raise UnsafeValue(problem)
     return f"`{name}`"
 
 
