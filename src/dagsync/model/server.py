@@ -50,6 +50,21 @@ def system_schema_problem(name: str) -> str | None:
     return None
 
 
+# Probed from DAG's monitoring host: a DNS name whose last label starts with a letter (so no IP
+# literal, no `localhost`: the probe must not become a scanner of DAG's own network), an
+# optional port and path; no query string. Credentials in the URL are ACC004's (a secret).
+UPTIME_URL_PATTERN = (
+    r"^https?://([^@/\s]+@)?([a-z0-9](-*[a-z0-9])*\.)+[a-z](-*[a-z0-9])*(:[0-9]{1,5})?"
+    r"(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$"
+)
+UptimeUrl = Annotated[
+    str,
+    StringConstraints(max_length=2048, pattern=UPTIME_URL_PATTERN),
+    Field(description="An http(s) URL on a public DNS name, probed every uptime interval."),
+    HostBound("uptime URL"),
+]
+
+
 DbName = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
@@ -234,7 +249,7 @@ class Supervision(Derogable):
     metrics: list[Metric] = Field(min_length=1)
     alert_interval_minutes: int = Field(ge=1)
     uptime_interval_minutes: int = Field(ge=1)
-    uptime_urls: list[str] = Field(default_factory=list)
+    uptime_urls: list[UptimeUrl] = Field(default_factory=list)
     ovh_monitoring: bool = True
 
 
