@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dagsync.model import Client, Requests, Server
+from dagsync.model.client import Client
+from dagsync.model.requests import Requests
+from dagsync.model.server import Server
 from dagsync.rules.base import ClientContext, ServerEntry
 from dagsync.validate.reading import Collector, load_policies, read_document, validate_model
 from dagsync.validate.run import validate_repository

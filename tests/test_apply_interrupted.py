@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from dagsync.reconcile import drivers
+from dagsync.reconcile.combine import plan_all
 from dagsync.reconcile.core import Action, Change, Target
-from dagsync.reconcile.drivers import Context, Driver
+from dagsync.reconcile.driverspec import Confirm, Context, Driver
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.records import records
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
@@ -41,7 +42,7 @@ def _driver(name: str, keys: list[str], hang: threading.Event | None = None) -> 
     never returns until `hang` is set (an SSH command stuck on a host)."""
     plan = Plan(tuple(_target(k, f"{name} on {k}") for k in keys), AT)
 
-    def apply(ctx: Context, confirm: drivers.Confirm, saved: Plan | None) -> ApplyReport:
+    def apply(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
         assert confirm(plan)
         results = []
         for i, t in enumerate(plan.targets):
@@ -66,7 +67,7 @@ def test_a_hung_target_cannot_hold_the_apply_past_its_deadline(repo: Repository)
         _driver("two", ["alpine-books/shop1", "cime-conseil/dev1"], hang=hang),
     )
     ctx = Context(repo, Selection(), Overrides(), RunOptions())
-    combined = drivers.plan_all(ctx, table)
+    combined = plan_all(ctx, table)
     started = time.monotonic()
     try:
         run = supervised(
@@ -104,7 +105,7 @@ def test_a_hung_target_cannot_hold_the_apply_past_its_deadline(repo: Repository)
 def test_an_apply_that_ends_in_time_is_not_stopped(repo: Repository) -> None:
     table = (_driver("one", ["velo-savoie/web1"]),)
     ctx = Context(repo, Selection(), Overrides(), RunOptions())
-    combined = drivers.plan_all(ctx, table)
+    combined = plan_all(ctx, table)
     run = supervised(lambda: drivers.apply_all(ctx, combined, lambda p: True, table=table), 30)
     assert run.stopped_by is None and run.unfinished == {}
     assert run.report is not None and [r.status for r in run.report.results] == [HostStatus.APPLIED]
@@ -126,7 +127,8 @@ SCRIPT = textwrap.dedent(
     from test_apply_interrupted import _driver
     from dagsync.reconcile import drivers
     from dagsync.reconcile.run import Selection
-    from dagsync.reconcile.drivers import Context
+    from dagsync.reconcile.driverspec import Context
+    from dagsync.reconcile.combine import plan_all
     from dagsync.reconcile.run import RunOptions
     from dagsync.reconcile.transport.inventory import Overrides
     from dagsync.reconcile.supervise import exit_now, supervised
@@ -136,7 +138,7 @@ SCRIPT = textwrap.dedent(
     table = (_driver("one", ["velo-savoie/web1"]), _driver("two", ["velo-savoie/db1",
              "alpine-books/shop1"], hang=threading.Event()))
     ctx = Context(repo, Selection(), Overrides(), RunOptions())
-    combined = drivers.plan_all(ctx, table)
+    combined = plan_all(ctx, table)
     print("applying", flush=True)
     run = supervised(lambda: drivers.apply_all(ctx, combined, lambda p: True, table=table), None)
     print(run.summary(), flush=True)
@@ -203,7 +205,7 @@ def _cli(tmp_path: Path, root: Path, mode: str, *extra: str) -> subprocess.Popen
 def test_dagsync_apply_interrupted_records_it_and_the_next_apply_converges(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dagsync.gitops import read_applies
+    from dagsync.gitops.notes import read_applies
     from dagsync.reconcile.lastapply import since_last_apply
     from test_gitops_helpers import Scratch
 

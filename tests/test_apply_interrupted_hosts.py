@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.gitops import read_applies
+from dagsync.gitops.notes import read_applies
 from test_reconcile_hosts import World, converged, do_plan, edited, save, world  # noqa: F401
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-reconcile")]

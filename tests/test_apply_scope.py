@@ -15,7 +15,7 @@ import pytest
 
 from dagsync.cli import main
 from dagsync.commands.block import add_block
-from dagsync.gitops import read_applies
+from dagsync.gitops.notes import read_applies
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.digestpool import digests_of
 from dagsync.reconcile.digests import covers, digest, digests

@@ -18,7 +18,7 @@ import pytest
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.config.yamlio import load
 from dagsync.reconcile.hosts import engine
-from dagsync.reconcile.hosts.desired import Selection
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
     SANDBOX_ENV,
@@ -167,7 +167,7 @@ def test_after_issuing_a_second_plan_changes_nothing(
 def _engine_inputs(w: World) -> Any:
     repo = load_repository(w.root)
     overrides = load_overrides(w.root / ".dagsync-sandbox/hosts.json")
-    options = engine.RunOptions(kinds=frozenset({"tls"}))
+    options = RunOptions(kinds=frozenset({"tls"}))
     return repo, overrides, options
 
 

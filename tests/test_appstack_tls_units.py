@@ -12,8 +12,9 @@ import pytest
 
 from dagsync.reconcile.appstack import tls
 from dagsync.reconcile.core import Action, Change, DiffOptions, Note, Unknown
-from dagsync.reconcile.hosts.desired import Selection, server_inputs
+from dagsync.reconcile.hosts.desired import server_inputs
 from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.run import Selection
 from dagsync.reconcile.shell import UnsafeValue
 from dagsync.validate.repository import load_repository
 

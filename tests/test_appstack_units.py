@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from dagsync.reconcile.appstack import nginx, vhosts
 from dagsync.reconcile.core import Action, Change, DiffOptions, Note, Unknown
-from dagsync.reconcile.hosts.desired import Selection, server_inputs
+from dagsync.reconcile.hosts.desired import server_inputs
 from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.run import Selection
 from dagsync.reconcile.shell import UnsafeValue
 from dagsync.validate.repository import load_repository
 

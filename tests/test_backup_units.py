@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.model import Client, Server
-from dagsync.model.server import BackupScope, Frequency
+from dagsync.model.client import Client
+from dagsync.model.server import BackupScope, Frequency, Server
 from dagsync.reconcile import escrow
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup import resource as res

@@ -20,8 +20,8 @@ from dagsync.contract.deadlines import (
     terms_of,
     upcoming,
 )
-from dagsync.model import CgvPolicy, Client
-from dagsync.model.client import TerminationGround
+from dagsync.model.client import Client, TerminationGround
+from dagsync.model.policy import CgvPolicy
 from dagsync.validate.load import load_clients
 
 ROOT = Path(__file__).resolve().parents[1]

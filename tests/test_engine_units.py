@@ -18,7 +18,7 @@ from dagsync.reconcile.hosts.work import Observation, Work, works_from_plan, wor
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport, HostStatus
 from dagsync.reconcile.resource import ApplyOptions, CommandResult, Status
-from dagsync.reconcile.run import Selection
+from dagsync.reconcile.run import RunOptions, Selection, parallel
 from dagsync.reconcile.transport import session
 from dagsync.reconcile.transport.errors import CommandTimeout, Unreachable
 from dagsync.reconcile.transport.inventory import (
@@ -75,8 +75,8 @@ def network(monkeypatch: pytest.MonkeyPatch, *hosts: FakeHost) -> FakeNetwork:
     return net
 
 
-def options(**changes: object) -> engine.RunOptions:
-    base = engine.RunOptions(
+def options(**changes: object) -> RunOptions:
+    base = RunOptions(
         kinds=FIREWALL, holder=HOLDER, lock_ttl=600, apply=ApplyOptions(confirm_timeout=30.0)
     )
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -520,9 +520,9 @@ def test_a_host_whose_saved_part_failed_to_lock_is_failed_and_the_others_checked
 
 
 def test_parallel_keeps_the_order_of_its_items() -> None:
-    assert engine.parallel(lambda n: n * n, [3, 1, 2], 2) == [9, 1, 4]
-    assert engine.parallel(lambda n: n + 1, [5], 8) == [6]
-    assert engine.parallel(lambda n: n, [], 8) == []
+    assert parallel(lambda n: n * n, [3, 1, 2], 2) == [9, 1, 4]
+    assert parallel(lambda n: n + 1, [5], 8) == [6]
+    assert parallel(lambda n: n, [], 8) == []
 
 
 def test_an_observation_fingerprints_an_unknown_state_by_its_reason() -> None:

@@ -10,8 +10,9 @@ import pytest
 
 from dagsync.cli import cli, main
 from dagsync.commands.gitops import COMMANDS
-from dagsync.gitops import UnknownClientError, audit, read_applies, record_apply
+from dagsync.gitops.notes import read_applies, record_apply
 from dagsync.gitops.report import audit_text
+from dagsync.gitops.trail import UnknownClientError, audit
 from test_gitops_helpers import Scratch
 
 ALICE = "Alice Reviewer <alice@dag.example>"

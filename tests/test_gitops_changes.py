@@ -9,7 +9,7 @@ import pytest
 
 from dagsync.cli import main
 from dagsync.errors import DagsyncError
-from dagsync.gitops import changed_clients
+from dagsync.gitops.changes import changed_clients
 from dagsync.validate.run import validate_repository
 from test_gitops_helpers import Scratch
 

@@ -11,7 +11,7 @@ import pytest
 from dagsync.cli import cli, main
 from dagsync.commands.gitops import COMMANDS
 from dagsync.errors import DagsyncError
-from dagsync.gitops import check_commits
+from dagsync.gitops.trailers import check_commits
 from test_gitops_helpers import Scratch
 
 TRAILER = "Client-Request: {}"

@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 from dagsync import __version__
-from dagsync.gitops import ApplyRecord, ApplyRecordError, parse_note, read_applies, record_apply
-from dagsync.gitops.notes import last_applied, read_apply_records
+from dagsync.gitops.notes import (
+    ApplyRecord,
+    ApplyRecordError,
+    last_applied,
+    parse_note,
+    read_applies,
+    read_apply_records,
+    record_apply,
+)
 from test_gitops_helpers import Scratch
 
 

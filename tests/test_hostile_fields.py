@@ -33,9 +33,10 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 
 from dagsync.errors import DagsyncError
-from dagsync.model import CgvPolicy, Client, DagSettings, Server
 from dagsync.model.base import HostBound
-from dagsync.model.server import DbEngine, Frequency
+from dagsync.model.client import Client
+from dagsync.model.policy import CgvPolicy, DagSettings
+from dagsync.model.server import DbEngine, Frequency, Server
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup import resource as res
 from dagsync.reconcile.backup.storage import StorageSpec, storage_desired, storage_read

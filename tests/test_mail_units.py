@@ -13,7 +13,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from dagsync.commands.contracts import _load_usage
-from dagsync.model import CgvPolicy, Client, Server
+from dagsync.model.client import Client
+from dagsync.model.policy import CgvPolicy
+from dagsync.model.server import Server
 from dagsync.reconcile.core import Change, Note
 from dagsync.reconcile.mail import files as mc
 from dagsync.reconcile.mail import resource as mail

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from dagsync.model import Client, DagSettings
-from dagsync.model.client import BlockedAddress
-from dagsync.model.policy import PrefixBound
+from dagsync.model.client import BlockedAddress, Client
+from dagsync.model.policy import DagSettings, PrefixBound
 from dagsync.model.reserved import blocked_problem, own_domains, public_index, reserved_domain
 from dagsync.reconcile.hosts.blocklist import RefusedEntry, blocked_for
 from dagsync.reconcile.hosts.work import works_from_repository

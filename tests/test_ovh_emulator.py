@@ -21,19 +21,13 @@ import ovh.client
 import pytest
 from ovh import exceptions as ovh_errors
 
-from dagsync.testing.ovh_api import (
-    NEVER,
-    Delay,
-    Delays,
-    EmulatorError,
-    Fault,
-    FixtureError,
-    OvhEmulator,
-    RateLimit,
-    compute_signature,
-    load_account,
-    seed_account,
-)
+from dagsync.testing.ovh_api.auth import RateLimit
+from dagsync.testing.ovh_api.errors import EmulatorError, FixtureError
+from dagsync.testing.ovh_api.faults import Fault
+from dagsync.testing.ovh_api.fixture import load_account, seed_account
+from dagsync.testing.ovh_api.progress import NEVER, Delay, Delays
+from dagsync.testing.ovh_api.server import OvhEmulator
+from dagsync.testing.ovh_api.signing import compute_signature
 
 FIXTURE = Path(__file__).parent / "data" / "ovh_account.yaml"
 SN1 = "ns3012345.ip-198-51-100.eu"

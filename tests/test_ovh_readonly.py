@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dagsync import ovhapi
 from dagsync.commands.ovh import ovh as ovh_command
-from dagsync.ovhapi import ACCESS_RULES, READ_ONLY_RULES
+from dagsync.ovhapi.access import ACCESS_RULES, READ_ONLY_RULES
+from dagsync.ovhapi.credentials import ENV_VARS, URL_ENV
 from dagsync.reconcile.report import HostStatus
 from dagsync.reconcile.resource import Status
 from dagsync.sandbox.ovh import account_fixture
@@ -27,7 +27,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No OVH credentials from the outside; HOME and the current directory are empty."""
-    for name in (*ovhapi.ENV_VARS.values(), ovhapi.URL_ENV):
+    for name in (*ENV_VARS.values(), URL_ENV):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -73,7 +73,7 @@ def test_request_read_only_asks_for_a_get_only_key_that_plans_but_cannot_write(
     repo: Repository, monkeypatch: pytest.MonkeyPatch, fake: FakeTime
 ) -> None:
     with running(account_fixture(repo)) as emu:
-        monkeypatch.setenv(ovhapi.URL_ENV, emu.url)
+        monkeypatch.setenv(URL_ENV, emu.url)
         monkeypatch.setenv("OVH_APPLICATION_KEY", emu.application_key)
         monkeypatch.setenv("OVH_APPLICATION_SECRET", emu.application_secret)
         before = {c.consumer_key for c in emu.credentials()}

@@ -1,5 +1,5 @@
 """OVH resources in the plan, end to end: the example clients against the OVH API emulator,
-through the real python-ovh client (``ovhapi.connect(url=emu.url)``, 127.0.0.1 only)."""
+through the real python-ovh client (``dagsync.ovhapi.client.connect(url=emu.url)``, 127.0.0.1 only)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,18 @@ from typing import Any
 
 import pytest
 
-from dagsync import ovhapi
 from dagsync.errors import DagsyncError
-from dagsync.ovhapi import ACCESS_RULES, EdgeRule, OvhApi, PortRange
+from dagsync.ovhapi.access import ACCESS_RULES
+from dagsync.ovhapi.backup import list_backup_access
+from dagsync.ovhapi.client import OvhApi
+from dagsync.ovhapi.client import connect as ovh_connect
+from dagsync.ovhapi.credentials import ENV_VARS, URL_ENV
+from dagsync.ovhapi.errors import OvhRateLimited
+from dagsync.ovhapi.firewall import create_rule, firewall_rules, get_firewall, wait_rule_ok
 from dagsync.ovhapi.limits import RetryBudget, RetryPolicy
+from dagsync.ovhapi.reverse import get_reverse
+from dagsync.ovhapi.servers import get_server, set_monitoring
+from dagsync.ovhapi.shapes import EdgeRule, PortRange
 from dagsync.reconcile.core import Action, Change, Target
 from dagsync.reconcile.daghosts import merge_plans
 from dagsync.reconcile.ovh import driver
@@ -31,7 +39,11 @@ from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import Endpoint, Overrides
 from dagsync.reconcile.transport.session import Timeouts
 from dagsync.sandbox.ovh import account_fixture
-from dagsync.testing.ovh_api import NEVER, Delay, Fault, LoggedRequest, OvhEmulator, load_account
+from dagsync.testing.ovh_api.faults import Fault
+from dagsync.testing.ovh_api.fixture import load_account
+from dagsync.testing.ovh_api.pipeline import LoggedRequest
+from dagsync.testing.ovh_api.progress import NEVER, Delay
+from dagsync.testing.ovh_api.server import OvhEmulator
 from dagsync.validate.repository import Repository, load_repository
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -67,7 +79,7 @@ class FakeTime:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No OVH credentials from the outside; HOME and the current directory are empty."""
-    for name in (*ovhapi.ENV_VARS.values(), ovhapi.URL_ENV):
+    for name in (*ENV_VARS.values(), URL_ENV):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -109,7 +121,7 @@ def connect(
     monkeypatch.setenv("OVH_APPLICATION_KEY", emu.application_key)
     monkeypatch.setenv("OVH_APPLICATION_SECRET", emu.application_secret)
     monkeypatch.setenv("OVH_CONSUMER_KEY", key or emu.consumer_key)
-    return ovhapi.connect(
+    return ovh_connect(
         url=emu.url,
         timeout=5,
         max_rate_per_minute=60_000,
@@ -157,10 +169,10 @@ def edge(api: OvhApi, address: str = SHOP1_IP) -> tuple[bool | None, list[str]]:
     """(enabled, the rules as described, with their state unless ok), or (None, []) when
     not on the firewall."""
     block = f"{address}/32"
-    firewall = ovhapi.get_firewall(api, block, address)
+    firewall = get_firewall(api, block, address)
     if firewall is None:
         return None, []
-    rules = ovhapi.firewall_rules(api, block, address)
+    rules = firewall_rules(api, block, address)
     states = [f" [{r.state}]" if r.state != "ok" else "" for r in rules]
     return firewall.enabled, [r.rule.describe() + s for r, s in zip(rules, states, strict=True)]
 
@@ -204,9 +216,9 @@ def test_a_fresh_account_converges_in_one_apply_and_the_second_apply_changes_not
         }
         for _, server in repo.servers():
             assert edge(api, str(server.ips[0])) == (True, desired_rules(repo, server.name))
-        assert ovhapi.get_server(api, SHOP1).monitoring is True
-        assert ovhapi.list_backup_access(api, SHOP1) == []
-        reverse = ovhapi.get_reverse(api, SHOP1_BLOCK, SHOP1_IP)
+        assert get_server(api, SHOP1).monitoring is True
+        assert list_backup_access(api, SHOP1) == []
+        reverse = get_reverse(api, SHOP1_BLOCK, SHOP1_IP)
         assert reverse is not None and reverse.name == "shop1.alpine-books.example."
         emu.clear_requests()
         second = apply(repo, api, confirm=refuse)
@@ -241,11 +253,11 @@ def test_a_saved_plan_applies_while_the_account_matches_it_and_is_refused_once_i
     with running(account_fixture(repo)) as emu:
         api = connect(emu, monkeypatch, fake)
         saved = Plan.loads(plan(repo, api, ALPINE).dumps())
-        ovhapi.set_monitoring(api, SHOP1, False)  # drift after the plan was saved
+        set_monitoring(api, SHOP1, False)  # drift after the plan was saved
         with pytest.raises(DagsyncError, match=r"alpine-books/shop1@ovh: ovh-inventory changed"):
             driver.apply(repo, ALPINE, Overrides(), RunOptions(), refuse, api=api, saved=saved)
-        assert ovhapi.get_firewall(api, SHOP1_BLOCK, SHOP1_IP) is None  # nothing applied
-        ovhapi.set_monitoring(api, SHOP1, True)
+        assert get_firewall(api, SHOP1_BLOCK, SHOP1_IP) is None  # nothing applied
+        set_monitoring(api, SHOP1, True)
         report = driver.apply(
             repo,
             ALPINE,
@@ -478,7 +490,7 @@ def test_lost_access_on_a_fresh_address_leaves_its_firewall_off_and_changes_noth
         assert edge(api) == (False, [])
         reverse = next(o for o in shop1.outcomes if o.change.kind == "ovh-reverse")
         assert (reverse.status, reverse.message) == (Status.SKIPPED, "not attempted")
-        assert ovhapi.get_reverse(api, SHOP1_BLOCK, SHOP1_IP) is None
+        assert get_reverse(api, SHOP1_BLOCK, SHOP1_IP) is None
 
 
 def test_a_reverse_name_that_does_not_resolve_is_a_clear_error(
@@ -569,12 +581,12 @@ CLIENT = ip_address("198.51.100.7")  # inside the declared source of port 80
 def reachable(api: OvhApi, port: int, source: IPv4Address | IPv6Address = CLIENT) -> bool:
     """Whether the edge lets a new TCP connection from ``source`` to ``port`` in: first match
     over the rules OVH applies (ok, or still being removed); a disabled firewall filters none."""
-    firewall = ovhapi.get_firewall(api, SHOP1_BLOCK, SHOP1_IP)
+    firewall = get_firewall(api, SHOP1_BLOCK, SHOP1_IP)
     if firewall is None or not firewall.enabled:
         return True
     active = [
         r.rule
-        for r in ovhapi.firewall_rules(api, SHOP1_BLOCK, SHOP1_IP)
+        for r in firewall_rules(api, SHOP1_BLOCK, SHOP1_IP)
         if r.state in ("ok", "removalPending")
     ]
     for rule in sorted(active, key=lambda r: r.sequence):
@@ -591,11 +603,11 @@ def reachable(api: OvhApi, port: int, source: IPv4Address | IPv6Address = CLIENT
 
 def _fill_the_rule_budget(api: OvhApi) -> list[str]:
     """Undeclared permits in every free sequence below 19: 20 rules, no room to create first."""
-    taken = {r.rule.sequence for r in ovhapi.firewall_rules(api, SHOP1_BLOCK, SHOP1_IP)}
+    taken = {r.rule.sequence for r in firewall_rules(api, SHOP1_BLOCK, SHOP1_IP)}
     for sequence in sorted(set(range(19)) - taken):
         rule = EdgeRule(sequence, "permit", "udp", None, PortRange.single(5000 + sequence))
-        ovhapi.create_rule(api, SHOP1_BLOCK, SHOP1_IP, rule)
-        ovhapi.wait_rule_ok(api, SHOP1_BLOCK, SHOP1_IP, sequence, timeout=60, interval=5)
+        create_rule(api, SHOP1_BLOCK, SHOP1_IP, rule)
+        wait_rule_ok(api, SHOP1_BLOCK, SHOP1_IP, sequence, timeout=60, interval=5)
     rules = edge(api)[1]
     assert len(rules) == 20
     return rules
@@ -677,8 +689,8 @@ def test_429s_beyond_the_run_budget_fail_with_a_clear_message(
         api.retry = RetryPolicy(run_budget=9.0)
         api.budget = RetryBudget(9.0)
         emu.inject(Fault.rate_limited(retry_after=2), count=None, path_prefix="/dedicated")
-        with pytest.raises(ovhapi.OvhRateLimited) as raised:
-            ovhapi.get_server(api, SHOP1)
+        with pytest.raises(OvhRateLimited) as raised:
+            get_server(api, SHOP1)
         assert fake.sleeps == [2.0, 2.0, 2.0, 2.0]
         assert "the run's retry budget (9 s of waiting) has 1.0 s left, less than the 2.0 s" in (
             str(raised.value)

@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 
 from dagsync.model.edge import EDGE_RULE_LIMIT, edge_count, edge_rule_count
 from dagsync.model.server import Server
-from dagsync.ovhapi import (
+from dagsync.ovhapi.shapes import (
     BackupAccess,
     BackupProtocols,
     BackupStorage,

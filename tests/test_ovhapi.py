@@ -16,27 +16,73 @@ import pytest
 from click.testing import CliRunner
 
 import dagsync
-from dagsync import ovhapi
 from dagsync.commands.ovh import ovh as ovh_command
-from dagsync.ovhapi import (
-    ACCESS_RULES,
-    AccessRule,
-    BackupProtocols,
-    EdgeRule,
-    OvhApi,
+from dagsync.ovhapi.access import ACCESS_RULES, AccessRule, required_rule
+from dagsync.ovhapi.backup import (
+    activate_backup_storage,
+    add_backup_access,
+    delete_backup_access,
+    get_backup_storage,
+    list_backup_access,
+    update_backup_access,
+    wait_backup_access_applied,
+    wait_backup_access_gone,
+    wait_backup_storage,
+)
+from dagsync.ovhapi.client import OvhApi, connect, resolve_credentials
+from dagsync.ovhapi.credentials import URL_ENV
+from dagsync.ovhapi.errors import (
     OvhBadRequest,
     OvhCredentialsError,
     OvhError,
     OvhNotFound,
     OvhNotGranted,
+    OvhRateLimited,
+    OvhReverseNotResolved,
     OvhServerError,
     OvhTransportError,
+    OvhUnexpectedResponse,
     OvhWaitTimeout,
-    PortRange,
-    RateLimiter,
-    RetryPolicy,
 )
-from dagsync.testing.ovh_api import NEVER, Delay, Fault, OvhEmulator, RateLimit
+from dagsync.ovhapi.firewall import (
+    create_firewall,
+    create_rule,
+    delete_rule,
+    firewall_rules,
+    get_firewall,
+    get_mitigation,
+    get_rule,
+    list_firewalls,
+    list_mitigations,
+    rule_numbers,
+    set_firewall_enabled,
+    wait_firewall_ok,
+    wait_rule_gone,
+    wait_rule_ok,
+)
+from dagsync.ovhapi.limits import RateLimiter, RetryPolicy, full_jitter
+from dagsync.ovhapi.reverse import delete_reverse, get_reverse, list_reverses, set_reverse
+from dagsync.ovhapi.servers import (
+    get_server,
+    list_servers,
+    server_ips,
+    server_tasks,
+    service_info,
+    set_monitoring,
+    wait_task,
+)
+from dagsync.ovhapi.shapes import (
+    BackupProtocols,
+    EdgeRule,
+    ObservedRule,
+    PortRange,
+    parse_rule,
+    quote_block,
+)
+from dagsync.testing.ovh_api.auth import RateLimit
+from dagsync.testing.ovh_api.faults import Fault
+from dagsync.testing.ovh_api.progress import NEVER, Delay
+from dagsync.testing.ovh_api.server import OvhEmulator
 
 SN = "ns3012345.ip-203-0-113.eu"
 SN2 = "ns3023456.ip-198-51-100.eu"
@@ -74,7 +120,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No OVH variable from the outside; HOME and the current directory are empty folders."""
     for name in ("OVH_ENDPOINT", "OVH_APPLICATION_KEY", "OVH_APPLICATION_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    for name in ("OVH_CONSUMER_KEY", "OVH_CLIENT_ID", "OVH_CLIENT_SECRET", ovhapi.URL_ENV):
+    for name in ("OVH_CONSUMER_KEY", "OVH_CLIENT_ID", "OVH_CLIENT_SECRET", URL_ENV):
         monkeypatch.delenv(name, raising=False)
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
@@ -102,7 +148,7 @@ def fake() -> FakeTime:
 def use_emulator(
     emu: OvhEmulator, monkeypatch: pytest.MonkeyPatch, consumer_key: str | None = None
 ) -> None:
-    monkeypatch.setenv(ovhapi.URL_ENV, emu.url)
+    monkeypatch.setenv(URL_ENV, emu.url)
     monkeypatch.setenv("OVH_APPLICATION_KEY", emu.application_key)
     monkeypatch.setenv("OVH_APPLICATION_SECRET", emu.application_secret)
     monkeypatch.setenv("OVH_CONSUMER_KEY", consumer_key or emu.consumer_key)
@@ -118,7 +164,7 @@ def fast_api(fake: FakeTime, **options: Any) -> OvhApi:
         "jitter": lambda ceiling: ceiling,
         "timeout": 5,
     }
-    return ovhapi.connect(**{**defaults, **options})
+    return connect(**{**defaults, **options})
 
 
 @pytest.fixture
@@ -138,7 +184,7 @@ def calls(emu: OvhEmulator, method: str, prefix: str) -> list[int]:
 def test_credentials_from_the_environment_reach_the_custom_url(
     emu: OvhEmulator, api: OvhApi
 ) -> None:
-    assert ovhapi.list_servers(api) == sorted([SN, SN2])
+    assert list_servers(api) == sorted([SN, SN2])
     assert api.url == emu.url
 
 
@@ -154,9 +200,9 @@ def test_credentials_from_ovh_conf_current_directory_wins_over_home(
 
     (isolated / "home" / ".ovh.conf").write_text(conf("notTheRightKey"))
     (isolated / "work" / "ovh.conf").write_text(conf(emu.consumer_key))
-    monkeypatch.setenv(ovhapi.URL_ENV, emu.url)
+    monkeypatch.setenv(URL_ENV, emu.url)
     api = fast_api(fake)
-    assert ovhapi.get_server(api, SN).datacenter == "gra3"
+    assert get_server(api, SN).datacenter == "gra3"
 
 
 def test_environment_wins_over_ovh_conf_and_config_file_is_read(
@@ -169,12 +215,12 @@ def test_environment_wins_over_ovh_conf_and_config_file_is_read(
     )
     monkeypatch.setenv("OVH_CONSUMER_KEY", emu.consumer_key)
     api = fast_api(fake, url=emu.url, config_file=extra)
-    assert ovhapi.server_ips(api, SN) == [BLOCK]
+    assert server_ips(api, SN) == [BLOCK]
 
 
 def test_missing_credentials_name_the_variables_files_and_request_command() -> None:
     with pytest.raises(OvhCredentialsError) as error:
-        ovhapi.connect("ovh-eu")
+        connect("ovh-eu")
     message = str(error.value)
     for hint in ("OVH_APPLICATION_KEY", "OVH_CONSUMER_KEY", "~/.ovh.conf", "[ovh-eu]"):
         assert hint in message
@@ -183,20 +229,20 @@ def test_missing_credentials_name_the_variables_files_and_request_command() -> N
 
 def test_missing_endpoint_is_a_credentials_error() -> None:
     with pytest.raises(OvhCredentialsError, match="OVH_ENDPOINT"):
-        ovhapi.connect()
+        connect()
 
 
 def test_unknown_endpoint_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OVH_ENDPOINT", "ovh-mars")
     with pytest.raises(OvhCredentialsError, match=r"unknown OVH endpoint 'ovh-mars'.*ovh-eu"):
-        ovhapi.connect()
+        connect()
 
 
 def test_ovh_conf_inside_a_git_work_tree_is_refused(isolated: Path) -> None:
     (isolated / "work" / ".git").mkdir()
     (isolated / "work" / "ovh.conf").write_text("[default]\nendpoint=ovh-eu\n")
     with pytest.raises(OvhCredentialsError, match="git work tree"):
-        ovhapi.connect()
+        connect()
 
 
 def test_unvalidated_consumer_key_is_a_credentials_error(
@@ -205,7 +251,7 @@ def test_unvalidated_consumer_key_is_a_credentials_error(
     pending = emu.add_credential(ovhapi_rules(), state="pendingValidation")
     use_emulator(emu, monkeypatch, pending)
     with pytest.raises(OvhCredentialsError, match="dagsync ovh credentials"):
-        ovhapi.list_servers(fast_api(fake))
+        list_servers(fast_api(fake))
     assert calls(emu, "GET", "/dedicated/server") == [403]
 
 
@@ -220,7 +266,7 @@ def test_bursts_of_429_and_5xx_are_survived_with_growing_backoff(
     emu: OvhEmulator, api: OvhApi, fake: FakeTime, fault: Fault, status: int
 ) -> None:
     emu.inject(fault, count=3)
-    assert ovhapi.get_server(api, SN).name == SN
+    assert get_server(api, SN).name == SN
     assert calls(emu, "GET", f"/dedicated/server/{SN}") == [status, status, status, 200]
     assert fake.sleeps == [1.0, 2.0, 4.0]
 
@@ -229,22 +275,22 @@ def test_full_jitter_sleeps_at_most_the_ceiling(
     emu: OvhEmulator, fake: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_emulator(emu, monkeypatch)
-    api = fast_api(fake, jitter=ovhapi.full_jitter)
+    api = fast_api(fake, jitter=full_jitter)
     emu.inject(Fault.rate_limited(), count=4)
-    ovhapi.list_servers(api)
+    list_servers(api)
     assert len(fake.sleeps) == 4
     assert all(0 <= s <= c for s, c in zip(fake.sleeps, (1, 2, 4, 8), strict=True))
 
 
 def test_html_502_from_a_proxy_is_retried(emu: OvhEmulator, api: OvhApi, fake: FakeTime) -> None:
     emu.inject(Fault.bad_gateway_html(), count=2)
-    assert ovhapi.server_ips(api, SN) == [BLOCK]
+    assert server_ips(api, SN) == [BLOCK]
     assert calls(emu, "GET", f"/dedicated/server/{SN}/ips") == [502, 502, 200]
 
 
 def test_404_is_raised_at_once(emu: OvhEmulator, api: OvhApi, fake: FakeTime) -> None:
     with pytest.raises(OvhNotFound, match=re.escape("ns999.ip-192-0-2.eu")) as error:
-        ovhapi.get_server(api, "ns999.ip-192-0-2.eu")
+        get_server(api, "ns999.ip-192-0-2.eu")
     assert error.value.status == 404
     assert error.value.query_id
     assert error.value.query_id in str(error.value)
@@ -253,10 +299,10 @@ def test_404_is_raised_at_once(emu: OvhEmulator, api: OvhApi, fake: FakeTime) ->
 
 
 def test_400_is_raised_at_once(emu: OvhEmulator, api: OvhApi, fake: FakeTime) -> None:
-    ovhapi.create_firewall(api, BLOCK, IP)
+    create_firewall(api, BLOCK, IP)
     with pytest.raises(OvhBadRequest):
-        api.post(f"/ip/{ovhapi.quote_block(BLOCK)}/firewall/{IP}/rule", {"sequence": 25})
-    assert calls(emu, "POST", f"/ip/{ovhapi.quote_block(BLOCK)}/firewall/{IP}/rule") == [400]
+        api.post(f"/ip/{quote_block(BLOCK)}/firewall/{IP}/rule", {"sequence": 25})
+    assert calls(emu, "POST", f"/ip/{quote_block(BLOCK)}/firewall/{IP}/rule") == [400]
     assert fake.sleeps == []
 
 
@@ -265,7 +311,7 @@ def test_retries_stop_after_the_attempt_limit(
 ) -> None:
     emu.inject(Fault.unavailable(), count=None)
     with pytest.raises(OvhServerError, match="gave up after 5 attempts") as error:
-        ovhapi.list_servers(api)
+        list_servers(api)
     assert error.value.attempts == 5
     assert calls(emu, "GET", "/dedicated/server") == [503] * 5
 
@@ -277,7 +323,7 @@ def test_retries_stop_within_the_total_time(
     api = fast_api(fake, retry=RetryPolicy(attempts=10, base_delay=1, total=10))
     emu.inject(Fault.unavailable(), count=None)
     with pytest.raises(OvhServerError):
-        ovhapi.list_servers(api)
+        list_servers(api)
     assert fake.sleeps == [1.0, 2.0, 4.0]  # the next one (8 s) would pass 10 s in total
 
 
@@ -288,8 +334,8 @@ def test_429s_are_bounded_by_the_runs_budget_not_by_attempts_nor_the_calls_total
     policy = RetryPolicy(attempts=2, base_delay=1, total=10, run_budget=40)
     api = fast_api(fake, retry=policy)
     emu.inject(Fault.rate_limited(), count=None)
-    with pytest.raises(ovhapi.OvhRateLimited, match="retry budget"):
-        ovhapi.list_servers(api)
+    with pytest.raises(OvhRateLimited, match="retry budget"):
+        list_servers(api)
     assert fake.sleeps == [1.0, 2.0, 4.0, 8.0, 16.0]  # 31 s; the next 30 s would pass 40
     assert api.budget.left == 9.0
 
@@ -301,7 +347,7 @@ def test_hung_connection_times_out_then_the_retry_succeeds(
     api = fast_api(fake, timeout=0.3)
     emu.inject(Fault.hung(), count=1)
     started = time.monotonic()
-    assert ovhapi.list_servers(api) == sorted([SN, SN2])
+    assert list_servers(api) == sorted([SN, SN2])
     assert time.monotonic() - started < 3
     assert calls(emu, "GET", "/dedicated/server") == [0, 200]
     assert fake.sleeps == [1.0]
@@ -315,7 +361,7 @@ def test_connection_that_always_hangs_fails_within_bounds(
     emu.inject(Fault.hung(), count=None)
     started = time.monotonic()
     with pytest.raises(OvhTransportError, match="gave up after 3 attempts"):
-        ovhapi.list_servers(api)
+        list_servers(api)
     assert time.monotonic() - started < 3
 
 
@@ -326,7 +372,7 @@ def test_refused_connection_is_a_transport_error(
         use_emulator(emulator, monkeypatch)
         api = fast_api(fake, retry=RetryPolicy(attempts=2))
     with pytest.raises(OvhTransportError) as error:
-        ovhapi.list_servers(api)
+        list_servers(api)
     assert error.value.retry == "safe"  # never reached OVH: even a POST may be repeated
     assert fake.sleeps == [1.0]
 
@@ -335,7 +381,7 @@ def test_post_answer_lost_is_not_repeated_without_a_reread(
     emu: OvhEmulator, api: OvhApi, fake: FakeTime
 ) -> None:
     emu.inject(Fault.unavailable(), count=1, method="POST")
-    path = f"/ip/{ovhapi.quote_block(BLOCK)}/firewall"
+    path = f"/ip/{quote_block(BLOCK)}/firewall"
     with pytest.raises(OvhServerError, match="may have applied") as error:
         api.post(path, {"ipOnFirewall": IP})
     assert error.value.maybe_applied
@@ -346,17 +392,17 @@ def test_post_answer_lost_is_not_repeated_when_the_reread_finds_it_applied(
     emu: OvhEmulator, api: OvhApi
 ) -> None:
     emu.inject(Fault.unavailable(), count=1, method="POST")
-    path = f"/ip/{ovhapi.quote_block(BLOCK)}/firewall"
+    path = f"/ip/{quote_block(BLOCK)}/firewall"
     assert api.post(path, {"ipOnFirewall": IP}, reread=lambda: True) is None
     assert calls(emu, "POST", path) == [503]
 
 
 def test_create_after_a_lost_answer_rereads_then_posts_again(emu: OvhEmulator, api: OvhApi) -> None:
-    ovhapi.create_firewall(api, BLOCK, IP)
+    create_firewall(api, BLOCK, IP)
     emu.inject(Fault.bad_gateway_html(), count=1, method="POST")
-    observed = ovhapi.create_rule(api, BLOCK, IP, SSH)
+    observed = create_rule(api, BLOCK, IP, SSH)
     assert observed.rule == SSH
-    rules = f"/ip/{ovhapi.quote_block(BLOCK)}/firewall/{IP}/rule"
+    rules = f"/ip/{quote_block(BLOCK)}/firewall/{IP}/rule"
     assert calls(emu, "POST", rules) == [502, 200]
     assert calls(emu, "GET", f"{rules}/1") == [404]  # the reread, before the second POST
 
@@ -364,14 +410,14 @@ def test_create_after_a_lost_answer_rereads_then_posts_again(emu: OvhEmulator, a
 def test_delete_retried_after_an_uncertain_failure_accepts_404(
     emu: OvhEmulator, api: OvhApi
 ) -> None:
-    ovhapi.create_firewall(api, BLOCK, IP)
-    ovhapi.create_rule(api, BLOCK, IP, SSH)
-    ovhapi.delete_rule(api, BLOCK, IP, 1)
-    ovhapi.wait_rule_gone(api, BLOCK, IP, 1, timeout=10)
+    create_firewall(api, BLOCK, IP)
+    create_rule(api, BLOCK, IP, SSH)
+    delete_rule(api, BLOCK, IP, 1)
+    wait_rule_gone(api, BLOCK, IP, 1, timeout=10)
     emu.inject(Fault.unavailable(), count=1, method="DELETE")
-    ovhapi.delete_rule(api, BLOCK, IP, 1)  # as if the first answer had been lost
+    delete_rule(api, BLOCK, IP, 1)  # as if the first answer had been lost
     with pytest.raises(OvhNotFound):
-        ovhapi.delete_rule(api, BLOCK, IP, 1)  # a plain 404 is still an error
+        delete_rule(api, BLOCK, IP, 1)  # a plain 404 is still an error
 
 
 # -- rate limit -------------------------------------------------------------------------------
@@ -424,9 +470,9 @@ def test_client_rate_limit_keeps_the_api_limit_from_answering_429(
     emu.set_rate_limit(RateLimit(per_minute=600, burst=2))  # 10 a second; the client: 5 (a loaded
     # machine may bunch two requests: half the rate leaves room for that jitter)
     use_emulator(emu, monkeypatch)
-    api = ovhapi.connect(max_rate_per_minute=300, burst=2, retry=RetryPolicy(attempts=1))
+    api = connect(max_rate_per_minute=300, burst=2, retry=RetryPolicy(attempts=1))
     for _ in range(8):
-        ovhapi.list_servers(api)
+        list_servers(api)
     assert calls(emu, "GET", "/dedicated/server") == [200] * 8
 
 
@@ -443,9 +489,9 @@ def test_too_narrow_consumer_key_names_the_missing_access_rule(
     narrow = emu.add_credential([("GET", "/dedicated/server")])
     use_emulator(emu, monkeypatch, narrow)
     api = fast_api(fake)
-    assert ovhapi.list_servers(api)
+    assert list_servers(api)
     with pytest.raises(OvhNotGranted) as error:
-        ovhapi.get_server(api, SN)
+        get_server(api, SN)
     assert error.value.rule == AccessRule("GET", "/dedicated/server/*")
     message = str(error.value)
     assert f"GET /dedicated/server/{SN}" in message
@@ -460,7 +506,7 @@ def test_newer_forbidden_body_is_also_not_granted(
     emu.set_forbidden_style("class")
     use_emulator(emu, monkeypatch, emu.add_credential([("GET", "/dedicated/server")]))
     with pytest.raises(OvhNotGranted, match=r"lacks the access rule PUT /dedicated/server/\*"):
-        ovhapi.set_monitoring(fast_api(fake), SN, False)
+        set_monitoring(fast_api(fake), SN, False)
 
 
 def test_a_call_outside_the_access_rule_table_is_a_dagsync_bug(api: OvhApi) -> None:
@@ -476,55 +522,55 @@ def test_the_access_rule_table_is_enough_for_every_call(
     signed = [r for r in emu.requests if r.path != "/auth/time"]
     assert {r.status for r in signed} <= {200, 404}  # 404: reads of what is not there yet
     assert all(any(rule.covers(r.method, r.path) for rule in ACCESS_RULES) for r in signed)
-    used = {ovhapi.required_rule(r.method, r.path) for r in signed}
+    used = {required_rule(r.method, r.path) for r in signed}
     assert used == set(ACCESS_RULES)  # and no rule of the table is unused
 
 
 def exercise_every_call(api: OvhApi) -> None:
     """Every typed call, in a plausible apply order."""
-    assert ovhapi.list_servers(api)
-    server = ovhapi.get_server(api, SN)
-    ovhapi.set_monitoring(api, SN, not server.monitoring)
-    assert ovhapi.server_ips(api, SN) == [BLOCK]
-    assert ovhapi.service_info(api, SN).status == "ok"
-    assert ovhapi.list_firewalls(api, BLOCK) == []
-    assert ovhapi.get_firewall(api, BLOCK, IP) is None
-    ovhapi.create_firewall(api, BLOCK, IP)
-    ovhapi.set_firewall_enabled(api, BLOCK, IP, True)
-    assert ovhapi.wait_firewall_ok(api, BLOCK, IP, timeout=10).enabled
+    assert list_servers(api)
+    server = get_server(api, SN)
+    set_monitoring(api, SN, not server.monitoring)
+    assert server_ips(api, SN) == [BLOCK]
+    assert service_info(api, SN).status == "ok"
+    assert list_firewalls(api, BLOCK) == []
+    assert get_firewall(api, BLOCK, IP) is None
+    create_firewall(api, BLOCK, IP)
+    set_firewall_enabled(api, BLOCK, IP, True)
+    assert wait_firewall_ok(api, BLOCK, IP, timeout=10).enabled
     for rule in (ESTABLISHED, SSH, DENY):
-        ovhapi.create_rule(api, BLOCK, IP, rule)
-        ovhapi.wait_rule_ok(api, BLOCK, IP, rule.sequence, timeout=10)
-    assert [o.rule for o in ovhapi.firewall_rules(api, BLOCK, IP)] == [ESTABLISHED, SSH, DENY]
-    ovhapi.delete_rule(api, BLOCK, IP, SSH.sequence)
-    ovhapi.wait_rule_gone(api, BLOCK, IP, SSH.sequence, timeout=10)
-    assert ovhapi.rule_numbers(api, BLOCK, IP, state="ok") == [0, 19]
-    assert ovhapi.list_mitigations(api, BLOCK) == []
-    assert ovhapi.get_mitigation(api, BLOCK, IP) is None
-    assert ovhapi.set_reverse(api, BLOCK, IP, "Host.Example.com").name == "host.example.com."
-    assert ovhapi.list_reverses(api, BLOCK) == [IP]
-    ovhapi.delete_reverse(api, BLOCK, IP)
-    assert ovhapi.get_reverse(api, BLOCK, IP) is None
+        create_rule(api, BLOCK, IP, rule)
+        wait_rule_ok(api, BLOCK, IP, rule.sequence, timeout=10)
+    assert [o.rule for o in firewall_rules(api, BLOCK, IP)] == [ESTABLISHED, SSH, DENY]
+    delete_rule(api, BLOCK, IP, SSH.sequence)
+    wait_rule_gone(api, BLOCK, IP, SSH.sequence, timeout=10)
+    assert rule_numbers(api, BLOCK, IP, state="ok") == [0, 19]
+    assert list_mitigations(api, BLOCK) == []
+    assert get_mitigation(api, BLOCK, IP) is None
+    assert set_reverse(api, BLOCK, IP, "Host.Example.com").name == "host.example.com."
+    assert list_reverses(api, BLOCK) == [IP]
+    delete_reverse(api, BLOCK, IP)
+    assert get_reverse(api, BLOCK, IP) is None
     exercise_backup(api)
 
 
 def exercise_backup(api: OvhApi) -> None:
-    assert ovhapi.get_backup_storage(api, SN) is None
-    task = ovhapi.activate_backup_storage(api, SN)
+    assert get_backup_storage(api, SN) is None
+    task = activate_backup_storage(api, SN)
     assert task is not None and task.function == "createBackupFTP"
-    assert ovhapi.wait_task(api, SN, task.task_id, timeout=10).status == "done"
-    assert ovhapi.wait_backup_storage(api, SN, timeout=10).quota_gb == 500
-    assert ovhapi.server_tasks(api, SN, function="createBackupFTP") == [task.task_id]
+    assert wait_task(api, SN, task.task_id, timeout=10).status == "done"
+    assert wait_backup_storage(api, SN, timeout=10).quota_gb == 500
+    assert server_tasks(api, SN, function="createBackupFTP") == [task.task_id]
     nfs = BackupProtocols(nfs=True)
-    ovhapi.add_backup_access(api, SN, BLOCK, nfs)
-    assert ovhapi.wait_backup_access_applied(api, SN, BLOCK, timeout=10).protocols == nfs
-    ovhapi.update_backup_access(api, SN, BLOCK, BackupProtocols(ftp=True, nfs=True))
-    applied = ovhapi.wait_backup_access_applied(api, SN, BLOCK, timeout=10)
+    add_backup_access(api, SN, BLOCK, nfs)
+    assert wait_backup_access_applied(api, SN, BLOCK, timeout=10).protocols == nfs
+    update_backup_access(api, SN, BLOCK, BackupProtocols(ftp=True, nfs=True))
+    applied = wait_backup_access_applied(api, SN, BLOCK, timeout=10)
     assert applied.protocols == BackupProtocols(ftp=True, nfs=True)
-    assert ovhapi.list_backup_access(api, SN) == [BLOCK]
-    ovhapi.delete_backup_access(api, SN, BLOCK)
-    ovhapi.wait_backup_access_gone(api, SN, BLOCK, timeout=10)
-    assert ovhapi.list_backup_access(api, SN) == []
+    assert list_backup_access(api, SN) == [BLOCK]
+    delete_backup_access(api, SN, BLOCK)
+    wait_backup_access_gone(api, SN, BLOCK, timeout=10)
+    assert list_backup_access(api, SN) == []
 
 
 # -- asynchronous states ----------------------------------------------------------------------
@@ -534,10 +580,10 @@ def test_rule_stuck_in_creation_pending_times_out_with_a_clear_error(
     emu: OvhEmulator, api: OvhApi, fake: FakeTime
 ) -> None:
     emu.set_delays(rule_creation=NEVER)
-    ovhapi.create_firewall(api, BLOCK, IP)
-    assert ovhapi.create_rule(api, BLOCK, IP, SSH).state == "creationPending"
+    create_firewall(api, BLOCK, IP)
+    assert create_rule(api, BLOCK, IP, SSH).state == "creationPending"
     with pytest.raises(OvhWaitTimeout) as error:
-        ovhapi.wait_rule_ok(api, BLOCK, IP, 1, timeout=30, interval=5)
+        wait_rule_ok(api, BLOCK, IP, 1, timeout=30, interval=5)
     message = str(error.value)
     assert f"edge firewall rule 1 of {IP}" in message
     assert "to become ok" in message
@@ -545,41 +591,41 @@ def test_rule_stuck_in_creation_pending_times_out_with_a_clear_error(
     assert error.value.last_state == "creationPending"
     assert sum(fake.sleeps) == pytest.approx(30)
     emu.set_delays(rule_creation=0)
-    assert ovhapi.wait_rule_ok(api, BLOCK, IP, 1, timeout=30).state == "ok"
+    assert wait_rule_ok(api, BLOCK, IP, 1, timeout=30).state == "ok"
 
 
 def test_rule_deletion_waits_for_removal_pending_to_end(
     emu: OvhEmulator, api: OvhApi, fake: FakeTime
 ) -> None:
     emu.set_delays(rule_creation=0, rule_removal=Delay(polls=3))
-    ovhapi.create_firewall(api, BLOCK, IP)
-    ovhapi.create_rule(api, BLOCK, IP, SSH)
-    ovhapi.delete_rule(api, BLOCK, IP, 1)
-    assert ovhapi.get_rule(api, BLOCK, IP, 1) is not None
-    ovhapi.wait_rule_gone(api, BLOCK, IP, 1, timeout=60, interval=1)
-    assert ovhapi.get_rule(api, BLOCK, IP, 1) is None
+    create_firewall(api, BLOCK, IP)
+    create_rule(api, BLOCK, IP, SSH)
+    delete_rule(api, BLOCK, IP, 1)
+    assert get_rule(api, BLOCK, IP, 1) is not None
+    wait_rule_gone(api, BLOCK, IP, 1, timeout=60, interval=1)
+    assert get_rule(api, BLOCK, IP, 1) is None
     assert fake.sleeps
 
 
 def test_firewall_wait_timeout_names_the_address_and_state(emu: OvhEmulator, api: OvhApi) -> None:
     emu.set_delays(firewall_state=NEVER)
-    ovhapi.create_firewall(api, BLOCK, IP)
-    ovhapi.set_firewall_enabled(api, BLOCK, IP, True)
+    create_firewall(api, BLOCK, IP)
+    set_firewall_enabled(api, BLOCK, IP, True)
     with pytest.raises(OvhWaitTimeout, match=f"edge firewall of {IP}.*enableFirewallPending"):
-        ovhapi.wait_firewall_ok(api, BLOCK, IP, timeout=5)
+        wait_firewall_ok(api, BLOCK, IP, timeout=5)
 
 
 def test_reverse_whose_name_does_not_resolve_is_refused(api: OvhApi) -> None:
-    with pytest.raises(ovhapi.OvhReverseNotResolved, match=re.escape("nowhere.example.com")):
-        ovhapi.set_reverse(api, BLOCK, IP, "nowhere.example.com")
+    with pytest.raises(OvhReverseNotResolved, match=re.escape("nowhere.example.com")):
+        set_reverse(api, BLOCK, IP, "nowhere.example.com")
 
 
 # -- shapes -----------------------------------------------------------------------------------
 
 
 def test_quote_block_escapes_the_slash() -> None:
-    assert ovhapi.quote_block("203.0.113.10/32") == "203.0.113.10%2F32"
-    assert ovhapi.quote_block("2001:db8::/64") == "2001%3Adb8%3A%3A%2F64"
+    assert quote_block("203.0.113.10/32") == "203.0.113.10%2F32"
+    assert quote_block("2001:db8::/64") == "2001%3Adb8%3A%3A%2F64"
 
 
 def test_rule_request_uses_ints_and_a_tcp_option_object() -> None:
@@ -624,7 +670,7 @@ def test_rule_response_shape_normalises_to_the_desired_rule() -> None:
         "state": "ok",
         "creationDate": "2024-01-01T00:00:00+00:00",
     }
-    assert ovhapi.parse_rule(response) == ovhapi.ObservedRule(SSH, "ok")
+    assert parse_rule(response) == ObservedRule(SSH, "ok")
     established = {
         **response,
         "sequence": 0,
@@ -633,16 +679,16 @@ def test_rule_response_shape_normalises_to_the_desired_rule() -> None:
         "tcpOption": "established",
         "fragments": False,
     }
-    assert ovhapi.parse_rule(established).rule == ESTABLISHED
+    assert parse_rule(established).rule == ESTABLISHED
     fragments = {**established, "tcpOption": "syn", "fragments": True}
-    assert ovhapi.parse_rule(fragments).rule == EdgeRule(
+    assert parse_rule(fragments).rule == EdgeRule(
         0, "permit", "tcp", tcp_option="syn", fragments=True
     )
 
 
 def test_unexpected_rule_response_is_an_error_not_a_missing_rule() -> None:
-    with pytest.raises(ovhapi.OvhUnexpectedResponse):
-        ovhapi.parse_rule(
+    with pytest.raises(OvhUnexpectedResponse):
+        parse_rule(
             {
                 "sequence": 1,
                 "action": "permit",
@@ -667,9 +713,9 @@ def test_unexpected_rule_response_is_an_error_not_a_missing_rule() -> None:
     ids=lambda rule: rule.describe(),
 )
 def test_rules_read_back_from_the_api_equal_the_rules_created(api: OvhApi, rule: EdgeRule) -> None:
-    ovhapi.create_firewall(api, BLOCK, IP)
-    ovhapi.create_rule(api, BLOCK, IP, rule)
-    assert ovhapi.wait_rule_ok(api, BLOCK, IP, rule.sequence, timeout=10).rule == rule
+    create_firewall(api, BLOCK, IP)
+    create_rule(api, BLOCK, IP, rule)
+    assert wait_rule_ok(api, BLOCK, IP, rule.sequence, timeout=10).rule == rule
 
 
 def test_invalid_rules_are_refused_before_any_call() -> None:
@@ -694,7 +740,7 @@ def test_credentials_command_prints_every_rule_of_the_table() -> None:
 def test_credentials_request_returns_a_validation_url_for_exactly_the_table(
     emu: OvhEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ovhapi.URL_ENV, emu.url)
+    monkeypatch.setenv(URL_ENV, emu.url)
     monkeypatch.setenv("OVH_APPLICATION_KEY", emu.application_key)
     monkeypatch.setenv("OVH_APPLICATION_SECRET", emu.application_secret)
     before = {c.consumer_key for c in emu.credentials()}
@@ -710,7 +756,7 @@ def test_credentials_request_returns_a_validation_url_for_exactly_the_table(
     with urllib.request.urlopen(url, timeout=5) as page:  # the user validates the key
         assert page.status == 200
     monkeypatch.setenv("OVH_CONSUMER_KEY", new.consumer_key)
-    assert ovhapi.list_servers(ovhapi.connect())
+    assert list_servers(connect())
 
 
 def test_credentials_request_without_application_key_is_actionable() -> None:
@@ -733,7 +779,7 @@ def test_no_secret_in_errors_reprs_or_logs(
     use_emulator(emu, monkeypatch)
     api = fast_api(fake, retry=RetryPolicy(attempts=2))
     secrets = (emu.application_key, emu.application_secret, emu.consumer_key)
-    texts = [repr(api), repr(ovhapi.resolve_credentials())]
+    texts = [repr(api), repr(resolve_credentials())]
 
     def failure(call: Any, fault: Fault | None = None) -> None:
         if fault is not None:
@@ -743,13 +789,13 @@ def test_no_secret_in_errors_reprs_or_logs(
         emu.clear_faults()
         texts.extend([str(error.value), repr(error.value)])
 
-    failure(lambda: ovhapi.get_server(api, "ns999.ip-192-0-2.eu"))
-    failure(lambda: ovhapi.set_reverse(api, BLOCK, IP, "nowhere.example.com"))
-    failure(lambda: ovhapi.list_servers(api), Fault.unavailable())
-    failure(lambda: ovhapi.list_servers(api), Fault.bad_gateway_html())
+    failure(lambda: get_server(api, "ns999.ip-192-0-2.eu"))
+    failure(lambda: set_reverse(api, BLOCK, IP, "nowhere.example.com"))
+    failure(lambda: list_servers(api), Fault.unavailable())
+    failure(lambda: list_servers(api), Fault.bad_gateway_html())
     monkeypatch.setenv("OVH_CONSUMER_KEY", emu.add_credential([("GET", "/ip/*")]))
     with pytest.raises(OvhNotGranted) as denied:
-        ovhapi.list_servers(fast_api(fake))
+        list_servers(fast_api(fake))
     texts += [str(denied.value), caplog.text]
     assert "retry 1" in caplog.text
     for text in texts:

@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from dagsync.config import yamlio
-from dagsync.model import Server
 from dagsync.model.partial import (
     SectionUnavailable,
     Unavailable,
@@ -17,6 +16,7 @@ from dagsync.model.partial import (
     is_unavailable,
     validate_sections,
 )
+from dagsync.model.server import Server
 
 SHOP1 = Path(__file__).parents[1] / "clients/alpine-books/servers/shop1.yaml"
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from dagsync.model import CgvPolicy
-from dagsync.model.policy import Term
+from dagsync.model.policy import CgvPolicy, Term
 
 PROJECT = Path(__file__).resolve().parents[1]
 SOURCE = PROJECT / "src" / "dagsync"

@@ -22,8 +22,11 @@ from click.testing import CliRunner
 from dagsync.commands import reconcile as commands
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import drivers
+from dagsync.reconcile.combine import Combined, apply_single, part, plan_all
+from dagsync.reconcile.compare import differences
 from dagsync.reconcile.core import Action, Change, Detail, Note, Target
-from dagsync.reconcile.drivers import Combined, Context, Driver
+from dagsync.reconcile.driverspec import KINDS, Confirm, Context, Driver
+from dagsync.reconcile.extras import Extras, environment, read_extras
 from dagsync.reconcile.hosts.work import only_kinds
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
@@ -73,7 +76,7 @@ def fake(world: World, name: str, kinds: tuple[str, ...]) -> Driver:
         world.calls.append(f"plan {name}")
         return replace(world.plans[name], created_at="2026-11-29T10:00:01+00:00")
 
-    def apply(ctx: Context, confirm: drivers.Confirm, saved: Plan | None) -> ApplyReport:
+    def apply(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
         world.calls.append(f"apply {name}")
         fresh = replace(world.plans[name], created_at="2026-11-29T10:05:00+00:00")
         if fresh.has_changes and not confirm(fresh):
@@ -122,7 +125,7 @@ def context(repo: Repository, **changes: object) -> Context:
 
 
 def combined(ctx: Context, table: tuple[Driver, ...]) -> Combined:
-    return drivers.plan_all(ctx, table)
+    return plan_all(ctx, table)
 
 
 # --- the table -----------------------------------------------------------------------------
@@ -130,7 +133,7 @@ def combined(ctx: Context, table: tuple[Driver, ...]) -> Combined:
 
 def test_every_kind_of_the_only_option_belongs_to_exactly_one_driver() -> None:
     owners = [k for row in drivers.DRIVERS for k in row.kinds]
-    assert sorted(owners) == sorted(drivers.KINDS)
+    assert sorted(owners) == sorted(KINDS)
     assert len(set(owners)) == len(owners)
 
 
@@ -140,7 +143,7 @@ def test_each_driver_owns_the_change_kinds_its_module_produces() -> None:
     from dagsync.reconcile.hosts.registry import HOST_KINDS
     from dagsync.reconcile.mail import resource as mail
 
-    assert drivers.HOST_KINDS == HOST_KINDS
+    assert HOST_KINDS == HOST_KINDS
     produced = {"hosts": HOST_KINDS, "backup": (backup.KIND, STORAGE_KIND), "mail": (mail.KIND,)}
     if drivers.driver("ovh").available():
         firewall = importlib.import_module("dagsync.reconcile.ovh.firewall")
@@ -160,7 +163,7 @@ def test_each_driver_owns_the_change_kinds_its_module_produces() -> None:
 
 def test_only_splits_commas_accepts_repeats_and_refuses_an_unknown_kind() -> None:
     assert drivers.parse_kinds(["firewall,accounts", "mail"]) == {"firewall", "accounts", "mail"}
-    assert drivers.parse_kinds([]) == frozenset(drivers.KINDS)
+    assert drivers.parse_kinds([]) == frozenset(KINDS)
     with pytest.raises(DagsyncError, match=r"unknown kind\(s\) dns: use firewall"):
         drivers.parse_kinds(["firewall,dns"])
 
@@ -236,7 +239,7 @@ def test_the_combined_plan_joins_every_driver_and_splits_back_into_each_part(
     hosts, mail = saved.part("hosts"), saved.part("mail")
     assert [t.target.key for t in hosts.targets] == ["velo-savoie/web1"]
     assert [t.target.key for t in mail.targets] == ["dag/mx1"]
-    assert drivers.differences(mail, table[2].plan(context(repo))) == []
+    assert differences(mail, table[2].plan(context(repo))) == []
 
 
 def test_a_target_error_stays_with_the_kinds_that_could_not_be_read() -> None:
@@ -245,9 +248,9 @@ def test_a_target_error_stays_with_the_kinds_that_could_not_be_read() -> None:
         error="backup storage sbg-backup-1 cannot be reached",
     )
     plan = plan_of(web1)
-    assert drivers.part(plan, drivers.driver("hosts").owns).targets[0].error is None
+    assert part(plan, drivers.driver("hosts").owns).targets[0].error is None
     backup = replace(web1, changes=(), reads=(("backup", "read"),), fingerprints={})
-    assert drivers.part(plan_of(backup), drivers.driver("backup").owns).targets[0].error
+    assert part(plan_of(backup), drivers.driver("backup").owns).targets[0].error
 
 
 def test_a_saved_plan_keeps_its_kinds_drivers_and_selection(
@@ -256,7 +259,7 @@ def test_a_saved_plan_keeps_its_kinds_drivers_and_selection(
     ctx = context(
         repo, kinds=frozenset({"firewall", "mail"}), selection=Selection(("alpine-books",))
     )
-    text = drivers.plan_all(ctx, [table[0], table[2]]).dumps()
+    text = plan_all(ctx, [table[0], table[2]]).dumps()
     data = json.loads(text)
     assert data["only"] == ["firewall", "mail"] and data["drivers"] == ["hosts", "mail"]
     saved = Combined.loads(text, "plan.json", table)
@@ -272,7 +275,7 @@ def test_a_driver_that_cannot_plan_becomes_one_target_in_error(
     def broken(ctx: Context) -> Plan:
         raise DagsyncError("OVH credentials are incomplete")
 
-    plan = drivers.plan_all(context(repo), [table[0], replace(table[2], plan=broken)]).plan
+    plan = plan_all(context(repo), [table[0], replace(table[2], plan=broken)]).plan
     error = next(t for t in plan.targets if t.error)
     assert error.target.key == "dagsync/mail" and "credentials" in error.error
 
@@ -284,7 +287,7 @@ def test_validation_failing_while_the_drivers_read_discards_the_plan(
         raise DagsyncError("the repository has 1 validation error(s)")
 
     with pytest.raises(DagsyncError, match="validation error"):
-        drivers.plan_all(context(repo), table, alongside=invalid)
+        plan_all(context(repo), table, alongside=invalid)
 
 
 # --- confirming each driver ----------------------------------------------------------------
@@ -293,7 +296,7 @@ def test_validation_failing_while_the_drivers_read_discards_the_plan(
 def test_the_same_changes_planned_later_are_not_a_difference() -> None:
     early = plan_of(target("velo-savoie/web1", change("firewall", "open 8080")))
     late = replace(early, created_at="2026-11-30T00:00:00+00:00")
-    assert drivers.differences(early, late) == []
+    assert differences(early, late) == []
 
 
 def test_differences_name_the_new_and_the_vanished_changes() -> None:
@@ -302,7 +305,7 @@ def test_differences_name_the_new_and_the_vanished_changes() -> None:
         target("dag/mx1", change("mail", "quotas", "quota 25 GB", "~ main.cf mynetworks")),
         target("dag/mx2", change("mail", "quotas")),
     )
-    assert drivers.differences(confirmed, fresh) == [
+    assert differences(confirmed, fresh) == [
         "dag/mx1: now also mail: quotas",
         "dag/mx1: no longer mail: quotas",
         "dag/mx2: now also mail: quotas",
@@ -381,10 +384,10 @@ def test_a_saved_part_is_applied_only_if_it_still_matches(
     ctx = context(repo)
     saved = Combined.loads(combined(ctx, table).dumps(), "plan.json", table)
     world.plans["mail"] = plan_of(target("dag/mx1", change("mail", "quotas", "quota 30 GB")))
-    report = drivers.apply_single(table[2], ctx, lambda p: True, None)
+    report = apply_single(table[2], ctx, lambda p: True, None)
     assert report.ok  # no saved plan: the fresh one is confirmed
     with pytest.raises(DagsyncError, match=r"state moved.*now also mail: quotas"):
-        drivers.apply_single(table[2], ctx, lambda p: True, saved.part("mail"))
+        apply_single(table[2], ctx, lambda p: True, saved.part("mail"))
 
 
 # --- the override file's environment -----------------------------------------------------
@@ -408,16 +411,16 @@ def test_the_override_environment_is_set_for_the_run_then_restored(
     )
     monkeypatch.setenv(ESCROW, "mine")
     monkeypatch.delenv(URL, raising=False)
-    extras = drivers.read_extras(path)
+    extras = read_extras(path)
     assert (extras.ovh_rate_per_minute, extras.ovh_poll_interval) == (6000.0, 0.05)
-    with drivers.environment(extras.environment):
+    with environment(extras.environment):
         assert os.environ[ESCROW] == "/sandbox/escrow"
         assert os.environ[URL] == "http://127.0.0.1:8999/1.0"
     assert os.environ[ESCROW] == "mine" and URL not in os.environ
-    assert drivers.read_extras(None) == drivers.Extras()
+    assert read_extras(None) == Extras()
     path.write_text("[1, 2]")
     with pytest.raises(DagsyncError, match="not a hosts override file"):
-        drivers.read_extras(path)
+        read_extras(path)
 
 
 # --- through the command line ----------------------------------------------------------------

@@ -371,7 +371,7 @@ def test_atomic_upload_keeps_the_old_file_when_the_check_fails(tmp_path: Path) -
 
 
 def test_apply_records_go_to_git_notes_one_per_client(tmp_path: Path) -> None:
-    from dagsync.gitops import read_applies
+    from dagsync.gitops.notes import read_applies
     from dagsync.reconcile.records import record
 
     root = tmp_path / "cfg"

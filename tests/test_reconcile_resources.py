@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from dagsync.config.yamlio import load
-from dagsync.model import Client, Server
+from dagsync.model.client import Client
+from dagsync.model.server import Server
 from dagsync.reconcile.core import Action, Change, DiffOptions, Note, Target, Unknown
 from dagsync.reconcile.hosts import accounts, firewall, rootaccess
 from dagsync.reconcile.hosts.nft import parse_ruleset, render

@@ -24,6 +24,9 @@ import pytest
 from dagsync.cli import main
 from dagsync.reconcile import drivers
 from dagsync.reconcile.backup import job
+from dagsync.reconcile.combine import plan_all
+from dagsync.reconcile.driverspec import KINDS, Context
+from dagsync.reconcile.extras import environment, read_extras
 from dagsync.reconcile.report import HostStatus
 from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport.inventory import (
@@ -35,6 +38,7 @@ from dagsync.reconcile.transport.inventory import (
     load_overrides,
 )
 from dagsync.sandbox import world as sandbox
+from dagsync.sandbox.emulator import parse_banner
 from dagsync.sandbox.members import members as sandbox_members
 from dagsync.testing.hosts.checks import skip_reason
 from dagsync.testing.hosts.network import unique_network
@@ -152,8 +156,8 @@ def test_the_emulator_banner_gives_its_url_and_validated_credentials() -> None:
         "  appKey appSecret goodKey validated\n"
         "Stop with Ctrl-C or SIGTERM.\n"
     )
-    assert sandbox.parse_banner(banner.split("Accepted")[0], 7) is None  # not complete yet
-    emulator = sandbox.parse_banner(banner, 7)
+    assert parse_banner(banner.split("Accepted")[0], 7) is None  # not complete yet
+    emulator = parse_banner(banner, 7)
     assert emulator is not None and emulator.environment() == {
         "DAGSYNC_OVH_URL": "http://127.0.0.1:41367/1.0",
         "OVH_APPLICATION_KEY": "appKey",
@@ -277,16 +281,16 @@ def test_a_driver_whose_hosts_moved_after_the_confirmation_is_refused_the_others
     client.write_text(client.read_text().replace("quota_gb: 25", "quota_gb: 20"))
     repo = load_repository(root)
     overrides = load_overrides(root / ".dagsync-sandbox/hosts.json")
-    ctx = drivers.Context(repo, Selection(), overrides, RunOptions(parallel=8))
-    extras = drivers.read_extras(overrides.path)
+    ctx = Context(repo, Selection(), overrides, RunOptions(parallel=8))
+    extras = read_extras(overrides.path)
 
     def hand_edit_on_mx1(plan: object) -> bool:
         edit = ssh(root, "dag-mx1", "postconf -e 'smtpd_client_restrictions = permit'")
         assert edit.returncode == 0, edit.stderr
         return True
 
-    with drivers.environment(extras.environment):
-        combined = drivers.plan_all(ctx, drivers.selected(ctx))
+    with environment(extras.environment):
+        combined = plan_all(ctx, drivers.selected(ctx))
         assert {t.target.key for t in combined.part("mail").targets if t.changes} == {
             "dag/mx1",
             "dag/mx2",
@@ -394,7 +398,7 @@ def test_an_unreachable_host_of_an_excluded_kind_is_not_an_error(
     os.kill(pid, 15)
     code, out = dagsync(capsys, root, "plan", "--detailed-exitcode")
     assert code == 1 and "dag/mx1" in out, out
-    others = ",".join(k for k in drivers.KINDS if k not in ("mail", "observer"))  # mx1's kinds
+    others = ",".join(k for k in KINDS if k not in ("mail", "observer"))  # mx1's kinds
     code, out = dagsync(capsys, root, "plan", "--only", others, "--detailed-exitcode")
     assert code == 0, out
     assert "dag/mx1" not in out

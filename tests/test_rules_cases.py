@@ -21,7 +21,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from dagsync.findings import Finding, Severity
-from dagsync.model import Client, Requests, Server
+from dagsync.model.client import Client
+from dagsync.model.requests import Requests
+from dagsync.model.server import Server
 from dagsync.rules.base import ClientContext, ServerEntry
 from dagsync.rules.registry import BY_ID, RULES
 from dagsync.validate.reading import Collector, load_policies, read_document, validate_model

@@ -20,7 +20,7 @@ import dagsync.rules
 from dagsync.commands.rules import rules as rules_command
 from dagsync.errors import DagsyncError
 from dagsync.findings import Result, Severity
-from dagsync.model import CgvPolicy
+from dagsync.model.policy import CgvPolicy
 from dagsync.rules.base import Rule
 from dagsync.rules.registry import BY_ID, RULES
 from dagsync.rules.structural import STRUCTURAL

@@ -21,7 +21,7 @@ from dagsync.reconcile.core import Action, Change
 from dagsync.reconcile.hosts import engine, firewall, work
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.resource import ApplyOptions
-from dagsync.reconcile.run import Selection
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport import session
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
@@ -69,8 +69,8 @@ def network(monkeypatch: pytest.MonkeyPatch, *hosts: FakeHost) -> FakeNetwork:
     return net
 
 
-def options() -> engine.RunOptions:
-    return engine.RunOptions(
+def options() -> RunOptions:
+    return RunOptions(
         kinds=FIREWALL, holder="test", lock_ttl=600, apply=ApplyOptions(confirm_timeout=30.0)
     )
 

@@ -17,7 +17,8 @@ import pytest
 
 from dagsync.cli import main
 from dagsync.reconcile.hosts import firewall
-from dagsync.reconcile.hosts.desired import Selection, server_inputs
+from dagsync.reconcile.hosts.desired import server_inputs
+from dagsync.reconcile.run import Selection
 from dagsync.reconcile.security import install
 from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV
 from dagsync.sandbox.security_lab import (

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import Run
 from dagsync.config.document import ClientFiles
-from dagsync.model import Client
+from dagsync.model.client import Client
 from dagsync.reconcile.hosts.engine import _observe, target_plan
 from dagsync.reconcile.hosts.work import works_from_repository
 from dagsync.reconcile.mail import files as mc

@@ -20,8 +20,8 @@ from dagsync.cli import main
 from dagsync.config.document import ClientFiles
 from dagsync.findings import Finding, Result, Severity
 from dagsync.validate import checker as check
-from dagsync.validate.run import CACHE_DIR, validate_repository
-from dagsync.validate.speed.cache import cache_path
+from dagsync.validate.run import validate_repository
+from dagsync.validate.speed.cache import CACHE_DIR, cache_path
 
 SHOP1 = "clients/alpine-books/servers/shop1.yaml"
 PROD1 = "clients/cime-conseil/servers/prod1.yaml"

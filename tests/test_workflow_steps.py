@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 from dagsync.config.yamlio import load
-from dagsync.gitops import read_applies
-from dagsync.ovhapi import READ_ONLY_RULES
+from dagsync.gitops.notes import read_applies
+from dagsync.ovhapi.access import READ_ONLY_RULES
+from dagsync.reconcile.transport.inventory import SANDBOX_HOSTS_FILE
 from dagsync.sandbox import world as sandbox
 from dagsync.testing.hosts.checks import skip_reason
 from dagsync.testing.hosts.network import unique_network
@@ -176,7 +177,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         patch.setenv("XDG_STATE_HOME", str(top / "state"))
         try:
             sandbox.up(work, NET)
-            overrides = json.loads((work / sandbox.SANDBOX_HOSTS_FILE).read_text())
+            overrides = json.loads((work / SANDBOX_HOSTS_FILE).read_text())
             emulator = overrides["environment"]
             root_key = Path(overrides.pop("ssh_key")).read_text()
             observer_key = Path(overrides["observer"]["ssh_key"]).read_text()

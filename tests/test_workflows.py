@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from dagsync.config.yamlio import load
-from dagsync.gitops import read_applies, record_apply
+from dagsync.gitops.notes import read_applies, record_apply
 from test_gitops_helpers import Scratch
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"

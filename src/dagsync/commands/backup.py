@@ -29,7 +29,7 @@ def run_verify(
 ) -> int:
     """Verify, print the report, return the exit code."""
     from dagsync.reconcile.backup.verify import verify
-    from dagsync.reconcile.drivers import environment, read_extras
+    from dagsync.reconcile.extras import environment, read_extras
     from dagsync.reconcile.run import RunOptions, Selection
     from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
     from dagsync.validate.repository import load_repository

@@ -55,7 +55,7 @@ def refusal(repo: Repository, client_id: str, network: Net) -> str | None:
 
 def _write_checked(root: Path, client_id: str, text: str) -> None:
     """Replace the client's YAML with `text` only if the result is a valid client."""
-    from dagsync.model import Client
+    from dagsync.model.client import Client
     from dagsync.validate.reading import Collector, read_document, validate_model
 
     path = root / f"clients/{client_id}/client.yaml"

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import click
 
-from dagsync import ovhapi
+from dagsync.ovhapi.access import ACCESS_RULES, READ_ONLY_RULES, AccessRule, request_consumer_key
+from dagsync.ovhapi.client import connect
 
 
 @click.group("ovh")
@@ -46,13 +47,13 @@ def credentials(
     The request needs the application key and secret (OVH_APPLICATION_KEY and
     OVH_APPLICATION_SECRET, or ovh.conf), never a consumer key.
     """
-    rules = ovhapi.READ_ONLY_RULES if read_only else ovhapi.ACCESS_RULES
+    rules = READ_ONLY_RULES if read_only else ACCESS_RULES
     click.echo(render_rules(rules, read_only=read_only))
     if request_key:
         click.echo(_request(endpoint, allowed_ips, read_only=read_only))
 
 
-def render_rules(rules: Sequence[ovhapi.AccessRule], *, read_only: bool = False) -> str:
+def render_rules(rules: Sequence[AccessRule], *, read_only: bool = False) -> str:
     """One rule a line: method, path, and why dagsync needs it."""
     width = max(len(rule.path) for rule in rules)
     lines = [f"{rule.method:<7} {rule.path:<{width}}  {rule.why}".rstrip() for rule in rules]
@@ -66,8 +67,8 @@ def render_rules(rules: Sequence[ovhapi.AccessRule], *, read_only: bool = False)
 
 def _request(endpoint: str | None, allowed_ips: Sequence[str], *, read_only: bool) -> str:
     try:
-        api = ovhapi.connect(endpoint, require_consumer_key=False)
-        granted = ovhapi.request_consumer_key(api, allowed_ips=allowed_ips, read_only=read_only)
+        api = connect(endpoint, require_consumer_key=False)
+        granted = request_consumer_key(api, allowed_ips=allowed_ips, read_only=read_only)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--allowed-ip") from error
     kind = "Read-only consumer key" if read_only else "Consumer key"

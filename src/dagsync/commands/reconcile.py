@@ -26,7 +26,8 @@ from dagsync.commands.options import guard, with_plan_options
 from dagsync.errors import DagsyncError
 
 if TYPE_CHECKING:
-    from dagsync.reconcile.drivers import Combined, Context, Driver
+    from dagsync.reconcile.combine import Combined
+    from dagsync.reconcile.driverspec import Context, Driver
     from dagsync.reconcile.plan import Plan
     from dagsync.reconcile.report import ApplyReport
     from dagsync.reconcile.run import RunOptions
@@ -88,7 +89,8 @@ def _load(scope: Scope, *, validate: bool = True) -> tuple[Any, Any]:
 def _context(
     scope: Scope, repo: Repository, overrides: Overrides, saved: Combined | None = None
 ) -> Context:
-    from dagsync.reconcile.drivers import Context, parse_kinds
+    from dagsync.reconcile.drivers import parse_kinds
+    from dagsync.reconcile.driverspec import Context
     from dagsync.reconcile.run import Selection
 
     if saved is None:
@@ -157,15 +159,15 @@ def run_plan(
 ) -> int:
     """Compute, render and optionally save the plan of every driver; returns the exit code."""
     from dagsync.reconcile import drivers
+    from dagsync.reconcile.combine import plan_all
+    from dagsync.reconcile.extras import environment, read_extras
     from dagsync.validate.repository import refuse_invalid
 
     repo, overrides = _load(scope, validate=False)  # validated while the hosts are read
     ctx = _context(scope, repo, overrides)
     drivers.check_selection(repo, ctx.selection)
-    with drivers.environment(drivers.read_extras(overrides.path).environment):
-        combined = drivers.plan_all(
-            ctx, _drivers(ctx, scope), alongside=lambda: refuse_invalid(scope.root)
-        )
+    with environment(read_extras(overrides.path).environment):
+        combined = plan_all(ctx, _drivers(ctx, scope), alongside=lambda: refuse_invalid(scope.root))
     plan = combined.plan
     echo(_render(combined, fmt, changes_only).rstrip("\n"))
     if out is not None:
@@ -189,6 +191,7 @@ def run_apply(
 ) -> int:
     """Apply the configuration (or a saved plan) and report per target; returns the exit code."""
     from dagsync.reconcile import drivers
+    from dagsync.reconcile.extras import environment, read_extras
     from dagsync.reconcile.report import render_report
     from dagsync.reconcile.supervise import exit_now, supervised
 
@@ -205,7 +208,7 @@ def run_apply(
     # one apply per client scope on this machine, taken before any host is touched (exit 2)
     with (
         run_lock(scope.root, _lock_scope(repo, ctx.selection), ctx.options.holder),
-        drivers.environment(drivers.read_extras(overrides.path).environment),
+        environment(read_extras(overrides.path).environment),
     ):
         rows = _drivers(ctx, scope, saved)
         run = supervised(lambda: _apply(ctx, rows, confirmer(yes, scope), saved), scope.deadline)
@@ -238,6 +241,7 @@ def _apply(
     commands and changes are the repository's, never the file's) and any difference refuses
     before anything is locked or changed; each driver then applies its own fresh plan."""
     from dagsync.reconcile import drivers
+    from dagsync.reconcile.combine import apply_single, plan_all
     from dagsync.reconcile.compare import refuse_moved
 
     if saved is not None:
@@ -247,14 +251,12 @@ def _apply(
                 f"the plan deletes {len(destructive)} resource(s) "
                 f"({destructive[0].summary}): apply it with --allow-destroy"
             )
-        fresh = drivers.plan_all(ctx, rows)
+        fresh = plan_all(ctx, rows)
         refuse_moved(saved.plan, fresh.plan)
         saved = fresh  # equal to the file; from here on nothing of the file is used
     if len(rows) == 1:
-        return drivers.apply_single(
-            rows[0], ctx, confirm, saved.part(rows[0].name) if saved else None
-        )
-    combined = saved or drivers.plan_all(ctx, rows)
+        return apply_single(rows[0], ctx, confirm, saved.part(rows[0].name) if saved else None)
+    combined = saved or plan_all(ctx, rows)
     return drivers.apply_all(ctx, combined, confirm, saved=saved is not None)
 
 

@@ -8,7 +8,7 @@ import click
 
 from dagsync.commands.completion import complete_rule
 from dagsync.errors import DagsyncError, UsageError
-from dagsync.model import CgvPolicy
+from dagsync.model.policy import CgvPolicy
 
 
 def _policy(repo: str | None) -> CgvPolicy | None:

@@ -89,7 +89,7 @@ def validate(
     changed: set[str] | None = None
     day = on.date() if on else dt.date.today()
     if changed_since is not None:
-        from dagsync.gitops import changed_clients
+        from dagsync.gitops.changes import changed_clients
         from dagsync.validate.freeze import freeze_findings
 
         changes = changed_clients(root, changed_since)

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from dagsync.contract import billing
 from dagsync.contract import lifecycle as contracts
-from dagsync.model import CgvPolicy, Client
-from dagsync.model.client import Contract, TerminationGround
+from dagsync.model.client import Client, Contract, TerminationGround
+from dagsync.model.policy import CgvPolicy
 
 _GROUND_ARTICLE = {
     TerminationGround.PRICE_INCREASE: "8",

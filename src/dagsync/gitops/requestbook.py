@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from dagsync.config.yamlio import load
 from dagsync.gitops.repo import GitRepo, read_blob, run
-from dagsync.model import Requests
+from dagsync.model.requests import Requests
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from dagsync.model import CgvPolicy, Client, DagSettings, Requests, Server
 from dagsync.model.base import AMOUNT_TEXT_PATTERN
+from dagsync.model.client import Client
+from dagsync.model.policy import CgvPolicy, DagSettings
+from dagsync.model.requests import Requests
+from dagsync.model.server import Server
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://dagsync.dagtechnologies.example/schemas/"

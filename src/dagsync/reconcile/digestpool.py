@@ -16,7 +16,8 @@ _WORKER: dict[str, Any] = {}
 
 def load_client(root: Path, folder: str, out: Any) -> Any:
     """One client's `ClientConfig`, as `load_repository` reads it (None if unusable)."""
-    from dagsync.model import Client, Server
+    from dagsync.model.client import Client
+    from dagsync.model.server import Server
     from dagsync.validate.reading import read_document, validate_model
     from dagsync.validate.repository import ClientConfig
 

@@ -27,7 +27,7 @@ Modules of the drivers are imported only when a driver runs, so `--only firewall
 neither borg's, the mail hosts' nor OVH's code.
 
 What a driver is lives in `driverspec`, combining and confirming their plans in `combine`,
-the override file's extra settings in `extras`; this module re-exports them.
+the override file's extra settings in `extras`; import those names from there.
 """
 
 from __future__ import annotations
@@ -40,62 +40,16 @@ from typing import TYPE_CHECKING, Any
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import combine as combining
 from dagsync.reconcile.combine import (
-    Check,
     Combined,
-    apply_one,
-    apply_single,
-    combine,
-    driver_error,
-    part,
-    plan_all,
-    plan_report,
-    refused_report,
 )
-from dagsync.reconcile.compare import differences
-from dagsync.reconcile.driverspec import DRIVER_CLIENT, HOST_KINDS, KINDS, Confirm, Context, Driver
-from dagsync.reconcile.extras import ENVIRONMENT_KEY, OVH_KEY, Extras, environment, read_extras
+from dagsync.reconcile.driverspec import HOST_KINDS, KINDS, Confirm, Context, Driver
+from dagsync.reconcile.extras import read_extras
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport
 
 if TYPE_CHECKING:
     from dagsync.reconcile.run import RunOptions, Selection
     from dagsync.validate.repository import Repository
-
-
-__all__ = [  # the names others use, wherever they are defined
-    "DRIVERS",
-    "DRIVER_CLIENT",
-    "ENVIRONMENT_KEY",
-    "HOST_KINDS",
-    "KINDS",
-    "OVH_CHANGE_KINDS",
-    "OVH_KEY",
-    "OVH_MODULE",
-    "OVH_PACKAGE",
-    "Check",
-    "Combined",
-    "Confirm",
-    "Context",
-    "Driver",
-    "Extras",
-    "apply_all",
-    "apply_one",
-    "apply_single",
-    "check_selection",
-    "combine",
-    "differences",
-    "driver",
-    "driver_error",
-    "environment",
-    "load_plan",
-    "parse_kinds",
-    "part",
-    "plan_all",
-    "plan_report",
-    "read_extras",
-    "refused_report",
-    "selected",
-]
 
 
 # --- the drivers ---------------------------------------------------------------------------
@@ -210,11 +164,12 @@ def _ovh_api(ctx: Context) -> Any:
     rate = read_extras(ctx.overrides.path).ovh_rate_per_minute
     if rate is None:
         return None
-    from dagsync import ovhapi
+    from dagsync.ovhapi.client import connect
+    from dagsync.ovhapi.errors import OvhError
 
     try:
-        return ovhapi.connect(max_rate_per_minute=rate, burst=max(5, int(rate // 60)))
-    except ovhapi.OvhError:
+        return connect(max_rate_per_minute=rate, burst=max(5, int(rate // 60)))
+    except OvhError:
         return None
 
 

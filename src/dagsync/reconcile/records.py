@@ -115,7 +115,7 @@ def record(
     interrupted: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """Append the records to `commit`'s note; returns what was done, for the user."""
-    from dagsync.gitops import record_apply
+    from dagsync.gitops.notes import record_apply
 
     entries = records(report, digests, covered, interrupted)
     for entry in entries:

@@ -21,7 +21,8 @@ from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from dagsync.model import Client, Server
+from dagsync.model.client import Client
+from dagsync.model.server import Server
 from dagsync.reconcile.core import Change, DiffOptions, Note, Target, Unknown
 
 if TYPE_CHECKING:

@@ -16,8 +16,11 @@ from typing import Any
 
 from dagsync.config.document import Document
 from dagsync.findings import Severity
-from dagsync.model import CgvPolicy, Client, DagSettings, Request, Server
+from dagsync.model.client import Client
 from dagsync.model.partial import SectionUnavailable, is_unavailable
+from dagsync.model.policy import CgvPolicy, DagSettings
+from dagsync.model.requests import Request
+from dagsync.model.server import Server
 
 ERROR = Severity.ERROR
 WARNING = Severity.WARNING

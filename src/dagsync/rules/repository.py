@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dagsync.config.document import Document
-from dagsync.model import Request
 from dagsync.model.partial import SectionUnavailable, is_unavailable
-from dagsync.rules.base import ERROR, WARNING, ClientContext, Violation, rule
-from dagsync.rules.common import Citation, citations
+from dagsync.model.requests import Request
+from dagsync.rules.base import ERROR, WARNING, Citation, ClientContext, Violation, rule
+from dagsync.rules.common import citations
 
 _DEROGATION_CLAUSE = "hors demande spécifique du client"
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from dagsync.reconcile.daghosts import dag_members
 
 if TYPE_CHECKING:
-    from dagsync.model import Server
+    from dagsync.model.server import Server
     from dagsync.testing.hosts.network import Network
     from dagsync.validate.repository import Repository
 

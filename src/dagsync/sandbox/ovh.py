@@ -17,7 +17,7 @@ from ipaddress import IPv4Address, ip_network
 from typing import Any
 
 from dagsync.model.server import Server, ServerType
-from dagsync.ovhapi import ACCESS_RULES
+from dagsync.ovhapi.access import ACCESS_RULES
 from dagsync.testing.ovh_api.defaults import (
     DEFAULT_APPLICATION_KEY,
     DEFAULT_APPLICATION_SECRET,

@@ -49,13 +49,10 @@ from typing import TYPE_CHECKING, Any
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.transport.inventory import SANDBOX_DIR, SANDBOX_HOSTS_FILE
 from dagsync.sandbox.emulator import (
-    EMULATOR_MODULE,
     OVH_FIXTURE,
     OVH_LOG,
-    Emulator,
     is_emulator,
     ovh_sandbox_available,
-    parse_banner,
     start_emulator,
     stop_process,
     write_json,
@@ -67,18 +64,6 @@ if TYPE_CHECKING:
     from dagsync.testing.hosts.lab import TestHosts
     from dagsync.testing.hosts.network import Network
 
-__all__ = [  # the public names, wherever they are defined
-    "EMULATOR_MODULE",
-    "Emulator",
-    "down",
-    "escrow_folder",
-    "parse_banner",
-    "run_backups",
-    "start_emulator",
-    "status",
-    "stop_process",
-    "up",
-]
 
 STATE = f"{SANDBOX_DIR}/hosts"  # the test hosts' state folder
 SANDBOX_STATE = f"{SANDBOX_DIR}/sandbox.json"  # what else `up` made: escrow, emulator

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 
 from dagsync.config.document import ClientFiles, ClientIndex, Document
 from dagsync.findings import Finding, Severity
-from dagsync.model import CgvPolicy, Client, Request, Requests, Server
+from dagsync.model.client import Client
 from dagsync.model.partial import SectionUnavailable, Unavailable, is_unavailable
+from dagsync.model.policy import CgvPolicy
+from dagsync.model.requests import Request, Requests
+from dagsync.model.server import Server
 from dagsync.validate.indexing import index_client_blocklist, index_client_claims, index_server
 from dagsync.validate.reading import Collector, Policies, read_document, typed_model
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from dagsync.errors import DagsyncError
-from dagsync.model import CgvPolicy, Client
+from dagsync.model.client import Client
+from dagsync.model.policy import CgvPolicy
 from dagsync.validate.reading import Collector, load_policies, read_document, validate_model
 
 

@@ -24,8 +24,8 @@ from dagsync.config.schema_errors import schema_problems
 from dagsync.config.yamlio import load
 from dagsync.config.yamlnesting import line_column
 from dagsync.findings import Finding, Severity, pointer_from
-from dagsync.model import CgvPolicy, DagSettings
 from dagsync.model.partial import as_json, validate_sections
+from dagsync.model.policy import CgvPolicy, DagSettings
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_SCAN_BYTES = 4 * MAX_FILE_BYTES  # the secret scan reads this much of an oversized file

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dagsync.errors import DagsyncError, RepositoryError
-from dagsync.model import Client, DagSettings, Request, Requests, Server
+from dagsync.model.client import Client
+from dagsync.model.policy import DagSettings
+from dagsync.model.requests import Request, Requests
+from dagsync.model.server import Server
 
 
 @dataclass(frozen=True)

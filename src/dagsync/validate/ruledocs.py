@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagsync.model import CgvPolicy
+from dagsync.model.policy import CgvPolicy
 from dagsync.rules.base import Rule
 from dagsync.rules.structural import STRUCTURAL
 from dagsync.rules.uncheckable import NOT_CHECKABLE

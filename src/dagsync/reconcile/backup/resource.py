@@ -23,8 +23,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from dagsync.model import Client, Server
-from dagsync.model.server import BackupScope, Frequency
+from dagsync.model.client import Client
+from dagsync.model.server import BackupScope, Frequency, Server
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.backup.job import Retention
 from dagsync.reconcile.backup.retention import age_limit

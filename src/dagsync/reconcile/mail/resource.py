@@ -21,9 +21,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dagsync.errors import DagsyncError
-from dagsync.model import CgvPolicy, Client, DagSettings, Server
-from dagsync.model.client import MailHosting
+from dagsync.model.client import Client, MailHosting
+from dagsync.model.policy import CgvPolicy, DagSettings
 from dagsync.model.reserved import reserved_domain
+from dagsync.model.server import Server
 from dagsync.reconcile.core import Action, Change, Detail, Note, Unknown
 from dagsync.reconcile.daghosts import (
     Host,

@@ -31,15 +31,30 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dagsync import ovhapi
-from dagsync.ovhapi import (
-    BackupProtocols,
-    OvhApi,
-    OvhConflict,
-    OvhError,
-    OvhNotFound,
-    OvhReverseNotResolved,
+from dagsync.ovhapi.backup import (
+    add_backup_access,
+    delete_backup_access,
+    update_backup_access,
+    wait_backup_access_applied,
+    wait_backup_access_gone,
 )
+from dagsync.ovhapi.client import OvhApi
+from dagsync.ovhapi.errors import OvhConflict, OvhError, OvhNotFound, OvhReverseNotResolved
+from dagsync.ovhapi.firewall import (
+    create_firewall,
+    create_rule,
+    delete_rule,
+    firewall_rules,
+    get_firewall,
+    get_rule,
+    set_firewall_enabled,
+    wait_firewall_ok,
+    wait_rule_gone,
+    wait_rule_ok,
+)
+from dagsync.ovhapi.reverse import set_reverse
+from dagsync.ovhapi.servers import set_monitoring
+from dagsync.ovhapi.shapes import BackupProtocols
 from dagsync.reconcile.core import Change, Target
 from dagsync.reconcile.ovh import firewall
 from dagsync.reconcile.ovh.diff import KIND_BACKUP, KIND_MONITORING, KIND_REVERSE
@@ -78,31 +93,31 @@ def _create_rule(api: OvhApi, change: Change, options: OvhOptions) -> None:
     block, address = _where(change)
     rule = firewall.decode_rule(change.payload["rule"])
     try:
-        ovhapi.create_rule(api, block, address, rule)
+        create_rule(api, block, address, rule)
     except OvhConflict:
-        found = ovhapi.get_rule(api, block, address, rule.sequence)
+        found = get_rule(api, block, address, rule.sequence)
         if found is None or found.state != "removalPending":
             raise
         wait = {"timeout": options.rule_timeout, "interval": options.interval}
-        ovhapi.wait_rule_gone(api, block, address, rule.sequence, **wait)
-        ovhapi.create_rule(api, block, address, rule)
+        wait_rule_gone(api, block, address, rule.sequence, **wait)
+        create_rule(api, block, address, rule)
 
 
 def _issue(api: OvhApi, change: Change, options: OvhOptions) -> None:
     block, address = _where(change)
     op = change.payload["op"]
     if op == "firewall":
-        ovhapi.create_firewall(api, block, address)
+        create_firewall(api, block, address)
     elif op == "create":
         _create_rule(api, change, options)
     elif op == "delete":
         with contextlib.suppress(OvhNotFound):  # already gone
-            ovhapi.delete_rule(api, block, address, _sequence(change))
+            delete_rule(api, block, address, _sequence(change))
     else:
-        ovhapi.wait_firewall_ok(
+        wait_firewall_ok(
             api, block, address, timeout=options.firewall_timeout, interval=options.interval
         )
-        ovhapi.set_firewall_enabled(api, block, address, True)
+        set_firewall_enabled(api, block, address, True)
 
 
 def _await(api: OvhApi, change: Change, options: OvhOptions) -> None:
@@ -110,13 +125,13 @@ def _await(api: OvhApi, change: Change, options: OvhOptions) -> None:
     op = change.payload["op"]
     if op == "create":
         wait = {"timeout": options.rule_timeout, "interval": options.interval}
-        ovhapi.wait_rule_ok(api, block, address, _sequence(change), **wait)
+        wait_rule_ok(api, block, address, _sequence(change), **wait)
     elif op == "delete":
         wait = {"timeout": options.rule_timeout, "interval": options.interval}
-        ovhapi.wait_rule_gone(api, block, address, _sequence(change), **wait)
+        wait_rule_gone(api, block, address, _sequence(change), **wait)
     else:
         wait = {"timeout": options.firewall_timeout, "interval": options.interval}
-        ovhapi.wait_firewall_ok(api, block, address, **wait)
+        wait_firewall_ok(api, block, address, **wait)
 
 
 def _run_step(api: OvhApi, step: Sequence[Change], options: OvhOptions) -> list[Outcome]:
@@ -145,28 +160,28 @@ def restore_edge(api: OvhApi, previous: EdgeObserved, options: OvhOptions) -> No
     block, address = previous.block, previous.address
     wait = {"timeout": options.rule_timeout, "interval": options.interval}
     fw_wait = {"timeout": options.firewall_timeout, "interval": options.interval}
-    if ovhapi.get_firewall(api, block, address) is None:
+    if get_firewall(api, block, address) is None:
         return
-    if ovhapi.wait_firewall_ok(api, block, address, **fw_wait).enabled:
-        ovhapi.set_firewall_enabled(api, block, address, False)
-        ovhapi.wait_firewall_ok(api, block, address, **fw_wait)
+    if wait_firewall_ok(api, block, address, **fw_wait).enabled:
+        set_firewall_enabled(api, block, address, False)
+        wait_firewall_ok(api, block, address, **fw_wait)
     wanted = {r.rule.sequence: r.rule for r in previous.rules if r.state != "removalPending"}
-    for item in ovhapi.firewall_rules(api, block, address):
+    for item in firewall_rules(api, block, address):
         if item.state != "removalPending" and wanted.get(item.rule.sequence) != item.rule:
-            ovhapi.delete_rule(api, block, address, item.rule.sequence)
-    for item in ovhapi.firewall_rules(api, block, address):
+            delete_rule(api, block, address, item.rule.sequence)
+    for item in firewall_rules(api, block, address):
         # ours just now, or left by the failed change: wait only where a previous rule must
         # come back; the others finish their removal on their own
         if item.state == "removalPending" and item.rule.sequence in wanted:
-            ovhapi.wait_rule_gone(api, block, address, item.rule.sequence, **wait)
-    present = {r.rule.sequence for r in ovhapi.firewall_rules(api, block, address)}
+            wait_rule_gone(api, block, address, item.rule.sequence, **wait)
+    present = {r.rule.sequence for r in firewall_rules(api, block, address)}
     for sequence, rule in sorted(wanted.items()):
         if sequence not in present:
-            ovhapi.create_rule(api, block, address, rule)
-            ovhapi.wait_rule_ok(api, block, address, sequence, **wait)
+            create_rule(api, block, address, rule)
+            wait_rule_ok(api, block, address, sequence, **wait)
     if previous.enabled:
-        ovhapi.set_firewall_enabled(api, block, address, True)
-        ovhapi.wait_firewall_ok(api, block, address, **fw_wait)
+        set_firewall_enabled(api, block, address, True)
+        wait_firewall_ok(api, block, address, **fw_wait)
 
 
 def _checked(check: Callable[[], bool]) -> bool:
@@ -242,14 +257,14 @@ def apply_edge(
 
 
 def _monitoring(api: OvhApi, change: Change, options: OvhOptions) -> None:
-    ovhapi.set_monitoring(api, str(change.payload["service_name"]), bool(change.payload["enabled"]))
+    set_monitoring(api, str(change.payload["service_name"]), bool(change.payload["enabled"]))
 
 
 def _reverse(api: OvhApi, change: Change, options: OvhOptions) -> None:
     p = change.payload
     address, name = str(p["address"]), str(p["name"])
     try:
-        ovhapi.set_reverse(api, str(p["block"]), address, name)
+        set_reverse(api, str(p["block"]), address, name)
     except OvhReverseNotResolved as error:
         record = "AAAA" if ":" in address else "A"
         raise OvhReverseNotResolved(
@@ -266,15 +281,15 @@ def _backup(api: OvhApi, change: Change, options: OvhOptions) -> None:
     name, block = str(p["service_name"]), str(p["ip_block"])
     wait = {"timeout": options.task_timeout, "interval": options.interval}
     if p["op"] == "delete":
-        ovhapi.delete_backup_access(api, name, block)
-        ovhapi.wait_backup_access_gone(api, name, block, **wait)
+        delete_backup_access(api, name, block)
+        wait_backup_access_gone(api, name, block, **wait)
         return
     protocols = BackupProtocols(**{k: bool(v) for k, v in p["protocols"].items()})
     if p["op"] == "create":
-        ovhapi.add_backup_access(api, name, block, protocols)
+        add_backup_access(api, name, block, protocols)
     else:
-        ovhapi.update_backup_access(api, name, block, protocols)
-    ovhapi.wait_backup_access_applied(api, name, block, **wait)
+        update_backup_access(api, name, block, protocols)
+    wait_backup_access_applied(api, name, block, **wait)
 
 
 _EXECUTORS: Mapping[str, Callable[[OvhApi, Change, OvhOptions], None]] = {

@@ -21,7 +21,7 @@ from dagsync.model.edge import (
     ipv4_addresses,
 )
 from dagsync.model.server import Role, Server, ServerType
-from dagsync.ovhapi import MAX_EDGE_RULES, BackupProtocols, EdgeRule, PortRange
+from dagsync.ovhapi.shapes import MAX_EDGE_RULES, BackupProtocols, EdgeRule, PortRange
 from dagsync.reconcile.core import Target, Transport
 
 __all__ = [

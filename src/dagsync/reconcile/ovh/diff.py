@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from dagsync.ovhapi import BackupProtocols, DedicatedServer, same_reverse
+from dagsync.ovhapi.reverse import same_reverse
+from dagsync.ovhapi.shapes import BackupProtocols, DedicatedServer
 from dagsync.reconcile.core import Action, Change, Detail, Note, Unknown
 from dagsync.reconcile.ovh import firewall
 from dagsync.reconcile.ovh.desired import ServerDesired

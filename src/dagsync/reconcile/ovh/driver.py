@@ -24,9 +24,10 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from dagsync import ovhapi
 from dagsync.errors import DagsyncError
-from dagsync.ovhapi import OvhApi, OvhError
+from dagsync.ovhapi.client import OvhApi, connect, resolve_credentials
+from dagsync.ovhapi.credentials import ENV_VARS, URL_ENV, config_files
+from dagsync.ovhapi.errors import OvhError
 from dagsync.reconcile.core import Change, Target, Transport, Unknown
 from dagsync.reconcile.ovh.apply import AccessCheck, OvhOptions, apply_server
 from dagsync.reconcile.ovh.observe import EdgeObserved
@@ -51,7 +52,7 @@ __all__ = [
 def configured() -> bool:
     """Whether OVH credentials are available (environment or ``ovh.conf``)."""
     try:
-        ovhapi.resolve_credentials()
+        resolve_credentials()
     except OvhError:
         return False
     return True
@@ -61,8 +62,8 @@ def set_up() -> bool:
     """Whether OVH is set up at all: an ``OVH_*`` or ``DAGSYNC_OVH_URL`` variable, or an
     ``ovh.conf`` file. Without any, OVH resources are not planned (a note says so); with
     incomplete credentials, they are unknown (an error that names what is missing)."""
-    names = (*ovhapi.ENV_VARS.values(), ovhapi.URL_ENV)
-    return any(os.environ.get(n) for n in names) or any(f.is_file() for f in ovhapi.config_files())
+    names = (*ENV_VARS.values(), URL_ENV)
+    return any(os.environ.get(n) for n in names) or any(f.is_file() for f in config_files())
 
 
 def _connect(api: OvhApi | None, run: Run, rate: float | None) -> OvhApi | None:
@@ -72,7 +73,7 @@ def _connect(api: OvhApi | None, run: Run, rate: float | None) -> OvhApi | None:
         run.not_set_up = True
         return None
     try:
-        return ovhapi.connect() if rate is None else ovhapi.connect(max_rate_per_minute=rate)
+        return connect() if rate is None else connect(max_rate_per_minute=rate)
     except OvhError as error:
         run.account = Unknown(str(error))
         return None

@@ -51,7 +51,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from dagsync.ovhapi import EdgeRule, PortRange
+from dagsync.ovhapi.shapes import EdgeRule, PortRange
 from dagsync.reconcile.core import Action, Change, Note
 from dagsync.reconcile.ovh.desired import LAST_SEQUENCE, EdgeDesired, content
 from dagsync.reconcile.ovh.observe import EdgeObserved

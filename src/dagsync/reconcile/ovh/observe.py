@@ -13,15 +13,18 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from dagsync import ovhapi
-from dagsync.ovhapi import (
+from dagsync.ovhapi.backup import get_backup_access, get_backup_storage, list_backup_access
+from dagsync.ovhapi.client import OvhApi
+from dagsync.ovhapi.errors import OvhError
+from dagsync.ovhapi.firewall import firewall_rules, get_firewall
+from dagsync.ovhapi.reverse import get_reverse
+from dagsync.ovhapi.servers import get_server, list_servers, server_ips
+from dagsync.ovhapi.shapes import (
     BackupAccess,
     BackupStorage,
     DedicatedServer,
     Firewall,
     ObservedRule,
-    OvhApi,
-    OvhError,
 )
 from dagsync.reconcile.core import Unknown
 from dagsync.reconcile.ovh.desired import ServerDesired
@@ -100,11 +103,11 @@ def encode(value: Any) -> Any:
 
 
 def list_account(api: OvhApi) -> tuple[str, ...] | Unknown:
-    return _read(lambda: tuple(ovhapi.list_servers(api)))
+    return _read(lambda: tuple(list_servers(api)))
 
 
 def read_server(api: OvhApi, service_name: str) -> DedicatedServer | Unknown:
-    return _read(lambda: ovhapi.get_server(api, service_name))
+    return _read(lambda: get_server(api, service_name))
 
 
 def block_of(address: str, blocks: Sequence[str]) -> str | None:
@@ -115,24 +118,24 @@ def block_of(address: str, blocks: Sequence[str]) -> str | None:
 
 
 def _edge(api: OvhApi, address: str, block: str) -> EdgeObserved:
-    firewall = ovhapi.get_firewall(api, block, address)
-    rules = () if firewall is None else tuple(ovhapi.firewall_rules(api, block, address))
+    firewall = get_firewall(api, block, address)
+    rules = () if firewall is None else tuple(firewall_rules(api, block, address))
     return EdgeObserved(address, block, firewall, rules)
 
 
 def _backup(api: OvhApi, service_name: str) -> BackupObserved:
-    storage = ovhapi.get_backup_storage(api, service_name)
+    storage = get_backup_storage(api, service_name)
     if storage is None:
         return BackupObserved(None, ())
     found = (
-        ovhapi.get_backup_access(api, service_name, block)
-        for block in ovhapi.list_backup_access(api, service_name)
+        get_backup_access(api, service_name, block)
+        for block in list_backup_access(api, service_name)
     )
     return BackupObserved(storage, tuple(a for a in found if a is not None))
 
 
 def _reverse(api: OvhApi, address: str, block: str) -> ReverseObserved:
-    found = ovhapi.get_reverse(api, block, address)
+    found = get_reverse(api, block, address)
     return ReverseObserved(address, block, None if found is None else found.name)
 
 
@@ -157,7 +160,7 @@ def _per_address(
 def observe_server(api: OvhApi, desired: ServerDesired, server: DedicatedServer) -> ServerObserved:
     """Read every resource of one server that exists in the account."""
     name = desired.service_name
-    blocks = _read(lambda: tuple(ovhapi.server_ips(api, name)))
+    blocks = _read(lambda: tuple(server_ips(api, name)))
     edges = _per_address([e.address for e in desired.edges], blocks, lambda a, b: _edge(api, a, b))
     reverses = _per_address(
         [address for address, _ in desired.reverses], blocks, lambda a, b: _reverse(api, a, b)

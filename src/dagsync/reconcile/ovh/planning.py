@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
-from dagsync.ovhapi import DedicatedServer, OvhApi
+from dagsync.ovhapi.client import OvhApi
+from dagsync.ovhapi.shapes import DedicatedServer
 from dagsync.reconcile.core import Note, Unknown
 from dagsync.reconcile.ovh import firewall
 from dagsync.reconcile.ovh.desired import ACCOUNT_TARGET, ServerDesired, server_desired

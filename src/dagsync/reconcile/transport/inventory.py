@@ -35,8 +35,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dagsync.errors import DagsyncError
-from dagsync.model import Server
 from dagsync.model.base import SSH_PUBLIC_KEY_RE
+from dagsync.model.server import Server
 from dagsync.reconcile.resource import Net
 
 HOSTS_FILE_ENV = "DAGSYNC_HOSTS_FILE"
