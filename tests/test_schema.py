@@ -25,16 +25,19 @@ from typing import Any
 import jsonschema
 import pytest
 import regress
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from conftest import PROJECT
 from dagsync.cli import main
 from dagsync.config.yamlio import load
-from dagsync.model import CgvPolicy, Client, DagSettings, Requests, Server
+from dagsync.model.client import Client
 from dagsync.model.partial import as_json
+from dagsync.model.policy import CgvPolicy, DagSettings
+from dagsync.model.requests import Requests
 from dagsync.model.schema import SCHEMAS
+from dagsync.model.server import Server
 
 KINDS: list[tuple[str, str, type[BaseModel]]] = [
     ("clients/*/client.yaml", "client.schema.json", Client),
@@ -368,11 +371,70 @@ def variants(draw: st.DrawFn) -> tuple[str, type[BaseModel], Any]:
     return name, model, data
 
 
+def _changed(rel: str, where: tuple[Any, ...], value: Any) -> Any:
+    data, _ = load((PROJECT / rel).read_text())
+    node = data
+    for part in where[:-1]:
+        node = node[part]
+    node[where[-1]] = value
+    return data
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(variants())
+@example(  # found 2026-12-07: pydantic read "0" as a Unix time (1970-01-01)
+    variant=(
+        "client.schema.json",
+        Client,
+        _changed(
+            "clients/velo-savoie/client.yaml", ("contract", "price_changes", 0, "notified_on"), "0"
+        ),
+    )
+)
 def test_schema_and_model_agree_on_variants(variant: tuple[str, type[BaseModel], Any]) -> None:
     name, model, data = variant
     assert_agree(name, model, data)
+
+
+@pytest.mark.parametrize(
+    "text", ["0", "1700000000", "2026-10-20T00:00:00", "2026-1-2", "20261020", "2026-10-20 "]
+)
+@pytest.mark.parametrize(
+    ("rel", "where", "model"),
+    [
+        (
+            "clients/velo-savoie/client.yaml",
+            ("contract", "price_changes", 0, "notified_on"),
+            Client,
+        ),
+        ("clients/velo-savoie/client.yaml", ("contract", "signed_on"), Client),
+        ("clients/velo-savoie/client.yaml", ("network", "blocklist", 0, "added_on"), Client),
+    ],
+)
+def test_a_date_that_is_not_yyyy_mm_dd_is_refused_by_model_and_schema(
+    rel: str, where: tuple[Any, ...], model: type[BaseModel], text: str
+) -> None:
+    data = _changed(rel, where, text)
+    assert not schema_accepts("client.schema.json", data)
+    errors = model_errors(model, data)
+    assert errors is not None
+    assert [e["loc"][: len(where)] for e in errors] == [where]
+    assert "YYYY-MM-DD" in errors[0]["msg"]
+
+
+def test_a_date_written_as_a_number_in_quotes_is_a_finding_at_its_line(
+    repo_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = repo_copy / "clients/velo-savoie/client.yaml"
+    path.write_text(path.read_text().replace("notified_on: 2026-10-20", "notified_on: '0'"))
+    assert main(["validate", "--no-cache", "--format", "json", "--repo", str(repo_copy)]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    line = path.read_text().splitlines().index("    - notified_on: '0'") + 1
+    assert [(f["rule"], f["file"], f["line"]) for f in findings] == [
+        ("RUN001", "clients/velo-savoie/client.yaml", 1),  # the contract rules did not run
+        ("SCH002", "clients/velo-savoie/client.yaml", line),
+    ]
+    assert "YYYY-MM-DD" in findings[1]["message"]
 
 
 def _example(rel: str) -> Any:

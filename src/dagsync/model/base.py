@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -164,6 +165,28 @@ Amount = Annotated[
     BeforeValidator(_amount),
     Field(description='A number (money, gigabytes), or its decimal text ("10.00"), kept exact.'),
 ]
+
+
+_DAY_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _day(value: object) -> object:
+    """A calendar day as YAML writes it (a date) or as JSON carries it ("2026-10-20"). pydantic
+    alone would read "0" or "1700000000" as a Unix time (1970-01-01...) and a datetime as its
+    day; the JSON Schema's `format: date` refuses both, and so does the model."""
+    if isinstance(value, dt.datetime | int | float):
+        raise ValueError("a date is expected, written YYYY-MM-DD (e.g. 2026-10-20)")
+    if not isinstance(value, str):
+        return value  # a date, or anything else for pydantic's own refusal
+    if _DAY_TEXT.fullmatch(value) is None:
+        raise ValueError("a date is expected, written YYYY-MM-DD (e.g. 2026-10-20)")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a day of the calendar") from None
+
+
+Day = Annotated[dt.date, BeforeValidator(_day)]
 
 
 class Strict(BaseModel):

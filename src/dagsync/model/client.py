@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 from ipaddress import IPv4Network, IPv6Network
@@ -12,6 +11,7 @@ from pydantic import Field
 from dagsync.model.base import (
     HHMM,
     Amount,
+    Day,
     Derogable,
     Email,
     MailAddress,
@@ -67,8 +67,8 @@ class Payment(Strict):
 
 
 class PriceChange(Strict):
-    notified_on: dt.date
-    effective_on: dt.date
+    notified_on: Day
+    effective_on: Day
     new_monthly_price_eur: Amount = Field(gt=0)
     increase: bool = Field(default=True, description="True when the new price is less favourable.")
 
@@ -84,17 +84,17 @@ class TerminationGround(StrEnum):
 
 
 class Termination(Strict):
-    requested_on: dt.date = Field(description="Day the request was received by DAG.")
+    requested_on: Day = Field(description="Day the request was received by DAG.")
     channel: Channel
     to: Email | None = Field(default=None, description="Address the email was sent to.")
-    effective_on: dt.date = Field(description="The termination date the client asked for.")
+    effective_on: Day = Field(description="The termination date the client asked for.")
     request: RequestId
     ground: TerminationGround = Field(
         default=TerminationGround.NOTICE,
         description="notice (Art. 7), price_increase (Art. 8), service_change (Art. 9), "
         "force_majeure (Art. 5) or breach (Art. 7).",
     )
-    event_on: dt.date | None = Field(
+    event_on: Day | None = Field(
         default=None,
         description="For service_change: the day the change took effect; force_majeure: the "
         "day it was notified; breach: the first presentation of the registered letter.",
@@ -106,8 +106,8 @@ class RootAccessWindow(Strict):
 
     server: Slug
     granted_to: str = Field(min_length=1)
-    start: dt.date
-    end: dt.date
+    start: Day
+    end: Day
     days: list[Weekday] = Field(min_length=1)
     hours: list[HHMM] = Field(
         min_length=2, max_length=2, description="[from, to], e.g. [09:00, 18:00]."
@@ -120,8 +120,8 @@ class RootAccessWindow(Strict):
 
 class Contract(Strict):
     cgv_version: str = Field(description="The CGV version the contract was signed under.")
-    signed_on: dt.date
-    start_date: dt.date
+    signed_on: Day
+    start_date: Day
     initial_term_months: int = Field(ge=1, le=120)
     tacit_renewal: bool
     renewal_term_months: int = Field(ge=1, le=120)
@@ -129,7 +129,7 @@ class Contract(Strict):
     monthly_price_eur: Amount = Field(gt=0)
     price_changes: list[PriceChange] = Field(default_factory=list)
     termination: Termination | None = None
-    renewal_unpaid: dt.date | None = Field(
+    renewal_unpaid: Day | None = Field(
         default=None,
         description="CGV Art. 8: the anniversary whose renewal is still unpaid, if any.",
     )
@@ -175,7 +175,7 @@ class DevSpace(Derogable):
 class BlockedAddress(Strict):
     address: IPv4Network | IPv6Network
     reason: str = Field(min_length=3)
-    added_on: dt.date
+    added_on: Day
     request: RequestId | None = None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from typing import Annotated, Generic, TypeVar
 
@@ -11,6 +10,7 @@ from pydantic import AfterValidator, Field
 from dagsync.model.base import (
     HHMM,
     Amount,
+    Day,
     Email,
     HostName,
     MailDomain,
@@ -57,7 +57,7 @@ class CgvPolicy(Strict):
 
     version: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$")
     title: str
-    effective_from: dt.date
+    effective_from: Day
     # Article 7 and 8: contract
     min_initial_term_months: Term[int]
     renewal_same_duration: Term[bool]

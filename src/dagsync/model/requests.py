@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import Field
 
-from dagsync.model.base import RequestId, Strict
+from dagsync.model.base import Day, RequestId, Strict
 from dagsync.model.client import Channel
 
 
 class Request(Strict):
     id: RequestId
-    date: dt.date = Field(description="Day DAG received the request.")
+    date: Day = Field(description="Day DAG received the request.")
     channel: Channel
     author: str = Field(min_length=1, description="Who asked, at the client.")
     summary: str = Field(min_length=3)
-    expires: dt.date | None = Field(
+    expires: Day | None = Field(
         default=None, description="Last day a derogation backed by this request holds."
     )
 
