@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -62,7 +63,6 @@ class Finding:
     def fingerprint(self) -> str:
         """A stable identity of the problem across runs: rule, file, key path, client and
         server, not the line (an edit above it must not make it a new alert)."""
-        import hashlib
 
         key = "\0".join((self.rule, self.file, self.pointer, self.client or "", self.server or ""))
         if not self.pointer:

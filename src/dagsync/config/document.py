@@ -52,6 +52,7 @@ class Document:
     def locate(self, parts: list[str], *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the value at `parts` (or of its key)."""
         if self._positions is None:
+            # lazy: importing it here keeps cython_runtime, dagsync.config, ruamel out of this module's load
             from dagsync.config.yamlpositions import Positions
 
             self._positions = Positions(self.text)

@@ -210,6 +210,7 @@ def _value(event: Any) -> Any:
             return _scalar(event)
         except _VALUE_ERRORS as exc:
             if _secret_looking(event.value):  # never quote what may be a credential
+                # lazy: importing it here keeps dagsync.config, pydantic, pydantic_core (+2) out of this module's load
                 from dagsync.config.schema_errors import HIDDEN
 
                 raise _at(
@@ -282,6 +283,7 @@ def _build(text: str) -> Any:
 
 
 def _secret_looking(text: str) -> bool:
+    # lazy: importing it here keeps dagsync.config, pydantic, pydantic_core (+2) out of this module's load
     from dagsync.config.schema_errors import may_hold_credential
 
     return may_hold_credential((), text)

@@ -118,6 +118,7 @@ class Combined:
 
 
 def combine(ctx: Context, parts: Sequence[tuple[str, Plan]], overrides: str | None) -> Combined:
+    # lazy: importing it here keeps bcrypt, cryptography, cython_runtime (+7) out of this module's load
     from dagsync.reconcile.daghosts import merge_plans
 
     plans = [p for _, p in parts]
@@ -224,6 +225,7 @@ def apply_one(row: Driver, ctx: Context, confirmed: Plan, *, saved: bool) -> App
 def apply_single(row: Driver, ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
     """One driver alone needs no separate plan pass: it plans under its locks, the user
     confirms that plan, it applies.  A saved part must match its fresh plan first."""
+    # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.supervise import journal
 
     log = journal()
@@ -261,7 +263,10 @@ def apply_all(
     table: Sequence[Driver] = (),
 ) -> ApplyReport:
     """Confirm the combined plan once, then apply each driver's part in turn."""
+    # lazy: importing it here keeps bcrypt, cryptography, cython_runtime (+7) out of this module's load
     from dagsync.reconcile.daghosts import merge_reports
+
+    # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.supervise import journal
 
     if combined.plan.has_changes and not confirm(combined.plan):

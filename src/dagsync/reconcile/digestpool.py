@@ -3,11 +3,17 @@ and validating the models is the cost), then combined (`digests.combine`)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from dagsync.errors import RepositoryError
+from dagsync.model.client import Client
+from dagsync.model.server import Server
 from dagsync.reconcile.digests import ClientPart, client_part, combine
+from dagsync.validate.repository import ClientConfig
 
 _IN_PROCESS_BELOW = 50  # clients
 _BATCH = 100
@@ -16,10 +22,8 @@ _WORKER: dict[str, Any] = {}
 
 def load_client(root: Path, folder: str, out: Any) -> Any:
     """One client's `ClientConfig`, as `load_repository` reads it (None if unusable)."""
-    from dagsync.model.client import Client
-    from dagsync.model.server import Server
+    # lazy: importing it here keeps dagsync.config, dagsync.findings, dagsync.model (+2) out of this module's load
     from dagsync.validate.reading import read_document, validate_model
-    from dagsync.validate.repository import ClientConfig
 
     doc = read_document(root, f"clients/{folder}/client.yaml", out)
     client = validate_model(Client, doc, out) if doc else None
@@ -35,6 +39,7 @@ def load_client(root: Path, folder: str, out: Any) -> Any:
 
 
 def _init(root: str) -> None:
+    # lazy: importing it here keeps dagsync.config, dagsync.findings, dagsync.model (+2) out of this module's load
     from dagsync.validate.reading import Collector, load_policies
 
     _WORKER["root"] = Path(root)
@@ -43,6 +48,7 @@ def _init(root: str) -> None:
 
 def _batch(folders: list[str]) -> tuple[list[ClientPart], list[str]]:
     """The parts of some clients, and the first problem of any unreadable one."""
+    # lazy: importing it here keeps dagsync.config, dagsync.findings, dagsync.model (+2) out of this module's load
     from dagsync.validate.reading import Collector
 
     root, policies = _WORKER["root"], _WORKER["policies"]
@@ -62,7 +68,7 @@ def digests_of(root: Path, jobs: int | None = None) -> dict[str, str]:
     """Every target's digest in the configuration at `root`, the same as
     `digests(load_repository(root))`, with the clients read and digested in worker processes
     when there are many.  Raises RepositoryError as `load_repository` does."""
-    from dagsync.errors import RepositoryError
+    # lazy: importing it here keeps dagsync.config, dagsync.findings, dagsync.validate out of this module's load
     from dagsync.validate.speed.workers import worker_count
 
     root = root.resolve()
@@ -78,9 +84,6 @@ def digests_of(root: Path, jobs: int | None = None) -> dict[str, str]:
     if len(folders) < _IN_PROCESS_BELOW or workers < 2:
         results = [_batch(b) for b in batches]
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init, initargs=(str(root),)

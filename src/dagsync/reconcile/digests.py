@@ -48,8 +48,9 @@ from dagsync.reconcile.daghosts import (
     dag_hosts,
     selects_dag,
 )
-from dagsync.reconcile.hosts.registry import HOST_KINDS
+from dagsync.reconcile.hosts.registry import HOST_KINDS, HOST_RESOURCES
 from dagsync.reconcile.monitoring import watched_state
+from dagsync.reconcile.resource import ServerInputs
 
 if TYPE_CHECKING:
     from dagsync.reconcile.run import Selection
@@ -153,6 +154,7 @@ class ClientPart:
 
 def _storage_spec(storage: Any) -> Any:
     """A storage host as policies/dag.yaml declares it (never the hosts override file)."""
+    # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.backup.storage import StorageSpec
 
     return StorageSpec(
@@ -174,10 +176,11 @@ def _root_access(config: Any, server: Any) -> list[dict[str, Any]]:
 
 def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPart:
     """The part of one client (a `ClientConfig`) under DAG's `settings` and CGV policies."""
+    # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.hosts.desired import HostDesired
-    from dagsync.reconcile.hosts.registry import HOST_RESOURCES
+
+    # lazy: importing it here keeps dagsync.model, dagsync.ovhapi, dagsync.reconcile out of this module's load
     from dagsync.reconcile.ovh.desired import OVH_SUFFIX
-    from dagsync.reconcile.resource import ServerInputs
 
     management = tuple(settings.management_ranges)
     storages = {s.name: s for s in settings.backup_storages}
@@ -296,6 +299,7 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
 
 def digests(repo: Repository) -> dict[str, str]:
     """Every target's digest, by target key, sorted."""
+    # lazy: importing it here keeps dagsync.config, dagsync.findings, dagsync.model (+2) out of this module's load
     from dagsync.validate.reading import Collector, load_policies
 
     cgv = load_policies(repo.root, Collector(None)).cgv

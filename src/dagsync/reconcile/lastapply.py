@@ -159,7 +159,10 @@ def _trees(repo: GitRepo, rev: str) -> tuple[dict[str, str], str | None]:
 def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], dict[str, str]]:
     """Every target key at `rev`, from file names and policies/dag.yaml (nothing parsed but
     that file): `<client>/<server>` and `@ovh` per `clients/<id>/servers/<name>.yaml`."""
+    # lazy: importing it here keeps annotated_types, bcrypt, cryptography (+13) out of this module's load
     from dagsync.reconcile.daghosts import dag_hosts_of, fleet_of
+
+    # lazy: importing it here keeps annotated_types, cython_runtime, dagsync.config (+8) out of this module's load
     from dagsync.validate.reading import Collector, load_policies
 
     names = run(repo, "ls-tree", "-r", "-z", "--name-only", rev, "--", repo.git_path("clients/"))
@@ -179,8 +182,13 @@ def _keys(repo: GitRepo, rev: str, root: Path) -> tuple[set[str], dict[str, str]
 def _parts_at(repo: GitRepo, rev: str | None, clients: set[str]) -> dict[str, Any] | None:
     """The `ClientPart` of each of `clients` at `rev` (None: the work tree); None when one
     cannot be read (then the whole configuration is read instead)."""
+    # lazy: importing it here keeps annotated_types, bcrypt, cryptography (+15) out of this module's load
     from dagsync.reconcile.digestpool import load_client
+
+    # lazy: importing it here keeps annotated_types, bcrypt, cryptography (+15) out of this module's load
     from dagsync.reconcile.digests import client_part
+
+    # lazy: importing it here keeps annotated_types, cython_runtime, dagsync.config (+8) out of this module's load
     from dagsync.validate.reading import Collector, load_policies
 
     def parts(root: Path) -> dict[str, Any] | None:
@@ -231,6 +239,7 @@ def _quick(repo: GitRepo, head: str, applied: History) -> ApplyScope | None:
     folder is unchanged since C, and the clients whose folder did change since C give the
     same to it at C and now.
     """
+    # lazy: importing it here keeps annotated_types, bcrypt, cryptography (+15) out of this module's load
     from dagsync.reconcile.digests import renderer_id
 
     if run(repo, "status", "--porcelain", "--", *config_paths(repo)).strip():
@@ -281,6 +290,7 @@ def _moved(key: str, before: dict[str, Any], after: dict[str, Any], of: str | No
     """Does target `key` take something different from the changed clients now (`after`)
     than at its last apply (`before`)?  Both map each changed client to its part; `of` names
     the field of the parts that a host rendered from every client (mail, monitoring) takes."""
+    # lazy: importing it here keeps annotated_types, bcrypt, cryptography (+13) out of this module's load
     from dagsync.reconcile.daghosts import DAG, OVH_ACCOUNT
 
     def every(parts: dict[str, Any], field: str) -> list[Any]:

@@ -59,11 +59,26 @@ from typing import TYPE_CHECKING, Any
 
 from dagsync.errors import DagsyncError
 from dagsync.model.base import SSH_PUBLIC_KEY_RE
-from dagsync.reconcile.core import Action, Change, Detail, Unknown, lines
+from dagsync.reconcile.core import Action, Change, Detail, Target, Unknown, lines
+from dagsync.reconcile.daghosts import (
+    Host,
+    close_all,
+    dag_target,
+    host_result,
+    observe_all,
+    target_plan,
+)
+from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.monitoring import driver as monitoring
 from dagsync.reconcile.observer_reads import BEGIN, END, KEYS_FILE, KIND, READS, WRAPPER_FILE, read
 from dagsync.reconcile.observer_wrapper import PYTHON, key_line, render_wrapper
+from dagsync.reconcile.plan import Plan
+from dagsync.reconcile.report import ApplyReport
 from dagsync.reconcile.resource import CommandResult, Executor, Outcome, Status
+from dagsync.reconcile.run import parallel
 from dagsync.reconcile.shell import atomic_write, q
+from dagsync.reconcile.transport.inventory import endpoint
+from dagsync.reconcile.transport.ssh import credentials
 
 if TYPE_CHECKING:
     from dagsync.reconcile.daghosts import Host
@@ -239,12 +254,8 @@ def hosts(ctx: Context) -> list[Host]:
     """The client servers of the selection, and DAG's storage, mail and monitoring hosts unless
     the selection names other servers (`--server`, `dag/<name>`): an apply of the changed
     clients, as CI runs it, keeps the observer of DAG's own hosts current too."""
+    # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.backup import driver as backup_driver
-    from dagsync.reconcile.core import Target
-    from dagsync.reconcile.daghosts import Host, dag_target
-    from dagsync.reconcile.mail import resource as mail
-    from dagsync.reconcile.monitoring import driver as monitoring
-    from dagsync.reconcile.transport.inventory import endpoint
 
     out: list[Host] = []
     for config, server in ctx.repo.servers():
@@ -275,8 +286,6 @@ def _wanted(ctx: Context) -> ObserverDesired:
 
 
 def _plan(hosts_: Sequence[Host], wanted: ObserverDesired) -> Plan:
-    from dagsync.reconcile.daghosts import target_plan
-    from dagsync.reconcile.plan import Plan
 
     targets = []
     for host in hosts_:
@@ -287,14 +296,12 @@ def _plan(hosts_: Sequence[Host], wanted: ObserverDesired) -> Plan:
 
 
 def _credentials(ctx: Context, overrides: Overrides) -> Any:
-    from dagsync.reconcile.transport.ssh import credentials
 
     return credentials(ctx.repo.settings.ssh_user, overrides)
 
 
 def plan(ctx: Context) -> Plan:
     """Read the observer's wrapper and key on every host (nothing changed)."""
-    from dagsync.reconcile.daghosts import observe_all
 
     wanted = _wanted(ctx)
     targets = hosts(ctx)
@@ -304,9 +311,6 @@ def plan(ctx: Context) -> Plan:
 
 def apply_all(ctx: Context, confirm: Confirm, saved: Plan | None = None) -> ApplyReport:
     """Lock and read every host, plan, confirm, install in parallel."""
-    from dagsync.reconcile.daghosts import close_all, host_result, observe_all
-    from dagsync.reconcile.report import ApplyReport
-    from dagsync.reconcile.run import parallel
 
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     clock = time.monotonic()

@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagsync.model.base import SAFE_PATH_PATTERN, USER_NAME_PATTERN
+from dagsync.reconcile.backup import resource as backup
+from dagsync.reconcile.backup import storage
+from dagsync.reconcile.hosts import accounts, registry
+from dagsync.reconcile.mail import resource as mail
+from dagsync.reconcile.monitoring import driver as monitoring
 from dagsync.reconcile.shell import q
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError
@@ -90,11 +95,6 @@ def _reads() -> tuple[ObserverRead, ...]:
     The firewall, root-access and backup reads take their desired state but read none of
     its fields; a builder that starts to use one fails here, at import, not on a host.
     """
-    from dagsync.reconcile.backup import resource as backup
-    from dagsync.reconcile.backup import storage
-    from dagsync.reconcile.hosts import accounts, registry
-    from dagsync.reconcile.mail import resource as mail
-    from dagsync.reconcile.monitoring import driver as monitoring
 
     unused: Any = None
     out: list[ObserverRead] = []

@@ -91,6 +91,7 @@ def records(
         by_client[result.target.client].append(_server(result, digests or {}, covered))
     for key, done in sorted(stopped.items()):
         by_client[key.split("/", 1)[0]].append(_interrupted(key, done))
+    # lazy: importing it here keeps bcrypt, cryptography, cython_runtime (+10) out of this module's load
     from dagsync.reconcile.digests import renderer_id
 
     return [
@@ -115,6 +116,7 @@ def record(
     interrupted: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """Append the records to `commit`'s note; returns what was done, for the user."""
+    # lazy: importing it here keeps dagsync.gitops, git, gitdb (+1) out of this module's load
     from dagsync.gitops.notes import record_apply
 
     entries = records(report, digests, covered, interrupted)
@@ -133,6 +135,7 @@ def record_run(
 ) -> str:
     """Record an apply of `selection` and `kinds`: each target that succeeded and that the
     apply covered wholly gets its desired-state digest (`digests.covers`)."""
+    # lazy: importing it here keeps bcrypt, cryptography, cython_runtime (+10) out of this module's load
     from dagsync.reconcile.digests import covers, digests
 
     ran = frozenset(kinds)

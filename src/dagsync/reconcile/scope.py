@@ -106,6 +106,7 @@ class ApplyScope:
 
 def digests_at(root: Path) -> dict[str, str]:
     """Every target's digest in the configuration at `root` (a work tree or an extract)."""
+    # lazy: importing it here keeps annotated_types, bcrypt, cryptography (+15) out of this module's load
     from dagsync.reconcile.digestpool import digests_of
 
     return digests_of(root)

@@ -40,6 +40,7 @@ def one_line(text: str, what: str) -> str:
 def key_line(key: str) -> str:
     """An OpenSSH public key as one `authorized_keys` line (no options: type, key, comment);
     UnsafeValue for anything else, e.g. a comment with a CR or LF that would start a line."""
+    # lazy: importing it here keeps annotated_types, dagsync.model, pydantic (+3) out of this module's load
     from dagsync.model.base import SSH_PUBLIC_KEY_RE
 
     line = key.strip(" ")

@@ -21,6 +21,7 @@ TERMINATION = ("contract", "termination")
 def add_months(day: dt.date, months: int) -> dt.date:
     """`dagsync.contract.lifecycle.add_months`, imported on first use: it loads `holidays` (slow), which
     only contracts with a termination or a price change need."""
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dateutil (+2) out of this module's load
     from dagsync.contract.lifecycle import add_months as add
 
     return add(day, months)
@@ -28,6 +29,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def contract_terms(ctx: ClientContext) -> ContractTerms:
     """The contract's dates and delays from its CGV version (imports `holidays`: on use only)."""
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dateutil (+2) out of this module's load
     from dagsync.contract.deadlines import terms_of
 
     return terms_of(ctx.client, ctx.policy)

@@ -67,6 +67,7 @@ def termination_service_change(ctx: ClientContext) -> Iterator[Violation]:
     if termination.event_on is None:
         yield _event_missing(ctx, termination, "the day the change of the service took effect")
         return
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dateutil (+2) out of this module's load
     from dagsync.contract.lifecycle import service_change_window
 
     last = service_change_window(contract_terms(ctx), termination.event_on)
@@ -130,6 +131,7 @@ def termination_force_majeure(ctx: ClientContext) -> Iterator[Violation]:
     if termination.event_on is None:
         yield _event_missing(ctx, termination, "the day the force majeure was notified")
         return
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dateutil (+2) out of this module's load
     from dagsync.contract.lifecycle import force_majeure_termination_from
 
     first = force_majeure_termination_from(contract_terms(ctx), termination.event_on)
@@ -196,6 +198,7 @@ def termination_breach(ctx: ClientContext) -> Iterator[Violation]:
             ctx, termination, "the first presentation of the registered letter notifying the breach"
         )
         return
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dateutil (+2) out of this module's load
     from dagsync.contract.calendar import cure_deadline, extend_deadline
 
     days = ctx.policy.cure_jours_ouvrables.value

@@ -124,6 +124,7 @@ def unpaid_renewal_date(ctx: ClientContext) -> Iterator[Violation]:
     unpaid = ctx.client.contract.renewal_unpaid
     if unpaid is None:
         return
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dateutil (+2) out of this module's load
     from dagsync.contract.lifecycle import anniversaries
 
     terms = contract_terms(ctx)

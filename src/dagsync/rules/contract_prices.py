@@ -124,6 +124,7 @@ def price_guaranteed(ctx: ClientContext) -> Iterator[Violation]:
     increases = [(i, c) for i, c in enumerate(ctx.client.contract.price_changes) if c.increase]
     if not increases:
         return
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dateutil (+2) out of this module's load
     from dagsync.contract.lifecycle import anniversaries, next_renewal
 
     terms = contract_terms(ctx)

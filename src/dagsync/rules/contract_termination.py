@@ -140,6 +140,7 @@ def termination_notice(ctx: ClientContext) -> Iterator[Violation]:
     termination = _on_notice(ctx)
     if termination is None or price_increase_exemption(ctx) is not None:
         return
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dateutil (+2) out of this module's load
     from dagsync.contract.calendar import (
         latest_notice_date,  # loads `holidays` (slow): only when needed
     )

@@ -7,6 +7,8 @@ It is `python -m dagsync.testing.ovh_api`, seeded with the account the repositor
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import json
 import os
 import re
@@ -57,7 +59,6 @@ class Emulator:
 
 
 def ovh_sandbox_available() -> bool:
-    import importlib.util
 
     try:
         return importlib.util.find_spec(OVH_SANDBOX_MODULE) is not None
@@ -68,7 +69,6 @@ def ovh_sandbox_available() -> bool:
 def start_emulator(root: Path, repo: Repository) -> Emulator:
     """`python -m dagsync.testing.ovh_api` in the background, seeded with the repository's
     account; returns once it listens (its banner names the URL and the credentials)."""
-    import importlib
 
     fixture = importlib.import_module(OVH_SANDBOX_MODULE).account_fixture(repo)
     write_json(root / OVH_FIXTURE, fixture)

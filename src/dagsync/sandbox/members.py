@@ -30,6 +30,7 @@ class Member:
 def default_network() -> Network:
     """Names and a /24 of this sandbox's own (recorded in its state), so that sandboxes of
     several checkouts, and test runs, share one machine."""
+    # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.network import unique_network
 
     return unique_network("sbx")

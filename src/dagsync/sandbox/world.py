@@ -47,7 +47,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.transport.inventory import SANDBOX_DIR, SANDBOX_HOSTS_FILE
+from dagsync.reconcile.core import Target
+from dagsync.reconcile.run import parallel as in_parallel
+from dagsync.reconcile.transport.errors import HostError
+from dagsync.reconcile.transport.inventory import SANDBOX_DIR, SANDBOX_HOSTS_FILE, load_overrides
+from dagsync.reconcile.transport.session import HostSession, Timeouts
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.sandbox.emulator import (
     OVH_FIXTURE,
     OVH_LOG,
@@ -107,10 +112,19 @@ def escrow_folder(root: Path) -> Path:
 
 def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> str:
     """Start the sandbox; on any failure, remove whatever was made and raise."""
+    # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing import services
+
+    # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.checks import skip_reason
+
+    # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.lab import up
+
+    # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.system import TestHostsError
+
+    # lazy: importing it here keeps dagsync.model, dagsync.validate out of this module's load
     from dagsync.validate.repository import load_repository
 
     reason = skip_reason()
@@ -258,7 +272,10 @@ def _summary(wanted: Sequence[Member], lab: TestHosts, notes: Sequence[str]) -> 
 def down(root: Path) -> str:
     """Stop the emulator, remove the hosts (their state folder knows their network), the
     escrow folder and every file of the sandbox."""
+    # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.system import TestHostsError
+
+    # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.teardown import down
 
     state = _read_state(root)
@@ -310,10 +327,7 @@ def status(root: Path) -> str:
 def run_backups(root: Path, *, parallel: int = 4, timeout: float = 600.0) -> tuple[str, bool]:
     """Run every server's backup job once (the test hosts run no cron), with the stand-in
     dump tool; returns the report and whether every job succeeded."""
-    from dagsync.reconcile.run import parallel as in_parallel
-    from dagsync.reconcile.transport.inventory import load_overrides
-    from dagsync.reconcile.transport.session import HostSession, Timeouts
-    from dagsync.reconcile.transport.ssh import credentials
+    # lazy: importing it here keeps dagsync.model, dagsync.validate out of this module's load
     from dagsync.validate.repository import load_repository
 
     path = root / SANDBOX_HOSTS_FILE
@@ -326,8 +340,6 @@ def run_backups(root: Path, *, parallel: int = 4, timeout: float = 600.0) -> tup
     command = f"DAGSYNC_DUMP_COMMAND={DUMP_TOOL} {BACKUP_JOB}"
 
     def one(pair: tuple[str, str]) -> str:
-        from dagsync.reconcile.core import Target
-        from dagsync.reconcile.transport.errors import HostError
 
         target = Target(*pair)
         session = HostSession(target, overrides.hosts[target.key], creds, Timeouts(10, timeout))

@@ -164,8 +164,13 @@ def _run_rules(
     today: dt.date,
 ) -> dict[str, str]:
     """Run every CGV rule; return the rules that needed an invalid input, with that input."""
+    # lazy: importing it here keeps dagsync.rules out of this module's load
     from dagsync.rules.base import ClientContext, ServerEntry
+
+    # lazy: importing it here keeps dagsync.contract, dagsync.errors, dagsync.model (+2) out of this module's load
     from dagsync.rules.registry import RULES
+
+    # lazy: importing it here keeps dagsync.rules out of this module's load
     from dagsync.rules.secrets import RULE_ID as SECRETS
 
     policy = _policy(out, client, client_doc, policies)

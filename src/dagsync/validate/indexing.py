@@ -159,6 +159,7 @@ def _claims(
     if hints is not None:
         index.claim_hints.extend(hints)
         return
+    # lazy: importing it here keeps cython_runtime, dagsync.config, ruamel out of this module's load
     from dagsync.config.yamlio import load
 
     data, _ = load(text)
@@ -171,6 +172,7 @@ def _blocklist(rel: str, text: str, index: ClientIndex) -> None:
     if hints is not None:
         index.blocked.extend(hints)
         return
+    # lazy: importing it here keeps cython_runtime, dagsync.config, ruamel out of this module's load
     from dagsync.config.yamlio import load
 
     data, _ = load(text)
@@ -180,6 +182,7 @@ def _blocklist(rel: str, text: str, index: ClientIndex) -> None:
 
 def read_blocklist(root: Path, rel: str) -> list[Located]:
     """The exact blocklist of a client.yaml whose index holds hints only."""
+    # lazy: importing it here keeps cython_runtime, dagsync.config, ruamel out of this module's load
     from dagsync.config.yamlio import load
 
     index = ClientIndex()
@@ -194,6 +197,7 @@ def read_blocklist(root: Path, rel: str) -> list[Located]:
 
 def read_claims(root: Path, index: ClientIndex, files: set[str]) -> None:
     """Replace the hints of `files` by the claims the parser reads there (see `invariants`)."""
+    # lazy: importing it here keeps cython_runtime, dagsync.config, ruamel out of this module's load
     from dagsync.config.yamlio import load
 
     for rel in sorted(files):
@@ -238,6 +242,7 @@ def index_client(root: Path, files: ClientFiles) -> ClientIndex:
             index_server(rel, {"name": name, "ovh": {"service_name": service}, "ips": ips}, index)
             _claims(rel, text, _SERVER_CLAIMS, index, client=False)
             continue
+        # lazy: importing it here keeps cython_runtime, dagsync.config, ruamel out of this module's load
         from dagsync.config.yamlio import load
 
         data, _ = load(text)

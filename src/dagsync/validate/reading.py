@@ -227,6 +227,7 @@ def read_document(
 
 def scan_secrets(rel: str, text: str, out: Collector, server: str | None = None) -> None:
     """ACC004 at every secret of a file's raw text; the values are masked in every message."""
+    # lazy: importing it here keeps dagsync.rules out of this module's load
     from dagsync.rules.secrets import ARTICLE, RULE_ID, scan_text, secret_values
 
     for value in secret_values(rel, text):

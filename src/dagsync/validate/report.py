@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from itertools import groupby
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dagsync import __version__
-from dagsync.findings import Finding, Result, Severity
+from dagsync.findings import Finding, Result, Severity, pointer_parts
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -57,6 +58,7 @@ def render_text(result: Result, root: Path, colour: bool = False) -> str:
 
 
 def _text_finding(f: Finding, lines: list[str], paint: Paint) -> list[str]:
+    # lazy: importing it here keeps dagsync.rules out of this module's load
     from dagsync.rules.secrets import MASK, redact_line
 
     colour = {Severity.ERROR: _RED, Severity.WARNING: _YELLOW}.get(f.severity, _CYAN)
@@ -84,8 +86,8 @@ def _text_finding(f: Finding, lines: list[str], paint: Paint) -> list[str]:
 
 def _credential(f: Finding) -> bool:
     """Whether the value at the finding may be a credential (its source is masked)."""
+    # lazy: importing it here keeps dagsync.config, pydantic, pydantic_core (+2) out of this module's load
     from dagsync.config.schema_errors import HIDDEN, may_hold_credential
-    from dagsync.findings import pointer_parts
 
     return HIDDEN in f.message or may_hold_credential(tuple(pointer_parts(f.pointer)), None)
 
@@ -126,6 +128,7 @@ def _blank(prefix: str) -> str:
 
 def _read_lines(path: Path) -> list[str]:
     """The file's lines for excerpts; none for a link or a special file (never followed)."""
+    # lazy: importing it here keeps dagsync.config out of this module's load
     from dagsync.config.document import read_regular
 
     try:
@@ -159,8 +162,13 @@ def rule_descriptors(extra: Iterable[str] = ()) -> list[dict[str, Any]]:
     """One SARIF reportingDescriptor per rule ID a finding can carry (plus any `extra` IDs),
     each with its help (the French clause of the CGV and the fix) and a link to its entry in
     docs/rules.md."""
+    # lazy: importing it here keeps annotated_types, dagsync.config, dagsync.contract (+8) out of this module's load
     from dagsync.rules.registry import RULES
+
+    # lazy: importing it here keeps dagsync.rules out of this module's load
     from dagsync.rules.structural import STRUCTURAL
+
+    # lazy: importing it here keeps annotated_types, dagsync.config, dagsync.model (+6) out of this module's load
     from dagsync.validate.ruledocs import clause, parse
 
     out: list[dict[str, Any]] = []
@@ -211,6 +219,7 @@ def _latest_policy(root: Path | None = None) -> Any:
 
 @functools.cache
 def _policy_of(root: str) -> Any:
+    # lazy: importing it here keeps annotated_types, dagsync.config, dagsync.model (+6) out of this module's load
     from dagsync.validate.ruledocs import latest_policy
 
     return latest_policy(Path(root))
@@ -319,7 +328,6 @@ FORMATS: dict[str, Callable[..., str]] = {
 def internal_error(exc: BaseException) -> str:
     """The one line saying validation failed inside dagsync: the exception's type and the
     place in dagsync's code, never its message (it could quote a value of the files)."""
-    import traceback
 
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "dagsync" in f.filename]
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""

@@ -59,6 +59,7 @@ def load_repository(root: Path, *, validate: bool = True) -> Repository:
     root = root.resolve()
     if validate:
         refuse_invalid(root)
+    # lazy: importing it here keeps cython_runtime, dagsync.config, dagsync.findings (+3) out of this module's load
     from dagsync.validate.reading import Collector, load_policies, read_document, validate_model
 
     out = Collector(None)
@@ -96,6 +97,7 @@ def load_repository(root: Path, *, validate: bool = True) -> Repository:
 
 def refuse_invalid(root: Path) -> None:
     """Raise RepositoryError when `dagsync validate` finds an error in the repository."""
+    # lazy: importing it here keeps dagsync.config, dagsync.findings, dagsync.validate out of this module's load
     from dagsync.validate.run import validate_repository
 
     result = validate_repository(root)

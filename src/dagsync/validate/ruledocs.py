@@ -205,6 +205,7 @@ def _markdown_rule(rule: Rule, policy: CgvPolicy | None) -> list[str]:
 
 def latest_policy(root: Path) -> CgvPolicy | None:
     """The most recent valid CGV version of the repository at `root`, if any."""
+    # lazy: importing it here keeps cython_runtime, dagsync.config, dagsync.validate (+1) out of this module's load
     from dagsync.validate.reading import Collector, load_policies
 
     if not (root / "policies" / "cgv").is_dir():

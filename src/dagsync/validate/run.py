@@ -124,6 +124,7 @@ def _policy_findings(root: Path, cache: Cache) -> list[Finding]:
     cached = cache.policy_findings()
     if cached is not None:
         return cached
+    # lazy: importing it here keeps annotated_types, cython_runtime, dagsync.config (+7) out of this module's load
     from dagsync.validate.reading import Collector, load_policies
 
     out = Collector(None)
@@ -164,6 +165,7 @@ def _lookup(
 
 def _index_batch(root: str, batch: list[ClientFiles]) -> list[ClientEntry]:
     """The identifiers of clients that are not validated (for the repository invariants)."""
+    # lazy: importing it here keeps dagsync.validate out of this module's load
     from dagsync.validate.indexing import index_client
 
     return [
@@ -229,9 +231,11 @@ def _validate(
         findings.extend(entries[client_id].findings())
     findings.extend(_stray(root, layout))
     findings.extend(_missing_files(layout, wanted))
+    # lazy: importing it here keeps dagsync.validate out of this module's load
     from dagsync.validate.invariants import repository_findings
 
     findings.extend(repository_findings(root, indexes, changed))
+    # lazy: importing it here keeps dagsync.gitops, dagsync.validate out of this module's load
     from dagsync.validate.trackedstate import tracked_credential_findings, tracked_state_findings
 
     findings.extend(tracked_state_findings(root))
@@ -271,6 +275,7 @@ def _not_regular(path: Path) -> bool:
 
 
 def _stray_secrets(root: Path, stray: Sequence[str]) -> list[Finding]:
+    # lazy: importing it here keeps annotated_types, cython_runtime, dagsync.config (+7) out of this module's load
     from dagsync.validate.reading import MAX_SCAN_BYTES, Collector, scan_secrets
 
     found: list[Finding] = []

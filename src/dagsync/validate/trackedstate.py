@@ -58,7 +58,10 @@ def tracked_state_findings(root: Path) -> list[Finding]:
 def tracked_credential_findings(root: Path) -> list[Finding]:
     """ACC004 at each tracked credential file (see CREDENTIAL_FILES), and at each secret the
     scan finds inside it; never the value."""
+    # lazy: importing it here keeps dagsync.config out of this module's load
     from dagsync.config.document import read_regular
+
+    # lazy: importing it here keeps dagsync.rules out of this module's load
     from dagsync.rules.secrets import ARTICLE, RULE_ID, scan_text
 
     found: list[Finding] = []

@@ -306,6 +306,7 @@ def _script(change: Change) -> str:
 
 def _escrow(executor: Executor, options: ApplyOptions, users: Sequence[str]) -> str:
     """Copy the passwords of `users` into the escrow; an error message or ""."""
+    # lazy: importing it here keeps dagsync.model, dagsync.reconcile out of this module's load
     from dagsync.reconcile import escrow
 
     where = options.escrow

@@ -40,12 +40,14 @@ from dagsync.reconcile.backup.apply import (
 from dagsync.reconcile.backup.job import SSH_KEY_FILE
 from dagsync.reconcile.core import Change, Target, Unknown
 from dagsync.reconcile.daghosts import (
+    DAG,
     Host,
     close_all,
     dag_endpoint,
     dag_target,
     host_result,
     observe_all,
+    selects_dag,
     target_plan,
 )
 from dagsync.reconcile.plan import Plan, TargetPlan
@@ -102,7 +104,6 @@ def _storage_host(
 
 
 def build(repo: Repository, selection: Selection, overrides: Overrides) -> Run:
-    from dagsync.reconcile.daghosts import DAG, selects_dag
 
     run = Run(full=not selection.clients and not selection.servers)
     storages = {s.name: s for s in repo.settings.backup_storages}

@@ -71,6 +71,7 @@ def server_inputs(
 
 
 def _refuse_unknown(repo: Repository, selection: Selection) -> None:
+    # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.daghosts import DAG, dag_hosts
 
     known_clients = {c.id for c in repo.clients} | {DAG}  # `dag`: DAG's own hosts

@@ -31,7 +31,7 @@ from dagsync.reconcile.run import RunOptions, Selection, parallel
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError, LockHeld
 from dagsync.reconcile.transport.inventory import Credentials, Overrides
-from dagsync.reconcile.transport.session import HostSession
+from dagsync.reconcile.transport.session import REFUSED_EXIT, HostSession
 from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import Repository
 
@@ -67,7 +67,6 @@ def read_facts(session: HostSession, reads: Sequence[tuple[str, str]]) -> dict[s
 
 
 def _refused_batch(result: CommandResult) -> bool:
-    from dagsync.reconcile.transport.session import REFUSED_EXIT
 
     return result.exit_code == REFUSED_EXIT and "refused: not one of the plan's reads" in (
         result.stderr
@@ -273,6 +272,7 @@ def _check_saved(saved: Plan, current: Plan, options: RunOptions) -> Plan:
             f"the plan deletes {len(destructive)} resource(s) "
             f"({destructive[0].summary}): apply it with --allow-destroy"
         )
+    # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.compare import saved_differences
 
     by_key = {t.target.key: t for t in saved.targets}

@@ -33,7 +33,9 @@ domains or a public mail provider's (policies/dag.yaml, see `dagsync.model.reser
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
@@ -321,7 +323,6 @@ def parse_master(text: str) -> dict[str, str]:
 
 def usage_command(domains: Sequence[str]) -> str:
     """Print `bytes<TAB>domain` for each domain's mail store (apparent size; 0 if absent)."""
-    import shlex
 
     names = " ".join(shlex.quote(d) for d in domains)
     return (
@@ -352,7 +353,6 @@ History = dict[str, list[dict[str, str]]]
 
 def load_history(text: str) -> History:
     """`{"client-id": [{"on": "YYYY-MM-DD", "used_gb": "27.5"}, ...]}` (checked)."""
-    import json
 
     data = json.loads(text) if text.strip() else {}
     if not isinstance(data, dict):
@@ -371,6 +371,5 @@ def record(history: History, client: str, on: str, used_gb: Decimal) -> History:
 
 
 def dump_history(history: History) -> str:
-    import json
 
     return json.dumps({c: history[c] for c in sorted(history)}, indent=2) + "\n"

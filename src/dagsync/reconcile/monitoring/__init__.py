@@ -55,6 +55,7 @@ def watched_state(config: ClientConfig, policy: CgvPolicy | None) -> dict[str, A
 
 def load(root: Path, *, validate: bool = True) -> Inputs:
     """The repository at `root` with its CGV versions."""
+    # lazy: importing it here keeps cython_runtime, dagsync.config, dagsync.findings (+3) out of this module's load
     from dagsync.validate.reading import Collector, load_policies
 
     repo = load_repository(root, validate=validate)

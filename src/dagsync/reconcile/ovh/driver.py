@@ -36,7 +36,10 @@ from dagsync.reconcile.plan import Plan, TargetPlan, stale_resources
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus, host_status
 from dagsync.reconcile.resource import Outcome, Status
 from dagsync.reconcile.run import RunOptions, Selection
-from dagsync.reconcile.transport.inventory import Overrides
+from dagsync.reconcile.transport.errors import HostError
+from dagsync.reconcile.transport.inventory import Overrides, endpoint
+from dagsync.reconcile.transport.session import HostSession
+from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import Repository
 
 __all__ = [
@@ -104,10 +107,6 @@ def plan(
 
 def ssh_access_check(repo: Repository, overrides: Overrides, options: RunOptions) -> AccessCheck:
     """A fresh SSH connection (pinned host key, DAG's user and key) to the server works."""
-    from dagsync.reconcile.transport.errors import HostError
-    from dagsync.reconcile.transport.inventory import endpoint
-    from dagsync.reconcile.transport.session import HostSession
-    from dagsync.reconcile.transport.ssh import credentials
 
     servers = {f"{c.id}/{s.name}": s for c, s in repo.servers()}
 

@@ -62,6 +62,7 @@ class Run:
 
 
 def build(repo: Repository, selection: Selection) -> Run:
+    # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.daghosts import OVH_ACCOUNT, selects_dag
 
     ranges = repo.settings.management_ranges

@@ -95,6 +95,7 @@ def overrides_path(root: Path) -> Path | None:
             f"{SANDBOX_ENV}=1 but the sandbox is not up (no {SANDBOX_HOSTS_FILE}): "
             "run `dagsync sandbox up` first"
         )
+    # lazy: importing it here keeps dagsync.gitops out of this module's load
     from dagsync.gitops.tracked import tracked_state_files
 
     if SANDBOX_HOSTS_FILE in tracked_state_files(root):

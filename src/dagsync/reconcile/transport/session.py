@@ -69,6 +69,7 @@ class HostSession:
         self, command: str, *, stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         if self.observer:  # the observer key's forced command takes a request, not a script
+            # lazy: importing it here keeps cryptography, dagsync.model, dagsync.reconcile (+2) out of this module's load
             from dagsync.reconcile.observer_reads import request_for
 
             command = request_for(command)

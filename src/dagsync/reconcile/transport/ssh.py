@@ -20,6 +20,8 @@ from typing import Any
 
 import fabric
 import paramiko
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from paramiko.hostkeys import HostKeyEntry
 
 from dagsync.errors import DagsyncError
@@ -94,8 +96,6 @@ def _looks_like_a_path(text: str) -> bool:
 def _parse(data: str, origin: str) -> Any:
     """A paramiko key from its text; errors name ``origin`` and never contain the key: the
     parsers' own messages can quote it, so none of them is passed on."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     raw = data.encode()
     problem = ""

@@ -68,7 +68,10 @@ def load_account(path: str | Path) -> Account:
 
 
 def _yaml(text: str) -> Any:
+    # lazy: importing it here keeps cython_runtime, ruamel out of this module's load
     from ruamel.yaml import YAML  # lazy: only fixture files need it
+
+    # lazy: importing it here keeps cython_runtime, ruamel out of this module's load
     from ruamel.yaml.error import YAMLError
 
     try:

@@ -374,6 +374,7 @@ class OvhEmulator:
         Defaults to the first application and its first validated consumer key;
         ``consumer_key=""`` gives a client without one (to request a key).
         """
+        # lazy: importing it here keeps 81d243bd2c585b0f4821__mypyc, blinker, charset_normalizer (+6) out of this module's load
         import ovh.client  # lazy: test infrastructure only
 
         ovh.client.ENDPOINTS[self.endpoint_name] = self.url

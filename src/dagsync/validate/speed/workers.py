@@ -8,8 +8,10 @@ that is only when a client really has to be checked.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(root: str, today: str) -> None:
+    # lazy: importing it here keeps annotated_types, cython_runtime, dagsync.config (+7) out of this module's load
     from dagsync.validate.reading import Collector, load_policies
 
     _WORKER["root"] = Path(root)
@@ -32,6 +35,7 @@ def _init_worker(root: str, today: str) -> None:
 
 def _check_batch(batch: list[ClientFiles], keyed: bool) -> list[ClientEntry]:
     """Check clients; with `keyed`, hash their files first (so a later edit is never cached)."""
+    # lazy: importing it here keeps annotated_types, cython_runtime, dagsync.config (+7) out of this module's load
     from dagsync.validate.checker import check_client
 
     root, today, policies = _WORKER["root"], _WORKER["today"], _WORKER["policies"]
@@ -60,7 +64,6 @@ class Standby:
     client is a cache hit."""
 
     def __init__(self, root: Path, day: dt.date) -> None:
-        import multiprocessing
 
         ctx = multiprocessing.get_context()
         self._conn, child = ctx.Pipe()
@@ -98,7 +101,6 @@ class Standby:
 def worker_count(jobs: int | None) -> int:
     """Worker processes to use: one a core by default; none inside a daemonic process (a pool
     worker of the caller's), which may not start processes of its own."""
-    import multiprocessing
 
     if multiprocessing.current_process().daemon:
         return 1
@@ -141,7 +143,6 @@ def _check_here(
 def _check_in_pool(
     root: Path, todo: list[ClientFiles], day: dt.date, workers: int, keyed: bool
 ) -> list[ClientEntry]:
-    from concurrent.futures import ProcessPoolExecutor
 
     size = max(1, min(_MAX_BATCH, len(todo) // (workers * 6)))
     batches = [todo[i : i + size] for i in range(0, len(todo), size)]
