@@ -27,6 +27,7 @@ from dagsync.reconcile.compare import differences
 from dagsync.reconcile.core import Action, Change, Detail, Note, Target
 from dagsync.reconcile.driverspec import KINDS, Confirm, Context, Driver
 from dagsync.reconcile.extras import Extras, environment, read_extras
+from dagsync.reconcile.hosts.kinds import HOST_KINDS
 from dagsync.reconcile.hosts.work import only_kinds
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
@@ -140,10 +141,10 @@ def test_every_kind_of_the_only_option_belongs_to_exactly_one_driver() -> None:
 def test_each_driver_owns_the_change_kinds_its_module_produces() -> None:
     from dagsync.reconcile.backup import resource as backup
     from dagsync.reconcile.backup.storage import STORAGE_KIND
-    from dagsync.reconcile.hosts.registry import HOST_KINDS
+    from dagsync.reconcile.hosts.registry import HOST_RESOURCES
     from dagsync.reconcile.mail import resource as mail
 
-    assert HOST_KINDS == HOST_KINDS
+    assert tuple(r.KIND for r in HOST_RESOURCES) == HOST_KINDS  # the light list is the registry's
     produced = {"hosts": HOST_KINDS, "backup": (backup.KIND, STORAGE_KIND), "mail": (mail.KIND,)}
     if drivers.driver("ovh").available():
         firewall = importlib.import_module("dagsync.reconcile.ovh.firewall")

@@ -21,7 +21,8 @@ from typing import Any
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.compare import differences
 from dagsync.reconcile.core import Target
-from dagsync.reconcile.driverspec import DRIVER_CLIENT, HOST_KINDS, KINDS, Confirm, Context, Driver
+from dagsync.reconcile.driverspec import DRIVER_CLIENT, KINDS, Confirm, Context, Driver
+from dagsync.reconcile.hosts.kinds import HOST_KINDS
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
 from dagsync.reconcile.resource import Outcome, Status

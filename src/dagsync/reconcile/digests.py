@@ -48,7 +48,8 @@ from dagsync.reconcile.daghosts import (
     dag_hosts,
     selects_dag,
 )
-from dagsync.reconcile.hosts.registry import HOST_KINDS, HOST_RESOURCES
+from dagsync.reconcile.hosts.kinds import HOST_KINDS
+from dagsync.reconcile.hosts.registry import HOST_RESOURCES
 from dagsync.reconcile.monitoring import watched_state
 from dagsync.reconcile.resource import ServerInputs
 

@@ -42,8 +42,9 @@ from dagsync.reconcile import combine as combining
 from dagsync.reconcile.combine import (
     Combined,
 )
-from dagsync.reconcile.driverspec import HOST_KINDS, KINDS, Confirm, Context, Driver
+from dagsync.reconcile.driverspec import KINDS, Confirm, Context, Driver
 from dagsync.reconcile.extras import read_extras
+from dagsync.reconcile.hosts.kinds import HOST_KINDS
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from dagsync.reconcile.hosts.kinds import HOST_KINDS
 from dagsync.reconcile.plan import Plan
 from dagsync.reconcile.report import ApplyReport
 
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
     from dagsync.reconcile.transport.inventory import Overrides
     from dagsync.validate.repository import Repository
 
-# == hosts.registry.HOST_KINDS (tests/test_reconcile_drivers.py checks): spelled out here so
-# that shell completion of `--only` does not import the resources and the model (0.4 s).
-HOST_KINDS = ("firewall", "accounts", "root-access", "vhosts", "tls", "databases")
 KINDS = (*HOST_KINDS, "backup", "mail", "ovh", "observer", "monitoring")
 DRIVER_CLIENT = "dagsync"  # the "client" of the target that stands for a whole driver
 

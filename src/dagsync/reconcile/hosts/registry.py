@@ -22,7 +22,6 @@ HOST_RESOURCES: tuple[HostResource[Any, Any], ...] = (
     tls,
     databases,
 )
-HOST_KINDS: tuple[str, ...] = tuple(r.KIND for r in HOST_RESOURCES)
 
 
 def host_resource(kind: str) -> HostResource[Any, Any]:

@@ -11,7 +11,8 @@ from typing import Any
 from dagsync.errors import DagsyncError
 from dagsync.reconcile.core import Target, Unknown
 from dagsync.reconcile.hosts.desired import HostDesired, host_desired, server_inputs
-from dagsync.reconcile.hosts.registry import HOST_KINDS, host_resource
+from dagsync.reconcile.hosts.kinds import HOST_KINDS
+from dagsync.reconcile.hosts.registry import host_resource
 from dagsync.reconcile.plan import Plan, observed_fingerprint
 from dagsync.reconcile.run import Selection
 from dagsync.reconcile.shell import UnsafeValue
