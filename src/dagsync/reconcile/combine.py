@@ -26,6 +26,7 @@ from dagsync.reconcile.hosts.kinds import HOST_KINDS
 from dagsync.reconcile.plan import Plan, TargetPlan
 from dagsync.reconcile.report import ApplyReport, HostResult, HostStatus
 from dagsync.reconcile.resource import Outcome, Status
+from dagsync.reconcile.transport.pool import shared_connections
 
 
 def _row(name: str, table: Sequence[Driver]) -> Driver:
@@ -145,9 +146,10 @@ def _plan_one(row: Driver, ctx: Context) -> Plan:
 def plan_all(
     ctx: Context, rows: Sequence[Driver], *, alongside: Callable[[], None] | None = None
 ) -> Combined:
-    """Every driver plans at once; `alongside` (the validation) runs meanwhile, and if it
-    raises, the plans are discarded and its error propagates."""
-    with ThreadPoolExecutor(max_workers=max(1, len(rows))) as pool:
+    """Every driver plans at once, over one SSH connection per host (`transport.pool`);
+    `alongside` (the validation) runs meanwhile, and if it raises, the plans are discarded
+    and its error propagates."""
+    with shared_connections(), ThreadPoolExecutor(max_workers=max(1, len(rows))) as pool:
         futures = [pool.submit(_plan_one, row, ctx) for row in rows]
         if alongside is not None:
             alongside()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dagsync.reconcile import lock
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.transport import pool
 from dagsync.reconcile.transport.errors import CommandTimeout, HostError, LockHeld, Unreachable
 from dagsync.reconcile.transport.inventory import Credentials, Endpoint
 from dagsync.reconcile.transport.ssh import Connection, Stream, connect
@@ -49,6 +50,7 @@ class HostSession:
         self.timeouts = timeouts
         self._connection: Connection | None = None
         self._lock: Stream | None = None
+        self._shared = False  # the connection belongs to the plan's pool, not to this session
         self.broken_lock: str | None = None  # set when a gone run's lock was broken
         self.observer = observer_mode()  # `DAGSYNC_OBSERVER=1`: reads only, as requests
 
@@ -57,7 +59,14 @@ class HostSession:
         return self._target
 
     def open(self) -> HostSession:
-        self._connection = connect(self.endpoint, self.credentials, self.timeouts.connect)
+        shared = pool.active()
+        if shared is None:
+            self._connection = connect(self.endpoint, self.credentials, self.timeouts.connect)
+        else:  # a plan: one connection per host for all its drivers
+            self._connection = shared.get(
+                self.endpoint, self.credentials, self.timeouts.connect, connect
+            )
+        self._shared = shared is not None
         return self
 
     def _conn(self) -> Connection:
@@ -91,6 +100,9 @@ class HostSession:
                 f"{self._target.key}: the observer key only plans; "
                 "apply runs with DAG's root key (unset DAGSYNC_OBSERVER)"
             )
+        if self._shared:  # a lock lives and dies with a connection of the session's own
+            self._connection = connect(self.endpoint, self.credentials, self.timeouts.connect)
+            self._shared = False
         try:
             self._take_lock(holder, ttl)
         except LockHeld as held:
@@ -134,6 +146,6 @@ class HostSession:
         try:
             self.unlock()
         finally:
-            if self._connection is not None:
+            if self._connection is not None and not self._shared:
                 self._connection.close()
-                self._connection = None
+            self._connection = None
