@@ -340,7 +340,7 @@ def test_an_observer_plan_costs_the_round_trips_of_a_root_plan(
     # one command per driver that reads the host: a client server, the hosts, backup and
     # observer drivers; sbg-backup-1 (every server's storage), the mail hosts and the
     # monitoring host, two; rbx-backup-1 (no server's storage), the observer driver alone
-    assert {k: connections[a] for k, a in address.items()} == {k: 1 for k in address}
+    assert {k: connections[a] for k, a in address.items()} == dict.fromkeys(address, 1)
     assert {k: commands[a] for k, a in address.items()} == {
         **{k: 3 for k in address if not k.startswith("dag/")},
         STORAGE: 2, MX1: 2, "dag/mx2": 2, "dag/mon1": 2, "dag/rbx-backup-1": 1,
