@@ -234,3 +234,39 @@ def test_dagsync_block_pushes_by_default_once_the_local_apis_are_deployed(
     assert re.search(r"pushed: decision \S+ -> network", out), out
     wait_for(lambda: lab.dropped("x1", "a1") and lab.dropped("x1", "a2"), 60, "a1 and a2")
     assert not lab.dropped("x1", "c1")
+
+
+def test_security_decisions_lists_live_decisions_and_commits_the_long_lived_ones(
+    lab: Lab, applied: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ban made by hand on the security host for 30 days lives only in a database until
+    `dagsync security decisions --commit` writes it into git, ready for review."""
+    x1, scope = lab.host("x1").address, lab.scope_of("c1")
+    config = crowdsec.lapi_config_path(scope)
+    hand = f"cscli -c {config} decisions add --ip {x1} --duration 720h --reason 'SOC: \x1b[31mscan'"
+    run_step(lab.security, Step("a ban by hand", hand))
+    code, out = dagsync(
+        capsys, lab, "security", "decisions", "--client", "charlie", "--format", "json"
+    )
+    assert code == 0, out
+    doc = json.loads(out)
+    assert [(d["value"], d["scope"]) for d in doc["decisions"]] == [(f"{x1}/32", scope.key)]
+    assert doc["decisions"][0]["scenario"] == "SOC: \\x1b[31mscan"
+    assert doc["proposals"] == [
+        {"client": "charlie", "address": f"{x1}/32", "reason": doc["proposals"][0]["reason"]}
+    ]
+    assert doc["commit"] is None
+    code, out = dagsync(capsys, lab, "security", "decisions", "--client", "charlie", "--commit")
+    assert code == 0, out
+    git = ["git", "-C", str(lab.repo.root)]
+    message = subprocess.run([*git, "log", "-1", "--format=%B"], capture_output=True, text=True)
+    assert "Client-Request: internal\nReason: long-lived CrowdSec decisions" in message.stdout
+    changed = subprocess.run(
+        [*git, "show", "--name-only", "--format="], capture_output=True, text=True
+    )
+    assert changed.stdout.split() == ["clients/charlie/client.yaml"]
+    assert f"address: {x1}/32" in (lab.repo.root / "clients/charlie/client.yaml").read_text()
+    assert main(["validate", "--repo", str(lab.repo.root)]) == 0
+    code, out = dagsync(capsys, lab, "security", "decisions", "--client", "charlie")
+    assert code == 0, out
+    assert "0 long-lived (>= 24 h left) not yet in git" in out  # in git now
