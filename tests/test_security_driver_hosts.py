@@ -14,13 +14,14 @@ import re
 import secrets
 import subprocess
 from collections.abc import Iterator
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dagsync.cli import main
-from dagsync.reconcile.security import aide, antivirus, crowdsec
+from dagsync.reconcile.security import aide, antivirus, crowdsec, reputation
 from dagsync.reconcile.security.credentials import SECRET_ENV
 from dagsync.reconcile.security.install import Step
 from dagsync.reconcile.shell import atomic_write
@@ -35,6 +36,7 @@ from dagsync.sandbox.security_lab import (
     wait_for,
 )
 from dagsync.testing.hosts.checks import skip_reason
+from dagsync.validate.repository import load_repository
 
 pytestmark = [pytest.mark.hosts, pytest.mark.xdist_group("hosts-security")]
 
@@ -48,6 +50,35 @@ def _put(lab: Lab, name: str, path: str, content: bytes) -> None:
     run_step(lab.host(name), Step(f"write {path}", atomic_write(path, content), content))
 
 
+ZONE = "bl.dagsync.test"
+
+
+def _blocklist_zone(lab: Lab) -> None:
+    """A DNS blocklist on a test host that lists a1's declared address (with a hostile TXT
+    reason), and the lab's policies/dag.yaml asking it (never a real resolver)."""
+    dns = lab.host("dns1")
+    listed = str(next(s for _, s in lab.repo.servers() if s.name == "a1").ips[0])
+    name = reputation.query_name(ip_address(listed), ZONE)
+    dns.run(
+        "setsid dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces "
+        f"--listen-address={dns.address} --port=53 --user=root --local=/{ZONE}/ "
+        f"--host-record={name},127.0.0.2 --txt-record={name},'spam seen'$(printf '\\033')'[2J' "
+        "</dev/null >/tmp/dnsmasq.log 2>&1 &",
+        check=True,
+    )
+    ask = reputation.resolver([dns.address])
+    wait_for(lambda: reputation.lookup(ask, "t", listed, ZONE).state == "listed", 30, "dnsmasq")
+    dag = lab.repo.root / "policies/dag.yaml"
+    text, count = re.subn(
+        r"ip_reputation:\n  blocklists: [^\n]*\n",
+        f"ip_reputation:\n  blocklists: [{ZONE}]\n  resolvers: [{dns.address}]\n",
+        dag.read_text(),
+    )
+    assert count == 1
+    dag.write_text(text)
+    lab.repo = load_repository(lab.repo.root, validate=False)
+
+
 def _observer_key(folder: Path) -> tuple[str, Path]:
     key = folder / "observer"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
@@ -59,7 +90,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if reason := skip_reason() or tools_missing():
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("security-driver")
-    with security_lab(base, MAIN, CLIENTS, attackers=("x1",), public=True) as lab:
+    with security_lab(base, MAIN, CLIENTS, attackers=("x1", "dns1"), public=True) as lab:
+        _blocklist_zone(lab)
         signature = f"{hashlib.md5(EICAR).hexdigest()}:{len(EICAR)}:Dagsync.Test.EICAR\n"
         for name in SERVERS.values():
             _put(lab, name, f"{antivirus.DATABASE}/dagsync-test.hdb", signature.encode())
@@ -270,3 +302,52 @@ def test_security_decisions_lists_live_decisions_and_commits_the_long_lived_ones
     code, out = dagsync(capsys, lab, "security", "decisions", "--client", "charlie")
     assert code == 0, out
     assert "0 long-lived (>= 24 h left) not yet in git" in out  # in git now
+
+
+def test_status_reports_aide_clamav_and_reputation_findings_escaped(
+    lab: Lab, applied: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file changed under /etc (AIDE's daily check), the EICAR file in a site's upload
+    folder (ClamAV's daily scan), a1's address in the test blocklist: each reported by
+    `dagsync status`, a hostile file name escaped in text and JSON alike."""
+    code, out = dagsync(capsys, lab, "status", "--only", "security", "--client", "charlie")
+    assert code == 1  # no daily check or scan yet: unknown, never clean
+    assert "charlie/c1: integrity unknown (no AIDE report)" in out
+    assert "charlie/c1: antivirus scan failed (no scan report)" in out
+    c1 = lab.host("c1")
+    run_step(c1, aide.check_step())
+    run_step(c1, antivirus.scan_step(antivirus.SITE_PATHS))
+    code, out = dagsync(capsys, lab, "status", "--only", "security", "--client", "charlie")
+    assert code == 0, out  # checked, nothing found
+    a1, a2 = lab.host("a1"), lab.host("a2")
+    a1.run("echo 'intruder was here' >> /etc/issue", check=True)
+    hostile = "/etc/cron.d/x\n::error::forged"
+    a1.run(f"printf 'x' > \"$(printf '{hostile}')\"", check=True)
+    run_step(a1, aide.check_step())  # what the daily cron job runs
+    _put(lab, "a2", "/var/www/shop/uploads/invoice.pdf", EICAR)
+    run_step(a2, antivirus.scan_step(antivirus.SITE_PATHS))
+    code, out = dagsync(capsys, lab, "status", "--only", "security")
+    assert code == 1
+    assert "alpha/a1: file changed since the last apply: /etc/issue" in out
+    assert "alpha/a1: file added since the last apply: /etc/cron.d/x\\n::error::forged" in out
+    assert (
+        "alpha/a2: Dagsync.Test.EICAR.UNOFFICIAL found in /var/www/shop/uploads/invoice.pdf" in out
+    )
+    assert (
+        "alpha/a1: 198.51.100.11 is listed by bl.dagsync.test (127.0.0.2: spam seen\\x1b[2J)" in out
+    )
+    assert all(line.isprintable() for line in out.splitlines())
+    assert not any(line.startswith("::") for line in out.splitlines())
+    assert "charlie/c1" not in out and "alpha/a2: " in out
+    code, out = dagsync(capsys, lab, "status", "--only", "security", "--format", "json")
+    rows = {r["target"]: r for r in json.loads(out)["security"]}
+    assert "/etc/cron.d/x\\n::error::forged" in rows["alpha/a1"]["integrity"]["added"]
+    assert rows["alpha/a2"]["antivirus"]["found"] == [
+        ["/var/www/shop/uploads/invoice.pdf", "Dagsync.Test.EICAR.UNOFFICIAL"]
+    ]
+    assert rows["charlie/c1"]["integrity"] == {
+        "added": [],
+        "removed": [],
+        "changed": [],
+        "error": None,
+    }
