@@ -187,7 +187,7 @@ def test_the_observer_plan_is_the_root_plan_byte_for_byte(
     as_observer = _plan_json(world.root)
     assert as_observer == as_root
     targets = {t["target"]["client"] + "/" + t["target"]["name"]: t for t in _targets(as_root)}
-    assert len(targets) == 11  # 6 servers, 2 storages, 2 mail hosts, 1 monitoring host
+    assert len(targets) == 12  # 6 servers, 2 storages, 2 mail hosts, mon1, sec1
     assert all(not t.get("error") and not t.get("unknown") for t in targets.values())
     changed = sorted(k for k, t in targets.items() if t["changes"])
     assert changed == sorted([STORAGE, MX1, WEB1])

@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from dagsync.cli import main
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.security import aide, antivirus
+from dagsync.reconcile.security import driver as security_driver
+from dagsync.reconcile.security.credentials import SECRET_ENV
 from dagsync.reconcile.security.decisions import BEGIN, END, Decision, parse, proposals, seconds
 from dagsync.reconcile.security.scope import scopes
 from dagsync.reconcile.security.text import visible
-from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV
+from dagsync.reconcile.transport.inventory import HOSTS_FILE_ENV, Overrides
 from dagsync.validate.repository import load_repository
 
 REPO = Path(__file__).resolve().parents[1]
@@ -189,3 +192,16 @@ def test_block_now_fails_when_the_push_cannot_start_and_no_now_does_not_try(
     )
     code, out = _block(example, capsys, "--no-now")
     assert code == 0 and "pushed" not in out
+
+
+def test_without_the_master_secret_the_plan_says_so_on_the_security_host_and_reads_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    repo = load_repository(REPO, validate=False)
+    plan = security_driver.plan(repo, Selection(), Overrides(), RunOptions())
+    (target,) = plan.targets
+    assert target.target.key == "dag/sec1" and not target.changes and not target.reads
+    assert [n.text for n in target.notes] == [
+        f"security services not planned: set {SECRET_ENV} (at least 32 bytes)"
+    ]

@@ -10,7 +10,7 @@ plans again, confirms, then applies the security host first (the agents and boun
 to it), then the servers in parallel.
 
 Without the master secret (`DAGSYNC_SECURITY_SECRET`) nothing can be compared (the
-credential files derive from it): the plan says so in a note on `dagsync/security` and
+credential files derive from it): the plan says so in a note on `dag/<security host>` and
 changes nothing.
 """
 
@@ -47,7 +47,6 @@ from dagsync.reconcile.transport.inventory import Endpoint, Overrides, endpoint
 from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import Repository
 
-NOTE_TARGET = Target("dagsync", KIND)  # == driverspec.DRIVER_CLIENT: the driver as a whole
 STEP_TIMEOUT = 600.0  # an AIDE initialisation of a whole server takes minutes
 
 
@@ -57,6 +56,7 @@ class Run:
 
     targets: list[tuple[Host, TargetSetup]]
     note: str | None = None  # why nothing was planned
+    note_target: Target | None = None  # where that is said: the security host
 
 
 def _host(target: Target, where: Callable[[], Endpoint]) -> Host:
@@ -87,7 +87,8 @@ def build(
         try:
             secrets = from_environment()
         except MissingSecret as exc:
-            return Run([], f"security services not planned: {exc}")
+            name = repo.settings.security_hosts[0].name
+            return Run([], f"security services not planned: {exc}", dag_target(name))
     model = desired(repo, secrets)
     watched = read_extras(overrides.path).aide_watched or aide.WATCHED
     run = Run([])
@@ -137,8 +138,8 @@ def _change(setup: TargetSetup, observed: SecurityObserved) -> list[Change]:
 
 def _plan(run: Run) -> Plan:
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    if run.note is not None:
-        note = TargetPlan(NOTE_TARGET, "", notes=(Note(KIND, run.note),))
+    if run.note is not None and run.note_target is not None:
+        note = TargetPlan(run.note_target, "", notes=(Note(KIND, run.note),))
         return Plan((note,), created)
     targets = []
     for host, setup in run.targets:
