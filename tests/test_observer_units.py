@@ -29,9 +29,9 @@ from dagsync.reconcile.hosts.work import works_from_repository
 from dagsync.reconcile.mail import resource as mail
 from dagsync.reconcile.monitoring import driver as monitoring_driver
 from dagsync.reconcile.resource import CommandResult
+from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.security import driver as security_driver
 from dagsync.reconcile.security.credentials import Secrets
-from dagsync.reconcile.run import RunOptions, Selection
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError
 from dagsync.reconcile.transport.inventory import Credentials, Endpoint, Overrides
