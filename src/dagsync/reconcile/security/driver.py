@@ -43,6 +43,7 @@ from dagsync.reconcile.security import aide, hostplan
 from dagsync.reconcile.security.credentials import MissingSecret, Secrets, from_environment
 from dagsync.reconcile.security.desired import desired
 from dagsync.reconcile.security.hostplan import KIND, SecurityObserved, TargetSetup
+from dagsync.reconcile.security.text import visible
 from dagsync.reconcile.transport.inventory import Endpoint, Overrides, endpoint
 from dagsync.reconcile.transport.ssh import credentials
 from dagsync.validate.repository import Repository
@@ -169,7 +170,7 @@ def run_steps(executor: Executor, setup: TargetSetup, change: Change) -> Outcome
         else:
             result = executor.run(step.script, stdin=step.stdin, timeout=STEP_TIMEOUT)
         if not result.ok:
-            error = result.stderr.strip()[-600:]
+            error = visible(result.stderr.strip()[-600:])  # the host's words, escaped
             return Outcome(
                 change, Status.FAILED, f"{step.what} failed ({result.exit_code}): {error}"
             )

@@ -20,6 +20,7 @@ from dagsync.reconcile.core import Unknown
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.security import aide, antivirus, crowdsec, install
 from dagsync.reconcile.security.install import File, Setup, Step
+from dagsync.reconcile.security.text import visible
 from dagsync.reconcile.shell import atomic_write, join, q
 
 KIND = "security"
@@ -102,7 +103,7 @@ def parse(result: CommandResult) -> SecurityObserved | Unknown:
     if not result.ok:
         return Unknown(
             f"reading the security services failed ({result.exit_code}): "
-            f"{result.stderr.strip()[-200:]}"
+            f"{visible(result.stderr.strip()[-200:])}"
         )
     files: dict[str, str] = {}
     daemons: dict[str, bool] = {}
