@@ -329,7 +329,7 @@ def test_an_observer_plan_costs_the_round_trips_of_a_root_plan(
     monkeypatch.setenv(HOSTS_FILE_ENV, str(world.observer_file))
     monkeypatch.setenv(OBSERVER_ENV, "1")
     connections, commands = _count_round_trips(world, monkeypatch, KINDS)
-    assert len(connections) == 11
+    assert len(connections) == 12
     assert connections == root_all[0]
     assert all(commands[a] <= root_all[1][a] for a in root_all[1]) and set(commands) == set(
         root_all[1]
@@ -337,12 +337,12 @@ def test_an_observer_plan_costs_the_round_trips_of_a_root_plan(
     address = {k: world.endpoint(k).address for k in load_overrides(world.hosts_file).hosts}
     # one connection and one command per driver that reads the host: a client server, the
     # hosts, backup and observer drivers; sbg-backup-1 (every server's storage), the mail
-    # hosts and the monitoring host, two; rbx-backup-1 (no server's storage), the observer
-    # driver alone
+    # hosts and the monitoring host, two; rbx-backup-1 (no server's storage) and the security
+    # host (KINDS has no `security`), the observer driver alone
     per_host = {k: connections[a] for k, a in address.items()}
     assert per_host == {
         **{k: 3 for k in address if not k.startswith("dag/")},
-        STORAGE: 2, MX1: 2, "dag/mx2": 2, "dag/mon1": 2, "dag/rbx-backup-1": 1,
+        STORAGE: 2, MX1: 2, "dag/mx2": 2, "dag/mon1": 2, "dag/rbx-backup-1": 1, "dag/sec1": 1,
     }  # fmt: skip
     assert commands == connections
     connections, commands = _count_round_trips(world, monkeypatch, HOST_KINDS)
