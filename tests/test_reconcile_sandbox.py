@@ -451,7 +451,7 @@ def test_two_sandboxes_run_at_once_on_one_machine_and_each_down_removes_its_own(
         sandbox.down(roots[0])
         assert not Path("/sys/class/net", bridges[0]).exists()
         assert Path("/sys/class/net", bridges[1]).exists()
-        assert sandbox.status(roots[1]).startswith("sandbox: up (11 hosts")
+        assert sandbox.status(roots[1]).startswith("sandbox: up (12 hosts")
         web1 = json.loads((roots[1] / SANDBOX_HOSTS_FILE).read_text())["hosts"]["velo-savoie/web1"]
         assert tcp_probe(web1["address"], 22) == "open"
     finally:

@@ -93,7 +93,7 @@ def build(
     model = desired(repo, secrets)
     watched = read_extras(overrides.path).aide_watched or aide.WATCHED
     run = Run([])
-    key = f"dag/{model.host.name}"
+    key = f"{DAG}/{model.host.name}"
     if not selection.servers or key in selection.servers:
         host = _host(
             dag_target(model.host.name),
