@@ -116,7 +116,7 @@ def test_a_change_to_the_rendering_code_puts_every_target_in_scope(
     monkeypatch.setattr("dagsync.reconcile.digests.renderer_id", lambda: "9.9+rother")
     everything = set(digests(load_repository(repo.root, validate=False)))
     assert scoped(repo) == everything
-    assert len(everything) == 18  # with DAG's monitoring host
+    assert len(everything) == 19  # with DAG's monitoring and security hosts
 
 
 def test_a_digest_is_pinned_and_the_same_in_another_process_and_time_zone(
@@ -149,7 +149,7 @@ def test_a_digest_is_pinned_and_the_same_in_another_process_and_time_zone(
         check=True,
     )
     assert json.loads(done.stdout) == here
-    assert len(here) == 18  # 6 servers, 6 OVH service sets, 2 storages, 2 mail, mon1, account
+    assert len(here) == 19  # 6 servers, 6 OVH sets, 2 storages, 2 mail, mon1, sec1, account
 
 
 def test_a_comment_changes_no_digest_and_a_real_change_one_target(repo: Scratch) -> None:
@@ -291,7 +291,7 @@ def test_targets_never_applied_compare_with_the_fallback_revision(repo: Scratch)
     repo.commit("c1")
     assert scoped(repo, seed) == {"velo-savoie/db1"}
     empty = repo.git("hash-object", "-t", "tree", "/dev/null")
-    assert len(scoped(repo, empty)) == 18
+    assert len(scoped(repo, empty)) == 19
 
 
 def test_unknown_selection_is_refused_and_dag_hosts_are_known(repo: Scratch) -> None:
@@ -313,7 +313,7 @@ def test_worker_processes_give_the_same_digests_as_one_process(tmp_path: Path) -
     alone = digests(load_repository(tmp_path, validate=False))
     pooled = digests_of(tmp_path, jobs=2)
     assert pooled == alone
-    assert len(pooled) == 60 * 3 * 2 + 6
+    assert len(pooled) == 60 * 3 * 2 + 7
 
 
 def test_dag_hosts_are_planned_whole_by_client_dag_or_their_name() -> None:

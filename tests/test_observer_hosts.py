@@ -187,7 +187,7 @@ def test_the_observer_plan_is_the_root_plan_byte_for_byte(
     as_observer = _plan_json(world.root)
     assert as_observer == as_root
     targets = {t["target"]["client"] + "/" + t["target"]["name"]: t for t in _targets(as_root)}
-    assert len(targets) == 11  # 6 servers, 2 storages, 2 mail hosts, 1 monitoring host
+    assert len(targets) == 12  # 6 servers, 2 storages, 2 mail hosts, mon1, sec1
     assert all(not t.get("error") and not t.get("unknown") for t in targets.values())
     changed = sorted(k for k, t in targets.items() if t["changes"])
     assert changed == sorted([STORAGE, MX1, WEB1])
@@ -330,7 +330,7 @@ def test_an_observer_plan_costs_the_round_trips_of_a_root_plan(
     monkeypatch.setenv(HOSTS_FILE_ENV, str(world.observer_file))
     monkeypatch.setenv(OBSERVER_ENV, "1")
     connections, commands = _count_round_trips(world, monkeypatch, KINDS)
-    assert len(connections) == 11
+    assert len(connections) == 12
     assert connections == root_all[0]
     assert all(commands[a] <= root_all[1][a] for a in root_all[1]) and set(commands) == set(
         root_all[1]
@@ -339,11 +339,12 @@ def test_an_observer_plan_costs_the_round_trips_of_a_root_plan(
     # one connection per host for the whole plan (the drivers share it: transport.pool), and
     # one command per driver that reads the host: a client server, the hosts, backup and
     # observer drivers; sbg-backup-1 (every server's storage), the mail hosts and the
-    # monitoring host, two; rbx-backup-1 (no server's storage), the observer driver alone
+    # monitoring host, two; rbx-backup-1 (no server's storage) and the security host (KINDS
+    # has no `security`), the observer driver alone
     assert {k: connections[a] for k, a in address.items()} == dict.fromkeys(address, 1)
     assert {k: commands[a] for k, a in address.items()} == {
         **{k: 3 for k in address if not k.startswith("dag/")},
-        STORAGE: 2, MX1: 2, "dag/mx2": 2, "dag/mon1": 2, "dag/rbx-backup-1": 1,
+        STORAGE: 2, MX1: 2, "dag/mx2": 2, "dag/mon1": 2, "dag/rbx-backup-1": 1, "dag/sec1": 1,
     }  # fmt: skip
     connections, commands = _count_round_trips(world, monkeypatch, HOST_KINDS)
     assert (connections, commands) == root_hosts

@@ -30,6 +30,8 @@ from dagsync.reconcile.mail import resource as mail
 from dagsync.reconcile.monitoring import driver as monitoring_driver
 from dagsync.reconcile.resource import CommandResult
 from dagsync.reconcile.run import RunOptions, Selection
+from dagsync.reconcile.security import driver as security_driver
+from dagsync.reconcile.security.credentials import Secrets
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError
 from dagsync.reconcile.transport.inventory import Credentials, Endpoint, Overrides
@@ -56,7 +58,7 @@ def plan_reads() -> list[tuple[str, str]]:
     repo = load_repository(REPO)
     dag_hosts = {
         f"dag/{name}": Endpoint(f"10.0.9.{i}", 22, HOST_KEY, "test")
-        for i, name in enumerate(("sbg-backup-1", "rbx-backup-1", "mx1", "mx2", "mon1"), 1)
+        for i, name in enumerate(("sbg-backup-1", "rbx-backup-1", "mx1", "mx2", "mon1", "sec1"), 1)
     }
     overrides = Overrides(hosts=dag_hosts)
     now = dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC)
@@ -68,6 +70,8 @@ def plan_reads() -> list[tuple[str, str]]:
     ctx = Context(repo, Selection(), overrides, RunOptions())
     reads += [(h.kind, h.read) for h in obs.hosts(ctx)]
     reads += [(h.kind, h.read) for h, _ in monitoring_driver.hosts_of(repo.settings, overrides)]
+    secured = security_driver.build(repo, Selection(), overrides, Secrets(b"s" * 32))
+    reads += [(h.kind, h.read) for h, _ in secured.targets]
     return reads
 
 
@@ -82,6 +86,7 @@ def test_the_table_has_a_read_for_every_host_resource_and_every_driver_read() ->
         "backup-storage",
         "mail",
         "monitoring",
+        "security",
         "observer",
     ]
 
@@ -93,7 +98,7 @@ def test_every_read_of_a_plan_passes_the_wrapper_and_runs_the_identical_script(
     reads = plan_reads()
     kinds = {k for k, _ in reads}
     assert kinds == {"firewall", "accounts", "root-access", "vhosts", "tls", "databases", "backup",
-                     "backup-storage", "mail", "monitoring", "observer"}  # fmt: skip
+                     "backup-storage", "mail", "monitoring", "security", "observer"}  # fmt: skip
     w = wrapper(tmp_path / "log")
     for kind, command in reads:
         request = obs_reads.request_for(command)
@@ -250,8 +255,8 @@ HOSTILE = [
     # oversized: more reads than the table has (each at most once), more than 64 KiB
     (
         f"batch {NONCE} firewall accounts '' root-access vhosts tls databases backup "
-        "backup-storage /srv/b mail monitoring observer firewall",
-        "batch: more than 11 reads",
+        "backup-storage /srv/b mail monitoring security observer firewall",
+        "batch: more than 12 reads",
     ),
     (f"batch {NONCE} firewall accounts '{' '.join(['deploy'] * 9400)}'", "request too long"),
 ]
@@ -509,7 +514,7 @@ def test_dag_hosts_are_observer_targets_unless_servers_are_named() -> None:
     repo = load_repository(REPO)
     dag = {
         f"dag/{n}": Endpoint("10.0.9.1", 22, HOST_KEY, "test")
-        for n in ("sbg-backup-1", "rbx-backup-1", "mx1", "mx2", "mon1")
+        for n in ("sbg-backup-1", "rbx-backup-1", "mx1", "mx2", "mon1", "sec1")
     }
     overrides = Overrides(hosts=dag)
 
@@ -523,6 +528,7 @@ def test_dag_hosts_are_observer_targets_unless_servers_are_named() -> None:
         "dag/mx2",
         "dag/rbx-backup-1",
         "dag/sbg-backup-1",
+        "dag/sec1",
         "velo-savoie/db1",
         "velo-savoie/web1",
         "velo-savoie/web2",

@@ -55,7 +55,7 @@ SERVERS = [
     "velo-savoie/web1",
     "velo-savoie/web2",
 ]
-DAG_HOSTS = ["dag/sbg-backup-1", "dag/rbx-backup-1", "dag/mx1", "dag/mx2", "dag/mon1"]
+DAG_HOSTS = ["dag/sbg-backup-1", "dag/rbx-backup-1", "dag/mx1", "dag/mx2", "dag/mon1", "dag/sec1"]
 CLEAN_ENV = (
     HOSTS_FILE_ENV,
     SSH_KEY_ENV,
@@ -129,7 +129,7 @@ def _leftovers() -> list[str]:
 # --- without hosts -------------------------------------------------------------------------
 
 
-def test_the_sandbox_has_a_host_per_server_storage_mail_and_monitoring_host() -> None:
+def test_the_sandbox_has_a_host_per_server_storage_mail_monitoring_and_security_host() -> None:
     members = sandbox_members(load_repository(REPO, validate=False))
     assert [m.key for m in members] == SERVERS + DAG_HOSTS
     web1 = members[SERVERS.index("velo-savoie/web1")]
@@ -175,7 +175,7 @@ def test_up_plan_apply_twice_then_backups_are_verified(
     root: Path, state_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = sandbox.up(root, NET)
-    assert "sandbox up: 11 test hosts (6 servers, 5 of DAG's)" in text
+    assert "sandbox up: 12 test hosts (6 servers, 6 of DAG's)" in text
     overrides = json.loads((root / ".dagsync-sandbox/hosts.json").read_text())
     assert sorted(overrides["hosts"]) == sorted(SERVERS + DAG_HOSTS)
     escrow = Path(overrides["environment"]["DAGSYNC_PASSPHRASE_ESCROW"])
@@ -436,7 +436,7 @@ def test_two_sandboxes_run_at_once_on_one_machine_and_each_down_removes_its_own(
     with ThreadPoolExecutor(2) as pool:  # at once: names and subnets must not collide
         texts = list(pool.map(lambda r: sandbox.up(r, emulator=False), roots))
     try:
-        assert all("sandbox up: 11 test hosts" in text for text in texts)
+        assert all("sandbox up: 12 test hosts" in text for text in texts)
         addresses = [
             {
                 h["address"]
@@ -451,7 +451,7 @@ def test_two_sandboxes_run_at_once_on_one_machine_and_each_down_removes_its_own(
         sandbox.down(roots[0])
         assert not Path("/sys/class/net", bridges[0]).exists()
         assert Path("/sys/class/net", bridges[1]).exists()
-        assert sandbox.status(roots[1]).startswith("sandbox: up (11 hosts")
+        assert sandbox.status(roots[1]).startswith("sandbox: up (12 hosts")
         web1 = json.loads((roots[1] / SANDBOX_HOSTS_FILE).read_text())["hosts"]["velo-savoie/web1"]
         assert tcp_probe(web1["address"], 22) == "open"
     finally:

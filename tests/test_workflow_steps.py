@@ -288,9 +288,9 @@ def test_the_nightly_drift_step_plans_with_the_read_only_keys_and_finds_no_drift
     assert output["exit"] == "0", (world.work / "plan.md").read_text()
     plan = (world.work / "plan.md").read_text()
     # Every target was read (the PR comment lists only what changes): the server, its OVH
-    # services and DAG's five hosts and account.
+    # services and DAG's six hosts (the security host: its observer) and account.
     assert (
-        "No changes: 1 server(s), 1 OVH service set(s) and 6 DAG target(s) match the "
+        "No changes: 1 server(s), 1 OVH service set(s) and 7 DAG target(s) match the "
         "configuration." in plan
     ), plan
 

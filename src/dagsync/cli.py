@@ -67,6 +67,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "mail": ("dagsync.commands.mail", "mail"),
     "ovh": ("dagsync.commands.ovh", "ovh"),
     "status": ("dagsync.commands.status", "status"),
+    "security": ("dagsync.commands.security", "security"),
 }
 
 

@@ -1,8 +1,11 @@
 """`dagsync block ADDR --client C --reason R`: add an address to a client's blocklist in git.
 
 The change is written into `clients/C/client.yaml` (comments and layout kept) for review;
-`dagsync apply` then propagates it (CGV Art. 4); with `--now` the block is also pushed to
-CrowdSec's local APIs at once (`reconcile.security.remote`).  Refused: an address that does not parse
+`dagsync apply` then propagates it (CGV Art. 4).  The block is also pushed to CrowdSec's local
+APIs at once (`reconcile.security.remote`), by default when policies/dag.yaml declares a
+security host: a push that cannot start (no endpoint, no connection, the local APIs not
+deployed yet) is then a warning, the git change being the record; with `--now` it is an
+error (exit 1); `--no-now` writes git only.  Refused: an address that does not parse
 or has host bits set, one already blocked for that client, one that overlaps DAG's
 management ranges (DAG would lock itself out) or one of the network's own servers.
 """
@@ -121,12 +124,13 @@ def add_block(
 @click.option("--request", default=None, metavar="REQ-...", help="The client request, if any.")
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 @click.option(
-    "--now",
-    is_flag=True,
-    help="Also push the block to CrowdSec's local APIs at once (docs/security-services.md).",
+    "--now/--no-now",
+    default=None,
+    help="Push the block to CrowdSec's local APIs at once (docs/security-services.md) "
+    "[default: when a security host is declared; a push that cannot start is then a warning].",
 )
 def block(
-    address: str, client: str, reason: str, request: str | None, repo: str | None, now: bool
+    address: str, client: str, reason: str, request: str | None, repo: str | None, now: bool | None
 ) -> None:
     """Add ADDRESS to a client's blocklist in clients/C/client.yaml, for review and apply."""
     from dagsync.config.locate import repo_path
@@ -138,19 +142,30 @@ def block(
         click.echo(f"dagsync: error: {exc}", err=True)
         raise SystemExit(EXIT_USAGE) from exc
     click.echo(message)
-    if now:
-        _push_now(root, client, address, reason)
+    if now is not False:
+        _push_now(root, client, address, reason, required=bool(now))
 
 
-def _push_now(root: Path, client: str, address: str, reason: str) -> None:
-    """The git change is written; a failed push says so and exits 1."""
-    from dagsync.reconcile.security.remote import push_block
+def _push_now(root: Path, client: str, address: str, reason: str, *, required: bool) -> None:
+    """The git change is written; a failed push says so and exits 1; a push that cannot
+    start (or no security host) is a warning unless `required` (`--now`)."""
+    from dagsync.reconcile.security.remote import NotReached, push_block
     from dagsync.reconcile.transport.inventory import load_overrides, overrides_path
 
     try:
-        overrides = load_overrides(overrides_path(root))
         repo = load_repository(root, validate=False)
+        if not repo.settings.security_hosts:
+            raise NotReached("no security_hosts in policies/dag.yaml")
+        overrides = load_overrides(overrides_path(root))
         lines = push_block(repo, client, address, reason, overrides)
+    except NotReached as exc:
+        if required:
+            click.echo(f"dagsync: error: not pushed ({exc}); the git change is written", err=True)
+            raise SystemExit(1) from exc
+        click.echo(
+            f"dagsync: warning: not pushed at once ({exc}); the git change is written", err=True
+        )
+        return
     except DagsyncError as exc:
         click.echo(f"dagsync: error: the push failed ({exc}); the git change is written", err=True)
         raise SystemExit(1) from exc

@@ -32,6 +32,7 @@ OVH_KINDS = frozenset({"ovh"})
 STORAGE_KINDS = frozenset({"backup"})
 MAIL_KINDS = frozenset({"mail"})
 MONITORING_KINDS = frozenset({"monitoring"})
+SECURITY_KINDS = frozenset({"security"})
 
 if TYPE_CHECKING:
     from dagsync.reconcile.run import Selection
@@ -50,6 +51,7 @@ def dag_hosts_of(settings: Any) -> dict[str, frozenset[str]]:
     hosts.update({f"{DAG}/{m.name}": MAIL_KINDS for m in settings.mail_hosts})
     monitoring = settings.monitoring.hosts if settings.monitoring else []
     hosts.update({f"{DAG}/{m.name}": MONITORING_KINDS for m in monitoring})
+    hosts.update({f"{DAG}/{h.name}": SECURITY_KINDS for h in settings.security_hosts[:1]})
     return hosts
 
 
@@ -58,7 +60,8 @@ def fleet_of(settings: Any) -> dict[str, str]:
     `digests.ClientPart` they take."""
     found = {f"{DAG}/{m.name}": "mail" for m in settings.mail_hosts}
     watchers = settings.monitoring.hosts if settings.monitoring else []
-    return found | {f"{DAG}/{m.name}": "monitoring" for m in watchers}
+    found |= {f"{DAG}/{m.name}": "monitoring" for m in watchers}
+    return found | {f"{DAG}/{h.name}": "security" for h in settings.security_hosts[:1]}
 
 
 def dag_members(settings: Any) -> list[tuple[str, str]]:
@@ -66,7 +69,8 @@ def dag_members(settings: Any) -> list[tuple[str, str]]:
     watchers = settings.monitoring.hosts if settings.monitoring else []
     found = [(s.name, "backup storage") for s in settings.backup_storages]
     found += [(m.name, "mail host") for m in settings.mail_hosts]
-    return found + [(m.name, "monitoring host") for m in watchers]
+    found += [(m.name, "monitoring host") for m in watchers]
+    return found + [(h.name, "security host") for h in settings.security_hosts[:1]]
 
 
 def selects_dag(selection: Selection, key: str) -> bool:

@@ -44,6 +44,7 @@ from dagsync.reconcile.daghosts import (
     MONITORING_KINDS,
     OVH_ACCOUNT,
     OVH_KINDS,
+    SECURITY_KINDS,
     STORAGE_KINDS,
     dag_hosts,
     selects_dag,
@@ -62,7 +63,9 @@ RENDERING_PACKAGES = ("model", "reconcile")  # the code that turns the model int
 _EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # desired states are computed at a fixed time
 
 # The kinds of change (`--only`) a target's desired state is made of.
-SERVER_KINDS = frozenset({*HOST_KINDS, "backup"})  # what a `<client>/<server>` digest covers
+SERVER_KINDS = frozenset(
+    {*HOST_KINDS, "backup", "security"}
+)  # what a `<client>/<server>` digest covers
 
 
 def _plain(value: Any) -> Any:
@@ -126,7 +129,7 @@ def kinds_of(key: str) -> frozenset[str]:
     if key == OVH_ACCOUNT or key.endswith("@ovh"):
         return OVH_KINDS
     if key.startswith(f"{DAG}/"):
-        return STORAGE_KINDS | MAIL_KINDS | MONITORING_KINDS  # refined by `covers`
+        return STORAGE_KINDS | MAIL_KINDS | MONITORING_KINDS | SECURITY_KINDS  # see `covers`
     return SERVER_KINDS
 
 
@@ -151,6 +154,8 @@ class ClientPart:
     services: tuple[str, ...]  # OVH service names
     mail: str  # digest of what the shared-mail configuration takes from this client
     monitoring: str = ""  # digest of what the monitoring configuration takes from it
+    security: str = ""  # digest of what the security host's local APIs take from it
+    scopes: tuple[str, ...] = ()  # the CrowdSec scopes it makes (their order sets the ports)
 
 
 def _storage_spec(storage: Any) -> Any:
@@ -206,6 +211,14 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
                 HostDesired(inputs, tuple((r.KIND, r.desired(inputs)[0]) for r in cheap), ()).states
             ),
             "root-access": _root_access(config, server),
+            # What `security.desired` renders the server's agent, bouncer, AIDE and ClamAV
+            # from (its scope's port comes from every client's `scopes`, folded in below).
+            "security": {
+                "client": client_digest,
+                "servers": [(s.name, s.ips) for s in config.servers],
+                "flags": server.security,
+                "renderer": renderer_id(),
+            },
             "backup": {
                 "client": client_digest,
                 "server": server,
@@ -259,16 +272,45 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
         tuple(s.ovh.service_name for s in config.servers),
         mail,
         digest(watched_state(config, policy)),
+        digest(_security_state(config)),
+        _scopes(config),
     )
+
+
+def _security_state(config: Any) -> Any:
+    """What the security host's local APIs take from one client: its scopes' members (each
+    enrolled), the addresses no decision may ban."""
+    return {
+        "client": config.id,
+        "network": config.client.network,
+        "servers": [(s.name, s.ips, s.security) for s in config.servers],
+        "renderer": renderer_id(),
+    }
+
+
+def _scopes(config: Any) -> tuple[str, ...]:
+    """The CrowdSec scope keys the client makes (== `security.scope.scopes`)."""
+    network = config.client.network
+    if not config.servers:
+        return ()
+    if not network.blocklist_propagation:
+        return tuple(f"server.{config.id}.{s.name}" for s in config.servers)
+    return ("network",) if network.share_blocklist_network_wide else (f"client.{config.id}",)
 
 
 def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
     """Every target's digest, by key, sorted, from every client's part."""
     shared = digest(sorted(e for p in parts for e in p.shared))
+    layout = {
+        "security": settings.security_hosts[:1],
+        "scopes": sorted({s for p in parts for s in p.scopes}),
+    }
     out: dict[str, str] = {}
     for part in parts:
         for key, local in part.servers:
-            out[key] = digest({"local": local, "network-wide blocklist": shared})
+            out[key] = digest(
+                {"local": local, "network-wide blocklist": shared, "security scopes": layout}
+            )
         out.update(part.ovh)
     services = sorted(s for p in parts for s in p.services)
     out[OVH_ACCOUNT] = digest(
@@ -295,6 +337,9 @@ def combine(parts: Sequence[ClientPart], settings: Any) -> dict[str, str]:
     watched = {"with": settings.monitoring, "clients": sorted(p.monitoring for p in parts)}
     for mon in settings.monitoring.hosts if settings.monitoring else []:
         out[f"{DAG}/{mon.name}"] = digest({"host": mon, **watched, "renderer": renderer_id()})
+    guarded = sorted(p.security for p in parts)
+    for sec in settings.security_hosts[:1]:
+        out[f"{DAG}/{sec.name}"] = digest({"host": sec, "clients": guarded})
     return dict(sorted(out.items()))
 
 
@@ -321,8 +366,8 @@ def covers(repo: Repository, selection: Selection, kinds: Iterable[str], key: st
     if key in dag:
         if not dag[key] <= ran:
             return False
-        if dag[key] in (MAIL_KINDS, MONITORING_KINDS):
-            return True  # the mail and monitoring hosts are always planned from every client
+        if dag[key] in (MAIL_KINDS, MONITORING_KINDS, SECURITY_KINDS):
+            return True  # the mail, monitoring and security hosts are planned from every client
         return selects_dag(selection, key)
     needed = OVH_KINDS if key.endswith("@ovh") else SERVER_KINDS
     if not needed <= ran:

@@ -8,6 +8,7 @@
 | ovh    | ovh                             | `<client>/<server>@ovh`, `dag/ovh-account` | dagsync.reconcile.ovh.driver     |
 | observer | observer                      | the client servers, DAG's storage and mail hosts | ...resources.observer      |
 | monitoring | monitoring                    | `dag/<monitoring host>`                    | dagsync.reconcile.monitoring.driver |
+| security | security                      | the client servers (CrowdSec agent and bouncer, AIDE, ClamAV), `dag/<security host>` (local APIs) | dagsync.reconcile.security.driver |
 
 Every driver has the same shape: `plan(context) -> Plan` reads (nothing is locked or
 changed) and `apply(context, confirm, saved) -> ApplyReport` locks and reads its targets,
@@ -235,6 +236,24 @@ def _apply_monitoring(ctx: Context, confirm: Confirm, saved: Plan | None) -> App
     return monitoring.apply_hosts(_monitoring_inputs(ctx), ctx.overrides, ctx.options, confirm)
 
 
+def _security_concerned(ctx: Context) -> bool:
+    from dagsync.reconcile.security import driver as security
+
+    return security.concerned(ctx.repo, ctx.selection)
+
+
+def _plan_security(ctx: Context) -> Plan:
+    from dagsync.reconcile.security import driver as security
+
+    return security.plan(ctx.repo, ctx.selection, ctx.overrides, ctx.options)
+
+
+def _apply_security(ctx: Context, confirm: Confirm, saved: Plan | None) -> ApplyReport:
+    from dagsync.reconcile.security import driver as security
+
+    return security.apply(ctx.repo, ctx.selection, ctx.overrides, ctx.options, confirm)
+
+
 DRIVERS: tuple[Driver, ...] = (
     Driver("hosts", HOST_KINDS, HOST_KINDS, _plan_hosts, _apply_hosts),
     Driver("backup", ("backup",), ("backup", "backup-storage"), _plan_backup, _apply_backup),
@@ -248,6 +267,14 @@ DRIVERS: tuple[Driver, ...] = (
         _plan_monitoring,
         _apply_monitoring,
         _monitoring_concerned,
+    ),
+    Driver(
+        "security",
+        ("security",),
+        ("security",),
+        _plan_security,
+        _apply_security,
+        _security_concerned,
     ),
 )
 

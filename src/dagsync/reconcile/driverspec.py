@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from dagsync.reconcile.transport.inventory import Overrides
     from dagsync.validate.repository import Repository
 
-KINDS = (*HOST_KINDS, "backup", "mail", "ovh", "observer", "monitoring")
+KINDS = (*HOST_KINDS, "backup", "mail", "ovh", "observer", "monitoring", "security")
 DRIVER_CLIENT = "dagsync"  # the "client" of the target that stands for a whole driver
 
 Confirm = Callable[[Plan], bool]

@@ -14,6 +14,7 @@ from dagsync.errors import DagsyncError
 
 ENVIRONMENT_KEY = "environment"  # the override file's variables for plan and apply
 OVH_KEY = "ovh"  # the override file's OVH client settings (the sandbox's emulator)
+SECURITY_KEY = "security"  # the override file's security settings (AIDE's folders)
 # The only variables an override file may set (the sandbox's escrow folder and its OVH
 # emulator); anything else (another endpoint, SSH settings, PATH...) is refused.
 ALLOWED_ENVIRONMENT = frozenset(
@@ -36,6 +37,9 @@ class Extras:
     environment: Mapping[str, str] = field(default_factory=dict)
     ovh_rate_per_minute: float | None = None
     ovh_poll_interval: float | None = None  # seconds between two reads of a pending state
+    # `"security": {"aide_watched": [...]}`: the folders AIDE watches, when not a whole
+    # server's (test hosts share /usr with the machine: they watch /etc only)
+    aide_watched: tuple[str, ...] = ()
 
 
 def read_extras(path: Path | None) -> Extras:
@@ -46,12 +50,14 @@ def read_extras(path: Path | None) -> Extras:
         values = dict(data.get(ENVIRONMENT_KEY) or {})
         ovh = dict(data.get(OVH_KEY) or {})
         rate, interval = ovh.get("rate_per_minute"), ovh.get("poll_interval")
+        watched = tuple(str(p) for p in dict(data.get(SECURITY_KEY) or {}).get("aide_watched", ()))
         environment = {str(k): str(v) for k, v in values.items()}
         _check_environment(environment)
         return Extras(
             environment,
             float(rate) if rate else None,
             float(interval) if interval else None,
+            watched,
         )
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         raise DagsyncError(f"{path}: not a hosts override file ({exc})") from exc

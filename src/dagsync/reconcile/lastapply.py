@@ -314,6 +314,8 @@ def _moved(key: str, before: dict[str, Any], after: dict[str, Any], of: str | No
         return old is None or new is None or dict(old.ovh).get(key) != dict(new.ovh).get(key)
     if every(before, "shared") != every(after, "shared"):
         return True  # the network-wide blocklist lands on every server
+    if sorted(set(every(before, "scopes"))) != sorted(set(every(after, "scopes"))):
+        return True  # the CrowdSec scopes' ports follow their order: every server's bouncer
     if client not in before and client not in after:
         return False
     old, new = before.get(client), after.get(client)

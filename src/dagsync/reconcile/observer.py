@@ -63,6 +63,7 @@ from dagsync.reconcile.core import Action, Change, Detail, Target, Unknown, line
 from dagsync.reconcile.daghosts import (
     Host,
     close_all,
+    dag_endpoint,
     dag_target,
     host_result,
     observe_all,
@@ -251,7 +252,8 @@ def public_key(settings_key: str | None, overrides_path: Path | None) -> str | N
 
 
 def hosts(ctx: Context) -> list[Host]:
-    """The client servers of the selection, and DAG's storage, mail and monitoring hosts unless
+    """The client servers of the selection, and DAG's storage, mail, monitoring and security
+    hosts unless
     the selection names other servers (`--server`, `dag/<name>`): an apply of the changed
     clients, as CI runs it, keeps the observer of DAG's own hosts current too."""
     # lazy: importing it here keeps dagsync.reconcile out of this module's load
@@ -274,6 +276,15 @@ def hosts(ctx: Context) -> list[Host]:
     watchers = [h for h, _ in monitoring.hosts_of(ctx.repo.settings, ctx.overrides)]
     for other in mail._hosts(ctx.repo, ctx.overrides) + watchers:
         dag.append(Host(other.target, other.endpoint, KIND, error=other.error))
+    for sec in ctx.repo.settings.security_hosts[:1]:
+        host = Host(dag_target(sec.name), None, KIND)
+        try:
+            host.endpoint = dag_endpoint(
+                sec.name, "security host", sec.address, sec.host_key, ctx.overrides
+            )
+        except DagsyncError as exc:
+            host.error = str(exc)
+        dag.append(host)
     out += [h for h in dag if not ctx.selection.servers or h.target.key in ctx.selection.servers]
     for host in out:
         host.read, host.parse, host.encode = read(), parse, encode

@@ -17,6 +17,7 @@ from dagsync.reconcile.backup import storage
 from dagsync.reconcile.hosts import accounts, registry
 from dagsync.reconcile.mail import resource as mail
 from dagsync.reconcile.monitoring import driver as monitoring
+from dagsync.reconcile.security import hostplan as security
 from dagsync.reconcile.shell import q
 from dagsync.reconcile.transport import facts
 from dagsync.reconcile.transport.errors import HostError
@@ -109,6 +110,7 @@ def _reads() -> tuple[ObserverRead, ...]:
     out.append(ObserverRead(storage.STORAGE_KIND, (PATH_PATTERN,), storage.storage_read(where)))
     out.append(ObserverRead(mail.KIND, (), mail.read(mail.desired([])[0])))
     out.append(ObserverRead(monitoring.KIND, (), monitoring.read()))
+    out.append(ObserverRead(security.KIND, (), security.read()))
     out.append(ObserverRead(KIND, (), read()))
     return tuple(out)
 

@@ -68,7 +68,7 @@ contract:
   renewal_term_months: 12
   payment: {{method: bank_transfer, period_months: 12, in_advance: true}}
   monthly_price_eur: 240.00
-mail: {{hosting: shared, domains: [{id}.example]}}
+mail: {{hosting: shared}}
 network:
   blocklist_propagation: {propagation}
   share_blocklist_network_wide: {shared}
@@ -91,8 +91,9 @@ ovh: {{service_name: {name}.{client}.example, datacenter: gra3, type: bare_metal
 ips: [{address}]
 ssh: {{port: 22, host_key: {key}}}
 os: {{name: debian, version: "12"}}
-supervision: {{metrics: [cpu], alert_interval_minutes: 5, uptime_interval_minutes: 1}}
-backup: {{frequency: daily, schedule: "02:00", retention_days: 7, scope: [system],
+supervision: {{metrics: [cpu, ram, disk, bandwidth, load, app_connections, db_connections],
+              alert_interval_minutes: 5, uptime_interval_minutes: 1}}
+backup: {{frequency: daily, schedule: "02:00", retention_days: 7, scope: [system, files, databases],
          storage: sbg-backup-1}}
 firewall:
   open_ports:
@@ -102,8 +103,11 @@ firewall:
 
 
 def _write_repository(
-    root: Path, main: Path, specs: Sequence[ClientSpec], hosts: TestHosts
+    root: Path, main: Path, specs: Sequence[ClientSpec], hosts: TestHosts, public: bool = False
 ) -> Repository:
+    """The repository of `specs`; with `public`, the servers declare documentation addresses
+    (198.51.100.0/24, which the validator accepts) and the hosts override file says where
+    they really are, as in the sandbox."""
     root.mkdir(parents=True)
     shutil.copytree(main / "policies", root / "policies")
     shutil.copytree(main / "schemas", root / "schemas")
@@ -113,6 +117,7 @@ def _write_repository(
         r"(  - name: sec1\n    host: [^\n]*\n)", rf"\1    address: {sec.address}\n", dag.read_text()
     )
     dag.write_text(text)
+    index = 0
     for spec in specs:
         folder = root / "clients" / spec.id
         (folder / "servers").mkdir(parents=True)
@@ -126,11 +131,11 @@ def _write_repository(
         (folder / "client.yaml").write_text(client)
         (folder / "requests.yaml").write_text(_REQUESTS if optout else "requests: []\n")
         for name in spec.servers:
-            host = hosts[name]
+            host, index = hosts[name], index + 1
             server = _SERVER.format(
                 name=name,
                 client=spec.id,
-                address=host.address,
+                address=f"198.51.100.{10 + index}" if public else host.address,
                 key=host.host_key_public,
                 network=f"{hosts.network.prefix}.0/24",
             )
@@ -264,14 +269,18 @@ def tools_missing() -> str | None:
 
 @contextmanager
 def security_lab(
-    base: Path, main: Path, specs: Sequence[ClientSpec], attackers: Sequence[str]
+    base: Path,
+    main: Path,
+    specs: Sequence[ClientSpec],
+    attackers: Sequence[str],
+    public: bool = False,
 ) -> Iterator[Lab]:
     """Test hosts for the security host, every server of `specs` and the attackers; the
     repository under `base/repo` (policies and schemas copied from `main`)."""
     names = [SECURITY_HOST, *(s for spec in specs for s in spec.servers), *attackers]
     network = unique_network("sec")
     with testhosts(names=names, state_dir=base / "th", network=network) as hosts:
-        repo = _write_repository(base / "repo", main, specs, hosts)
+        repo = _write_repository(base / "repo", main, specs, hosts, public)
         secrets = Secrets(random_secrets.token_bytes(32))
 
         def sources(member: Member) -> list[crowdsec.LogSource]:

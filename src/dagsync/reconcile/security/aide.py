@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dagsync.reconcile.security.install import File, Step
+from dagsync.reconcile.security.text import visible
 from dagsync.reconcile.shell import UnsafeValue, atomic_write, join, q
 
 CONFIG = "/etc/dagsync/aide.conf"
@@ -132,7 +133,9 @@ def parse_report(text: str) -> Integrity:
         return Integrity(error="not an AIDE report")
 
     def paths(key: str) -> tuple[str, ...]:
+        """The file names as `text.visible` shows them: a server-supplied name is never
+        printed raw (a newline or an escape in it would forge output lines)."""
         value = data.get(key) or {}
-        return tuple(sorted(value)) if isinstance(value, dict) else ()
+        return tuple(sorted(visible(str(p)) for p in value)) if isinstance(value, dict) else ()
 
     return Integrity(paths("added"), paths("removed"), paths("changed"))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dagsync.reconcile.security.install import File, Step
+from dagsync.reconcile.security.text import visible
 from dagsync.reconcile.shell import UnsafeValue, q
 
 DATABASE = "/var/lib/clamav"
@@ -24,7 +25,7 @@ CRON = "/etc/cron.d/dagsync-clamav"
 # Where a Debian server's sites and their upload folders live (the model has no docroot yet).
 SITE_PATHS = ("/var/www", "/srv")
 _PATH = re.compile(r"/[A-Za-z0-9_./-]*")
-_FOUND = re.compile(r"^(?P<path>/.*): (?P<signature>\S+) FOUND$")
+_FOUND = re.compile(r"^(?P<path>/.*): (?P<signature>\S+) FOUND$", re.S)
 
 
 def _path(path: str) -> str:
@@ -82,14 +83,29 @@ class Detections:
 
 def parse_scan(text: str) -> Detections:
     """The kept report: FOUND lines, then `exit N`; no exit line or an exit of 2 or more is
-    an error."""
-    lines = text.splitlines()
+    an error.  A file name may hold line breaks (clamscan prints it raw): the lines before a
+    FOUND line that do not start a path belong to its name; an exit of 1 whose report names
+    no file is an error, never clean."""
+    lines = text.split("\n")
     exits = [line.split()[1] for line in lines if re.fullmatch(r"exit \d+", line)]
     if not exits:
         return Detections(error="no scan report")
     if int(exits[-1]) >= 2:
         return Detections(error=f"clamscan exit {exits[-1]}")
-    found = tuple(
-        (m["path"], m["signature"]) for line in lines if (m := _FOUND.match(line)) is not None
-    )
-    return Detections(found)
+    found: list[tuple[str, str]] = []
+    pending: list[str] = []  # a name broken by line breaks, from its first line (a path)
+    for line in lines:
+        if line.startswith("/"):
+            pending = []
+        elif not pending:
+            continue  # not part of a name: a warning of clamscan's, the exit line
+        match = _FOUND.match("\n".join([*pending, line]))
+        if match is None:
+            pending.append(line)
+            continue
+        # server-supplied names, never printed raw (`text.visible`)
+        found.append((visible(match["path"]), visible(match["signature"])))
+        pending = []
+    if int(exits[-1]) == 1 and not found:
+        return Detections(error="clamscan found infected files that its report does not name")
+    return Detections(tuple(found))

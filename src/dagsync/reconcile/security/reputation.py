@@ -16,6 +16,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 import dns.exception
 import dns.resolver
 
+from dagsync.reconcile.security.text import visible
 from dagsync.validate.repository import ClientConfig
 
 LISTED_RANGE = "127.0.0.0/8"
@@ -35,6 +36,7 @@ class Lookup:
     detail: str = ""
 
     def line(self) -> str:
+        """One status line; `detail` comes from DNS answers (escaped by `lookup`)."""
         if self.state == "listed":
             return f"{self.target}: {self.address} is listed by {self.zone} ({self.detail})"
         return f"{self.target}: {self.address} in {self.zone}: unknown ({self.detail})"
@@ -59,7 +61,8 @@ def _txt(ask: dns.resolver.Resolver, name: str) -> str:
         answer = ask.resolve(name, "TXT")
     except dns.exception.DNSException:
         return ""
-    return " ".join(b.decode(errors="replace") for r in answer for b in r.strings)
+    text = " ".join(b.decode(errors="replace") for r in answer for b in r.strings)
+    return visible(text)[:300]  # a TXT record is whatever the zone (or a spoofer) says
 
 
 def lookup(ask: dns.resolver.Resolver, target: str, address: str, zone: str) -> Lookup:
@@ -72,7 +75,8 @@ def lookup(ask: dns.resolver.Resolver, target: str, address: str, zone: str) -> 
         return Lookup(target, address, zone, "unknown", type(exc).__name__)
     codes = sorted(r.to_text() for r in answer)
     if not all(ip_address(c) in ip_network(LISTED_RANGE) for c in codes):
-        return Lookup(target, address, zone, "unknown", f"answer outside {LISTED_RANGE}: {codes}")
+        shown = visible(", ".join(codes))
+        return Lookup(target, address, zone, "unknown", f"answer outside {LISTED_RANGE}: {shown}")
     reason = _txt(ask, name)
     return Lookup(
         target, address, zone, "listed", ", ".join(codes) + (f": {reason}" if reason else "")
