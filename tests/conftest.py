@@ -10,11 +10,13 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
 from dagsync.cli import main
+from dagsync.config.yamlio import load
 
 # Hypothesis: one profile for the whole suite. In CI (and wherever HYPOTHESIS_PROFILE=ci) the
 # examples are derandomised, so a run passes or fails the same way every time; counterexamples
@@ -84,6 +86,21 @@ class Run:
     def at(self, file: str) -> set[tuple[str, int, int]]:
         """(rule, line, column) of the findings in one file."""
         return {(f.rule, f.line, f.column) for f in self.findings if f.file == file}
+
+
+def read_yaml(path: Path) -> Any:
+    """A configuration file's data (dates as dates), failing the test if it does not load."""
+    data, problem = load(path.read_text())
+    assert problem is None, problem
+    return data
+
+
+def write_yaml(path: Path, data: Any) -> None:
+    """Rewrite a configuration file with `data`, keeping its first line (the schema comment).
+    YAML is a superset of JSON: the test writes JSON, the loader reads YAML."""
+    header = path.read_text().splitlines()[0]
+    text = json.dumps(data, indent=1, default=str, ensure_ascii=False)
+    path.write_text(header + "\n" + text + "\n")
 
 
 def copy_repository(target: Path) -> Path:

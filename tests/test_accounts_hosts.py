@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from conftest import read_yaml, write_yaml
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.config.yamlio import load
 from dagsync.reconcile import observer_reads as obs_reads
 from dagsync.reconcile.hosts import accounts
 from dagsync.reconcile.hosts.accounts_read import KEYS_CAP
@@ -59,17 +59,6 @@ class World:
         return self.lab["web1"]
 
 
-def _yaml(path: Path) -> Any:
-    data, problem = load(path.read_text())
-    assert problem is None, problem
-    return data
-
-
-def _write_yaml(path: Path, data: Any) -> None:
-    header = path.read_text().splitlines()[0]
-    path.write_text(header + "\n" + json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     if reason := skip_reason():
@@ -90,7 +79,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 check=True,
             )
             web1 = root / SERVERS / "web1.yaml"
-            data = _yaml(web1)
+            data = read_yaml(web1)
             data["accounts"] = [
                 {
                     "name": "deploy",
@@ -99,7 +88,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     "keys": [key.with_suffix(".pub").read_text().strip()],
                 }
             ]
-            _write_yaml(web1, data)
+            write_yaml(web1, data)
             host = lab["web1"]
             overrides = {
                 "version": 1,
@@ -257,9 +246,9 @@ def test_locking_through_a_link_to_root_ssh_keeps_dags_root_keys(
     as_deploy(w, "rm -r .ssh && ln -s /root/.ssh .ssh")
     web1 = w.root / SERVERS / "web1.yaml"
     original = web1.read_text()
-    data = _yaml(web1)
+    data = read_yaml(web1)
     data["accounts"] = []
-    _write_yaml(web1, data)
+    write_yaml(web1, data)
     try:
         assert apply(w) == 0
         out = capsys.readouterr().out

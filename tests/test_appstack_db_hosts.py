@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from conftest import write_yaml
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.config.yamlio import load
 from dagsync.reconcile.escrow import ESCROW_ENV
@@ -58,11 +59,6 @@ def yaml(path: Path) -> Any:
     data, problem = load(path.read_text())
     assert problem is None, problem
     return data
-
-
-def write_yaml(path: Path, data: Any) -> None:
-    header = path.read_text().splitlines()[0]
-    path.write_text(header + "\n" + json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
 def databases(controller: str) -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from conftest import read_yaml, write_yaml
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.config.yamlio import load
 from dagsync.reconcile.appstack import nginx, vhosts
 from dagsync.reconcile.core import Action, Change, Target
 from dagsync.reconcile.resource import ApplyOptions, Status
@@ -54,17 +54,6 @@ class World:
     @property
     def shop1(self) -> TestHost:
         return self.lab["shop1"]
-
-
-def _yaml(path: Path) -> Any:
-    data, problem = load(path.read_text())
-    assert problem is None, problem
-    return data
-
-
-def write_yaml(path: Path, data: Any) -> None:
-    header = path.read_text().splitlines()[0]
-    path.write_text(header + "\n" + json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +175,7 @@ def test_a_file_dagsync_did_not_write_at_a_vhost_path_is_never_overwritten(
     saved = shop.read_text()
     hand = f"{nginx.CONF_DIR}/dagsync-extra.alpine-books.example.conf"
     w.shop1.run(f"printf '# written by hand\\n' > {hand}", check=True)
-    data = _yaml(shop)
+    data = read_yaml(shop)
     data["vhosts"].append({"domain": "extra.alpine-books.example"})
     write_yaml(shop, data)
     try:
@@ -232,7 +221,7 @@ def test_an_undeclared_vhost_is_removed_only_with_allow_destroy(
     w = converged
     shop = w.root / SHOP
     saved = shop.read_text()
-    data = _yaml(shop)
+    data = read_yaml(shop)
     data["vhosts"].append({"domain": "old.alpine-books.example"})
     write_yaml(shop, data)
     try:

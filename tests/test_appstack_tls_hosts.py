@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from conftest import write_yaml
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.config.yamlio import load
 from dagsync.reconcile.hosts import engine
@@ -53,11 +54,6 @@ class World:
     @property
     def shop1(self) -> TestHost:
         return self.lab["shop1"]
-
-
-def write_yaml(path: Path, data: Any) -> None:
-    header = path.read_text().splitlines()[0]
-    path.write_text(header + "\n" + json.dumps(data, indent=1, ensure_ascii=False) + "\n")
 
 
 def yaml(path: Path) -> Any:

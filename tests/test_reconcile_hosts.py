@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
+from conftest import read_yaml, write_yaml
 from dagsync.commands.block import add_block
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.config.yamlio import load
 from dagsync.errors import DagsyncError
 from dagsync.reconcile import lock
 from dagsync.reconcile.hosts.engine import apply
@@ -101,20 +101,6 @@ def _keygen(path: Path, comment: str) -> str:
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True
     )
     return path.with_suffix(".pub").read_text().strip()
-
-
-def read_yaml(path: Path) -> Any:
-    data, problem = load(path.read_text())
-    assert problem is None, problem
-    return data
-
-
-def write_yaml(path: Path, data: Any) -> None:
-    """YAML is a superset of JSON: the test writes JSON, the loader reads YAML."""
-    header = path.read_text().splitlines()[0]
-    path.write_text(
-        header + "\n" + json.dumps(data, indent=1, default=str, ensure_ascii=False) + "\n"
-    )
 
 
 def _make_repo(root: Path, lab: TestHosts, pub: dict[str, str]) -> None:
