@@ -63,6 +63,9 @@ from dagsync.sandbox.emulator import (
     write_json,
 )
 from dagsync.sandbox.members import Member, default_network, members
+from dagsync.sandbox.reach import SOURCES_HOST, attach, open_sandbox
+from dagsync.sandbox.sources import sources
+from dagsync.testing.hosts.outside import machine_addresses
 
 if TYPE_CHECKING:
     from dagsync.testing.hosts.host import TestHost
@@ -140,7 +143,10 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
     state: dict[str, Any] = {"version": 1, "escrow": str(escrow_folder(root))}
     write_json(root / SANDBOX_STATE, state)
     try:
-        lab = up(state_dir=root / STATE, names=[m.name for m in wanted], network=net)
+        names = [m.name for m in wanted] + [SOURCES_HOST]
+        lab = _members_only(up(state_dir=root / STATE, names=names, network=net))
+        outside = sources(repo, machine_addresses())
+        attach(open_sandbox(root, repo), [s.address for s in outside])
         notes = _prepare(lab, wanted) + services.databases(repo, lab, [m.key for m in wanted])
         environment = {ESCROW_ENV: _make_escrow(Path(state["escrow"]))}
         if emulator and ovh_sandbox_available():
@@ -163,6 +169,14 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
             raise DagsyncError(f"the sandbox could not start: {exc}") from exc
         raise
     return _summary(wanted, lab, notes)
+
+
+def _members_only(lab: TestHosts) -> TestHosts:
+    """The lab without its last host, the sources host (`sandbox.reach`), which no plan
+    targets."""
+    from dataclasses import replace
+
+    return replace(lab, hosts=lab.hosts[:-1])
 
 
 def _observer_keypair(folder: Path) -> dict[str, str]:
