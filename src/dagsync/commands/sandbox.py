@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from dagsync.commands.completion import complete_client, complete_server
 from dagsync.commands.options import guard
 from dagsync.config.locate import repo_path
 from dagsync.errors import EXIT_FAILED, EXIT_USAGE
@@ -64,10 +65,15 @@ def sandbox_run_backups(repo: str | None) -> None:
     "origin",
     metavar="ADDRESS|any|management",
     required=True,
+    shell_complete=lambda _ctx, _param, incomplete: [
+        click.shell_completion.CompletionItem(word)
+        for word in ("any", "management")
+        if word.startswith(incomplete)
+    ],
     help="The source: an IPv4 address, `any` (an address no declaration covers) or "
     "`management` (an address of each of DAG's management ranges).",
 )
-@click.argument("target", metavar="SERVER:PORT")
+@click.argument("target", metavar="SERVER:PORT", shell_complete=complete_server)
 @click.option("--repo", metavar="DIR", default=None, help="The configuration repository.")
 def sandbox_probe(origin: str, target: str, repo: str | None) -> None:
     """One TCP connect from a source address to a sandbox server's port: open, closed
@@ -83,7 +89,13 @@ def sandbox_probe(origin: str, target: str, repo: str | None) -> None:
 
 
 @sandbox.command("matrix")
-@click.option("--client", metavar="C", default=None, help="Only this client's servers.")
+@click.option(
+    "--client",
+    metavar="C",
+    default=None,
+    shell_complete=complete_client,
+    help="Only this client's servers (probed from every client's sources).",
+)
 @click.option(
     "--format",
     "fmt",

@@ -21,6 +21,9 @@ sandbox mode only (`DAGSYNC_SANDBOX=1`; never because the file exists):
   under `~/.local/state/dagsync/`) and the emulator's URL and credentials (`DAGSYNC_OVH_URL`,
   `OVH_*`; never an `ovh.conf`, which dagsync refuses inside a git work tree).
 
+One more test host, `sources`, holds an address of every source the YAML declares, for
+`dagsync sandbox probe|matrix` (`sandbox.reach`); no plan targets it.
+
 So, as root:
 
     export DAGSYNC_SANDBOX=1
