@@ -5,11 +5,14 @@ terminal plan and in the pull-request comment, as under a port (tests/test_plan_
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
 
+from dagsync.cli import main
 from dagsync.reconcile.core import Change, DiffOptions, Note, Target
 from dagsync.reconcile.hosts import accounts, rootaccess
 from dagsync.reconcile.hosts.desired import server_inputs
@@ -35,6 +38,10 @@ ROOT_WHY = (
 
 def _inputs(client: str, server: str, now: dt.datetime = NOW) -> ServerInputs:
     (inputs,) = server_inputs(load_repository(REPO), Selection((client,), (server,)), now)
+    if (client, server) == ("velo-savoie", "web1"):  # its deploy account cites the request
+        deploy = [a.model_copy(update={"request": "REQ-2023-010"}) for a in inputs.server.accounts]
+        server_model = inputs.server.model_copy(update={"accounts": deploy})
+        inputs = dataclasses.replace(inputs, server=server_model)
     return inputs
 
 
@@ -130,3 +137,26 @@ def test_the_request_reaches_the_pull_request_comment_and_the_terminal_plan(
     assert markdown.index("```diff") < markdown.index(why.strip())  # inside the diff block
     text = render_text(plan)
     assert why.strip() in [line.strip() for line in text.splitlines()]
+
+
+def test_an_account_citing_an_unknown_request_is_refused_where_it_is_cited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for folder in ("clients", "policies", "schemas"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    web1 = tmp_path / "clients/velo-savoie/servers/web1.yaml"
+    text = web1.read_text()
+    web1.write_text(
+        text.replace(
+            "    owner: Vélo Savoie IT\n", "    owner: Vélo Savoie IT\n    request: REQ-2099-001\n"
+        )
+    )
+    assert main(["validate", "--repo", str(tmp_path), "--no-cache"]) == 1
+    out = capsys.readouterr().out
+    assert "REQ001" in out and "REQ-2099-001 is not a request of velo-savoie" in out
+    web1.write_text(
+        text.replace(
+            "    owner: Vélo Savoie IT\n", "    owner: Vélo Savoie IT\n    request: REQ-2025-007\n"
+        )
+    )
+    assert main(["validate", "--repo", str(tmp_path), "--no-cache"]) == 0, capsys.readouterr().out
