@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from dagsync.cli import main
+from dagsync.reconcile.hosts import firewall
 from dagsync.reconcile.hosts.desired import server_inputs
 from dagsync.reconcile.run import Selection
 from dagsync.reconcile.transport.inventory import SANDBOX_ENV, SANDBOX_HOSTS_FILE
@@ -160,6 +161,45 @@ def test_no_source_takes_an_address_this_machine_uses_or_talks_to() -> None:
         outside_address("192.0.2.1", net, avoid)
     assert str(outside_address("192.0.2.3", net, avoid)) == "192.0.2.3"
     assert IPv4Address("127.0.0.1") in machine_addresses()  # read from `ip -j -4 addr`
+
+
+def test_the_sandbox_probes_the_production_ruleset_plus_only_its_controller() -> None:
+    """The sources are the YAML's own addresses: the ruleset a sandbox server gets differs from
+    the one `plan` renders for production by the controller's /32 in the management set only."""
+    repo = load_repository(REPO, validate=False)
+    controller = IPv4Network("10.231.78.1/32")
+    production = server_inputs(repo, Selection(), NOW)
+    sandboxed = server_inputs(repo, Selection(), NOW, (controller,))
+    assert len(production) == len(sandboxed) == 6
+    for prod, box in zip(production, sandboxed, strict=True):
+        before = firewall.desired(prod)[0].text.splitlines()
+        after = firewall.desired(box)[0].text.splitlines()
+        changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+        assert len(changed) == 1, changed  # the management4 elements, nothing else
+        old, new = changed[0]
+        assert new.replace("10.231.78.1/32, ", "") == old and "elements" in new
+
+
+def test_a_source_inside_the_sandboxs_own_network_is_noted_not_probed() -> None:
+    from dagsync.sandbox.reach import Sandbox, _outside
+    from dagsync.sandbox.sources import Source
+    from dagsync.testing.hosts.network import Network
+
+    box = Sandbox(Network("10.231.78"), {}, 12)
+    inside = Source("10.231.78.5", IPv4Network("10.231.78.0/28"), ("declared",))
+    office = Source("203.0.113.33", IPv4Network("203.0.113.32/28"), ("declared",))
+    kept, notes = _outside(box, [inside, office])
+    assert kept == (office,)
+    assert notes == [
+        "source 10.231.78.0/28 (declared) not probed: "
+        "10.231.78.5 cannot stand for an outside source address"
+    ]
+
+
+def test_a_sandbox_network_avoids_the_source_addresses() -> None:
+    avoid = [IPv4Network(f"10.{b}.0.0/16") for b in range(200, 255) if b != 222]
+    net = unique_network("rchw", avoid)
+    assert net.prefix.startswith("10.222.")
 
 
 # --- on a sandbox ---------------------------------------------------------------------------

@@ -218,10 +218,9 @@ def matrix(root: Path, client: str | None = None) -> Matrix:
     """Every declared TCP port of every server (of `client`), probed from every source."""
     repo = load_repository(root, validate=False)
     box = open_sandbox(root, repo)
-    every = sources(repo, machine_addresses())
+    every, notes = _outside(box, sources(repo, machine_addresses()))
     attach(box, [s.address for s in every])
     plan: list[tuple[ServerInputs, PortCheck, Source]] = []
-    notes: list[str] = []
     for inputs in _inputs(root, repo, client):
         key = inputs.target.key
         notes += [f"{key}: not probed: {what}" for what in not_probed(inputs)]
@@ -231,6 +230,20 @@ def matrix(root: Path, client: str | None = None) -> Matrix:
     probes = [Probe(s.address, box.address(i.target.key), c.port) for i, c, s in plan]
     results = _probe(box, probes)
     return Matrix(_rows(plan, results), every, tuple(notes))
+
+
+def _outside(box: Sandbox, found: Sequence[Source]) -> tuple[tuple[Source, ...], list[str]]:
+    """The sources the sources host can hold; a note for each other one (a range declared
+    since `up` inside the sandbox's own /24)."""
+    kept, notes = [], []
+    for source in found:
+        try:
+            outside_address(source.address, box.network)
+        except TestHostsError as exc:
+            notes.append(f"source {source.label} not probed: {exc}")
+            continue
+        kept.append(source)
+    return tuple(kept), notes
 
 
 def _firewall_loaded(namespace: str) -> bool:

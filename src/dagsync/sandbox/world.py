@@ -46,6 +46,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,13 +143,13 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
     wanted = members(repo)
     if not any(m.role == "server" for m in wanted):
         raise DagsyncError("the repository declares no server")
-    net = network or default_network()
+    outside = sources(repo, machine_addresses())
+    net = network or default_network([IPv4Network(s.address) for s in outside])
     state: dict[str, Any] = {"version": 1, "escrow": str(escrow_folder(root))}
     write_json(root / SANDBOX_STATE, state)
     try:
         names = [m.name for m in wanted] + [SOURCES_HOST]
         lab = _members_only(up(state_dir=root / STATE, names=names, network=net))
-        outside = sources(repo, machine_addresses())
         attach(open_sandbox(root, repo), [s.address for s in outside])
         notes = _prepare(lab, wanted) + services.databases(repo, lab, [m.key for m in wanted])
         environment = {ESCROW_ENV: _make_escrow(Path(state["escrow"]))}
