@@ -389,3 +389,16 @@ def test_the_source_addresses_never_reach_this_machines_own_network(root: Path) 
     assert not words & addresses, sorted(words & addresses)
     overrides = json.loads((root / SANDBOX_HOSTS_FILE).read_text())
     assert not any(SOURCES_HOST in key for key in overrides["hosts"])
+
+
+@pytest.mark.hosts
+def test_probes_in_several_batches_keep_their_order(
+    root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagsync.testing.hosts import probes
+
+    _apply_firewalls(capsys, root)
+    monkeypatch.setattr(probes, "BATCH", 40)  # velo-savoie: 11 ports x 9+ sources, 3 batches
+    code, out = dagsync(capsys, root, "sandbox", "matrix", "--client", "velo-savoie")
+    assert code == 0, out
+    assert "velo-savoie/db1 tcp/3306 mariadb: ok" in out

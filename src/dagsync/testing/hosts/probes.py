@@ -57,6 +57,9 @@ def probe_from(host: TestHost, address: str, port: int, timeout: float = 0.5) ->
     return result  # type: ignore[return-value]
 
 
+BATCH = 500  # connects at once (one socket each)
+
+
 class Probe(NamedTuple):
     """One TCP connect: from ``source`` (an address of the namespace) to ``address:port``."""
 
@@ -98,9 +101,15 @@ print("\\n".join(results))
 
 def probe_many(namespace: str, probes: Sequence[Probe], timeout: float = 1.0) -> list[ProbeResult]:
     """Real TCP connects made at once from inside the network namespace ``namespace``, each
-    from its own source address (which must be one of the namespace's); results in order."""
-    if not probes:
-        return []
+    from its own source address (which must be one of the namespace's); results in order.
+    ``BATCH`` at a time, so that the sockets stay under the process's file limit."""
+    results: list[ProbeResult] = []
+    for start in range(0, len(probes), BATCH):
+        results += _probe_batch(namespace, probes[start : start + BATCH], timeout)
+    return results
+
+
+def _probe_batch(namespace: str, probes: Sequence[Probe], timeout: float) -> list[ProbeResult]:
     argv = ["nsenter", f"--net=/run/netns/{namespace}", "--", sys.executable, "-S", "-c"]
     payload = json.dumps([list(p) for p in probes])
     proc = _run([*argv, _MANY_SCRIPT, payload, str(timeout)], check=False, timeout=timeout + 30)
