@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -389,6 +390,9 @@ def test_the_source_addresses_never_reach_this_machines_own_network(root: Path) 
     assert not words & addresses, sorted(words & addresses)
     overrides = json.loads((root / SANDBOX_HOSTS_FILE).read_text())
     assert not any(SOURCES_HOST in key for key in overrides["hosts"])
+    status = world.status(root)
+    assert status.startswith("sandbox: up (11 hosts")  # the servers and DAG's hosts
+    assert re.search(r"^sources \(probe, matrix\) +10\.\d+\.\d+\.22$", status, re.M), status
 
 
 @pytest.mark.hosts

@@ -336,7 +336,22 @@ def status(root: Path) -> str:
     if emulator:
         alive = "running" if is_emulator(int(emulator["pid"])) else "NOT RUNNING"
         rows.append(f"{'OVH API emulator':<32} {emulator['url']} ({alive})")
+    rows += _sources_row(root)
     return "\n".join([f"sandbox: up ({len(data['hosts'])} hosts, override file {path})", *rows])
+
+
+def _sources_row(root: Path) -> list[str]:
+    """The sources host (`sandbox probe|matrix`), when this sandbox has one."""
+    from dagsync.testing.hosts.network import Network
+
+    try:
+        state = json.loads((root / STATE / "state.json").read_text())
+        names, net = list(state["names"]), Network(**state["network"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if SOURCES_HOST not in names:
+        return []
+    return [f"{'sources (probe, matrix)':<32} {net.address(names.index(SOURCES_HOST) + 1)}"]
 
 
 # --- running the backup jobs now -------------------------------------------------------------
