@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from dagsync.errors import DagsyncError
+from dagsync.reconcile.hosts.desired import server_inputs
 from dagsync.reconcile.resource import ServerInputs
+from dagsync.reconcile.run import Selection
 from dagsync.reconcile.transport.inventory import SANDBOX_DIR, SANDBOX_HOSTS_FILE, load_overrides
 from dagsync.sandbox.members import members
 from dagsync.sandbox.sources import (
@@ -102,9 +104,6 @@ def attach(box: Sandbox, addresses: Sequence[str]) -> None:
 
 
 def _inputs(root: Path, repo: Repository, client: str | None) -> list[ServerInputs]:
-    from dagsync.reconcile.hosts.desired import server_inputs
-    from dagsync.reconcile.run import Selection
-
     if not (root / SANDBOX_HOSTS_FILE).is_file():
         raise DagsyncError("the sandbox is not up: `dagsync sandbox up` first")
     overrides = load_overrides(root / SANDBOX_HOSTS_FILE)

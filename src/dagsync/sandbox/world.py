@@ -46,6 +46,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,9 +68,6 @@ from dagsync.sandbox.emulator import (
     write_json,
 )
 from dagsync.sandbox.members import Member, default_network, members
-from dagsync.sandbox.reach import SOURCES_HOST, attach, open_sandbox
-from dagsync.sandbox.sources import sources
-from dagsync.testing.hosts.outside import machine_addresses
 
 if TYPE_CHECKING:
     from dagsync.testing.hosts.host import TestHost
@@ -119,6 +117,12 @@ def escrow_folder(root: Path) -> Path:
 
 def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> str:
     """Start the sandbox; on any failure, remove whatever was made and raise."""
+    # lazy: importing it here keeps dagsync.sandbox.reach (dagsync.testing) out of this module's load
+    from dagsync.sandbox.reach import SOURCES_HOST, attach, open_sandbox
+
+    # lazy: importing it here keeps dagsync.sandbox.sources out of this module's load
+    from dagsync.sandbox.sources import sources
+
     # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing import services
 
@@ -127,6 +131,9 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
 
     # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.lab import up
+
+    # lazy: importing it here keeps dagsync.testing out of this module's load
+    from dagsync.testing.hosts.outside import machine_addresses
 
     # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.system import TestHostsError
@@ -178,8 +185,6 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
 def _members_only(lab: TestHosts) -> TestHosts:
     """The lab without its last host, the sources host (`sandbox.reach`), which no plan
     targets."""
-    from dataclasses import replace
-
     return replace(lab, hosts=lab.hosts[:-1])
 
 
@@ -342,6 +347,10 @@ def status(root: Path) -> str:
 
 def _sources_row(root: Path) -> list[str]:
     """The sources host (`sandbox probe|matrix`), when this sandbox has one."""
+    # lazy: importing it here keeps dagsync.sandbox.reach (dagsync.testing) out of this module's load
+    from dagsync.sandbox.reach import SOURCES_HOST
+
+    # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.network import Network
 
     try:
