@@ -124,6 +124,18 @@ def reached(result: ProbeResult) -> bool:
     return result in ("open", "refused")
 
 
+def status_rows(root: Path) -> list[str]:
+    """`sandbox status`'s line for the sources host, when this sandbox has one."""
+    try:
+        state = json.loads((root / SANDBOX_DIR / "hosts" / STATE_FILE).read_text())
+        names, net = list(state["names"]), Network(**state["network"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if SOURCES_HOST not in names:
+        return []
+    return [f"{'sources (probe, matrix)':<32} {net.address(names.index(SOURCES_HOST) + 1)}"]
+
+
 # --- probe ---------------------------------------------------------------------------------
 
 

@@ -156,7 +156,8 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
     write_json(root / SANDBOX_STATE, state)
     try:
         names = [m.name for m in wanted] + [SOURCES_HOST]
-        lab = _members_only(up(state_dir=root / STATE, names=names, network=net))
+        lab = up(state_dir=root / STATE, names=names, network=net)
+        lab = replace(lab, hosts=lab.hosts[:-1])  # the sources host: no plan targets it
         attach(open_sandbox(root, repo), [s.address for s in outside])
         notes = _prepare(lab, wanted) + services.databases(repo, lab, [m.key for m in wanted])
         environment = {ESCROW_ENV: _make_escrow(Path(state["escrow"]))}
@@ -180,12 +181,6 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
             raise DagsyncError(f"the sandbox could not start: {exc}") from exc
         raise
     return _summary(wanted, lab, notes)
-
-
-def _members_only(lab: TestHosts) -> TestHosts:
-    """The lab without its last host, the sources host (`sandbox.reach`), which no plan
-    targets."""
-    return replace(lab, hosts=lab.hosts[:-1])
 
 
 def _observer_keypair(folder: Path) -> dict[str, str]:
@@ -332,6 +327,9 @@ def _read_state(root: Path) -> dict[str, Any]:
 
 
 def status(root: Path) -> str:
+    # lazy: importing it here keeps dagsync.sandbox.reach (dagsync.testing) out of this module's load
+    from dagsync.sandbox.reach import status_rows
+
     path = root / SANDBOX_HOSTS_FILE
     if not path.exists():
         return "sandbox: down"
@@ -341,26 +339,8 @@ def status(root: Path) -> str:
     if emulator:
         alive = "running" if is_emulator(int(emulator["pid"])) else "NOT RUNNING"
         rows.append(f"{'OVH API emulator':<32} {emulator['url']} ({alive})")
-    rows += _sources_row(root)
+    rows += status_rows(root)
     return "\n".join([f"sandbox: up ({len(data['hosts'])} hosts, override file {path})", *rows])
-
-
-def _sources_row(root: Path) -> list[str]:
-    """The sources host (`sandbox probe|matrix`), when this sandbox has one."""
-    # lazy: importing it here keeps dagsync.sandbox.reach (dagsync.testing) out of this module's load
-    from dagsync.sandbox.reach import SOURCES_HOST
-
-    # lazy: importing it here keeps dagsync.testing out of this module's load
-    from dagsync.testing.hosts.network import Network
-
-    try:
-        state = json.loads((root / STATE / "state.json").read_text())
-        names, net = list(state["names"]), Network(**state["network"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    if SOURCES_HOST not in names:
-        return []
-    return [f"{'sources (probe, matrix)':<32} {net.address(names.index(SOURCES_HOST) + 1)}"]
 
 
 # --- running the backup jobs now -------------------------------------------------------------
