@@ -164,6 +164,7 @@ NEWKEYS = [
         (
             ("-", 'key restrict,command="internal-sftp" ssh-ed25519 …9dm0z/Mr claire@alpine-books'),
             ("+", 'key restrict,command="internal-sftp" ssh-ed25519 …KEYNEWK1 c@new'),
+            (" ", "    because: sftp account of Claire Martin"),
         ),
         ("adopt", "comment", "home", "keys", "name", "shell", "unlock"),
     ),
@@ -172,7 +173,10 @@ NEWKEYS = [
         "create",
         "user newbie",
         "create ssh user newbie (1 key(s))",
-        (("+", "key ssh-ed25519 …9dm0z/Mr claire@alpine-books"),),
+        (
+            ("+", "key ssh-ed25519 …9dm0z/Mr claire@alpine-books"),
+            (" ", "    because: ssh account of Claire Martin"),
+        ),
         ("comment", "home", "keys", "name", "shell"),
     ),
     (
@@ -196,6 +200,7 @@ GONE = [
             ("+", "shell /bin/bash"),
             ("+", "unlock (declared again)"),
             ("+", "key ssh-ed25519 …9dm0z/Mr claire@alpine-books"),
+            (" ", "    because: ssh account of Claire Martin"),
         ),
         ("adopt", "comment", "home", "keys", "name", "shell", "unlock"),
     ),
@@ -220,6 +225,7 @@ SHELL = [
             ("+", "shell /bin/bash"),
             ("-", 'key restrict,command="internal-sftp" ssh-ed25519 …9dm0z/Mr claire@alpine-books'),
             ("+", "key ssh-ed25519 …9dm0z/Mr claire@alpine-books"),
+            (" ", "    because: ssh account of Claire Martin"),
         ),
         ("adopt", "comment", "home", "keys", "name", "shell", "unlock"),
     ),
@@ -306,7 +312,14 @@ def test_root_access_opened_then_closed_whole() -> None:
         "/root/.ssh/authorized_keys",
         "root access for Julien Favre until 12:00 Paris time (REQ-2026-021)",
     )
-    assert [(d.sign, d.text) for d in grant.details] == [("+", JULIEN)]
+    assert [(d.sign, d.text) for d in grant.details] == [
+        ("+", JULIEN),
+        (
+            " ",
+            "    because: root access window of Julien Favre: tue, thu 09:00-12:00 Paris time, "
+            "2026-09-01 to 2027-08-31 (REQ-2026-021)",
+        ),
+    ]
     assert grant.payload == {"lines": [JULIEN]}
     present = rootaccess.parse(CommandResult(0, f"block\nline\t{JULIEN}\n", ""))
     assert isinstance(present, rootaccess.RootObserved)
@@ -397,7 +410,7 @@ def test_accounts_a_duplicated_key_is_its_own_detail() -> None:
             "update",
             "user claire",
             "update sftp user claire",
-            (("~", "key order or duplicates"),),
+            (("~", "key order or duplicates"), (" ", "    because: sftp account of Claire Martin")),
             ("adopt", "comment", "home", "keys", "name", "shell", "unlock"),
         ),
         (

@@ -27,6 +27,8 @@ WITHOUT_REPOSITORY = [
     (["backup", "verify"], 2),
     (["mail", "usage", "--no-record"], 2),
     (["sandbox", "status"], 2),
+    (["sandbox", "matrix"], 2),
+    (["sandbox", "probe", "--from", "any", "web1:443"], 2),
     (["plan"], 1),
     (["apply", "--yes"], 1),
 ]

@@ -239,7 +239,10 @@ def _host_text(kind: str, state: Any) -> str:
         return str(state.text)
     if kind == "root-access":
         return "\n".join(state.lines)
-    return repr(state)  # accounts, and any kind added later: its whole desired state
+    if kind == "accounts":  # `why` is for people: plans show it, apply never sends it (the
+        # recorder below holds what apply sends; tests/test_plan_request_lines.py checks it)
+        return repr(tuple(dataclasses.replace(spec, why="") for spec in state))
+    return repr(state)  # any kind added later: its whole desired state
 
 
 def render_all(

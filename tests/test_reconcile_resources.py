@@ -261,7 +261,7 @@ def test_accounts_new_user_is_created_and_changed_keys_are_listed() -> None:
     assert changes["user newbie"].action is Action.CREATE
     assert changes["user newbie"].payload["shell"] == "/bin/bash"
     signs = {d.sign for d in changes["user claire"].details}
-    assert signs == {"-", "+"}
+    assert signs == {"-", "+", " "}  # " ": the line saying why the account exists
 
 
 def test_accounts_unreadable_listing_is_unknown() -> None:

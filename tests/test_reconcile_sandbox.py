@@ -380,6 +380,9 @@ def test_a_network_wide_block_and_a_storage_move_reach_their_hosts_through_per_c
         blocked = ssh(root, name, "nft list set inet dagsync blocked4")
         assert blocked.returncode == 0, blocked.stderr
         assert "198.51.100.77" in blocked.stdout, (member, blocked.stdout)
+    code, out = dagsync(capsys, root, "sandbox", "probe", "--from", "198.51.100.77", "shop1:443")
+    assert code == 0, out  # shop1's https is open to any: the attacker is dropped all the same
+    assert "tcp/443: filtered (the YAML keeps it out)" in out
     key = ssh(root, "alpine-books-shop1", f"cut -d' ' -f2 {job.SSH_KEY_FILE}.pub")
     assert key.returncode == 0 and key.stdout.strip(), key.stderr
     for storage, holds in (("dag-sbg-backup-1", False), ("dag-rbx-backup-1", True)):

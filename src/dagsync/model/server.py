@@ -180,6 +180,10 @@ class Account(Strict):
     kind: AccountKind
     keys: list[SshPublicKey] = Field(default_factory=list)
     owner: OneLine = Field(description="Who holds this account (its /etc/passwd comment).")
+    request: RequestId | None = Field(
+        default=None,
+        description="The client's request that asked for this account: plans show it.",
+    )
 
 
 class Protocol(StrEnum):

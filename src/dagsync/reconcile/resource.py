@@ -61,6 +61,14 @@ class ServerInputs:
     def request_summary(self, request_id: str) -> str | None:
         return dict(self.requests).get(request_id)
 
+    def because(self, why: str, request: str | None) -> str:
+        """What a plan shows under a change: why, and the client's request that asked for it
+        (`<why> (<REQ-id>: <summary>)`, the summary from requests.yaml)."""
+        if request is None:
+            return why
+        summary = self.request_summary(request)
+        return f"{why} ({request}: {summary})" if summary else f"{why} ({request})"
+
 
 @dataclass(frozen=True)
 class CommandResult:

@@ -4,7 +4,9 @@ role and the site folders its backup needs; and the sandbox's own network."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import TYPE_CHECKING
 
 from dagsync.reconcile.daghosts import dag_members
@@ -27,13 +29,15 @@ class Member:
     site: tuple[str, ...] = ()  # a server's site folders, which its backup requires
 
 
-def default_network() -> Network:
+def default_network(avoid: Sequence[IPv4Network] = ()) -> Network:
     """Names and a /24 of this sandbox's own (recorded in its state), so that sandboxes of
-    several checkouts, and test runs, share one machine."""
+    several checkouts, and test runs, share one machine; overlapping none of `avoid` (the
+    addresses of the sources the repository declares, which the sandbox's sources host
+    holds)."""
     # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.network import unique_network
 
-    return unique_network("sbx")
+    return unique_network("sbx", avoid)
 
 
 def host_name(client: str, server: str, index: int) -> str:

@@ -21,6 +21,9 @@ sandbox mode only (`DAGSYNC_SANDBOX=1`; never because the file exists):
   under `~/.local/state/dagsync/`) and the emulator's URL and credentials (`DAGSYNC_OVH_URL`,
   `OVH_*`; never an `ovh.conf`, which dagsync refuses inside a git work tree).
 
+One more test host, `sources`, holds an address of every source the YAML declares, for
+`dagsync sandbox probe|matrix` (`sandbox.reach`); no plan targets it.
+
 So, as root:
 
     export DAGSYNC_SANDBOX=1
@@ -43,6 +46,8 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +117,12 @@ def escrow_folder(root: Path) -> Path:
 
 def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> str:
     """Start the sandbox; on any failure, remove whatever was made and raise."""
+    # lazy: importing it here keeps dagsync.sandbox.reach (dagsync.testing) out of this module's load
+    from dagsync.sandbox.reach import SOURCES_HOST, attach, open_sandbox
+
+    # lazy: importing it here keeps dagsync.sandbox.sources out of this module's load
+    from dagsync.sandbox.sources import sources
+
     # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing import services
 
@@ -120,6 +131,9 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
 
     # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.lab import up
+
+    # lazy: importing it here keeps dagsync.testing out of this module's load
+    from dagsync.testing.hosts.outside import machine_addresses
 
     # lazy: importing it here keeps dagsync.testing out of this module's load
     from dagsync.testing.hosts.system import TestHostsError
@@ -136,11 +150,15 @@ def up(root: Path, network: Network | None = None, *, emulator: bool = True) -> 
     wanted = members(repo)
     if not any(m.role == "server" for m in wanted):
         raise DagsyncError("the repository declares no server")
-    net = network or default_network()
+    outside = sources(repo, machine_addresses())
+    net = network or default_network([IPv4Network(s.address) for s in outside])
     state: dict[str, Any] = {"version": 1, "escrow": str(escrow_folder(root))}
     write_json(root / SANDBOX_STATE, state)
     try:
-        lab = up(state_dir=root / STATE, names=[m.name for m in wanted], network=net)
+        names = [m.name for m in wanted] + [SOURCES_HOST]
+        lab = up(state_dir=root / STATE, names=names, network=net)
+        lab = replace(lab, hosts=lab.hosts[:-1])  # the sources host: no plan targets it
+        attach(open_sandbox(root, repo), [s.address for s in outside])
         notes = _prepare(lab, wanted) + services.databases(repo, lab, [m.key for m in wanted])
         environment = {ESCROW_ENV: _make_escrow(Path(state["escrow"]))}
         if emulator and ovh_sandbox_available():
@@ -309,6 +327,9 @@ def _read_state(root: Path) -> dict[str, Any]:
 
 
 def status(root: Path) -> str:
+    # lazy: importing it here keeps dagsync.sandbox.reach (dagsync.testing) out of this module's load
+    from dagsync.sandbox.reach import status_rows
+
     path = root / SANDBOX_HOSTS_FILE
     if not path.exists():
         return "sandbox: down"
@@ -318,6 +339,7 @@ def status(root: Path) -> str:
     if emulator:
         alive = "running" if is_emulator(int(emulator["pid"])) else "NOT RUNNING"
         rows.append(f"{'OVH API emulator':<32} {emulator['url']} ({alive})")
+    rows += status_rows(root)
     return "\n".join([f"sandbox: up ({len(data['hosts'])} hosts, override file {path})", *rows])
 
 

@@ -56,6 +56,9 @@ class AccountSpec:
     shell: str
     keys: tuple[str, ...]
     comment: str
+    # Why the account exists, for people (never sent to the host): its holder and the
+    # client's request that asked for it; a created or updated account shows it in plans.
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ def desired(inputs: ServerInputs) -> tuple[tuple[AccountSpec, ...], tuple[Note, 
                 SHELLS[account.kind],
                 keys,
                 _gecos(f"dagsync: {account.owner}"),
+                inputs.because(f"{account.kind} account of {account.owner}", account.request),
             )
         )
     return tuple(specs), tuple(notes)
@@ -280,7 +284,7 @@ def _declared(spec: AccountSpec, user: ObservedUser | None) -> list[Change | Not
                 Action.CREATE,
                 f"user {spec.name}",
                 f"create {spec.kind} user {spec.name} ({len(spec.keys)} key(s))",
-                keys,
+                keys + _because(spec),
                 payload,
             )
         ]
@@ -325,10 +329,15 @@ def _declared(spec: AccountSpec, user: ObservedUser | None) -> list[Change | Not
             Action.UPDATE,
             f"user {spec.name}",
             f"update {spec.kind} user {spec.name}",
-            tuple(details),
+            (*details, *_because(spec)),
             fix,
         )
     ]
+
+
+def _because(spec: AccountSpec) -> tuple[Detail, ...]:
+    """The line a reviewer reads under a created or updated account (as under a port)."""
+    return (Detail(" ", f"    because: {spec.why}"),) if spec.why else ()
 
 
 def _user_details(spec: AccountSpec, user: ObservedUser) -> list[Detail]:

@@ -140,10 +140,7 @@ def desired(inputs: ServerInputs) -> tuple[FirewallDesired, tuple[Note, ...]]:
 def _rule_origins(inputs: ServerInputs) -> Iterable[tuple[str, str]]:
     """Each open port's rules, with the justification and the request a reviewer checks."""
     for port in inputs.server.firewall.open_ports:
-        why = port.justification
-        if port.request is not None:
-            summary = inputs.request_summary(port.request)
-            why += f" ({port.request}: {summary})" if summary else f" ({port.request})"
+        why = inputs.because(port.justification, port.request)
         for rule in _port_rules(port):
             yield rule.render(), why
 

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dagsync.model.client import RootAccessWindow
-from dagsync.reconcile.core import Action, Change, DiffOptions, Note, Unknown, set_details
+from dagsync.reconcile.core import Action, Change, Detail, DiffOptions, Note, Unknown, set_details
 from dagsync.reconcile.resource import (
     ApplyOptions,
     CommandResult,
@@ -46,6 +46,8 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 class RootDesired:
     lines: tuple[str, ...]
     why: str  # who has access until when, or "no window open"
+    # for people: each open window as declared, with the client's request that asked for it
+    because: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def desired(inputs: ServerInputs) -> tuple[RootDesired, tuple[Note, ...]]:
     lines: list[str] = []
     notes: list[Note] = []
     whys: list[str] = []
+    because: list[str] = []
     for window in inputs.client.contract.root_access:
         if window.server != inputs.server.name:
             continue
@@ -104,9 +107,18 @@ def desired(inputs: ServerInputs) -> tuple[RootDesired, tuple[Note, ...]]:
             )
             continue
         whys.append(f"{window.granted_to} until {until:%H:%M} Paris time ({window.request})")
+        because.append(inputs.because(_declared(window), window.request))
         lines += [f'expiry-time="{_expiry(until)}" {_bare_key(k)}' for k in keys]
     why = "root access for " + "; ".join(whys) if whys else "no root access window open"
-    return RootDesired(tuple(dict.fromkeys(lines)), why), tuple(notes)
+    return RootDesired(tuple(dict.fromkeys(lines)), why, tuple(because)), tuple(notes)
+
+
+def _declared(window: RootAccessWindow) -> str:
+    days = ", ".join(str(d) for d in window.days)
+    return (
+        f"root access window of {window.granted_to}: {days} {window.hours[0]}-"
+        f"{window.hours[1]} Paris time, {window.start} to {window.end}"
+    )
 
 
 # --- read ----------------------------------------------------------------------------------
@@ -141,7 +153,8 @@ def diff(desired: RootDesired, observed: RootObserved, options: DiffOptions) -> 
         return []
     action = Action.UPDATE if observed.present else Action.CREATE
     summary = desired.why if desired.lines else "close root access (no window open)"
-    details = set_details(observed.lines, desired.lines)
+    because = tuple(Detail(" ", f"    because: {b}") for b in desired.because)
+    details = set_details(observed.lines, desired.lines) + because
     return [Change(KIND, action, KEYS_FILE, summary, details, {"lines": list(desired.lines)})]
 
 

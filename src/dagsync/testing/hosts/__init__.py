@@ -6,7 +6,7 @@ the machine) running its own ``sshd``, with private ``/etc`` and ``/var`` overla
 (user accounts, nftables rulesets, files) stay on that host.  Everything on disk lives in a
 state folder; the only other objects are the kernel ones (namespaces, veths, bridge) and the
 ``/run/netns`` mount that ``ip netns add`` creates.  Needs root, iproute2, util-linux and
-openssh-server.  See ``../shared/reference/testhosts.md`` (beside the checkout).
+openssh-server.  See docs/testhosts.md (shape, reaching them, traps).
 
     with testhosts(3, state_dir=tmp_path / "th") as lab:
         lab.hosts[0].ssh("hostname")
@@ -20,5 +20,7 @@ and ``down`` removes only what its own state folder lists.
 
 The modules: ``network`` (names, the /24 and its claim), ``host`` (one host and its sshd),
 ``lab`` (``up``, ``testhosts``: several hosts), ``checks`` (before they come up), ``teardown``
-(``down``), ``probes`` (TCP connects) and ``system`` (the commands they run).
+(``down``), ``probes`` (TCP connects), ``outside`` (addresses from outside the /24, e.g. an
+office range, held by one host and routed on the link by the others: docs/sandbox-reach.md)
+and ``system`` (the commands they run).
 """

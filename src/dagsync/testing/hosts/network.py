@@ -78,18 +78,19 @@ def subnets_in_use() -> list[ipaddress.IPv4Network]:
     return used
 
 
-def unique_network(tag: str) -> Network:
+def unique_network(tag: str, avoid: Sequence[ipaddress.IPv4Network] = ()) -> Network:
     """Names and a /24 of this run's own, so that test runs and sandboxes never collide.
 
     ``tag`` (1-4 lowercase letters) says who uses it (``bkp``, ``sbx``...); a random run id
     makes the link and namespace names unique (``dbkp3f9a`` bridge, ``dbkp3f9a-1`` namespace,
     ``dbkp3f9av1`` veth: at most 15 characters), and the /24 is drawn from 10.200-254.x.0 among
-    those that no address, route or claim of the machine overlaps (``up`` claims it).
+    those that no address, route or claim of the machine overlaps, nor ``avoid`` (the
+    sandbox's declared sources), which ``up`` claims.
     """
     if not _TAG.match(tag):
         raise ValueError(f"a network tag is 1-4 lowercase letters, not {tag!r}")
     run = f"d{tag}{secrets.token_hex(2)}"
-    used = subnets_in_use()
+    used = [*subnets_in_use(), *avoid]
     draw = random.SystemRandom()
     for _ in range(1000):
         candidate = ipaddress.IPv4Network(

@@ -41,6 +41,11 @@ def _ip_batch(commands: Sequence[str], *, netns: str | None = None, force: bool 
     _run(argv, stdin="\n".join(commands) + "\n", check=not force)
 
 
+def run_in_namespace(namespace: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in a test host's network namespace only (``ip netns exec``), unchecked."""
+    return _run(["ip", "netns", "exec", namespace, *argv], check=False)
+
+
 def _keygen(path: Path, comment: str) -> None:
     _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)])
 
