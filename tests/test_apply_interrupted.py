@@ -11,6 +11,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -47,6 +48,7 @@ def _driver(name: str, keys: list[str], hang: threading.Event | None = None) -> 
         results = []
         for i, t in enumerate(plan.targets):
             if hang is not None and i == len(plan.targets) - 1:
+                print("hanging", flush=True)  # the CLI test signals only from here on
                 hang.wait(60)
             outcomes = tuple(Outcome(c, Status.APPLIED) for c in t.changes)
             results.append(HostResult(t.target, HostStatus.APPLIED, outcomes))
@@ -161,8 +163,7 @@ def test_a_signal_mid_apply_says_what_was_and_was_not_done(
         env={**os.environ, "PYTHONPATH": str(PROJECT / "src")},
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "applying"
-    time.sleep(1.0)  # web1 and db1 are done; shop1 hangs
+    assert _lines_until(proc.stdout, "hanging")[:1] == ["applying"]  # web1, db1 done; shop1 hangs
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == code, err
@@ -190,6 +191,16 @@ CLI_SCRIPT = textwrap.dedent(
 )
 
 
+def _lines_until(stream: IO[str], marker: str) -> list[str]:
+    """The lines before `marker` (a machine under load takes its time: no sleep guesses)."""
+    lines = []
+    for line in iter(stream.readline, ""):
+        if line.strip() == marker:
+            return lines
+        lines.append(line.strip())
+    raise AssertionError(f"the command ended before printing {marker!r}: {lines}")
+
+
 def _cli(tmp_path: Path, root: Path, mode: str, *extra: str) -> subprocess.Popen[str]:
     script = tmp_path / "cli.py"
     script.write_text(CLI_SCRIPT)
@@ -212,8 +223,8 @@ def test_dagsync_apply_interrupted_records_it_and_the_next_apply_converges(
     repo = Scratch.create(tmp_path / "r", monkeypatch)
     head = repo.git("rev-parse", "HEAD")
     proc = _cli(tmp_path, repo.root, "hang")
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "applying"
-    time.sleep(2.0)  # web1 and web2 are done; db1 hangs
+    assert proc.stdout is not None
+    assert _lines_until(proc.stdout, "hanging")[:1] == ["applying"]  # web1, web2 done; db1 hangs
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
