@@ -97,7 +97,7 @@ def test_every_read_of_a_plan_passes_the_wrapper_and_runs_the_identical_script(
     """A new read builder (or a changed one) that the observer would refuse fails here."""
     reads = plan_reads()
     kinds = {k for k, _ in reads}
-    assert kinds == {"firewall", "accounts", "root-access", "vhosts", "tls", "databases", "backup",
+    assert kinds == {"firewall", "accounts", "root-access", "os", "vhosts", "tls", "databases", "backup",
                      "backup-storage", "mail", "monitoring", "security", "observer"}  # fmt: skip
     w = wrapper(tmp_path / "log")
     for kind, command in reads:
