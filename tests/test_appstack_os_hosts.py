@@ -279,3 +279,22 @@ def test_another_major_version_than_declared_fails_the_plan_and_an_announced_upg
         ]
     finally:
         shop.write_text(saved)
+
+
+def test_a_name_apt_would_match_as_a_regular_expression_installs_nothing(
+    converged: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = converged
+    shop = w.root / SHOP
+    saved = shop.read_text()
+    regex = APP.replace("-app", ".app")  # apt-get install reads it as a regex matching APP
+    before = w.host.run("dpkg-query -W -f='${Package} ${Version}\\n'", check=True).stdout
+    try:
+        _set_os(w, prerequisites=[{"package": APP, "version": "1.0-1"}, {"package": regex}])
+        capsys.readouterr()
+        assert run_apply(scope(w), yes=True, record=False) != 0
+        assert f"no package named {regex} in the package lists" in capsys.readouterr().out
+    finally:
+        shop.write_text(saved)
+    assert w.host.run("dpkg-query -W -f='${Package} ${Version}\\n'", check=True).stdout == before
+    assert w.host.run("apt-mark showhold", check=True).stdout.split() == [APP]

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from dagsync.model.base import HostBound, RequestId, Strict
+from dagsync.model.base import REQUEST_ID_PATTERN, HostBound, Strict
 
 # Debian Policy 5.6.1, but the last character may not be `-` or `.`.
 DEB_PACKAGE_PATTERN = r"^[a-z0-9][a-z0-9.+-]*[a-z0-9+]$"
@@ -45,6 +45,14 @@ Major = Annotated[
     StringConstraints(pattern=MAJOR_PATTERN),
     Field(description='A major version of the distribution, e.g. "12".'),
     HostBound("major version"),
+]
+
+# A request id that a plan shows in the upgrade's summary (hence marked as reaching a host)
+UpgradeRequest = Annotated[
+    str,
+    StringConstraints(pattern=REQUEST_ID_PATTERN),
+    Field(description="A request id of this client's requests.yaml, e.g. REQ-2026-004."),
+    HostBound("request id"),
 ]
 
 
@@ -95,7 +103,7 @@ class OperatingSystem(Strict):
         description="The major version the server runs before an announced major upgrade to "
         "`version`; the upgrade needs the client's `request`.",
     )
-    request: RequestId | None = Field(
+    request: UpgradeRequest | None = Field(
         default=None, description="The client request that asks for the major upgrade."
     )
     prerequisites: list[Prerequisite] = Field(
