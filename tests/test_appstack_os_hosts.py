@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 NET = unique_network("aos")
 CLIENT = "alpine-books"
 SHOP = f"clients/{CLIENT}/servers/shop1.yaml"
-APP, LIB = "dagsync-test-app", "dagsync-test-lib"
+APP, LIB, TOOL = "dagsync-test-app", "dagsync-test-lib", "dagsync-test-tool"
 
 
 @dataclass
@@ -135,7 +135,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 shutil.copytree(REPO / folder, root / folder)
             shutil.copytree(REPO / f"clients/{CLIENT}", root / f"clients/{CLIENT}")
             repos = host.root / "apt"
-            _repository(repos / "main", "Debian", "bookworm", [(APP, "1.0-1"), (LIB, "1.0-1")])
+            old = [(APP, "1.0-1"), (LIB, "1.0-1"), (TOOL, "1.0-1")]
+            _repository(repos / "main", "Debian", "bookworm", old)
+            # a point release: Debian's own 50unattended-upgrades allows it, dagsync's does not
+            _repository(repos / "point", "Debian", "bookworm", [(TOOL, "1.1-1")])
             _repository(
                 repos / "security",
                 "Debian-Security",
@@ -243,6 +246,19 @@ def test_pending_security_updates_and_held_back_upgrades_are_noted_and_nothing_c
         plan.pop("created_at", None)
         plan.pop("overrides", None)
     assert as_observer == as_root
+
+
+def test_unattended_upgrades_installs_the_security_update_only_and_not_the_held_package(
+    converged: World,
+) -> None:
+    w = converged
+    w.host.run(f"apt-get install -y -q {LIB}=1.0-1 {TOOL}=1.0-1 >/dev/null 2>&1", check=True)
+    _sources(w, "main", "security", "point")
+    run = w.host.run("unattended-upgrade -d 2>&1", timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert status(w, LIB) == "1.1-1 ii "  # Debian-Security: applied
+    assert status(w, TOOL) == "1.0-1 ii "  # a point release: not a security origin
+    assert status(w, APP) == "1.0-1 hi "  # held prerequisite, though its update is security
 
 
 def test_a_file_at_dagsyncs_path_that_dagsync_did_not_write_is_left_alone(
