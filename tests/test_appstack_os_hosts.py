@@ -314,3 +314,82 @@ def test_a_name_apt_would_match_as_a_regular_expression_installs_nothing(
         shop.write_text(saved)
     assert w.host.run("dpkg-query -W -f='${Package} ${Version}\\n'", check=True).stdout == before
     assert w.host.run("apt-mark showhold", check=True).stdout.split() == [APP]
+
+
+def _suite(folder: Path, suite: str, name: str, version: str, postinst: str = "") -> None:
+    """dists/<suite>/main of a repository with one package (a release-marker package whose
+    postinst may stand for base-files' new /etc/os-release)."""
+    pool = folder / "pool"
+    pool.mkdir(parents=True, exist_ok=True)
+    src = pool / f"{name}_{version}"
+    (src / "DEBIAN").mkdir(parents=True)
+    (src / "DEBIAN/control").write_text(
+        f"Package: {name}\nVersion: {version}\nArchitecture: all\n"
+        "Maintainer: dagsync tests <tests@dagsync.invalid>\nDescription: a release marker\n"
+    )
+    if postinst:
+        (src / "DEBIAN/postinst").write_text(f"#!/bin/sh\nset -e\n{postinst}\n")
+        (src / "DEBIAN/postinst").chmod(0o755)
+    deb = pool / f"{name}_{version}.deb"
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(src), str(deb)], check=True)
+    shutil.rmtree(src)
+    binary = folder / "dists" / suite / "main/binary-all"
+    binary.mkdir(parents=True)
+    packages = subprocess.run(
+        ["apt-ftparchive", "packages", f"pool/{deb.name}"],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    ).stdout
+    (binary / "Packages").write_bytes(packages)
+    fields = {"Origin": "Debian", "Label": "Debian", "Suite": suite, "Codename": suite}
+    options = [f"-oAPT::FTPArchive::Release::{k}={v}" for k, v in fields.items()]
+    options.append("-oAPT::FTPArchive::Release::Components=main")
+    release = subprocess.run(
+        ["apt-ftparchive", *options, "release", "."],
+        cwd=folder / "dists" / suite,
+        check=True,
+        capture_output=True,
+    ).stdout
+    (folder / "dists" / suite / "Release").write_bytes(release)
+
+
+def test_an_announced_major_upgrade_switches_the_sources_upgrades_and_keeps_holds(
+    converged: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = converged
+    marker = "dagsync-test-release"
+    dist = w.repos / "dist"
+    _suite(dist, "bookworm", marker, "12")
+    new_release = (
+        "rm -f /etc/os-release; printf 'ID=debian\\nVERSION_ID=\"13\"\\n' > /etc/os-release"
+    )
+    _suite(dist, "trixie", marker, "13", postinst=new_release)
+    _sources(w, "main", "security")
+    w.host.run(
+        f"echo 'deb [trusted=yes] file:{dist} bookworm main' >> "
+        "/etc/apt/sources.list.d/dagsync-test.list && apt-get update -q >/dev/null 2>&1 && "
+        f"apt-get install -y -q {marker} >/dev/null 2>&1",
+        check=True,
+    )
+    shop = w.root / SHOP
+    saved = shop.read_text()
+    try:
+        _set_os(
+            w,
+            version="13",
+            upgrade_from="12",
+            request="REQ-2025-001",
+            prerequisites=[{"package": APP, "version": "1.0-1"}],
+        )
+        assert run_apply(scope(w), yes=True, record=False) == 0
+        assert 'VERSION_ID="13"' in w.host.run("cat /etc/os-release", check=True).stdout
+        sources = w.host.run("cat /etc/apt/sources.list.d/dagsync-test.list", check=True).stdout
+        assert f"file:{dist} trixie main" in sources and "bookworm" not in sources
+        assert status(w, marker) == "13 ii "
+        assert status(w, APP) == "1.0-1 hi "
+        code, plan = plan_json(w, capsys)
+        assert code == 0 and changes_of(plan) == [] and errors_of(plan) == []
+        assert "runs debian 13: the major upgrade is done, remove `upgrade_from`" in notes_of(plan)
+    finally:
+        shop.write_text(saved)
