@@ -113,32 +113,32 @@ def test_dpkg_status_gives_installed_versions_and_holds() -> None:
     assert apt.packages(["garbage"]) is None
 
 
-SIMULATION = """Reading package lists...
-Building dependency tree...
-Calculating upgrade...
-The following packages have been kept back:
-  dagsync-test-app other-pkg
-The following packages will be upgraded:
-  libpam0g sed
-Inst libpam0g [1.5.2-6+deb12u1] (1.5.2-6+deb12u3 Debian-Security:12/oldstable-security [amd64]) [libpam-modules:amd64 on libpam0g:amd64] [libpam-modules:amd64 ]
-Inst sed [4.9-1] (4.9-1+deb12u1 Debian:12.15/oldstable [amd64])
-Inst newdep (1.0 Debian:12.15/oldstable [amd64])
-Inst libfoo [1.0] (1.1 Debian:12.15/oldstable, Debian-Security:12/oldstable-security [all])
-Conf sed (4.9-1+deb12u1 Debian:12.15/oldstable [amd64])
+LISTING = """Listing...
+libpam0g/oldstable-security 1.5.2-6+deb12u3 amd64 [upgradable from: 1.5.2-6+deb12u1]
+sed/oldstable 4.9-1+deb12u1 amd64 [upgradable from: 4.9-1]
+libfoo:i386/oldstable,oldstable-security 1.1 i386 [upgradable from: 1.0]
 """
 
 
-def test_the_simulated_upgrade_gives_security_updates_others_and_kept_back() -> None:
-    found = apt.upgrades(SIMULATION.splitlines())
+def test_the_upgradable_listing_gives_each_update_and_whether_it_is_a_security_one() -> None:
+    found = apt.upgradable(LISTING.splitlines())
     assert found is not None
-    pending, kept = found
-    assert [(p.package, p.installed, p.candidate, p.security) for p in pending] == [
+    assert [(p.package, p.installed, p.candidate, p.security) for p in found] == [
         ("libpam0g", "1.5.2-6+deb12u1", "1.5.2-6+deb12u3", True),
         ("sed", "4.9-1", "4.9-1+deb12u1", False),
-        ("libfoo", "1.0", "1.1", True),
+        ("libfoo:i386", "1.0", "1.1", True),
     ]
-    assert kept == ("dagsync-test-app", "other-pkg")
-    assert apt.upgrades(["Inst ???"]) is None
+    assert apt.upgradable(["WARNING: something else"]) is None
+
+
+def test_held_upgradable_packages_are_kept_back_not_pending() -> None:
+    text = "id\tdebian\nversion\t12\n" + "\n".join(system.SECTIONS) + "\n"
+    text = text.replace("--- upgrades\n", "--- upgrades\n" + LISTING)
+    text = text.replace("--- holds\n", "--- holds\nsed\n")
+    observed = system.parse(CommandResult(0, text, ""))
+    assert isinstance(observed, system.OsObserved)
+    assert [p.package for p in observed.pending or ()] == ["libpam0g", "libfoo:i386"]
+    assert observed.kept_back == ("sed",)
 
 
 def test_a_read_that_did_not_end_or_names_no_os_is_unknown() -> None:
@@ -147,11 +147,11 @@ def test_a_read_that_did_not_end_or_names_no_os_is_unknown() -> None:
     assert isinstance(system.parse(CommandResult(0, good.replace("--- end\n", ""), "")), Unknown)
     assert isinstance(system.parse(CommandResult(0, good.replace("id\tdebian\n", ""), "")), Unknown)
     assert isinstance(system.parse(CommandResult(1, good, "boom")), Unknown)
-    failed = good.replace("--- upgrades\n", "--- upgrades\ndagsync: apt-get failed\n")
+    failed = good.replace("--- upgrades\n", "--- upgrades\ndagsync: apt failed\n")
     observed = system.parse(CommandResult(0, failed, ""))
     assert isinstance(observed, system.OsObserved) and observed.pending is None
     notes = system.diff(want(prerequisites=()), observed, DiffOptions())
-    assert "note: pending updates unknown: apt-get -s dist-upgrade failed" in summaries(notes)
+    assert "note: pending updates unknown: apt list --upgradable failed" in summaries(notes)
 
 
 # --- diff ----------------------------------------------------------------------------------

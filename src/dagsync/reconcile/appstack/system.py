@@ -13,7 +13,7 @@ it with the client's request.
 - Each prerequisite is installed (at its pinned version, when it has one) and held
   (`apt-mark hold`), so that neither unattended-upgrades nor an upgrade changes it.
 - `plan` notes the pending security updates and the upgrades kept back (held packages), from
-  `apt-get -s dist-upgrade` over the host's package lists as they are: the read changes
+  `apt list --upgradable` over the host's package lists as they are: the read changes
   nothing and takes no lock, so the observer key runs it as it is.
 """
 
@@ -38,7 +38,7 @@ from dagsync.reconcile.resource import (
 from dagsync.reconcile.shell import UnsafeValue, atomic_write, q
 
 KIND = "os"
-SECTIONS = ("--- conf", "--- packages", "--- upgrades", "--- lists", "--- end")
+SECTIONS = ("--- conf", "--- packages", "--- upgrades", "--- holds", "--- lists", "--- end")
 APT_ENV = "export DEBIAN_FRONTEND=noninteractive LC_ALL=C"
 APT_OPTIONS = (
     "-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef "
@@ -67,7 +67,7 @@ class OsObserved:
     major: str
     files: tuple[tuple[str, str, bool], ...]  # (path, sha256, written by dagsync)
     packages: tuple[apt.Package, ...]
-    pending: tuple[apt.Pending, ...] | None  # None: apt-get -s failed
+    pending: tuple[apt.Pending, ...] | None  # None: apt list failed; held ones are kept_back
     kept_back: tuple[str, ...]
     lists: str  # date of the newest package list, "" if none
 
@@ -100,7 +100,8 @@ def desired(inputs: ServerInputs) -> tuple[OsDesired, tuple[Note, ...]]:
 
 def read(desired: OsDesired) -> str:
     """os-release's ID and VERSION_ID, dagsync's apt files (digest, header), the declared
-    packages' dpkg status, the simulated dist-upgrade and the date of the package lists."""
+    packages' dpkg status, the upgradable and the held packages, the date of the package
+    lists."""
     return script(q(" ".join(desired.packages)))
 
 
@@ -123,10 +124,12 @@ echo '{SECTIONS[1]}'
 names={names}
 dpkg-query -W -f='{fmt}' -- $names 2>/dev/null || true
 echo '{SECTIONS[2]}'
-apt-get -s -q -o Debug::NoLocking=1 dist-upgrade 2>/dev/null || echo 'dagsync: apt-get failed'
+apt list --upgradable 2>/dev/null || echo 'dagsync: apt failed'
 echo '{SECTIONS[3]}'
-find /var/lib/apt/lists -maxdepth 1 -name '*Release' -printf '%TY-%Tm-%Td\\n' 2>/dev/null | sort | tail -n 1
+dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' | awk '$1 ~ /^h/ {{ print $2 }}'
 echo '{SECTIONS[4]}'
+find /var/lib/apt/lists -maxdepth 1 -name '*Release' -printf '%TY-%Tm-%Td\\n' 2>/dev/null | sort | tail -n 1
+echo '{SECTIONS[5]}'
 """
 
 
@@ -150,16 +153,20 @@ def parse(result: CommandResult) -> OsObserved | Unknown:
     if packages is None:
         return Unknown("unexpected dpkg-query output")
     listing = lines[at[2] + 1 : at[3]]
-    upgrades = None if "dagsync: apt-get failed" in listing else apt.upgrades(listing)
-    pending, kept = upgrades if upgrades is not None else (None, ())
-    dates = [d for d in lines[at[3] + 1 : at[4]] if d]
+    upgrades = None if "dagsync: apt failed" in listing else apt.upgradable(listing)
+    held = {name for name in lines[at[3] + 1 : at[4]] if name}
+    pending = kept = None
+    if upgrades is not None:
+        pending = tuple(p for p in upgrades if p.package not in held)
+        kept = tuple(sorted(p.package for p in upgrades if p.package in held))
+    dates = [d for d in lines[at[4] + 1 : at[5]] if d]
     return OsObserved(
         release[0],
         release[1],
         tuple(files),
         tuple(packages.values()),
         pending,
-        kept,
+        kept or (),
         dates[-1] if dates else "",
     )
 
@@ -251,7 +258,7 @@ def _packages(desired: OsDesired, observed: OsObserved) -> list[Change | Note]:
 
 def _updates(observed: OsObserved) -> list[Note]:
     if observed.pending is None:
-        return [Note(KIND, "pending updates unknown: apt-get -s dist-upgrade failed")]
+        return [Note(KIND, "pending updates unknown: apt list --upgradable failed")]
     lists = f" (package lists of {observed.lists})" if observed.lists else ""
     out = []
     security = [p for p in observed.pending if p.security]
