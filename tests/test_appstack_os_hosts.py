@@ -286,6 +286,9 @@ def test_another_major_version_than_declared_fails_the_plan_and_an_announced_upg
         code, plan = plan_json(w, capsys)
         assert code != 0 and changes_of(plan) == []
         assert any("runs debian 12, its YAML declares debian 13" in e for e in errors_of(plan))
+        capsys.readouterr()
+        assert run_apply(scope(w), yes=True, record=False) != 0
+        assert "its YAML declares debian 13" in capsys.readouterr().out
         _set_os(w, version="13", upgrade_from="12", request="REQ-2025-001")
         code, plan = plan_json(w, capsys)
         assert errors_of(plan) == []

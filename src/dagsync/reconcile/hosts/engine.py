@@ -306,8 +306,8 @@ def _apply_host(
     unread = "; ".join(f"{k}: {r}" for k, r in planned.unknown) if planned else ""
     unread = f"could not read {unread}" if unread else ""
     outcomes: list[Outcome] = []
-    message = ""
-    if planned is not None and planned.changes:
+    message = planned.error if planned is not None and planned.error else ""  # DiffRefused
+    if planned is not None and planned.changes and not message:
         try:
             outcomes = _apply_changes(observation.session, planned.changes, options.apply)
         except HostError as exc:
