@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from conftest import read_yaml, write_yaml
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.config.yamlio import load
 from dagsync.reconcile.appstack import apt
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
@@ -99,22 +99,11 @@ def _sources(w: World, *names: str) -> None:
     )
 
 
-def _yaml(path: Path) -> Any:
-    data, problem = load(path.read_text())
-    assert problem is None, problem
-    return data
-
-
-def _write_yaml(path: Path, data: Any) -> None:
-    header = path.read_text().splitlines()[0]
-    path.write_text(header + "\n" + json.dumps(data, indent=1) + "\n")
-
-
 def _set_os(w: World, **os: Any) -> None:
     shop = w.root / SHOP
-    data = _yaml(shop)
+    data = read_yaml(shop)
     data["os"] = {"name": "debian", "version": "12", **os}
-    _write_yaml(shop, data)
+    write_yaml(shop, data)
 
 
 @pytest.fixture(scope="module")
