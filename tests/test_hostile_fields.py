@@ -147,6 +147,13 @@ def sample_server() -> dict[str, Any]:
         {"name": "deploy", "kind": "ssh", "owner": "Claire Martin", "keys": [f"{SERVER_KEY} ci"]}
     )
     data["databases"][0]["users"][0]["hosts"] = ["localhost"]
+    data["os"] = {
+        "name": "debian",
+        "version": "13",
+        "upgrade_from": "12",
+        "request": "REQ-2025-001",
+        "prerequisites": [{"package": "php8.2-fpm", "version": "8.2.7-1~deb12u1"}],
+    }
     data["firewall"]["open_ports"].append(
         {
             "protocol": "tcp",

@@ -175,6 +175,7 @@ def test_an_unknown_fact_gives_no_change_and_is_reported(repo: Path) -> None:
         "firewall",
         "accounts",
         "root-access",
+        "os",
         "vhosts",
         "tls",
         "databases",

@@ -21,6 +21,7 @@ from dagsync.model.base import (
     Strict,
     UserName,
 )
+from dagsync.model.system import OperatingSystem
 
 # The database servers' own schemas: a grant on one of them (MariaDB's `mysql` holds the
 # privilege tables) makes the client's database user an administrator of the server.
@@ -291,7 +292,7 @@ class Server(Strict):
     ovh: Ovh
     ips: list[IPv4Address | IPv6Address] = Field(min_length=1)
     ssh: Ssh
-    os: Software
+    os: OperatingSystem
     app_server: Software | None = None
     vhosts: list[Vhost] = Field(default_factory=list)
     databases: list[Database] = Field(default_factory=list)

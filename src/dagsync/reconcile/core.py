@@ -127,6 +127,11 @@ class Note:
         return {"kind": self.kind, "text": self.text}
 
 
+class DiffRefused(Exception):
+    """What a resource's diff raises when the host contradicts its YAML in a way no change may
+    fix (e.g. another distribution than declared): that server's plan fails, with this text."""
+
+
 @dataclass(frozen=True)
 class DiffOptions:
     """What the diff may propose."""

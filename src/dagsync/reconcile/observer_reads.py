@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagsync.model.base import SAFE_PATH_PATTERN, USER_NAME_PATTERN
+from dagsync.model.system import DEB_PACKAGE_PATTERN
+from dagsync.reconcile.appstack import system
 from dagsync.reconcile.backup import resource as backup
 from dagsync.reconcile.backup import storage
 from dagsync.reconcile.hosts import accounts, registry
@@ -37,6 +39,8 @@ NAMES_PATTERN = (
     rf"({USER_NAME_PATTERN[1:-1]}( {USER_NAME_PATTERN[1:-1]}){{0,499}})?"  # "" or "a b c"
 )
 PATH_PATTERN = SAFE_PATH_PATTERN[1:-1]
+# "" or Debian package names, space-separated (the `os` read's declared packages)
+PACKAGES_PATTERN = rf"({DEB_PACKAGE_PATTERN[1:-1]}( {DEB_PACKAGE_PATTERN[1:-1]}){{0,499}})?"
 BATCH = "batch"  # the request word of several reads at once
 NONCE_PATTERN = r"[0-9a-f]{16}"  # facts.batch's nonce (secrets.token_hex(8))
 
@@ -103,6 +107,10 @@ def _reads() -> tuple[ObserverRead, ...]:
         if resource.KIND == accounts.KIND:
             spec = accounts.AccountSpec(_sentinel(0), "ssh", "", (), "")
             out.append(ObserverRead(resource.KIND, (NAMES_PATTERN,), accounts.read([spec])))
+        elif resource.KIND == system.KIND:
+            # the declared packages are one parameter, split by the script's shell
+            read_os = system.script(_sentinel(0))
+            out.append(ObserverRead(resource.KIND, (PACKAGES_PATTERN,), read_os))
         else:
             out.append(ObserverRead(resource.KIND, (), resource.read(unused)))
     out.append(ObserverRead(backup.KIND, (), backup.read(unused)))

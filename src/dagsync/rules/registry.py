@@ -10,6 +10,7 @@ from dagsync.rules import (
     access_accounts,
     access_root,
     advice,
+    appstack,
     backup_schedule,
     backup_storage,
     contract_grounds,
@@ -50,6 +51,12 @@ RULES: tuple[Rule, ...] = (
     supply.server_type,  # SUP001
     supply.tls_issuer,  # SUP002
     supply.ovh_datacenter,  # SUP003
+    # Application stack, Art. 4
+    appstack.os_upgrade_requested,  # APP001
+    appstack.prerequisites_own,  # APP002
+    appstack.vhost_names_once,  # APP003
+    appstack.document_root_not_dev_space,  # APP004
+    appstack.db_user_sources,  # APP005
     # Access, Art. 6
     access_root.root_window,  # ACC001
     access_root.root_window_server,  # ACC002

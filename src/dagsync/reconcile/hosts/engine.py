@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from dagsync.errors import DagsyncError
-from dagsync.reconcile.core import Change, DiffOptions, Note, Unknown
+from dagsync.reconcile.core import Change, DiffOptions, DiffRefused, Note, Unknown
 from dagsync.reconcile.hosts.desired import HostDesired
 from dagsync.reconcile.hosts.registry import HOST_RESOURCES, host_resource
 from dagsync.reconcile.hosts.work import Observation, Work, works_from_plan, works_from_repository
@@ -124,7 +124,10 @@ def target_plan(observation: Observation, options: DiffOptions) -> TargetPlan:
     )
     if observation.error is not None or work.desired is None:
         return replace(base, error=observation.error or "no desired state")
-    changes, notes, unknown = diff_host(work.desired, observation.observed, options)
+    try:
+        changes, notes, unknown = diff_host(work.desired, observation.observed, options)
+    except DiffRefused as exc:
+        return replace(base, error=f"not planned: {exc}", fingerprints=observation.fingerprints())
     return replace(
         base,
         changes=tuple(changes),
@@ -303,8 +306,8 @@ def _apply_host(
     unread = "; ".join(f"{k}: {r}" for k, r in planned.unknown) if planned else ""
     unread = f"could not read {unread}" if unread else ""
     outcomes: list[Outcome] = []
-    message = ""
-    if planned is not None and planned.changes:
+    message = planned.error if planned is not None and planned.error else ""  # DiffRefused
+    if planned is not None and planned.changes and not message:
         try:
             outcomes = _apply_changes(observation.session, planned.changes, options.apply)
         except HostError as exc:

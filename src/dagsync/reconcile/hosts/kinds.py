@@ -6,4 +6,12 @@ A new host resource adds its kind here and its module to `registry.HOST_RESOURCE
 tests/test_reconcile_drivers.py checks that both list the same kinds in the same order.
 """
 
-HOST_KINDS: tuple[str, ...] = ("firewall", "accounts", "root-access", "vhosts", "tls", "databases")
+HOST_KINDS: tuple[str, ...] = (
+    "firewall",
+    "accounts",
+    "root-access",
+    "os",
+    "vhosts",
+    "tls",
+    "databases",
+)

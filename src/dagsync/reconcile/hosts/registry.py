@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagsync.reconcile.appstack import databases, tls, vhosts
+from dagsync.reconcile.appstack import databases, system, tls, vhosts
 from dagsync.reconcile.hosts import accounts, firewall, rootaccess
 from dagsync.reconcile.resource import HostResource
 
@@ -18,6 +18,7 @@ HOST_RESOURCES: tuple[HostResource[Any, Any], ...] = (
     firewall,
     accounts,
     rootaccess,
+    system,
     vhosts,
     tls,
     databases,
