@@ -2,10 +2,11 @@
 
 A real HTTP server on 127.0.0.1 that python-ovh talks to through an ``ENDPOINTS`` entry
 (:meth:`OvhEmulator.client` does it), seeded from an account fixture (:func:`seed_account`,
-:func:`load_account`). It reproduces the behaviours listed in §9 of
-``../shared/reference/ovh-api.md`` (beside the checkout): signatures, consumer keys and access rules, error
-shapes and status codes, dedicated servers, the edge firewall and mitigation state machines,
-reverse DNS, backup storage, injectable faults and an optional rate limit.
+:func:`load_account`). It reproduces the OVH API behaviours dagsync relies on, each proved by
+``tests/test_ovh_emulator.py`` with the real python-ovh client: signatures, consumer keys and
+access rules, error shapes and status codes, dedicated servers, the edge firewall and
+mitigation state machines, reverse DNS, backup storage, injectable faults and an optional
+rate limit.
 
 Where OVH's behaviour is unknown, the emulator makes a documented choice:
 
