@@ -20,6 +20,7 @@ from pathlib import Path
 from dagsync.config.document import ClientFiles, ClientIndex, read_regular
 from dagsync.errors import RepositoryError, UsageError
 from dagsync.findings import Finding, Result, Severity
+from dagsync.validate.involved import Meetings
 from dagsync.validate.speed.cache import (
     CACHE_DIR,
     Cache,
@@ -221,10 +222,12 @@ def _validate(
     findings = list(_policy_findings(root, cache))
     entries, todo = _lookup(root, cache, layout, set(wanted))
     wait = start_checks(root, todo, day, jobs, cache.enabled, standby)
-    indexes: dict[str, ClientIndex] = {c: e.index() for c, e in entries.items()}
+    meetings = Meetings()  # while the changed clients are checked
+    for client_id, entry in entries.items():
+        meetings.add(client_id, entry.index_json)
     for entry in wait():
         entries[entry.client_id] = entry
-        indexes[entry.client_id] = entry.index()
+        meetings.add(entry.client_id, entry.index_json)
         cache.store(entry)
     cache.save()
     for client_id in wanted:
@@ -234,6 +237,8 @@ def _validate(
     # lazy: importing it here keeps dagsync.validate out of this module's load
     from dagsync.validate.invariants import repository_findings
 
+    # Only the clients that meet another can be in a repository-wide finding (`involved`).
+    indexes: dict[str, ClientIndex] = {c: entries[c].index() for c in meetings.involved()}
     findings.extend(repository_findings(root, indexes, changed))
     # lazy: importing it here keeps dagsync.gitops, dagsync.validate out of this module's load
     from dagsync.validate.trackedstate import tracked_credential_findings, tracked_state_findings

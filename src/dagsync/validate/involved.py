@@ -1,0 +1,122 @@
+"""Which clients the repository invariants have to read: those that meet another client.
+
+Every repository invariant (`invariants.repository_findings`) reports where declarations
+meet: the same client id, server name, OVH service name or IP twice (also twice in one
+client); a mail domain, vhost name, database name or forward domain equal to, or under,
+another client's name (REP012-REP014; the quick scan's hints count as names); a forward
+source at all (REP013 also fires alone); a blocklist network holding another client's server
+address (REP015). A client that meets no other in any of these ways is in no finding and
+changes none, so the invariants run on the clients that meet one, with every client they
+meet, and find exactly what they find on the whole repository (tests/test_involved.py
+compares both on random repositories); on 2,000 clean clients that is none at all.
+
+`Meetings` reads the cached JSON form of the indexes (`ClientEntry.index_json`): the other
+clients' `ClientIndex` objects are never built. Clients are added one by one, so a run adds
+its cached clients while the changed ones are being checked.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dagsync.validate.addresses import address_number, network_span
+
+_UNIQUE = ("servers", "service_names", "ips")  # REP005, REP006, REP010: one declaration each
+_NAMES = ("mail_domains", "vhost_names", "databases", "claim_hints")  # tenancy
+
+
+def _parents(name: str) -> list[str]:
+    """The parent domains of `name`, without its top-level label (as `tenancy` looks them up)."""
+    labels = name.split(".")
+    return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
+
+
+class Meetings:
+    """The clients that meet another client, as clients are added (`add`, then `involved`)."""
+
+    def __init__(self) -> None:
+        self._met: set[str] = set()
+        self._first: dict[tuple[str, str], str] = {}  # (kind, value) -> first client
+        self._names: dict[str, set[str]] = {}  # name -> clients claiming it
+        self._under: dict[str, set[str]] = {}  # domain -> clients claiming a name under it
+        self._addresses: list[tuple[int, int, str]] = []  # (version, number, client)
+        self._blocked: list[tuple[str, str]] = []  # (client, network)
+
+    def _meet(self, key: tuple[str, str], folder: str) -> None:
+        first = self._first.setdefault(key, folder)
+        if first != folder:
+            self._met.update((first, folder))
+
+    def _meet_any(self, folders: Iterable[str], folder: str) -> None:
+        others = [f for f in folders if f != folder]
+        if others:
+            self._met.update(others)
+            self._met.add(folder)
+
+    def add(self, folder: str, index: Mapping[str, Any]) -> None:
+        """Add one client's index (the JSON form: each kind a list of [value, file, path])."""
+        client_id = index.get("client_id")
+        if client_id is not None:
+            self._meet(("client_id", str(client_id)), folder)
+        for kind in _UNIQUE:
+            values = [str(item[0]) for item in index.get(kind, ())]
+            if len(set(values)) < len(values):
+                self._met.add(folder)  # declared twice in this client
+            for value in values:
+                self._meet((kind, value), folder)
+        self._add_names(folder, index)
+        for item in index.get("ips", ()):
+            number = address_number(str(item[0]))
+            if number is not None:
+                self._addresses.append((*number, folder))
+        self._blocked.extend((folder, str(item[0])) for item in index.get("blocked", ()))
+
+    def _add_names(self, folder: str, index: Mapping[str, Any]) -> None:
+        names = {str(item[0]) for kind in _NAMES for item in index.get(kind, ())}
+        forwards = index.get("forward_sources", ())
+        if forwards:
+            self._met.add(folder)  # REP013 looks at every forward source
+            names.update(str(item[0]).rpartition("@")[2] for item in forwards)
+        for name in names:
+            parents = _parents(name)
+            self._meet_any(self._names.get(name, ()), folder)  # the same name
+            self._meet_any(self._under.get(name, ()), folder)  # a name under this one
+            for parent in parents:  # this name under another's
+                self._meet_any(self._names.get(parent, ()), folder)
+            self._names.setdefault(name, set()).add(folder)
+            for parent in parents:
+                self._under.setdefault(parent, set()).add(folder)
+
+    def involved(self) -> set[str]:
+        """The clients the invariants must read: every client that meets another."""
+        return self._met | self._blocking()
+
+    def _blocking(self) -> set[str]:
+        """A client whose blocklist holds another client's address, and the first such
+        client's (as `invariants` names it) for each network."""
+        if not self._blocked:
+            return set()
+        found = sorted(self._addresses)
+        keys = [(version, number) for version, number, _ in found]
+        out: set[str] = set()
+        for folder, network in self._blocked:
+            span = network_span(network)
+            if span is None:
+                continue
+            version, first, last = span
+            low = bisect_left(keys, (version, first))
+            high = bisect_right(keys, (version, last))
+            other = next((f for _, _, f in found[low:high] if f != folder), None)
+            if other is not None:
+                out.update((folder, other))
+        return out
+
+
+def involved_clients(indexes: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The clients of `indexes` (JSON form) that the repository invariants must read."""
+    meetings = Meetings()
+    for folder in sorted(indexes):
+        meetings.add(folder, indexes[folder])
+    return meetings.involved()
