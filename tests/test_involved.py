@@ -12,8 +12,8 @@ import pytest
 
 from dagsync.config.document import ClientIndex, Located
 from dagsync.findings import Finding
-from dagsync.validate.involved import involved_clients
 from dagsync.validate.invariants import repository_findings
+from dagsync.validate.involved import involved_clients
 from dagsync.validate.run import validate_repository
 from dagsync.validate.speed.cache import ClientEntry
 
