@@ -5,7 +5,9 @@ cache when one client's change creates or removes a conflict with a cached clien
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from dagsync.findings import Finding
 from dagsync.validate.invariants import repository_findings
 from dagsync.validate.involved import involved_clients
 from dagsync.validate.run import validate_repository
-from dagsync.validate.speed.cache import ClientEntry
+from dagsync.validate.speed.cache import ClientEntry, cache_path
 
 DAY = dt.date(2026, 11, 2)
 
@@ -156,3 +158,56 @@ def test_a_change_in_one_client_that_creates_or_removes_a_conflict_is_seen_with_
     assert created
     _edit(repo_copy, rel, new, old)
     assert not [f for f in _warm_and_cold(repo_copy) if f.rule == rule]
+
+
+# --- the cache file: one client a line, unchanged lines written back as read ------------------
+
+
+def _entries(path: Path) -> dict[str, dict[str, object]]:
+    """The cache's entries without their stats (a fingerprint that depends on the clock)."""
+    data = json.loads(path.read_bytes())
+    return {c: {k: v for k, v in e.items() if k != "stats"} for c, e in data["clients"].items()}
+
+
+def test_a_run_with_one_client_changed_rewrites_its_line_and_keeps_the_others(
+    repo_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warm_and_cold(repo_copy)
+    before = cache_path(repo_copy).read_bytes().split(b"\n")
+    assert len(before) == 2 + 3  # header, three clients, end
+    _edit(repo_copy, CIME_DEV1, "ips: [198.51.100.21]", "ips: [203.0.113.10]")
+    validate_repository(repo_copy, today=DAY)
+    after = cache_path(repo_copy).read_bytes().split(b"\n")
+    changed = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if b != a]
+    assert [after[i][:16] for i in changed] == [b'"cime-conseil":{']
+    # the same entries as a cache written from scratch by a cold run
+    incremental = _entries(cache_path(repo_copy))
+    monkeypatch.setenv("DAGSYNC_CACHE_DIR", str(tmp_path / "fresh"))
+    validate_repository(repo_copy, today=DAY)
+    assert _entries(cache_path(repo_copy)) == incremental
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda b: json.dumps(json.loads(b)).encode(), id="one-line-json"),
+        pytest.param(lambda b: json.dumps(json.loads(b), indent=1).encode(), id="indented"),
+        pytest.param(lambda b: b.replace(b"},\n", b"}, \n", 1), id="space-before-newline"),
+        pytest.param(lambda b: b.replace(b'{"key"', b' {"key"', 1), id="space-in-a-line"),
+    ],
+)
+def test_a_cache_file_of_any_json_layout_is_read_and_rewritten_whole(
+    repo_copy: Path, damage: Callable[[bytes], bytes]
+) -> None:
+    _warm_and_cold(repo_copy)
+    path = cache_path(repo_copy)
+    path.write_bytes(damage(path.read_bytes()))
+    json.loads(path.read_bytes())  # still JSON
+    _edit(repo_copy, CIME_DEV1, "ips: [198.51.100.21]", "ips: [203.0.113.10]")
+    assert [f.rule for f in _warm_and_cold(repo_copy) if f.rule.startswith("REP")] == ["REP010"]
+    text = path.read_bytes()
+    assert len(text.split(b"\n")) == 2 + 3 and json.loads(text)["clients"].keys() == {
+        "alpine-books",
+        "cime-conseil",
+        "velo-savoie",
+    }
