@@ -222,7 +222,15 @@ def _validate(
     findings = list(_policy_findings(root, cache))
     entries, todo = _lookup(root, cache, layout, set(wanted))
     wait = start_checks(root, todo, day, jobs, cache.enabled, standby)
-    meetings = Meetings()  # while the changed clients are checked
+    # While the changed clients are checked: what does not depend on their results.
+    findings.extend(_stray(root, layout))
+    findings.extend(_missing_files(layout, wanted))
+    # lazy: importing it here keeps dagsync.gitops, dagsync.validate out of this module's load
+    from dagsync.validate.trackedstate import tracked_credential_findings, tracked_state_findings
+
+    findings.extend(tracked_state_findings(root))
+    findings.extend(tracked_credential_findings(root))
+    meetings = Meetings()
     for client_id, entry in entries.items():
         meetings.add(client_id, entry.index_json)
     for entry in wait():
@@ -232,19 +240,12 @@ def _validate(
     cache.save()
     for client_id in wanted:
         findings.extend(entries[client_id].findings())
-    findings.extend(_stray(root, layout))
-    findings.extend(_missing_files(layout, wanted))
     # lazy: importing it here keeps dagsync.validate out of this module's load
     from dagsync.validate.invariants import repository_findings
 
     # Only the clients that meet another can be in a repository-wide finding (`involved`).
     indexes: dict[str, ClientIndex] = {c: entries[c].index() for c in meetings.involved()}
     findings.extend(repository_findings(root, indexes, changed))
-    # lazy: importing it here keeps dagsync.gitops, dagsync.validate out of this module's load
-    from dagsync.validate.trackedstate import tracked_credential_findings, tracked_state_findings
-
-    findings.extend(tracked_state_findings(root))
-    findings.extend(tracked_credential_findings(root))
     files = sum(len(layout.clients[c].all) for c in wanted) + len(layout.stray)
     return Result(tuple(sorted(set(findings))), files, len(wanted), tuple(wanted))
 
