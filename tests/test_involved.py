@@ -15,7 +15,7 @@ import pytest
 from dagsync.config.document import ClientIndex, Located
 from dagsync.findings import Finding
 from dagsync.validate.invariants import repository_findings
-from dagsync.validate.involved import involved_clients
+from dagsync.validate.involved import Meetings, involved_clients
 from dagsync.validate.run import validate_repository
 from dagsync.validate.speed.cache import ClientEntry, cache_path
 
@@ -85,6 +85,16 @@ def test_the_invariants_of_the_clients_that_meet_are_those_of_the_whole_reposito
     part = sorted(repository_findings(tmp_path, {f: indexes[f] for f in involved}))
     assert part == whole
     assert {f.client for f in whole} <= involved
+    # as a run adds them: the cached clients, `settle`, then the ones just checked
+    meetings = Meetings()
+    later = set(rng.sample(sorted(indexes), rng.randint(0, len(indexes))))
+    for folder in [f for f in indexes if f not in later]:
+        meetings.add(folder, _as_json(indexes[folder]))
+    meetings.settle()
+    for folder in sorted(later):
+        meetings.add(folder, _as_json(indexes[folder]))
+    in_two_steps = meetings.involved()
+    assert sorted(repository_findings(tmp_path, {f: indexes[f] for f in in_two_steps})) == whole
 
 
 def test_clients_that_meet_nobody_are_left_out() -> None:

@@ -41,8 +41,11 @@ class Meetings:
         self._first: dict[tuple[str, str], str] = {}  # (kind, value) -> first client
         self._names: dict[str, set[str]] = {}  # name -> clients claiming it
         self._under: dict[str, set[str]] = {}  # domain -> clients claiming a name under it
+        # Blocklists: what was added since the last `settle`, and what was settled.
         self._addresses: list[tuple[int, int, str]] = []  # (version, number, client)
         self._blocked: list[tuple[str, str]] = []  # (client, network)
+        self._settled: list[tuple[int, int, str]] = []  # every address settled, sorted
+        self._spans: list[tuple[int, int, int, str]] = []  # (version, first, last, client)
 
     def _meet(self, key: tuple[str, str], folder: str) -> None:
         first = self._first.setdefault(key, folder)
@@ -91,27 +94,32 @@ class Meetings:
 
     def involved(self) -> set[str]:
         """The clients the invariants must read: every client that meets another."""
-        return self._met | self._blocking()
+        self.settle()
+        return set(self._met)
 
-    def _blocking(self) -> set[str]:
-        """A client whose blocklist holds another client's address, and the first such
-        client's (as `invariants` names it) for each network."""
-        if not self._blocked:
-            return set()
-        found = sorted(self._addresses)
-        keys = [(version, number) for version, number, _ in found]
-        out: set[str] = set()
-        for folder, network in self._blocked:
+    def settle(self) -> None:
+        """Find the blocklist meetings of what was added since the last call. A run calls
+        this once its cached clients are added, while the changed ones are checked: then
+        `involved` compares only the changed clients' networks and addresses with the rest."""
+        addresses = sorted([*self._settled, *self._addresses])
+        keys = [(version, number) for version, number, _ in addresses]
+        settled = len(self._spans)
+        for folder, network in self._blocked:  # new networks, every address
             span = network_span(network)
             if span is None:
                 continue
             version, first, last = span
             low = bisect_left(keys, (version, first))
             high = bisect_right(keys, (version, last))
-            other = next((f for _, _, f in found[low:high] if f != folder), None)
-            if other is not None:
-                out.update((folder, other))
-        return out
+            other = next((f for _, _, f in addresses[low:high] if f != folder), None)
+            if other is not None:  # the first other client's, as `invariants` names it
+                self._met.update((folder, other))
+            self._spans.append((*span, folder))
+        for version, number, folder in self._addresses:  # new addresses, settled networks
+            for span_version, first, last, owner in self._spans[:settled]:
+                if span_version == version and first <= number <= last and owner != folder:
+                    self._met.update((owner, folder))  # maybe the first other one now
+        self._settled, self._addresses, self._blocked = addresses, [], []
 
 
 def involved_clients(indexes: Mapping[str, Mapping[str, Any]]) -> set[str]:

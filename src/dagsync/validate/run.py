@@ -233,6 +233,7 @@ def _validate(
     meetings = Meetings()
     for client_id, entry in entries.items():
         meetings.add(client_id, entry.index_json)
+    meetings.settle()
     for entry in wait():
         entries[entry.client_id] = entry
         meetings.add(entry.client_id, entry.index_json)
