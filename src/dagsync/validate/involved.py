@@ -18,7 +18,7 @@ its cached clients while the changed ones are being checked.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from dagsync.validate.addresses import address_number, network_span
@@ -38,59 +38,62 @@ class Meetings:
 
     def __init__(self) -> None:
         self._met: set[str] = set()
-        self._first: dict[tuple[str, str], str] = {}  # (kind, value) -> first client
+        self._first: dict[str, dict[str, str]] = {k: {} for k in ("client_id", *_UNIQUE)}
         self._names: dict[str, set[str]] = {}  # name -> clients claiming it
         self._under: dict[str, set[str]] = {}  # domain -> clients claiming a name under it
-        # Blocklists: what was added since the last `settle`, and what was settled.
-        self._addresses: list[tuple[int, int, str]] = []  # (version, number, client)
+        # Blocklists: what was added since the last `settle`, and what was settled. An
+        # address is one integer, (IP version, number) in order: `version << 128 | number`.
+        self._addresses: list[tuple[int, str]] = []  # (address, client)
         self._blocked: list[tuple[str, str]] = []  # (client, network)
-        self._settled: list[tuple[int, int, str]] = []  # every address settled, sorted
-        self._spans: list[tuple[int, int, int, str]] = []  # (version, first, last, client)
+        self._settled: list[tuple[int, str]] = []  # every address settled, sorted
+        self._spans: list[tuple[int, int, str]] = []  # (first, last, client) settled
 
-    def _meet(self, key: tuple[str, str], folder: str) -> None:
-        first = self._first.setdefault(key, folder)
-        if first != folder:
-            self._met.update((first, folder))
+    def _meet(self, first: dict[str, str], value: str, folder: str) -> None:
+        owner = first.setdefault(value, folder)
+        if owner != folder:
+            self._met.add(owner)
+            self._met.add(folder)
 
-    def _meet_any(self, folders: Iterable[str], folder: str) -> None:
-        others = [f for f in folders if f != folder]
-        if others:
-            self._met.update(others)
+    def _meet_any(self, folders: set[str] | None, folder: str) -> None:
+        if folders and (len(folders) > 1 or folder not in folders):
+            self._met.update(folders)
             self._met.add(folder)
 
     def add(self, folder: str, index: Mapping[str, Any]) -> None:
         """Add one client's index (the JSON form: each kind a list of [value, file, path])."""
         client_id = index.get("client_id")
         if client_id is not None:
-            self._meet(("client_id", str(client_id)), folder)
+            self._meet(self._first["client_id"], client_id, folder)
         for kind in _UNIQUE:
-            values = [str(item[0]) for item in index.get(kind, ())]
+            values = [item[0] for item in index.get(kind, ())]
             if len(set(values)) < len(values):
                 self._met.add(folder)  # declared twice in this client
+            first = self._first[kind]
             for value in values:
-                self._meet((kind, value), folder)
+                self._meet(first, value, folder)
         self._add_names(folder, index)
         for item in index.get("ips", ()):
-            number = address_number(str(item[0]))
+            number = address_number(item[0])
             if number is not None:
-                self._addresses.append((*number, folder))
-        self._blocked.extend((folder, str(item[0])) for item in index.get("blocked", ()))
+                self._addresses.append((number[0] << 128 | number[1], folder))
+        self._blocked.extend((folder, item[0]) for item in index.get("blocked", ()))
 
     def _add_names(self, folder: str, index: Mapping[str, Any]) -> None:
-        names = {str(item[0]) for kind in _NAMES for item in index.get(kind, ())}
+        names = {item[0] for kind in _NAMES for item in index.get(kind, ())}
         forwards = index.get("forward_sources", ())
         if forwards:
             self._met.add(folder)  # REP013 looks at every forward source
-            names.update(str(item[0]).rpartition("@")[2] for item in forwards)
+            names.update(item[0].rpartition("@")[2] for item in forwards)
+        claimed, under = self._names, self._under
         for name in names:
             parents = _parents(name)
-            self._meet_any(self._names.get(name, ()), folder)  # the same name
-            self._meet_any(self._under.get(name, ()), folder)  # a name under this one
+            self._meet_any(claimed.get(name), folder)  # the same name
+            self._meet_any(under.get(name), folder)  # a name under this one
             for parent in parents:  # this name under another's
-                self._meet_any(self._names.get(parent, ()), folder)
-            self._names.setdefault(name, set()).add(folder)
+                self._meet_any(claimed.get(parent), folder)
+            claimed.setdefault(name, set()).add(folder)
             for parent in parents:
-                self._under.setdefault(parent, set()).add(folder)
+                under.setdefault(parent, set()).add(folder)
 
     def involved(self) -> set[str]:
         """The clients the invariants must read: every client that meets another."""
@@ -101,23 +104,25 @@ class Meetings:
         """Find the blocklist meetings of what was added since the last call. A run calls
         this once its cached clients are added, while the changed ones are checked: then
         `involved` compares only the changed clients' networks and addresses with the rest."""
-        addresses = sorted([*self._settled, *self._addresses])
-        keys = [(version, number) for version, number, _ in addresses]
+        addresses = self._settled + self._addresses
+        addresses.sort()
+        keys = [address for address, _ in addresses]
         settled = len(self._spans)
         for folder, network in self._blocked:  # new networks, every address
             span = network_span(network)
             if span is None:
                 continue
             version, first, last = span
-            low = bisect_left(keys, (version, first))
-            high = bisect_right(keys, (version, last))
-            other = next((f for _, _, f in addresses[low:high] if f != folder), None)
+            low = bisect_left(keys, version << 128 | first)
+            high = bisect_right(keys, version << 128 | last)
+            other = next((f for _, f in addresses[low:high] if f != folder), None)
             if other is not None:  # the first other client's, as `invariants` names it
                 self._met.update((folder, other))
-            self._spans.append((*span, folder))
-        for version, number, folder in self._addresses:  # new addresses, settled networks
-            for span_version, first, last, owner in self._spans[:settled]:
-                if span_version == version and first <= number <= last and owner != folder:
+            self._spans.append((version << 128 | first, version << 128 | last, folder))
+        spans = self._spans[:settled]
+        for address, folder in self._addresses:  # new addresses, settled networks
+            for first, last, owner in spans:
+                if first <= address <= last and owner != folder:
                     self._met.update((owner, folder))  # maybe the first other one now
         self._settled, self._addresses, self._blocked = addresses, [], []
 
