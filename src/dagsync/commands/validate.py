@@ -77,8 +77,8 @@ def validate(
     jobs: int | None,
 ) -> None:
     """Check client files against the model, the CGV rules and the repository invariants."""
-    from dagsync.validate.report import FORMATS, render_text, use_colour
-    from dagsync.validate.run import validate_repository
+    from dagsync.validate.run import validate_repository  # the report's imports come after:
+    # the run starts its standby worker first thing (see `validate.speed.workers.Standby`)
 
     root = repo_path(repo)
     only: list[str] | None = _clients_of(root, paths) if paths else None
@@ -103,6 +103,8 @@ def validate(
         )
         if frozen:
             result = replace(result, findings=tuple(sorted({*result.findings, *frozen})))
+        from dagsync.validate.report import FORMATS, render_text, use_colour
+
         if fmt == "text":
             report = render_text(result, root, colour=use_colour(sys.stdout))
         else:

@@ -34,8 +34,6 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from types import MappingProxyType
 
-import holidays
-
 from dagsync.errors import DagsyncError
 
 _ONE_DAY = dt.timedelta(days=1)
@@ -50,6 +48,10 @@ class CalendarError(DagsyncError):
 
 @cache
 def _holidays(year: int, alsace_moselle: bool) -> Mapping[dt.date, str]:
+    # A check seldom computes a holiday, and the package takes longer to import than a check.
+    # lazy: importing it here keeps holidays out of this module's load
+    import holidays
+
     subdiv = _ALSACE_MOSELLE if alsace_moselle else None
     found = holidays.country_holidays("FR", subdiv=subdiv, years=year, language="en_US")
     return MappingProxyType(dict(found.items()))

@@ -7,8 +7,9 @@ the renderers, which check again (defence in depth).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -17,7 +18,7 @@ from ipaddress import (
     collapse_addresses,
 )
 
-from publicsuffixlist import PublicSuffixList
+from publicsuffixlist import PSLFILE, PublicSuffixList
 
 from dagsync.model.policy import DagSettings, PrefixBound
 
@@ -25,9 +26,33 @@ Net = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
 
 
+# A rule is a line's text up to its first space, unless it starts with `//` (a comment).
+_RULE = re.compile(r"^(?!//)[^ \n]+", re.M)
+
+
 @lru_cache(maxsize=1)
-def _suffixes() -> PublicSuffixList:
-    return PublicSuffixList()  # the list bundled with the package: no network
+def _rules_by_tld() -> dict[str, list[str]]:
+    """The rules of the Public Suffix List bundled with the package (no network), by their
+    top-level label, also in punycode for an internationalised one; read as
+    `PublicSuffixList` reads them."""
+    with open(PSLFILE, "rb") as f:  # noqa: PTH123 - the package's own file, as it opens it
+        text = f.read().decode("utf-8").lower()
+    by_tld: dict[str, list[str]] = {}
+    for found in _RULE.findall(text):
+        rule = found.rstrip()
+        if rule:
+            by_tld.setdefault(rule.rpartition(".")[2].lstrip("!"), []).append(rule)
+    for tld in [t for t in by_tld if not t.isascii()]:
+        by_tld.setdefault(tld.encode("idna").decode("ascii"), []).extend(by_tld[tld])
+    return by_tld
+
+
+@cache
+def _suffixes(tld: str) -> PublicSuffixList:
+    """The Public Suffix List of the names under `tld`: a name's public suffix is decided by
+    rules ending in its own top-level label only. Parsing the whole list (10,000 rules, each
+    also encoded as IDNA) took longer than checking a client; this parses a few."""
+    return PublicSuffixList("\n".join(_rules_by_tld().get(tld, ())))
 
 
 def registrable(host: str) -> str | None:
@@ -35,7 +60,7 @@ def registrable(host: str) -> str | None:
     dagtechnologies.example; a.b.co.uk -> b.co.uk), by the Public Suffix List; None for a
     public suffix itself."""
     name = host.rstrip(".").lower()
-    found: str | None = _suffixes().privatesuffix(name)
+    found: str | None = _suffixes(name.rpartition(".")[2]).privatesuffix(name)
     return found
 
 

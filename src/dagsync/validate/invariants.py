@@ -8,10 +8,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from socket import AF_INET, AF_INET6, inet_pton
 
 from dagsync.config.document import ClientIndex, Located
 from dagsync.findings import Finding
+from dagsync.validate.addresses import address_number, network_span
 from dagsync.validate.indexing import read_blocklist
 from dagsync.validate.places import Locator, declarations_by_value
 from dagsync.validate.tenancy import tenancy_findings
@@ -69,29 +69,6 @@ def _anchored(finding: Finding, changed: frozenset[str]) -> Finding:
     )
 
 
-def _number(text: str) -> tuple[int, int] | None:
-    """(IP version, integer) of an address in canonical text, or None: `inet_pton` is ten
-    times faster than `ipaddress` and the invariants read every server address."""
-    for family, version in ((AF_INET, 4), (AF_INET6, 6)):
-        try:
-            return version, int.from_bytes(inet_pton(family, text), "big")
-        except OSError:
-            continue
-    return None
-
-
-def _span(text: str) -> tuple[int, int, int] | None:
-    """(IP version, first, last) of a network in canonical text (`str(ip_network(...))`)."""
-    address, _, prefix = text.partition("/")
-    found = _number(address)
-    if found is None:
-        return None
-    version, first = found
-    bits = 32 if version == 4 else 128
-    width = bits - int(prefix or bits)
-    return version, first, first | ((1 << width) - 1)
-
-
 class _Addresses:
     """Every server address of the repository, sorted per IP version, for range look-ups."""
 
@@ -100,7 +77,7 @@ class _Addresses:
             (*number, folder, item)
             for folder in sorted(indexes)
             for item in indexes[folder].ips
-            for number in [_number(item.value)]
+            for number in [address_number(item.value)]
             if number is not None
         )
         self.keys = [(version, number) for version, number, _, _ in found]
@@ -108,7 +85,7 @@ class _Addresses:
 
     def other(self, network: str, folder: str) -> tuple[str, Located] | None:
         """The first address in `network` (canonical text) of a client other than `folder`."""
-        span = _span(network)
+        span = network_span(network)
         if span is None:
             return None
         version, first, last = span

@@ -20,6 +20,7 @@ from pathlib import Path
 from dagsync.config.document import ClientFiles, ClientIndex, read_regular
 from dagsync.errors import RepositoryError, UsageError
 from dagsync.findings import Finding, Result, Severity
+from dagsync.validate.involved import Meetings
 from dagsync.validate.speed.cache import (
     CACHE_DIR,
     Cache,
@@ -221,25 +222,31 @@ def _validate(
     findings = list(_policy_findings(root, cache))
     entries, todo = _lookup(root, cache, layout, set(wanted))
     wait = start_checks(root, todo, day, jobs, cache.enabled, standby)
-    indexes: dict[str, ClientIndex] = {c: e.index() for c, e in entries.items()}
-    for entry in wait():
-        entries[entry.client_id] = entry
-        indexes[entry.client_id] = entry.index()
-        cache.store(entry)
-    cache.save()
-    for client_id in wanted:
-        findings.extend(entries[client_id].findings())
+    # While the changed clients are checked: what does not depend on their results.
     findings.extend(_stray(root, layout))
     findings.extend(_missing_files(layout, wanted))
-    # lazy: importing it here keeps dagsync.validate out of this module's load
-    from dagsync.validate.invariants import repository_findings
-
-    findings.extend(repository_findings(root, indexes, changed))
     # lazy: importing it here keeps dagsync.gitops, dagsync.validate out of this module's load
     from dagsync.validate.trackedstate import tracked_credential_findings, tracked_state_findings
 
     findings.extend(tracked_state_findings(root))
     findings.extend(tracked_credential_findings(root))
+    meetings = Meetings()
+    for client_id, entry in entries.items():
+        meetings.add(client_id, entry.index_json)
+    meetings.settle()
+    for entry in wait():
+        entries[entry.client_id] = entry
+        meetings.add(entry.client_id, entry.index_json)
+        cache.store(entry)
+    cache.save()
+    for client_id in wanted:
+        findings.extend(entries[client_id].findings())
+    # lazy: importing it here keeps dagsync.validate out of this module's load
+    from dagsync.validate.invariants import repository_findings
+
+    # Only the clients that meet another can be in a repository-wide finding (`involved`).
+    indexes: dict[str, ClientIndex] = {c: entries[c].index() for c in meetings.involved()}
+    findings.extend(repository_findings(root, indexes, changed))
     files = sum(len(layout.clients[c].all) for c in wanted) + len(layout.stray)
     return Result(tuple(sorted(set(findings))), files, len(wanted), tuple(wanted))
 

@@ -175,12 +175,20 @@ class ClientEntry:
 class Cache:
     """Per-client results in one JSON file, valid for one salt (see `run_salt`)."""
 
-    def __init__(self, path: Path | None, salt: str, data: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        salt: str,
+        data: dict[str, Any],
+        lines: dict[str, bytes] | None = None,
+    ) -> None:
         self.path = path
         self.salt = salt
         self._clients: dict[str, Any] = data.get("clients", {})
         self._policy: list[dict[str, Any]] | None = data.get("policy")
+        self._lines = lines or {}  # each unchanged client's entry as read (see `_entry_lines`)
         self._seen: set[str] = set()
+        self._changed: set[str] = set()
         self._dirty = False
         self._now_ns = time.time_ns()
 
@@ -195,14 +203,16 @@ class Cache:
             return cls(None, "", {})
         path = cache_path(root)
         data: Any = {}
+        raw = b""
         if _trusted_folder(path.parent) and _trusted_folder(path.parent.parent):
             try:
-                data = json.loads(path.read_bytes())
+                raw = path.read_bytes()
+                data = json.loads(raw)
             except (OSError, ValueError):
                 data = {}
         if not isinstance(data, dict) or data.get("salt") != salt:
-            data = {}
-        return cls(path, salt, data)
+            return cls(path, salt, {})
+        return cls(path, salt, data, _entry_lines(raw, data))
 
     @property
     def enabled(self) -> bool:
@@ -235,6 +245,7 @@ class Cache:
             return None
         if stats != data["stats"]:
             data["stats"] = stats
+            self._changed.add(files.client_id)
             self._dirty = True
         return ClientEntry.from_json(files.client_id, data)
 
@@ -242,20 +253,94 @@ class Cache:
         if self.enabled and entry.key:
             self._clients[entry.client_id] = entry.as_json()
             self._seen.add(entry.client_id)
+            self._changed.add(entry.client_id)
             self._dirty = True
 
     def save(self) -> None:
         """Write the cache if it changed (atomically); forget clients that no longer exist."""
         if self.path is None or not (self._dirty or set(self._clients) - self._seen):
             return
-        clients = {c: d for c, d in self._clients.items() if c in self._seen}
-        data = {"salt": self.salt, "policy": self._policy, "clients": clients}
+        text = _layout(self.salt, self._policy, self._entry_lines())
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.parent.parent.mkdir(parents=True, exist_ok=True)
             for folder in (self.path.parent.parent, self.path.parent):
                 folder.mkdir(mode=0o700, exist_ok=True)
-            tmp.write_text(json.dumps(data, separators=(",", ":")))
+            tmp.write_bytes(text)
             tmp.replace(self.path)
         except OSError:
             pass  # a read-only cache folder: the run still validates, just uncached
+
+    def _entry_lines(self) -> list[bytes]:
+        """One line per client still there: as read if unchanged, else serialised anew."""
+        out = []
+        for client_id, data in self._clients.items():
+            if client_id not in self._seen:
+                continue
+            line = None if client_id in self._changed else self._lines.get(client_id)
+            out.append(line if line is not None else _entry_line(client_id, data))
+        return out
+
+
+# --- the file: one JSON document, one client a line --------------------------------------------
+#
+#   {"salt":"...","policy":[...],"clients":{
+#   "client-a":{"key":...},
+#   "client-b":{"key":...}
+#   }}
+#
+# Any JSON document is read (`json.loads` of the whole file, always); when the file has this
+# layout, the line of each client not checked again is written back as it was read, so that a
+# run with one client changed does not serialise 2,000 entries anew.
+
+
+def _compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _entry_line(client_id: str, data: Any) -> bytes:
+    return _compact(client_id) + b":" + _compact(data)
+
+
+def _header(salt: str, policy: Any) -> bytes:
+    return b'{"salt":' + _compact(salt) + b',"policy":' + _compact(policy) + b',"clients":{'
+
+
+def _layout(salt: str, policy: Any, lines: list[bytes]) -> bytes:
+    return b"\n".join([_header(salt, policy), b",\n".join(lines), b"}}"])
+
+
+def _entry_lines(raw: bytes, data: dict[str, Any]) -> dict[str, bytes]:
+    """Each client's line in a file of this module's layout, or {} (then every entry is
+    serialised anew on save). A line is kept only where the layout is exact: the header this
+    module writes for the data read, then one line per client starting with its id, then the
+    end. (A line is only ever written back as it was read: it carries no more trust than
+    the data `json.loads` read from the same file.)"""
+    lines = raw.split(b"\n")
+    clients = data.get("clients")
+    if (
+        not isinstance(clients, dict)
+        or len(lines) != len(clients) + 2
+        or lines[0] != _header(str(data.get("salt")), data.get("policy"))
+        or lines[-1] != b"}}"
+    ):
+        return {}
+    decoder = json.JSONDecoder()
+    out: dict[str, bytes] = {}
+    last = len(clients) - 1
+    for i, line in enumerate(lines[1:-1]):
+        if i < last:
+            if not line.endswith(b","):
+                return {}
+            line = line[:-1]
+        try:
+            text = line.decode()
+            client_id, end = decoder.raw_decode(text)
+        except ValueError:  # UnicodeDecodeError is a ValueError
+            return {}
+        if not isinstance(client_id, str) or client_id not in clients or client_id in out:
+            return {}
+        if text[end : end + 1] != ":":
+            return {}
+        out[client_id] = line
+    return out
