@@ -68,8 +68,9 @@ class Sections(HTMLParser):
         if tag == "script":
             self.scripts += 1
         for name in ("src", "href"):
-            if found.get(name):
-                self.external.append(str(found[name]))
+            ref = found.get(name) or ""
+            if ref and not ref.startswith(("data:", "#")):
+                self.external.append(ref)
 
 
 # --- months and marks ----------------------------------------------------------------------
@@ -308,11 +309,11 @@ def full_readers() -> Readers:
     def archives(_client: str) -> dict[str, tuple[dt.datetime, ...] | str]:
         paris = dt.timezone(dt.timedelta(hours=1))
         times = tuple(
-            dt.datetime.combine(d, dt.time(2, 20), paris) for d in NOVEMBER.days() if d.day != 9
+            dt.datetime.combine(d, dt.time(2, 20), paris) for d in NOVEMBER.days() if d.day != 27
         )
-        return {"web1": times}
+        return {"shop1": times}
 
-    return Readers(lambda _c, _m: (ServerAvailability("web1", daily),), archives)
+    return Readers(lambda _c, _m: (ServerAvailability("shop1", daily),), archives)
 
 
 def test_the_page_escapes_the_client_name_and_has_every_section(scratch: Scratch) -> None:
@@ -321,7 +322,12 @@ def test_the_page_escapes_the_client_name_and_has_every_section(scratch: Scratch
     path.write_text(text.replace("name: Alpine Books SARL", f'name: "Alpine {HOSTILE}"', 1))
     history = write_history(scratch.root / "h.json", "alpine-books", [("2026-11-02", "24.5")])
     report = build_report(
-        scratch.root, "alpine-books", NOVEMBER, full_readers(), today=TODAY, mail_history=history
+        scratch.root,
+        "alpine-books",
+        NOVEMBER,
+        full_readers(),
+        today=dt.date(2026, 12, 1),  # shop1 keeps 7 days: 25 to 30 November can be proved
+        mail_history=history,
     )
     assert report.client_name == f"Alpine {HOSTILE}"
     assert isinstance(report.availability, Availability)
@@ -336,6 +342,13 @@ def test_the_page_escapes_the_client_name_and_has_every_section(scratch: Scratch
     assert "Disponibilité" in page and "décembre 2026" in page and "€ HT" in page
     assert "99,67\u00a0%" in page  # 29 days at 100 % and one at 90 %
     assert page.count("<svg") == 2  # the uptime and the mail charts, inline
+    assert isinstance(report.backups, Backups)
+    (shop1,) = report.backups.servers
+    marks = dict(shop1.marks)  # 02:30 schedule, archives at 02:20, none on the 27th
+    assert marks[dt.date(2026, 11, 30)] is Mark.ON_TIME
+    assert marks[dt.date(2026, 11, 27)] is Mark.MISSING
+    assert marks[dt.date(2026, 11, 24)] is Mark.UNKNOWN
+    assert "✓" in page and "à l'heure" in page.replace("&#39;", "'")
     english = render_html(report, "en")
     assert "Availability" in english and "99.67%" in english and "EUR excl. VAT" in english
 

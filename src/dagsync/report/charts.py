@@ -54,9 +54,11 @@ def mail_chart(
     included: Decimal,
     limit: Decimal,
     labels: tuple[str, str, str],
+    unit: str,
+    last_day: int,
 ) -> str:
-    """Mail usage (GB) over the month with the quota and the limit as labelled lines
-    (labels: usage, quota, limit), distinguished by line style as well as colour."""
+    """Mail usage (in ``unit``, GB) on days 1 to ``last_day``, with the quota and the limit as
+    labelled lines (labels: usage, quota, limit), told apart by line style as well as colour."""
     with plt.rc_context(_RC):
         figure, axes = plt.subplots(figsize=(7, 2.4))
         days = [d.day for d, _ in readings]
@@ -67,7 +69,9 @@ def mail_chart(
         axes.axhline(float(limit), color="#c53030", linestyle=":", label=labels[2])
         top = max([float(limit), *(float(v) for _, v in readings)])
         axes.set_ylim(0, top * 1.1)
-        axes.set_ylabel("GB")
+        axes.set_xlim(0.5, last_day + 0.5)
+        axes.set_xticks(range(1, last_day + 1, 2))
+        axes.set_ylabel(unit)
         axes.legend(loc="lower right", frameon=False)
         axes.spines[["top", "right"]].set_visible(False)
         return _svg(figure)

@@ -35,7 +35,9 @@ def _charts(report: Report, lang: str) -> dict[str, Markup]:
     if isinstance(report.mail, MailUsage):
         m = report.mail
         legend = (labels["usage"], labels["quota"], labels["limit"])
-        svg = charts.mail_chart(m.readings, m.included_gb, m.hard_limit_gb, legend)
+        svg = charts.mail_chart(
+            m.readings, m.included_gb, m.hard_limit_gb, legend, labels["gb"], report.month.last.day
+        )
         out["mail"] = Markup(svg)  # matplotlib's SVG of numbers and fixed labels
     return out
 

@@ -11,6 +11,7 @@ PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{{ csp }}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{{ t.title }} — {{ r.client_name }} — {{ month_name(r.month) }}</title>
 <style>
 body { font-family: system-ui, sans-serif; color: #1a202c; max-width: 60rem; margin: 1rem auto;
@@ -50,10 +51,11 @@ figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 <div role="img" aria-label="{{ t.chart_of }} : {{ t.uptime }} {{ s.server }}">{{ charts["uptime:" ~ s.server] }}</div>
 <figcaption id="cap-uptime-{{ loop.index }}">{{ t.uptime }} {{ s.server }}, {{ month_name(r.month) }}</figcaption>
 </figure>
-<table><caption>{{ t.table_of }} : {{ t.uptime }} {{ s.server }}</caption>
+<details><summary>{{ t.table_of }} : {{ t.uptime }} {{ s.server }}</summary>
+<table><caption>{{ t.uptime }} {{ s.server }}</caption>
 <thead><tr><th scope="col">{{ t.day }}</th><th scope="col">{{ t.uptime }}</th></tr></thead>
 <tbody>{% for day, ratio in s.daily %}<tr><td>{{ short_date(day) }}</td><td>{{ pct(ratio) }}</td></tr>{% endfor %}</tbody>
-</table>
+</table></details>
 {% endfor %}
 {% else %}{{ absent(r.availability) }}{% endif %}
 </section>
@@ -64,7 +66,7 @@ figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 <p>{% for mark, (symbol, words) in marks.items() %}<span class="{{ mark.value }}">{{ symbol }}</span> {{ words }}{% if not loop.last %} · {% endif %}{% endfor %}</p>
 {% for s in r.backups.servers %}
 <h3>{{ t.server }} {{ s.server }}</h3>
-<p>{{ t.frequency }} : {{ s.frequency }} · {{ t.schedule }} : {{ s.schedule }} · {{ t.retention }} : {{ s.retention_days }}</p>
+<p>{{ t.frequency }} : {{ t[s.frequency] }} · {{ t.schedule }} : {{ s.schedule }} · {{ t.retention }} : {{ s.retention_days }}</p>
 {% if s.error %}{{ absent({"reason": t.listing_error ~ " : " ~ s.error}) }}{% else %}
 <table class="marks"><caption>{{ t.backups }} {{ s.server }}</caption>
 <thead><tr><th scope="col">{{ t.day }}</th>{% for day, mark in s.marks %}<th scope="col">{{ day.day }}</th>{% endfor %}</tr></thead>
@@ -86,10 +88,11 @@ figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 <div role="img" aria-label="{{ t.chart_of }} : {{ t.mail }}">{{ charts["mail"] }}</div>
 <figcaption id="cap-mail">{{ t.mail }}, {{ month_name(r.month) }}</figcaption>
 </figure>
-<table><caption>{{ t.table_of }} : {{ t.mail }}</caption>
+<details open><summary>{{ t.table_of }} : {{ t.mail }}</summary>
+<table><caption>{{ t.mail }}</caption>
 <thead><tr><th scope="col">{{ t.date }}</th><th scope="col">{{ t.used }}</th></tr></thead>
 <tbody>{% for day, used in m.readings %}<tr><td>{{ short_date(day) }}</td><td>{{ num(used) }}{% if used > m.included_gb %} ▲{% endif %}</td></tr>{% endfor %}</tbody>
-</table>
+</table></details>
 {% else %}{{ absent(r.mail) }}{% endif %}
 </section>
 

@@ -79,6 +79,8 @@ LABELS: dict[str, dict[str, str]] = {
         "effective": "effectif le",
         "termination_until": "résiliation possible jusqu'au",
         "generated": "Établi le",
+        "daily": "quotidienne",
+        "weekly": "hebdomadaire",
     },
     "en": {
         "title": "Monthly managed-hosting report",
@@ -133,6 +135,8 @@ LABELS: dict[str, dict[str, str]] = {
         "effective": "effective on",
         "termination_until": "termination possible until",
         "generated": "Generated on",
+        "daily": "daily",
+        "weekly": "weekly",
     },
 }
 
