@@ -180,6 +180,15 @@ def test_without_sources_the_sections_say_not_monitored(scratch: Scratch) -> Non
     }
 
 
+def test_backups_are_not_monitored_when_no_archive_list_could_be_read(scratch: Scratch) -> None:
+    unreachable = Readers(
+        lambda _c, _m: (), lambda _c: {"shop1": "backup storage sbg-backup-1 cannot be reached"}
+    )
+    report = build_report(scratch.root, "alpine-books", NOVEMBER, unreachable, today=TODAY)
+    assert report.backups == NotMonitored("backup storage sbg-backup-1 cannot be reached")
+    assert report.availability == NotMonitored("no uptime probe of this client")
+
+
 def test_dedicated_mail_is_not_reported_against_the_shared_quota(scratch: Scratch) -> None:
     history = write_history(scratch.root / "h.json", "velo-savoie", [("2026-11-02", "30")])
     report = build_report(

@@ -100,6 +100,11 @@ def _backups(
         return NotMonitored("no server")
     if isinstance(archives, NotMonitored):
         return archives
+    errors = [
+        times for s in servers if isinstance(times := archives.get(s.name, "not listed"), str)
+    ]
+    if len(errors) == len(servers):  # no server's archives could be listed
+        return NotMonitored("; ".join(dict.fromkeys(errors)))
     rows = []
     for name, backup in ((s.name, s.backup) for s in servers):
         times = archives.get(name, "not listed")
@@ -119,6 +124,14 @@ def _backups(
         error = times if isinstance(times, str) else None
         rows.append(ServerBackups(name, frequency, schedule, backup.retention_days, marks, error))
     return Backups(tuple(rows))
+
+
+def _availability(
+    uptime: tuple[ServerAvailability, ...] | NotMonitored,
+) -> Availability | NotMonitored:
+    if isinstance(uptime, NotMonitored):
+        return uptime
+    return Availability(uptime) if uptime else NotMonitored("no uptime probe of this client")
 
 
 def _changes(root: Path, client: Client, month: Month) -> Changes | NotMonitored:
@@ -147,7 +160,7 @@ def build_report(
         client_name=client.name,
         month=month,
         generated_on=today,
-        availability=uptime if isinstance(uptime, NotMonitored) else Availability(uptime),
+        availability=_availability(uptime),
         backups=_backups(servers, month, readers.archives(client.id), today),
         mail=_mail(client, policy, month, history),
         changes=_changes(root, client, month),
