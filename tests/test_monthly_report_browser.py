@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from dagsync.cli import main
 from dagsync.report.build import build_report
 from dagsync.report.html import CSP, render_html
 from dagsync.report.model import SECTIONS
@@ -173,3 +174,35 @@ def test_the_report_renders_every_section_offline_without_console_messages(
         assert image.size == (1280, 3000)
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000) or []
         assert len(colours) > 50  # text, tables and charts drawn, not a blank page
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
+def test_the_pdf_holds_every_section_page_by_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = Scratch.create(tmp_path, monkeypatch)
+    history = write_history(scratch.root / "h.json", "alpine-books", [("2026-11-02", "24.5")])
+    out = tmp_path / "report.pdf"
+    args = ["report", "alpine-books", "--month", "2026-11", "--offline", "--format", "pdf"]
+    assert (
+        main([*args, "--repo", str(scratch.root), "--mail-history", str(history), "-o", str(out)])
+        == 0
+    )
+    assert out.read_bytes().startswith(b"%PDF-")
+    pages = []
+    for number in range(1, 20):
+        done = subprocess.run(
+            ["pdftotext", "-layout", "-f", str(number), "-l", str(number), str(out), "-"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            break
+        pages.append(done.stdout)
+    assert pages, "no page"
+    text = "\n".join(pages)
+    for title in ("Disponibilité", "Sauvegardes", "Messagerie", "Modifications", "Contrat"):
+        assert title in text, title
+    assert "Non supervisé" in text  # availability and backups were not read (--offline)
+    assert "24,50" in pages[0] + (pages[1] if len(pages) > 1 else "")  # the month's reading

@@ -1,7 +1,8 @@
 """`dagsync report CLIENT --month YYYY-MM`: the client's monthly service report.
 
 The JSON is the data behind the page; the HTML is one self-contained page (inline styles
-and SVG charts, no request at view time), in French by default, English with `--lang en`.
+and SVG charts, no request at view time), in French by default, English with `--lang en`;
+the PDF is that page printed by Chromium.
 Availability comes from DAG's Prometheus and backups from the borg archives, over SSH;
 `--offline` reads no host (those sections are then "not monitored").
 """
@@ -50,7 +51,16 @@ def run_report(
     else:
         from dagsync.report.html import render_html
 
-        text = render_html(report, lang)
+        text = render_html(report, lang, printed=fmt == "pdf")
+    if fmt == "pdf":
+        from dagsync.report.pdf import print_pdf
+
+        pdf = print_pdf(text)
+        if output is None:
+            sys.stdout.buffer.write(pdf)
+        else:
+            output.write_bytes(pdf)
+        return 0
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -62,7 +72,7 @@ def run_report(
 @click.argument("client")
 @click.option("--month", "month", required=True, metavar="YYYY-MM", help="The month reported.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "json"]), default="html", show_default=True
+    "--format", "fmt", type=click.Choice(["html", "json", "pdf"]), default="html", show_default=True
 )
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 @click.option(
@@ -93,7 +103,7 @@ def report(
     mail_history: Path | None,
 ) -> None:
     """A client's monthly service report: availability, backups, mail, changes, contract and
-    advice, each with its CGV article (HTML or JSON)."""
+    advice, each with its CGV article (HTML, PDF or JSON)."""
     from dagsync.config.locate import repo_path
 
     try:

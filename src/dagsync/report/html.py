@@ -42,13 +42,15 @@ def _charts(report: Report, lang: str) -> dict[str, Markup]:
     return out
 
 
-def render_html(report: Report, lang: str = "fr") -> str:
-    """The page in ``lang`` (``fr`` or ``en``)."""
+def render_html(report: Report, lang: str = "fr", *, printed: bool = False) -> str:
+    """The page in ``lang`` (``fr`` or ``en``); ``printed``: every table shown (a PDF cannot
+    open a folded one)."""
     if lang not in w.LANGS:
         raise ValueError(f"unknown language `{lang}` (fr or en)")
     template = _ENV.from_string(PAGE)
     return template.render(
         r=report,
+        printed=printed,
         lang=lang,
         t=w.LABELS[lang],
         marks=w.MARKS[lang],

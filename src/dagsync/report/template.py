@@ -26,6 +26,7 @@ caption { text-align: left; font-weight: bold; }
 .on_time { background: #c6f6d5; } .late { background: #fefcbf; }
 .missing { background: #fed7d7; } .unknown, .not_due { background: #edf2f7; }
 .alert { border-left: 4px solid #c53030; padding: .3rem .5rem; font-weight: bold; }
+@media print { section { break-inside: auto; } h2, h3 { break-after: avoid; } }
 figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 </style>
 </head>
@@ -51,7 +52,7 @@ figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 <div role="img" aria-label="{{ t.chart_of }} : {{ t.uptime }} {{ s.server }}">{{ charts["uptime:" ~ s.server] }}</div>
 <figcaption id="cap-uptime-{{ loop.index }}">{{ t.uptime }} {{ s.server }}, {{ month_name(r.month) }}</figcaption>
 </figure>
-<details><summary>{{ t.table_of }} : {{ t.uptime }} {{ s.server }}</summary>
+<details{{ ' open' if printed else '' }}><summary>{{ t.table_of }} : {{ t.uptime }} {{ s.server }}</summary>
 <table><caption>{{ t.uptime }} {{ s.server }}</caption>
 <thead><tr><th scope="col">{{ t.day }}</th><th scope="col">{{ t.uptime }}</th></tr></thead>
 <tbody>{% for day, ratio in s.daily %}<tr><td>{{ short_date(day) }}</td><td>{{ pct(ratio) }}</td></tr>{% endfor %}</tbody>
