@@ -25,6 +25,7 @@ from dagsync.report.model import (
     Month,
     NotMonitored,
     ServerAvailability,
+    Why,
 )
 from dagsync.report.prometheus import parse, query
 from dagsync.report.sections import backup_marks
@@ -173,6 +174,7 @@ def test_without_sources_the_sections_say_not_monitored(scratch: Scratch) -> Non
     for name in ("availability", "backups", "mail"):
         assert data[name]["monitored"] is False, name
     assert "mail-usage.json" in data["mail"]["reason"]
+    assert (data["mail"]["why"], data["availability"]["why"]) == ("no_source", "not_read")
     assert data["contract"]["monitored"] is True
     assert {name: data[name]["article"] for name in ("mail", "contract")} == {
         "mail": "6.1",
@@ -185,8 +187,13 @@ def test_backups_are_not_monitored_when_no_archive_list_could_be_read(scratch: S
         lambda _c, _m: (), lambda _c: {"shop1": "backup storage sbg-backup-1 cannot be reached"}
     )
     report = build_report(scratch.root, "alpine-books", NOVEMBER, unreachable, today=TODAY)
-    assert report.backups == NotMonitored("backup storage sbg-backup-1 cannot be reached")
-    assert report.availability == NotMonitored("no uptime probe of this client")
+    assert report.backups == NotMonitored(
+        "backup storage sbg-backup-1 cannot be reached", Why.UNREACHABLE
+    )
+    assert report.availability == NotMonitored("no uptime probe of this client", Why.NO_SOURCE)
+    page = render_html(report)
+    assert "<strong>Non supervisé</strong> : la source n&#39;a pas pu être consultée" in page
+    assert "<strong>Not monitored</strong> : nothing measured" in render_html(report, "en")
 
 
 def test_dedicated_mail_is_not_reported_against_the_shared_quota(scratch: Scratch) -> None:

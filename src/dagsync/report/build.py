@@ -33,6 +33,7 @@ from dagsync.report.model import (
     Report,
     ServerAvailability,
     ServerBackups,
+    Why,
 )
 from dagsync.validate.load import load_clients
 from dagsync.validate.repository import load_repository
@@ -51,15 +52,17 @@ class Readers:
     archives: ArchiveReader
 
 
-def not_monitored_readers(reason: str) -> Readers:
+def not_monitored_readers(reason: str, why: Why = Why.NOT_READ) -> Readers:
     """Readers for a run without hosts: both sections not monitored, for ``reason``."""
-    return Readers(lambda _c, _m: NotMonitored(reason), lambda _c: NotMonitored(reason))
+    return Readers(lambda _c, _m: NotMonitored(reason, why), lambda _c: NotMonitored(reason, why))
 
 
 def read_mail_history(path: Path) -> dict[str, list[Reading]] | NotMonitored:
     """The readings `dagsync mail usage` recorded, per client."""
     if not path.exists():
-        return NotMonitored(f"no mail usage history ({path.name}): run `dagsync mail usage`")
+        return NotMonitored(
+            f"no mail usage history ({path.name}): run `dagsync mail usage`", Why.NO_SOURCE
+        )
     try:
         raw = json.loads(path.read_text())
         return {
@@ -86,25 +89,25 @@ def _mail(
     history: Mapping[str, list[Reading]] | NotMonitored,
 ) -> MailUsage | NotMonitored:
     if client.mail.hosting is not MailHosting.SHARED:
-        return NotMonitored("no shared mail hosting in the contract")
+        return NotMonitored("no shared mail hosting in the contract", Why.NOT_SUBSCRIBED)
     if isinstance(history, NotMonitored):
         return history
     found = sections.mail_usage(history.get(client.id, []), quota_terms(policy), month)
-    return found or NotMonitored(f"no mail usage reading in {month}")
+    return found or NotMonitored(f"no mail usage reading in {month}", Why.NO_SOURCE)
 
 
 def _backups(
     servers: tuple[Server, ...], month: Month, archives: ArchiveTimes | NotMonitored, today: dt.date
 ) -> Backups | NotMonitored:
     if not servers:
-        return NotMonitored("no server")
+        return NotMonitored("no server", Why.NOT_SUBSCRIBED)
     if isinstance(archives, NotMonitored):
         return archives
     errors = [
         times for s in servers if isinstance(times := archives.get(s.name, "not listed"), str)
     ]
     if len(errors) == len(servers):  # no server's archives could be listed
-        return NotMonitored("; ".join(dict.fromkeys(errors)))
+        return NotMonitored("; ".join(dict.fromkeys(errors)), Why.UNREACHABLE)
     rows = []
     for name, backup in ((s.name, s.backup) for s in servers):
         times = archives.get(name, "not listed")
@@ -131,7 +134,11 @@ def _availability(
 ) -> Availability | NotMonitored:
     if isinstance(uptime, NotMonitored):
         return uptime
-    return Availability(uptime) if uptime else NotMonitored("no uptime probe of this client")
+    return (
+        Availability(uptime)
+        if uptime
+        else NotMonitored("no uptime probe of this client", Why.NO_SOURCE)
+    )
 
 
 def _changes(root: Path, client: Client, month: Month) -> Changes | NotMonitored:

@@ -20,7 +20,7 @@ from dagsync.reconcile.transport.session import HostSession
 from dagsync.reconcile.transport.ssh import credentials
 from dagsync.report import prometheus
 from dagsync.report.build import ArchiveTimes, Readers
-from dagsync.report.model import Month, NotMonitored, ServerAvailability
+from dagsync.report.model import Month, NotMonitored, ServerAvailability, Why
 
 Times = tuple[dt.datetime, ...] | str
 
@@ -31,10 +31,12 @@ def live_readers(root: Path, options: RunOptions) -> Readers:
 
     def availability(client: str, month: Month) -> tuple[ServerAvailability, ...] | NotMonitored:
         if not prometheus.hosts_declared(inputs):
-            return NotMonitored("no monitoring host in policies/dag.yaml")
+            return NotMonitored("no monitoring host in policies/dag.yaml", Why.NO_SOURCE)
         found, problems = prometheus.read(inputs, overrides, options, client, month)
         if found is None:
-            return NotMonitored("no monitoring host answered: " + "; ".join(problems))
+            return NotMonitored(
+                "no monitoring host answered: " + "; ".join(problems), Why.UNREACHABLE
+            )
         return found
 
     def archives(client: str) -> ArchiveTimes | NotMonitored:

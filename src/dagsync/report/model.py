@@ -63,11 +63,22 @@ class Month:
         return f"{self.year:04d}-{self.month:02d}"
 
 
+class Why(StrEnum):
+    """Why a section has no data, in words the page translates (the reason gives details)."""
+
+    NOT_READ = "not_read"  # the run read no host (--offline)
+    UNREACHABLE = "unreachable"  # the source's hosts did not answer
+    NO_SOURCE = "no_source"  # nothing measures it for this client (no probe, no reading...)
+    NOT_SUBSCRIBED = "not_subscribed"  # not part of the contract (e.g. dedicated mail)
+    UNREADABLE = "unreadable"  # the source answered something unusable
+
+
 @dataclass(frozen=True)
 class NotMonitored:
     """Why a section (or one server of it) has no data."""
 
     reason: str
+    why: Why = Why.UNREADABLE
 
 
 @dataclass(frozen=True)
@@ -202,7 +213,7 @@ class Report:
 def _section(name: str, value: Section) -> dict[str, Any]:
     head: dict[str, Any] = {"article": ARTICLES[name]}
     if isinstance(value, NotMonitored):
-        return {**head, "monitored": False, "reason": value.reason}
+        return {**head, "monitored": False, "why": value.why.value, "reason": value.reason}
     return {**head, "monitored": True, **_plain(value)}
 
 

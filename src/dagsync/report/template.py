@@ -40,7 +40,7 @@ figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 <h2 id="h-{{ name }}">{{ t[name] }} <span class="article">({{ t.article }} {{ articles[name] }})</span></h2>
 {% endmacro %}
 {% macro absent(section) %}
-<p class="not-monitored"><strong>{{ t.not_monitored }}</strong> — {{ section.reason }}</p>
+<p class="not-monitored"><strong>{{ t.not_monitored }}</strong> : {{ t["why_" ~ section.why] }} <small>({{ section.reason }})</small></p>
 {% endmacro %}
 
 <section id="availability" aria-labelledby="h-availability">
@@ -68,7 +68,7 @@ figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 {% for s in r.backups.servers %}
 <h3>{{ t.server }} {{ s.server }}</h3>
 <p>{{ t.frequency }} : {{ t[s.frequency] }} · {{ t.schedule }} : {{ s.schedule }} · {{ t.retention }} : {{ s.retention_days }}</p>
-{% if s.error %}{{ absent({"reason": t.listing_error ~ " : " ~ s.error}) }}{% else %}
+{% if s.error %}{{ absent({"why": "unreachable", "reason": t.listing_error ~ " : " ~ s.error}) }}{% else %}
 <table class="marks"><caption>{{ t.backups }} {{ s.server }}</caption>
 <thead><tr><th scope="col">{{ t.day }}</th>{% for day, mark in s.marks %}<th scope="col">{{ day.day }}</th>{% endfor %}</tr></thead>
 <tbody><tr><th scope="row">{{ s.server }}</th>{% for day, mark in s.marks %}<td class="{{ mark.value }}" title="{{ marks[mark][1] }}">{{ marks[mark][0] }}<span hidden> {{ marks[mark][1] }}</span></td>{% endfor %}</tr></tbody>

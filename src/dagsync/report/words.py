@@ -80,6 +80,11 @@ LABELS: dict[str, dict[str, str]] = {
         "termination_until": "résiliation possible jusqu'au",
         "generated": "Établi le",
         "daily": "quotidienne",
+        "why_not_read": "sources non consultées pour ce rapport",
+        "why_unreachable": "la source n'a pas pu être consultée",
+        "why_no_source": "aucune mesure pour ce client",
+        "why_not_subscribed": "non prévu au contrat",
+        "why_unreadable": "la source n'a pas donné de réponse exploitable",
         "weekly": "hebdomadaire",
     },
     "en": {
@@ -136,6 +141,11 @@ LABELS: dict[str, dict[str, str]] = {
         "termination_until": "termination possible until",
         "generated": "Generated on",
         "daily": "daily",
+        "why_not_read": "sources not read for this report",
+        "why_unreachable": "the source could not be reached",
+        "why_no_source": "nothing measured for this client",
+        "why_not_subscribed": "not part of the contract",
+        "why_unreadable": "the source gave no usable answer",
         "weekly": "weekly",
     },
 }
