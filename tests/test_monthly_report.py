@@ -363,6 +363,8 @@ def test_the_page_escapes_the_client_name_and_has_every_section(scratch: Scratch
     marks = dict(shop1.marks)  # 02:30 schedule, archives at 02:20, none on the 27th
     assert marks[dt.date(2026, 11, 30)] is Mark.ON_TIME
     assert marks[dt.date(2026, 11, 27)] is Mark.MISSING
+    # A mark is a symbol and words a screen reader reads (the words only visually hidden).
+    assert '✗<span class="sr-only"> manquante</span>' in page
     assert marks[dt.date(2026, 11, 24)] is Mark.UNKNOWN
     assert "✓" in page and "à l'heure" in page.replace("&#39;", "'")
     english = render_html(report, "en")

@@ -27,6 +27,7 @@ caption { text-align: left; font-weight: bold; }
 .missing { background: #fed7d7; } .unknown, .not_due { background: #edf2f7; }
 .alert { border-left: 4px solid #c53030; padding: .3rem .5rem; font-weight: bold; }
 @media print { section { break-inside: auto; } h2, h3 { break-after: avoid; } }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 </style>
 </head>
@@ -71,7 +72,7 @@ figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
 {% if s.error %}{{ absent({"why": "unreachable", "reason": t.listing_error ~ " : " ~ s.error}) }}{% else %}
 <table class="marks"><caption>{{ t.backups }} {{ s.server }}</caption>
 <thead><tr><th scope="col">{{ t.day }}</th>{% for day, mark in s.marks %}<th scope="col">{{ day.day }}</th>{% endfor %}</tr></thead>
-<tbody><tr><th scope="row">{{ s.server }}</th>{% for day, mark in s.marks %}<td class="{{ mark.value }}" title="{{ marks[mark][1] }}">{{ marks[mark][0] }}<span hidden> {{ marks[mark][1] }}</span></td>{% endfor %}</tr></tbody>
+<tbody><tr><th scope="row">{{ s.server }}</th>{% for day, mark in s.marks %}<td class="{{ mark.value }}" title="{{ marks[mark][1] }}">{{ marks[mark][0] }}<span class="sr-only"> {{ marks[mark][1] }}</span></td>{% endfor %}</tr></tbody>
 </table>
 {% endif %}
 {% endfor %}
