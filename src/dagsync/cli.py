@@ -68,6 +68,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "ovh": ("dagsync.commands.ovh", "ovh"),
     "status": ("dagsync.commands.status", "status"),
     "security": ("dagsync.commands.security", "security"),
+    "report": ("dagsync.commands.report", "report"),
 }
 
 
