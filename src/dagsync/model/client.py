@@ -101,6 +101,12 @@ class Termination(Strict):
     )
 
 
+# Root access is exceptional (CGV Art. 6): one announced window lasts a year at most, within
+# dates that a calendar computation can span (ACC001; the monitoring renderer refuses too).
+ROOT_WINDOW_MAX_DAYS = 366
+ROOT_WINDOW_YEARS = (2000, 2100)
+
+
 class RootAccessWindow(Strict):
     """CGV Art. 6: root access given to the client, with its days and hours."""
 

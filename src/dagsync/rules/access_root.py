@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from dagsync.model.client import ROOT_WINDOW_MAX_DAYS, ROOT_WINDOW_YEARS
 from dagsync.rules.base import ERROR, ClientContext, Violation, rule
 from dagsync.rules.common import minutes
 
 _ROOT = ("contract", "root_access")
+MAX_WINDOW_DAYS = ROOT_WINDOW_MAX_DAYS
+FIRST_YEAR, LAST_YEAR = ROOT_WINDOW_YEARS
 _ROOT_CLAUSE = (
     "Dans le cas exceptionnel où l'accès ROOT a été donné au Client, ce dernier s'engage à "
     "prévenir DAG Technologies de son utilisation (jours et heures)."
@@ -21,17 +24,21 @@ def root_window(ctx: ClientContext) -> Iterator[Violation]:
 
     What it checks:
         Each `contract.root_access` window has a period that does not end before it starts
-        (`start` <= `end`) and hours that form a window (`hours: [from, to]`, from before to).
-        The schema already requires at least one day and two hours.
+        (`start` <= `end`), lasts at most 366 days, with dates from 2000 to 2100, and hours
+        that form a window (`hours: [from, to]`, from before to). The schema already requires
+        at least one day and two hours.
 
-        Accepted: any days, any period, hours from the earlier to the later; a window across
-        midnight is written as two windows (e.g. `["22:00", "23:59"]` and `["00:00",
-        "02:00"]` the next days).
+        Accepted: any days, any period up to a year (a longer grant is the next window, with
+        its own request), hours from the earlier to the later; a window across midnight is
+        written as two windows (e.g. `["22:00", "23:59"]` and `["00:00", "02:00"]` the next
+        days).
 
     Why:
         Article 6: a client given root access tells DAG when (days and hours) it uses it, and
         DAG's intervention guarantees are suspended during that time. A window that cannot
-        happen records nothing.
+        happen records nothing. Root access is exceptional: a window of decades (or one ending
+        on 9999-12-31) is no announcement, and its alert labels would swell the monitoring
+        rules shared by every client until Prometheus misses evaluations.
 
     Failing example (clients/cime-conseil/client.yaml):
         contract:
@@ -67,6 +74,21 @@ def root_window(ctx: ClientContext) -> Iterator[Violation]:
                 ctx.client_doc,
                 (*path, "end"),
                 f"root access ends on {window.end}, before it starts on {window.start}",
+            )
+        elif not (window.start.year >= FIRST_YEAR and window.end.year <= LAST_YEAR):
+            yield Violation(
+                ctx.client_doc,
+                (*path, "end"),
+                f"root access from {window.start} to {window.end}: its dates fall between "
+                f"{FIRST_YEAR} and {LAST_YEAR}",
+            )
+        elif (days := (window.end - window.start).days + 1) > MAX_WINDOW_DAYS:
+            yield Violation(
+                ctx.client_doc,
+                (*path, "end"),
+                f"root access from {window.start} to {window.end} lasts {days} days: it is "
+                f"exceptional (Art. 6), at most {MAX_WINDOW_DAYS} days per window; declare the "
+                "next period as a new window with its own request",
             )
         begin, finish = window.hours
         if minutes(begin) >= minutes(finish):

@@ -16,7 +16,8 @@ import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from dagsync.model.client import RootAccessWindow
+from dagsync.errors import DagsyncError
+from dagsync.model.client import ROOT_WINDOW_MAX_DAYS, ROOT_WINDOW_YEARS, RootAccessWindow
 
 PARIS = ZoneInfo("Europe/Paris")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -63,6 +64,14 @@ def slots(shape: Shape) -> list[Slot]:
     begin, finish = (dt.time.fromisoformat(h) for h in shape.hours)
     if begin >= finish:
         return []
+    first, last = ROOT_WINDOW_YEARS
+    if not (first <= shape.start.year and shape.end.year <= last) or (
+        (shape.end - shape.start).days + 1 > ROOT_WINDOW_MAX_DAYS
+    ):  # ACC001 refuses it; never render rules that grow with a window's length
+        raise DagsyncError(
+            f"root access window {shape.start} to {shape.end}: longer than "
+            f"{ROOT_WINDOW_MAX_DAYS} days or outside {first}-{last} (ACC001)"
+        )
     found: list[Slot] = []
     day = shape.start
     while day <= shape.end:
