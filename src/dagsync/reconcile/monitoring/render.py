@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from dagsync.errors import DagsyncError
 from dagsync.model.client import ContactRole
 from dagsync.model.monitoring import Monitoring, MonitoringHost, Severity
 from dagsync.model.policy import CgvPolicy
@@ -183,12 +182,9 @@ def render(
     clients: Sequence[ClientConfig],
     cgv: Mapping[str, CgvPolicy],
 ) -> dict[str, str]:
-    """Path -> text of every file of `host`'s configuration; raises DagsyncError when the
-    policies cannot keep a server's declared intervals."""
-    clients = sorted(clients, key=lambda c: c.id)
-    broken = list(budget.problems(monitoring, clients))
-    if broken:
-        raise DagsyncError("monitoring cannot keep the CGV's promises: " + "; ".join(broken))
+    """Path -> text of every file of `host`'s configuration.  A server whose declared
+    intervals the policies cannot keep is left out (`budget.kept`; the plan notes it)."""
+    clients, _ = budget.kept(monitoring, sorted(clients, key=lambda c: c.id))
     files: dict[str, str] = {}
     all_targets: list[Target] = []
     for config in clients:

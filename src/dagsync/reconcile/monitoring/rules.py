@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from dagsync.errors import DagsyncError
 from dagsync.model.monitoring import AlertPolicy, Monitoring
+from dagsync.model.monitoring_budget import TIMINGS
 from dagsync.model.policy import CgvPolicy
 from dagsync.reconcile.monitoring import windows
 from dagsync.reconcile.monitoring.targets import EXPORTER_JOBS, NODE, UPTIME_PREFIX
@@ -37,20 +38,28 @@ class Alert:
 
     name: str
     field: str  # the field of `monitoring.alerts`
-    uptime: bool  # kept within uptime_interval_minutes (else alert_interval_minutes)
     summary: str
-    windowed: bool = False  # over a rate(): the fault shows once the rate window holds it
+
+    @property
+    def uptime(self) -> bool:
+        """Kept within uptime_interval_minutes (else alert_interval_minutes)."""
+        return TIMINGS[self.field].uptime
+
+    @property
+    def windowed(self) -> bool:
+        """Over a rate(): the fault shows once the rate window holds it."""
+        return TIMINGS[self.field].windowed
 
 
 # The catalogue: one entry per alert, in the order of the rules file.
 ALERTS = (
-    Alert("UptimeFailing", "uptime_failing", True, "{{ $labels.instance }} does not answer"),
-    Alert("HostDown", "host_down", False, "{{ $labels.server }} is unreachable"),
-    Alert("ExporterMissing", "exporter_missing", False, "the {{ $labels.job }} exporter is down"),
-    Alert("DiskFull", "disk_full", False, "{{ $labels.mountpoint }} is almost full"),
-    Alert("MemoryPressure", "memory_pressure", False, "RAM is almost exhausted"),
-    Alert("CpuSaturated", "cpu_saturated", False, "all CPUs are busy", windowed=True),
-    Alert("LoadHigh", "load_high", False, "the load per CPU is high"),
+    Alert("UptimeFailing", "uptime_failing", "{{ $labels.instance }} does not answer"),
+    Alert("HostDown", "host_down", "{{ $labels.server }} is unreachable"),
+    Alert("ExporterMissing", "exporter_missing", "the {{ $labels.job }} exporter is down"),
+    Alert("DiskFull", "disk_full", "{{ $labels.mountpoint }} is almost full"),
+    Alert("MemoryPressure", "memory_pressure", "RAM is almost exhausted"),
+    Alert("CpuSaturated", "cpu_saturated", "all CPUs are busy"),
+    Alert("LoadHigh", "load_high", "the load per CPU is high"),
 )
 
 
