@@ -182,6 +182,9 @@ def _root_access(config: Any, server: Any) -> list[dict[str, Any]]:
 
 def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPart:
     """The part of one client (a `ClientConfig`) under DAG's `settings` and CGV policies."""
+    # lazy: importing it here keeps dagsync.model out of this module's load
+    from dagsync.model.exporters import monitoring_openings
+
     # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.hosts.desired import HostDesired
 
@@ -195,7 +198,10 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
     servers, ovh = [], []
     for server in config.servers:
         target = Target(config.id, server.name)
-        inputs = ServerInputs(target, config.client, server, management, (), _EPOCH)
+        inputs = ServerInputs(
+            target, config.client, server, management, (), _EPOCH, monitoring=settings.monitoring
+        )
+        openings = monitoring_openings(server, settings.monitoring)
         states: dict[str, Any] = {
             # The nftables ruleset holds every network-wide blocked address: rendering it
             # for each server costs O(clients^2). Its digest is that of what it is rendered
@@ -205,6 +211,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
                 "client": client_digest,
                 "server": server,
                 "management": management,
+                "monitoring": openings,
                 "renderer": renderer_id(),
             },
             **dict(
@@ -242,6 +249,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
                 "reverse_dns": server.reverse_dns,
             },
             "management": management,
+            "monitoring": openings,
             "renderer": renderer_id(),
         }
         ovh.append((f"{config.id}/{server.name}{OVH_SUFFIX}", digest(ovh_state)))

@@ -26,11 +26,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from dagsync.model.client import RootAccessWindow
+from dagsync.model.exporters import NODE, server_jobs
 from dagsync.model.server import Server
 from dagsync.reconcile.monitoring import Inputs, windows
 from dagsync.reconcile.monitoring.render import HEADER, dump
 from dagsync.reconcile.monitoring.rules import IN_FORCE, SUSPENDED, guarantee_rules
-from dagsync.reconcile.monitoring.targets import NODE, server_jobs, uptime_job
+from dagsync.reconcile.monitoring.targets import uptime_job
 from dagsync.validate.repository import ClientConfig
 
 GROUP_ORDER = ["dagsync-guarantee", "dagsync-metrology", "dagsync-uptime", "dagsync-incidents"]

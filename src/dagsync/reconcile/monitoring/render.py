@@ -18,18 +18,12 @@ import json
 from collections.abc import Mapping, Sequence
 
 from dagsync.model.client import ContactRole
+from dagsync.model.exporters import EXPORTER_JOBS, NODE
 from dagsync.model.monitoring import Monitoring, MonitoringHost, Severity
 from dagsync.model.policy import CgvPolicy
 from dagsync.reconcile.monitoring import budget
 from dagsync.reconcile.monitoring.rules import ALERTS, rule_files
-from dagsync.reconcile.monitoring.targets import (
-    EXPORTER_JOBS,
-    NODE,
-    UPTIME_PREFIX,
-    Target,
-    client_targets,
-    file_sd,
-)
+from dagsync.reconcile.monitoring.targets import UPTIME_PREFIX, Target, client_targets, file_sd
 from dagsync.validate.repository import ClientConfig
 
 HEADER = "# Rendered by dagsync from git (policies/dag.yaml, clients/): do not edit.\n"

@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dagsync.errors import DagsyncError
+from dagsync.model.exporters import EXPORTER_JOBS, NODE
 from dagsync.model.monitoring import AlertPolicy, Monitoring
 from dagsync.model.monitoring_budget import TIMINGS
 from dagsync.model.policy import CgvPolicy
 from dagsync.reconcile.monitoring import windows
-from dagsync.reconcile.monitoring.targets import EXPORTER_JOBS, NODE, UPTIME_PREFIX
+from dagsync.reconcile.monitoring.targets import UPTIME_PREFIX
 from dagsync.validate.repository import ClientConfig
 
 Rule = dict[str, object]
