@@ -12,7 +12,7 @@ from here, so an opening is derived, never hand-declared, and counted where it i
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
 from dagsync.model.monitoring import Monitoring
 from dagsync.model.server import DbEngine, Metric, OpenPort, Protocol, Server
@@ -39,6 +39,12 @@ def server_jobs(server: Server) -> list[str]:
     if Metric.APP_CONNECTIONS in metrics and app in APP_EXPORTERS:
         jobs.append(APP_EXPORTERS[app])
     return jobs
+
+
+def listen_address(server: Server) -> IPv4Address | IPv6Address:
+    """Where the exporters listen (and are scraped): the server's first IPv4 address, else its
+    first address; never every address."""
+    return next((ip for ip in server.ips if ip.version == 4), server.ips[0])
 
 
 def monitoring_sources(monitoring: Monitoring | None) -> list[IPv4Network]:
