@@ -116,6 +116,21 @@ def test_thresholds_and_durations_come_from_the_policies(inputs: Inputs) -> None
     assert disk["labels"]["article"] == inputs.cgv["2024-01"].alert_interval_max_minutes.article
 
 
+def test_backup_age_and_certificate_thresholds_are_hours_and_days_from_the_policies(
+    inputs: Inputs,
+) -> None:
+    rules = _rules(
+        _render(inputs, backup_too_old={"threshold": 2.5}, certificate_expiring={"threshold": 7})
+    )
+    backup = rules["BackupTooOld"]["expr"]
+    assert "time() - dagsync_backup_last_success_timestamp_seconds{" in backup
+    assert "> dagsync_backup_period_seconds{" in backup and "} + 9000)" in backup
+    cert = rules["CertificateExpiring"]["expr"]
+    assert cert.startswith('(probe_ssl_earliest_cert_expiry{job=~"uptime-.+", ')
+    assert "- time() < 604800)" in cert
+    assert rules["CertificateExpiring"]["labels"]["severity"] == "warning"
+
+
 def test_every_alert_carries_its_article_runbook_and_severity(inputs: Inputs) -> None:
     alerts = {k: v for k, v in _rules(_render(inputs)).items() if "#" not in k}
     assert set(alerts) == {
@@ -126,6 +141,8 @@ def test_every_alert_carries_its_article_runbook_and_severity(inputs: Inputs) ->
         "MemoryPressure",
         "CpuSaturated",
         "LoadHigh",
+        "BackupTooOld",
+        "CertificateExpiring",
     }
     for rule in alerts.values():
         assert set(rule["labels"]) == {"article", "runbook", "severity"}

@@ -45,6 +45,8 @@ TIMINGS: dict[str, Timing] = {
     "memory_pressure": Timing(),
     "cpu_saturated": Timing(windowed=True),
     "load_high": Timing(),
+    "backup_too_old": Timing(),
+    "certificate_expiring": Timing(),
 }
 
 

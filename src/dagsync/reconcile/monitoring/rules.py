@@ -61,6 +61,12 @@ ALERTS = (
     Alert("MemoryPressure", "memory_pressure", "RAM is almost exhausted"),
     Alert("CpuSaturated", "cpu_saturated", "all CPUs are busy"),
     Alert("LoadHigh", "load_high", "the load per CPU is high"),
+    Alert("BackupTooOld", "backup_too_old", "the last backup is older than its period allows"),
+    Alert(
+        "CertificateExpiring",
+        "certificate_expiring",
+        "the certificate of {{ $labels.instance }} expires soon",
+    ),
 )
 
 
@@ -78,8 +84,21 @@ def _expr(alert: Alert, sel: str, policy: AlertPolicy) -> str:
         f"/ node_memory_MemTotal_bytes{{{sel}}} > {t}",
         "cpu_saturated": f"instance:node_cpu_busy:ratio{{{sel}}} > {t}",
         "load_high": f"node_load1{{{sel}}} / instance:node_cpus:count{{{sel}}} > {t}",
+        # the backup job writes both series (reconcile.backup.job, the textfile collector)
+        "backup_too_old": f"time() - dagsync_backup_last_success_timestamp_seconds{{{sel}}} "
+        f"> dagsync_backup_period_seconds{{{sel}}} + {_hours(t)}",
+        "certificate_expiring": f'probe_ssl_earliest_cert_expiry{{job=~"{UPTIME_PREFIX}.+", '
+        f"{sel}}} - time() < {_days(t)}",
     }
     return f"({exprs[alert.field]}) {JOIN}"
+
+
+def _hours(value: float | None) -> int:
+    return round((value or 0) * 3600)
+
+
+def _days(value: float | None) -> int:
+    return round((value or 0) * 86400)
 
 
 def _seconds(value: int) -> str:
