@@ -38,6 +38,7 @@ from dagsync.reconcile.daghosts import (
     target_plan,
 )
 from dagsync.reconcile.monitoring import Inputs, budget
+from dagsync.reconcile.monitoring.maintenance_proofs import maintenance_proofs
 from dagsync.reconcile.monitoring.proofs import proofs
 from dagsync.reconcile.monitoring.render import render
 from dagsync.reconcile.plan import Plan
@@ -87,6 +88,7 @@ def desired(inputs: Inputs, host: MonitoringHost) -> MonitoringDesired:
     kept = replace(inputs, repo=replace(inputs.repo, clients=tuple(clients)))
     files = render(kept.monitoring, host, kept.repo.clients, kept.cgv)
     files.update(proofs(kept, files))
+    files.update(maintenance_proofs(kept, files))
     return MonitoringDesired(tuple(sorted(files.items())), tuple(refused))
 
 

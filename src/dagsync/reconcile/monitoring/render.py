@@ -21,7 +21,7 @@ from dagsync.model.client import ContactRole
 from dagsync.model.exporters import EXPORTER_JOBS, NODE
 from dagsync.model.monitoring import Monitoring, MonitoringHost, Severity
 from dagsync.model.policy import CgvPolicy
-from dagsync.reconcile.monitoring import budget
+from dagsync.reconcile.monitoring import budget, maintenance
 from dagsync.reconcile.monitoring.rules import ALERTS, rule_files
 from dagsync.reconcile.monitoring.targets import UPTIME_PREFIX, Target, client_targets, file_sd
 from dagsync.validate.repository import ClientConfig
@@ -112,7 +112,9 @@ def alertmanager(monitoring: Monitoring, clients: Sequence[ClientConfig]) -> dic
     receivers: list[dict[str, object]] = [
         {"name": ON_CALL, "email_configs": [{"to": monitoring.on_call, "send_resolved": True}]}
     ]
-    routes: list[dict[str, object]] = [{"receiver": ON_CALL, "continue": True}]
+    found = maintenance.windows(clients)
+    routes = _maintenance_routes(clients, found)
+    routes.append({"receiver": ON_CALL, "continue": True})
     for config in clients:
         emails = _contacts(config)
         if not emails:
@@ -129,7 +131,7 @@ def alertmanager(monitoring: Monitoring, clients: Sequence[ClientConfig]) -> dic
         )
     host_down = "HostDown"
     others = "|".join(a.name for a in ALERTS if a.name not in {host_down, "UptimeFailing"})
-    return {
+    doc: dict[str, object] = {
         "global": {
             "smtp_smarthost": f"{monitoring.smtp.smarthost}:{monitoring.smtp.port}",
             "smtp_from": monitoring.smtp.sender,
@@ -152,6 +154,38 @@ def alertmanager(monitoring: Monitoring, clients: Sequence[ClientConfig]) -> dic
             }
         ],
     }
+    if found:
+        doc["time_intervals"] = [maintenance.time_interval(w) for w in found]
+    return doc
+
+
+def _maintenance_routes(
+    clients: Sequence[ClientConfig], found: Sequence[maintenance.Window]
+) -> list[dict[str, object]]:
+    """First, one route per server under maintenance: its alerts go where they always go
+    (on-call; critical ones to the client too), muted during its windows (CGV Art. 5)."""
+    by_id = {c.id: c for c in clients}
+    routes: list[dict[str, object]] = []
+    for (client, server), names in maintenance.muted(found).items():
+        children: list[dict[str, object]] = [
+            {"receiver": ON_CALL, "continue": True, "mute_time_intervals": names}
+        ]
+        if _contacts(by_id[client]):
+            children.append(
+                {
+                    "receiver": f"client-{client}",
+                    "matchers": [f'severity="{Severity.CRITICAL}"'],
+                    "mute_time_intervals": names,
+                }
+            )
+        routes.append(
+            {
+                "receiver": ON_CALL,
+                "matchers": [f'client="{client}"', f'server="{server}"'],
+                "routes": children,
+            }
+        )
+    return routes
 
 
 def blackbox(monitoring: Monitoring) -> dict[str, object]:
@@ -194,4 +228,9 @@ def render(
     files["prometheus.yml"] = HEADER + dump(doc)
     files["alertmanager.yml"] = HEADER + dump(alertmanager(monitoring, clients))
     files["blackbox.yml"] = HEADER + dump(blackbox(monitoring))
+    found = maintenance.windows(clients)
+    for config in clients:
+        text = maintenance.notice(config, found)
+        if text is not None:
+            files[f"notices/{config.id}.txt"] = text
     return dict(sorted(files.items()))

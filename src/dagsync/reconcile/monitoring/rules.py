@@ -17,7 +17,7 @@ from dagsync.model.exporters import EXPORTER_JOBS, NODE
 from dagsync.model.monitoring import AlertPolicy, Monitoring
 from dagsync.model.monitoring_budget import TIMINGS
 from dagsync.model.policy import CgvPolicy
-from dagsync.reconcile.monitoring import windows
+from dagsync.reconcile.monitoring import maintenance, windows
 from dagsync.reconcile.monitoring.targets import UPTIME_PREFIX
 from dagsync.validate.repository import ClientConfig
 
@@ -28,7 +28,11 @@ GUARANTEE = "dagsync:guarantee"
 ROOT_OPEN = "dagsync:root_access_open"
 IN_FORCE = "in_force"
 SUSPENDED = "suspended_root_access"
-JOIN = f"* on(client, server) group_left(guarantee) {GUARANTEE}"
+# Every alert carries its server's guarantee and is withheld during DAG's planned maintenance.
+JOIN = (
+    f"* on(client, server) group_left(guarantee) {GUARANTEE} "
+    f"unless on(client, server) {maintenance.RECORD}"
+)
 FS = 'fstype!~"tmpfs|devtmpfs|overlay|squashfs|ramfs|nsfs|tracefs"'
 NETDEV = 'device!~"lo|veth.*|docker.*|br-.*|virbr.*"'
 
@@ -164,6 +168,7 @@ def guarantee_rules(clients: Sequence[ClientConfig]) -> list[Rule]:
     in_force = f'label_replace({node}, "guarantee", "{IN_FORCE}", "", "")'
     open_ = f"group by (client, server) ({ROOT_OPEN})"
     suspended = f'label_replace({open_}, "guarantee", "{SUSPENDED}", "", "")'
+    rules += maintenance.recording_rules(maintenance.windows(clients))
     rules.append(
         {
             "record": GUARANTEE,
