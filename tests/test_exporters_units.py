@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dagsync.reconcile.core import Action, Change, DiffOptions
+from dagsync.model.exporters import ALL_JOBS
+from dagsync.reconcile.core import Action, Change, DiffOptions, Unknown
 from dagsync.reconcile.hosts import exporters
 from dagsync.reconcile.hosts.desired import server_inputs
 from dagsync.reconcile.observer_reads import request_for, table
@@ -37,7 +38,7 @@ def _hex(*argv: str) -> str:
 
 def _output(running: dict[str, list[tuple[str, ...]]], installed: bool = True) -> str:
     lines = ["systemd no"]
-    for job in exporters.ALL_JOBS:
+    for job in ALL_JOBS:
         lines.append(f"exporter\t{job}\t{'yes' if installed else 'no'}\t-")
         for args in running.get(job, []):
             lines.append(f"running\t{job}\t{_hex(exporters.binary(job), *args)}")
@@ -88,8 +89,8 @@ def test_the_parser_keeps_each_process_arguments_and_refuses_a_cut_output() -> N
     assert seen.seen["node"].running == (args,)
     assert seen.seen["mysqld"] == exporters.ExporterSeen(True, None, ())
     cut = "\n".join(_output({}).splitlines()[:3]) + "\n"
-    assert isinstance(exporters.parse(CommandResult(0, cut, "")), exporters.Unknown)
-    assert isinstance(exporters.parse(CommandResult(1, "", "boom")), exporters.Unknown)
+    assert isinstance(exporters.parse(CommandResult(0, cut, "")), Unknown)
+    assert isinstance(exporters.parse(CommandResult(1, "", "boom")), Unknown)
 
 
 def _changes(want: exporters.ExportersDesired, output: str) -> list[Change]:

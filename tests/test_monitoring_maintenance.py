@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from dagsync.model.client import Maintenance
 from dagsync.reconcile import monitoring
@@ -217,3 +218,13 @@ def test_promtool_proves_no_alert_during_the_window_and_one_after_it(
     broken = _run(tmp_path, "promtool", "test", "rules", "tests/maintenance.yml")
     assert broken.returncode != 0
     assert "alertname: HostDown, time: 30m" in broken.stdout + broken.stderr
+
+
+@pytest.mark.parametrize("start", ["1700000000", 1700000000, "2026-12-14", "14/12/2026 23:30"])
+def test_a_start_that_is_not_a_date_and_time_is_refused(start: object) -> None:
+    fields = {**KERNEL.model_dump(), "start": start}
+    with pytest.raises(ValidationError, match="YYYY-MM-DDTHH:MM"):
+        Maintenance.model_validate(fields)
+    assert Maintenance.model_validate({**fields, "start": "2026-12-14T23:30"}).start == (
+        dt.datetime(2026, 12, 14, 23, 30)
+    )

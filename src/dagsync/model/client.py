@@ -16,6 +16,7 @@ from dagsync.model.base import (
     Email,
     MailAddress,
     MailDomain,
+    Moment,
     OneLine,
     RequestId,
     Slug,
@@ -124,7 +125,7 @@ class Maintenance(Strict):
     its nature and probable duration (the notice dagsync renders); the monitoring is silenced
     for its duration."""
 
-    start: dt.datetime = Field(
+    start: Moment = Field(
         description="When it starts: Europe/Paris time unless an offset is given "
         "(2026-12-08T22:00, 2026-12-08T21:00+00:00)."
     )

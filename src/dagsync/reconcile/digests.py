@@ -37,6 +37,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from dagsync import __version__
+from dagsync.model.exporters import monitoring_openings
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.daghosts import (
     DAG,
@@ -182,9 +183,6 @@ def _root_access(config: Any, server: Any) -> list[dict[str, Any]]:
 
 def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPart:
     """The part of one client (a `ClientConfig`) under DAG's `settings` and CGV policies."""
-    # lazy: importing it here keeps dagsync.model out of this module's load
-    from dagsync.model.exporters import monitoring_openings
-
     # lazy: importing it here keeps dagsync.reconcile out of this module's load
     from dagsync.reconcile.hosts.desired import HostDesired
 
