@@ -249,3 +249,53 @@ def uptime_urls_are_the_clients(ctx: ClientContext) -> Iterator[Violation]:
                     "them, or declare the vhost first",
                     server=entry.name,
                 )
+
+
+@rule(id="MON006", severity=ERROR, article="4", terms=("alert_interval_max_minutes",))
+def maintenance_names_the_clients_servers(ctx: ClientContext) -> Iterator[Violation]:
+    """A planned maintenance names the client's own servers.
+
+    What it checks:
+        every name in the `servers` of a `maintenance` entry of client.yaml is one of the
+        client's servers.
+
+        Accepted: the client's server names; an empty list (every server of the client).
+
+    Why:
+        Article 5: DAG warns the client of the nature and probable duration of an
+        intervention, and the monitoring of the servers concerned is silenced for its
+        duration (Article 4's alerts). A misspelt name would silence nothing and tell the
+        client about a server that does not exist.
+
+    Failing example (clients/alpine-books/client.yaml):
+        maintenance:
+          - start: 2026-12-14T23:30
+            duration_minutes: 60
+            nature: Mise à jour du noyau
+            request: REQ-2025-001
+            servers: [shop2]
+
+    Passing example (clients/alpine-books/client.yaml):
+        maintenance:
+          - start: 2026-12-14T23:30
+            duration_minutes: 60
+            nature: Mise à jour du noyau
+            request: REQ-2025-001
+            servers: [shop1]
+
+    Fix:
+        Name the servers as their files do (servers/<name>.yaml), or leave `servers` empty.
+    """
+    if ctx.unreadable_servers:
+        return  # a server that failed its own checks may be the one named
+    names = {e.name for e in ctx.servers}
+    for index, window in enumerate(ctx.client.maintenance):
+        for position, server in enumerate(window.servers):
+            if server not in names:
+                known = ", ".join(sorted(names)) or "none"
+                yield Violation(
+                    ctx.client_doc,
+                    ("maintenance", index, "servers", position),
+                    f"`{server}` is not one of the client's servers ({known}): name one of "
+                    "them, or leave `servers` empty for all",
+                )
