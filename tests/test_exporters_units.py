@@ -36,8 +36,12 @@ def _hex(*argv: str) -> str:
     return ("\0".join(argv) + "\0").encode().hex()
 
 
-def _output(running: dict[str, list[tuple[str, ...]]], installed: bool = True) -> str:
-    lines = ["systemd no"]
+def _output(
+    running: dict[str, list[tuple[str, ...]]],
+    installed: bool = True,
+    addresses: tuple[str, ...] = ("127.0.0.1", "203.0.113.43"),
+) -> str:
+    lines = ["systemd no", *(f"addr\t{a}" for a in addresses)]
     for job in ALL_JOBS:
         lines.append(f"exporter\t{job}\t{'yes' if installed else 'no'}\t-")
         for args in running.get(job, []):
@@ -142,3 +146,17 @@ def test_missing_stopped_misconfigured_and_unwanted_exporters_are_drift(
 def test_without_monitoring_in_the_policies_nothing_is_touched() -> None:
     want = exporters.ExportersDesired((), managed=False)
     assert _changes(want, _output({"node": [()]})) == []
+
+
+def test_an_address_that_is_not_on_the_host_starts_nothing_and_says_so(
+    repo: Repository,
+) -> None:
+    want = _desired(repo, "velo-savoie", "db1")
+    seen = exporters.parse(CommandResult(0, _output({}, addresses=("10.0.0.5",)), ""))
+    assert isinstance(seen, exporters.ExportersObserved)
+    assert [n.text for n in exporters.diff(want, seen, DiffOptions())] == [
+        "the server's address 203.0.113.43 is not on this host: its exporters would listen "
+        "nowhere, none is installed or started (check `ips`)"
+    ]
+    nothing = exporters.parse(CommandResult(0, _output({}, addresses=()), ""))
+    assert isinstance(nothing, Unknown)

@@ -83,6 +83,7 @@ class Exporter:
 class ExportersDesired:
     exporters: tuple[Exporter, ...]
     managed: bool = True  # False: policies/dag.yaml declares no monitoring, nothing is touched
+    address: str = ""  # where they listen: the server's address, which must be on the host
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class ExporterSeen:
 class ExportersObserved:
     seen: Mapping[str, ExporterSeen]
     systemd: bool
+    addresses: tuple[str, ...] = ()  # the host's own addresses
 
 
 # --- desired -------------------------------------------------------------------------------
@@ -129,7 +131,7 @@ def desired(inputs: ServerInputs) -> tuple[ExportersDesired, tuple[Note, ...]]:
         port: int = getattr(monitoring.exporters, job)
         listen = f"{address}:{port}" if address.version == 4 else f"[{address}]:{port}"
         found.append(exporter(job, listen, port))
-    return ExportersDesired(tuple(found)), ()
+    return ExportersDesired(tuple(found), address=str(address)), ()
 
 
 # --- read ----------------------------------------------------------------------------------
@@ -148,6 +150,7 @@ def read(desired: ExportersDesired | None) -> str:
     jobs = " ".join(ALL_JOBS)
     return f"""me=$(readlink /proc/self/ns/net)
 if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; fi
+ip -o addr show 2>/dev/null | awk '{{ sub("/.*", "", $4); print "addr\t" $4 }}'
 for j in {jobs}; do
 b=/usr/bin/prometheus-$j-exporter; f=/etc/default/prometheus-$j-exporter
 i=no; [ -x "$b" ] && i=yes
@@ -178,9 +181,12 @@ def parse(result: CommandResult) -> ExportersObserved | Unknown:
         return Unknown(f"unexpected output: {lines[0][:80]!r}")
     seen: dict[str, tuple[bool, str | None]] = {}
     running: dict[str, list[tuple[str, ...]]] = {}
+    addresses: list[str] = []
     for line in lines[1:]:
         fields = line.split("\t")
-        if fields[0] == "exporter" and len(fields) == 4 and fields[1] in ALL_JOBS:
+        if fields[0] == "addr" and len(fields) == 2:
+            addresses.append(fields[1])
+        elif fields[0] == "exporter" and len(fields) == 4 and fields[1] in ALL_JOBS:
             seen[fields[1]] = (fields[2] == "yes", None if fields[3] == "-" else fields[3])
         elif fields[0] == "running" and len(fields) == 3 and fields[1] in ALL_JOBS:
             args = _args(fields[2])
@@ -189,18 +195,22 @@ def parse(result: CommandResult) -> ExportersObserved | Unknown:
             running.setdefault(fields[1], []).append(args)
     if set(seen) != set(ALL_JOBS):
         return Unknown("the exporters' read was cut short")
+    if not addresses:
+        return Unknown("the host's addresses could not be listed (`ip -o addr show`)")
     return ExportersObserved(
         {
             job: ExporterSeen(installed, sha, tuple(sorted(running.get(job, []))))
             for job, (installed, sha) in seen.items()
         },
         lines[0] == "systemd yes",
+        tuple(sorted(set(addresses))),
     )
 
 
 def encode(observed: ExportersObserved) -> Any:
     return {
         "systemd": observed.systemd,
+        "addresses": list(observed.addresses),
         "exporters": {
             job: {
                 "installed": s.installed,
@@ -235,6 +245,14 @@ def diff(
 ) -> list[Change | Note]:
     if not desired.managed:
         return []
+    if desired.exporters and desired.address not in observed.addresses:
+        return [
+            Note(
+                KIND,
+                f"the server's address {desired.address} is not on this host: its exporters "
+                "would listen nowhere, none is installed or started (check `ips`)",
+            )
+        ]
     out: list[Change | Note] = []
     wanted = {e.job: e for e in desired.exporters}
     for job, want in wanted.items():
