@@ -19,6 +19,8 @@ import pytest
 
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
 from dagsync.config.yamlio import load
+from dagsync.model.server import Frequency
+from dagsync.reconcile.backup import job
 from dagsync.reconcile.hosts.exporters import binary
 from dagsync.reconcile.transport.inventory import (
     HOSTS_FILE_ENV,
@@ -200,3 +202,15 @@ def test_a_stopped_exporter_is_drift_and_the_apply_restarts_it(
     assert "node_exporter_build_info" in scrape(w, 9100)
     code, plan = plan_json(w, capsys)
     assert code == 0 and changes_of(plan, "exporters") == []
+
+
+def test_the_backup_jobs_last_success_is_scraped_through_the_textfile_collector(
+    converged: World,
+) -> None:
+    w = converged
+    script = "\n".join(job._metrics_lines(job.PERIOD_SECONDS[Frequency.WEEKLY])) + "\n"
+    done = w.lab["db1"].run(script)
+    assert done.returncode == 0, done.stderr
+    samples = [line for line in scrape(w, 9100).splitlines() if line.startswith("dagsync_")]
+    assert "dagsync_backup_period_seconds 604800" in samples
+    assert any(s.startswith("dagsync_backup_last_success_timestamp_seconds ") for s in samples)
