@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from conftest import read_yaml, write_yaml
 from dagsync.commands.reconcile import Scope, run_apply, run_plan
-from dagsync.config.yamlio import load
 from dagsync.model.server import Frequency
 from dagsync.reconcile.backup import job
 from dagsync.reconcile.hosts.exporters import binary
@@ -53,17 +53,6 @@ class World:
         return self.lab["db1"].address
 
 
-def _yaml(path: Path) -> Any:
-    data, problem = load(path.read_text())
-    assert problem is None, problem
-    return data
-
-
-def _write(path: Path, data: Any) -> None:
-    header = path.read_text().splitlines()[0]
-    path.write_text(header + "\n" + json.dumps(data, indent=1, default=str) + "\n")
-
-
 def _make_repo(root: Path, lab: TestHosts) -> None:
     for folder in ("policies", "schemas"):
         shutil.copytree(REPO / folder, root / folder)
@@ -75,9 +64,9 @@ def _make_repo(root: Path, lab: TestHosts) -> None:
         f"      host: mon1.dagtechnologies.example\n      address: {lab['mon1'].address}\n",
     )
     dag.write_text(text)
-    data = _yaml(root / SERVER)
+    data = read_yaml(root / SERVER)
     data["ips"] = [lab["db1"].address]  # the exporters listen on the server's own address
-    _write(root / SERVER, data)
+    write_yaml(root / SERVER, data)
     overrides = {
         "version": 1,
         "hosts": {
