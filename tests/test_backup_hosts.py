@@ -229,6 +229,23 @@ def test_the_job_backs_up_and_a_restore_brings_a_file_back_byte_for_byte(
     live.write_bytes(original)
 
 
+def test_the_job_leaves_its_last_success_for_the_node_exporters_textfile_collector(
+    lab: Lab, first_apply: tuple[Plan, ApplyReport]
+) -> None:
+    web1 = lab.host("web1")
+    web1.run(f"rm -f {job.METRICS_FILE}")
+    before = int(web1.run("date -u +%s").stdout)
+    run_job(web1)
+    listing = web1.run(f"stat -c '%a' {job.METRICS_FILE} && cat {job.METRICS_FILE}")
+    assert listing.returncode == 0, listing.stderr
+    mode, *lines = listing.stdout.splitlines()
+    assert mode == "644"  # the node exporter reads it as the prometheus user
+    samples = dict(line.split() for line in lines if not line.startswith("#"))
+    assert samples["dagsync_backup_period_seconds"] == "86400"  # web1 backs up daily
+    finished = int(samples["dagsync_backup_last_success_timestamp_seconds"])
+    assert before <= finished <= before + 600
+
+
 def test_prune_keeps_the_declared_number_of_days_with_forged_dates(
     lab: Lab, first_apply: tuple[Plan, ApplyReport]
 ) -> None:

@@ -145,6 +145,8 @@ def test_uptime_fires_one_interval_after_the_last_good_probe(
         ("HostDown", "300s"),
         ("DiskFull", "250s"),  # 240 s still alerts within the 5 min: the promise holds
         ("CpuSaturated", "200s"),
+        ("BackupTooOld", "300s"),
+        ("CertificateExpiring", "300s"),
     ],
 )
 def test_a_for_longer_than_the_promise_fails_the_proof(

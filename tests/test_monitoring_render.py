@@ -5,16 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dagsync.errors import DagsyncError
 from dagsync.model.client import RootAccessWindow, Weekday
 from dagsync.reconcile import monitoring
 from dagsync.reconcile.hosts.rootaccess import open_until
-from dagsync.reconcile.monitoring import Inputs, windows
+from dagsync.reconcile.monitoring import Inputs, budget, driver, windows
 from dagsync.reconcile.monitoring.proofs import parse
 from dagsync.reconcile.monitoring.render import render
 from dagsync.validate.repository import ClientConfig
@@ -116,6 +116,21 @@ def test_thresholds_and_durations_come_from_the_policies(inputs: Inputs) -> None
     assert disk["labels"]["article"] == inputs.cgv["2024-01"].alert_interval_max_minutes.article
 
 
+def test_backup_age_and_certificate_thresholds_are_hours_and_days_from_the_policies(
+    inputs: Inputs,
+) -> None:
+    rules = _rules(
+        _render(inputs, backup_too_old={"threshold": 2.5}, certificate_expiring={"threshold": 7})
+    )
+    backup = rules["BackupTooOld"]["expr"]
+    assert "time() - dagsync_backup_last_success_timestamp_seconds{" in backup
+    assert "> dagsync_backup_period_seconds{" in backup and "} + 9000)" in backup
+    cert = rules["CertificateExpiring"]["expr"]
+    assert cert.startswith('(probe_ssl_earliest_cert_expiry{job=~"uptime-.+", ')
+    assert "- time() < 604800)" in cert
+    assert rules["CertificateExpiring"]["labels"]["severity"] == "warning"
+
+
 def test_every_alert_carries_its_article_runbook_and_severity(inputs: Inputs) -> None:
     alerts = {k: v for k, v in _rules(_render(inputs)).items() if "#" not in k}
     assert set(alerts) == {
@@ -126,22 +141,98 @@ def test_every_alert_carries_its_article_runbook_and_severity(inputs: Inputs) ->
         "MemoryPressure",
         "CpuSaturated",
         "LoadHigh",
+        "BackupTooOld",
+        "CertificateExpiring",
     }
     for rule in alerts.values():
         assert set(rule["labels"]) == {"article", "runbook", "severity"}
         assert "group_left(guarantee) dagsync:guarantee" in rule["expr"]
 
 
+def _with_interval(config: ClientConfig, server: str, minutes: int) -> ClientConfig:
+    servers = []
+    for s in config.servers:
+        if s.name == server:
+            sup = s.supervision.model_copy(update={"alert_interval_minutes": minutes})
+            s = s.model_copy(update={"supervision": sup})
+        servers.append(s)
+    return ClientConfig(config.client, tuple(servers), config.requests)
+
+
+def test_one_servers_unkeepable_interval_leaves_out_only_that_server(inputs: Inputs) -> None:
+    # velo-savoie/web2 asks for alerts within 1 minute: CpuSaturated needs 295 s.
+    clients = [
+        _with_interval(c, "web2", 1) if c.id == "velo-savoie" else c for c in inputs.repo.clients
+    ]
+    mon = inputs.monitoring
+    files = render(mon, mon.hosts[0], clients, inputs.cgv)
+    node = json.loads(files["targets/node/velo-savoie.json"])
+    assert [g["labels"]["server"] for g in node] == ["db1", "web1"]
+    assert "web2" not in "".join(files[p] for p in files if p.startswith("rules/"))
+    for other in ("alpine-books", "cime-conseil"):
+        assert json.loads(files[f"targets/node/{other}.json"])  # everyone else is watched
+    kept, refused = budget.kept(mon, clients)
+    assert [s.name for c in kept for s in c.servers if c.id == "velo-savoie"] == ["db1", "web1"]
+    assert len(refused) == 1
+    assert refused[0].startswith("velo-savoie/web2 is not monitored (validator rule MON004): ")
+    assert "cpu_saturated can be sent 295 s after a fault" in refused[0]
+    assert "over the declared alert interval of 60 s" in refused[0]
+
+
+def test_the_plan_notes_the_server_left_out_and_proves_only_the_others(inputs: Inputs) -> None:
+    clients = tuple(
+        _with_interval(c, "web2", 1) if c.id == "velo-savoie" else c for c in inputs.repo.clients
+    )
+    narrowed = replace(inputs, repo=replace(inputs.repo, clients=clients))
+    want = driver.desired(narrowed, inputs.monitoring.hosts[0])
+    assert len(want.refused) == 1 and want.refused[0].startswith("velo-savoie/web2 ")
+    files = dict(want.files)
+    assert '"server": "web2"' not in files["tests/incidents.yml"]
+    assert '"server": "web1"' in files["tests/incidents.yml"]
+    whole = driver.desired(inputs, inputs.monitoring.hosts[0])
+    assert whole.refused == ()
+    assert '"server": "web2"' in dict(whole.files)["tests/incidents.yml"]
+
+
+def test_an_uptime_url_off_the_clients_vhost_names_is_not_probed(inputs: Inputs) -> None:
+    clients = []
+    for config in inputs.repo.clients:
+        if config.id == "alpine-books":
+            shop1 = config.servers[0]
+            urls = ["https://www.alpine-books.example/", "https://victim.example.org/login"]
+            sup = shop1.supervision.model_copy(update={"uptime_urls": urls})
+            config = ClientConfig(
+                config.client, (shop1.model_copy(update={"supervision": sup}),), config.requests
+            )
+        clients.append(config)
+    mon = inputs.monitoring
+    files = render(mon, mon.hosts[0], clients, inputs.cgv)
+    assert "victim.example.org" not in "".join(files.values())
+    probed = json.loads(files["targets/uptime-60s/alpine-books.json"])
+    assert probed[0]["targets"] == ["https://www.alpine-books.example/"]
+    _, refused = budget.kept(mon, clients)
+    assert refused == [
+        "alpine-books/shop1: uptime URL(s) https://victim.example.org/login not probed: not on "
+        "one of the client's vhost names (validator rule MON005)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("alert", "for_seconds", "promise"),
     [("host_down", 250, "alert interval of 300 s"), ("uptime_failing", 1, "uptime interval")],
 )
-def test_timings_that_cannot_keep_a_declared_interval_are_refused(
+def test_policies_that_cannot_keep_a_declared_interval_leave_those_servers_out(
     inputs: Inputs, alert: str, for_seconds: int, promise: str
 ) -> None:
-    with pytest.raises(DagsyncError, match=promise) as caught:
-        _render(inputs, **{alert: {"for_seconds": for_seconds}})
-    assert "alpine-books/shop1" in str(caught.value)
+    mon = inputs.monitoring
+    changed = getattr(mon.alerts, alert).model_copy(update={"for_seconds": for_seconds})
+    mon = mon.model_copy(update={"alerts": mon.alerts.model_copy(update={alert: changed})})
+    _, refused = budget.kept(mon, inputs.repo.clients)
+    assert refused and all(promise in line for line in refused)
+    assert any(line.startswith("alpine-books/shop1 is not monitored") for line in refused)
+    files = _render(inputs, **{alert: {"for_seconds": for_seconds}})
+    assert "targets/node/alpine-books.json" not in files  # shop1 is its only server
+    assert "prometheus.yml" in files
 
 
 def test_critical_alerts_reach_on_call_and_the_clients_technical_contacts(inputs: Inputs) -> None:

@@ -97,8 +97,9 @@ def test_every_read_of_a_plan_passes_the_wrapper_and_runs_the_identical_script(
     """A new read builder (or a changed one) that the observer would refuse fails here."""
     reads = plan_reads()
     kinds = {k for k, _ in reads}
-    assert kinds == {"firewall", "accounts", "root-access", "os", "vhosts", "tls", "databases", "backup",
-                     "backup-storage", "mail", "monitoring", "security", "observer"}  # fmt: skip
+    assert kinds == {"firewall", "accounts", "root-access", "os", "vhosts", "tls", "databases",
+                     "exporters", "backup", "backup-storage", "mail", "monitoring", "security",
+                     "observer"}  # fmt: skip
     w = wrapper(tmp_path / "log")
     for kind, command in reads:
         request = obs_reads.request_for(command)
@@ -123,11 +124,11 @@ def test_each_hosts_batch_of_a_plan_is_one_request_that_the_wrapper_runs_identic
         request = obs_reads.request_for(command)
         names = [kind for kind, _ in work.reads]
         assert names == [
-            "firewall", "accounts", "root-access", "os", "vhosts", "tls", "databases"
+            "firewall", "accounts", "root-access", "os", "vhosts", "tls", "databases", "exporters"
         ]  # fmt: skip
         assert request.startswith(f"batch {nonce} firewall accounts ")
         assert " root-access os " in request
-        assert request.endswith(" vhosts tls databases")
+        assert request.endswith(" vhosts tls databases exporters")
         assert w["decide"](request) == (command, "")
     assert not (tmp_path / "log").exists()
 
@@ -257,9 +258,9 @@ HOSTILE = [
     (f"batch {NONCE.upper()} firewall", "batch: the first argument is not a nonce"),
     # oversized: more reads than the table has (each at most once), more than 64 KiB
     (
-        f"batch {NONCE} firewall accounts '' root-access os '' vhosts tls databases backup "
-        "backup-storage /srv/b mail monitoring security observer firewall",
-        "batch: more than 13 reads",
+        f"batch {NONCE} firewall accounts '' root-access os '' vhosts tls databases exporters "
+        "backup backup-storage /srv/b mail monitoring security observer firewall",
+        "batch: more than 14 reads",
     ),
     (f"batch {NONCE} firewall accounts '{' '.join(['deploy'] * 9400)}'", "request too long"),
 ]
@@ -387,6 +388,7 @@ def test_an_observer_falls_back_to_one_request_per_read_on_a_wrapper_without_bat
             "vhosts",
             "tls",
             "databases",
+            "exporters",
         ]
 
 

@@ -179,6 +179,7 @@ def test_an_unknown_fact_gives_no_change_and_is_reported(repo: Path) -> None:
         "vhosts",
         "tls",
         "databases",
+        "exporters",
     }
 
 

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 REQUEST_ID_PATTERN = r"^REQ-[0-9]{4}-[0-9]{3,}$"
 
@@ -187,6 +194,36 @@ def _day(value: object) -> object:
 
 
 Day = Annotated[dt.date, BeforeValidator(_day)]
+
+MOMENT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+_MOMENT_TEXT = re.compile(MOMENT_PATTERN)
+_MOMENT_ERROR = "a date and time is expected, written YYYY-MM-DDTHH:MM (e.g. 2026-12-08T22:00)"
+
+
+def _moment(value: object) -> object:
+    """A date and time as YAML writes it (a datetime) or as text; like a Day, never a number
+    (pydantic would read "1700000000" as a Unix time) and never a bare date."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date | int | float):
+        raise ValueError(_MOMENT_ERROR)
+    if not isinstance(value, str):
+        return value
+    if _MOMENT_TEXT.fullmatch(value) is None:
+        raise ValueError(_MOMENT_ERROR)
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a moment of the calendar") from None
+
+
+Moment = Annotated[
+    dt.datetime,
+    BeforeValidator(_moment),
+    WithJsonSchema({"type": "string", "pattern": MOMENT_PATTERN}),
+]
 
 
 class Strict(BaseModel):

@@ -16,6 +16,8 @@ from dagsync.model.base import (
     Email,
     MailAddress,
     MailDomain,
+    Moment,
+    OneLine,
     RequestId,
     Slug,
     Strict,
@@ -124,6 +126,23 @@ class RootAccessWindow(Strict):
     request: RequestId
 
 
+class Maintenance(Strict):
+    """CGV Art. 5: an intervention DAG plans on the client's servers. The client is warned of
+    its nature and probable duration (the notice dagsync renders); the monitoring is silenced
+    for its duration."""
+
+    start: Moment = Field(
+        description="When it starts: Europe/Paris time unless an offset is given "
+        "(2026-12-08T22:00, 2026-12-08T21:00+00:00)."
+    )
+    duration_minutes: int = Field(ge=1, le=2880, description="Its probable duration.")
+    nature: OneLine = Field(description="What DAG does, as the client is told.")
+    request: RequestId = Field(description="The request recording the intervention.")
+    servers: list[Slug] = Field(
+        default_factory=list, description="The servers concerned; empty: every server."
+    )
+
+
 class Contract(Strict):
     cgv_version: str = Field(description="The CGV version the contract was signed under.")
     signed_on: Day
@@ -204,4 +223,7 @@ class Client(Strict):
     mail: Mail
     dev_space: DevSpace | None = None
     network: Network = Field(default_factory=Network)
+    maintenance: list[Maintenance] = Field(
+        default_factory=list, description="DAG's planned interventions (CGV Art. 5)."
+    )
     notes: str | None = None

@@ -7,7 +7,8 @@ count exactly the same rules; no ``ovh`` import. Every public IPv4 address of a 
    server's own connections;
 2. one ``permit tcp`` on the SSH port per management range of ``policies/dag.yaml`` (IPv4,
    adjacent ranges collapsed): early, so DAG keeps its access;
-3. the declared open ports: one permit per (protocol, port or range, source); the sources of
+3. the exporters' openings to DAG's monitoring hosts (derived: `model.exporters`), then the
+   declared open ports: one permit per (protocol, port or range, source); the sources of
    one protocol and port are merged (``any`` wins, adjacent networks collapse); IPv6 sources
    are left out (the edge firewall filters IPv4 only); a permit equal to a management
    permit is not repeated;
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Network, collapse_addresses
 from typing import Final
 
+from dagsync.model.exporters import monitoring_openings
+from dagsync.model.monitoring import Monitoring
 from dagsync.model.server import OpenPort, Server, port_bounds
 
 __all__ = [
@@ -62,15 +65,24 @@ class EdgeCount:
     declared: int
     icmp: int
     deny: int = 1
+    monitoring: int = 0  # the exporters' openings to DAG's monitoring hosts
 
     @property
     def total(self) -> int:
-        return self.established + self.management + self.declared + self.icmp + self.deny
+        return (
+            self.established
+            + self.management
+            + self.monitoring
+            + self.declared
+            + self.icmp
+            + self.deny
+        )
 
     def describe(self) -> str:
         parts = [
             f"{self.established} established",
             f"{self.management} management",
+            f"{self.monitoring} monitoring" if self.monitoring else "",
             f"{self.declared} declared permit(s)",
             f"{self.icmp} ICMP" if self.icmp else "",
             f"{self.deny} final deny",
@@ -109,37 +121,57 @@ def _declared(ports: Sequence[OpenPort]) -> list[EdgePermit]:
 
 
 def _layout(
-    ports: Sequence[OpenPort], ssh_port: int, icmp: bool, ranges: Iterable[Range]
+    ports: Sequence[OpenPort],
+    ssh_port: int,
+    icmp: bool,
+    ranges: Iterable[Range],
+    derived: Sequence[OpenPort] = (),
 ) -> tuple[list[EdgePermit], EdgeCount]:
     established = [EdgePermit("tcp", established=True, origin="established")]
     management = _management(ranges, ssh_port)
-    declared = [p for p in dict.fromkeys(_declared(ports)) if p not in management]
+    watched = [p for p in dict.fromkeys(_declared(derived)) if p not in management]
+    early = management + watched
+    declared = [p for p in dict.fromkeys(_declared(ports)) if p not in early]
     pings = [EdgePermit("icmp", origin="icmp")] if icmp else []
-    count = EdgeCount(len(established), len(management), len(declared), len(pings))
-    return established + management + declared + pings, count
+    count = EdgeCount(
+        len(established), len(management), len(declared), len(pings), monitoring=len(watched)
+    )
+    return established + early + declared + pings, count
 
 
-def edge_permits(server: Server, management_ranges: Iterable[Range]) -> tuple[EdgePermit, ...]:
+def edge_permits(
+    server: Server, management_ranges: Iterable[Range], monitoring: Monitoring | None = None
+) -> tuple[EdgePermit, ...]:
     """The permits of the layout, in their preferred order (sequences 0, 1, ...)."""
     fw = server.firewall
-    return tuple(_layout(fw.open_ports, server.ssh.port, fw.icmp, management_ranges)[0])
+    derived = monitoring_openings(server, monitoring)
+    return tuple(_layout(fw.open_ports, server.ssh.port, fw.icmp, management_ranges, derived)[0])
 
 
-def edge_count(server: Server, management_ranges: Iterable[Range]) -> EdgeCount:
+def edge_count(
+    server: Server, management_ranges: Iterable[Range], monitoring: Monitoring | None = None
+) -> EdgeCount:
     fw = server.firewall
-    return _layout(fw.open_ports, server.ssh.port, fw.icmp, management_ranges)[1]
+    derived = monitoring_openings(server, monitoring)
+    return _layout(fw.open_ports, server.ssh.port, fw.icmp, management_ranges, derived)[1]
 
 
-def edge_rule_count(server: Server, management_ranges: Iterable[Range]) -> int:
+def edge_rule_count(
+    server: Server, management_ranges: Iterable[Range], monitoring: Monitoring | None = None
+) -> int:
     """The rules one address of ``server`` needs: its permits plus the final deny."""
-    return edge_count(server, management_ranges).total
+    return edge_count(server, management_ranges, monitoring).total
 
 
-def overflow_index(server: Server, management_ranges: Sequence[Range]) -> int | None:
+def overflow_index(
+    server: Server, management_ranges: Sequence[Range], monitoring: Monitoring | None = None
+) -> int | None:
     """The first open port whose permits take the layout past the limit, if any."""
     fw = server.firewall
+    derived = monitoring_openings(server, monitoring)
     for index in range(len(fw.open_ports)):
         ports = fw.open_ports[: index + 1]
-        if _layout(ports, server.ssh.port, fw.icmp, management_ranges)[1].total > EDGE_RULE_LIMIT:
+        layout = _layout(ports, server.ssh.port, fw.icmp, management_ranges, derived)
+        if layout[1].total > EDGE_RULE_LIMIT:
             return index
     return None

@@ -83,6 +83,14 @@ class Alerts(Strict):
     load_high: AlertPolicy = Field(
         description="threshold: the 1-minute load average per CPU (2 = twice the CPUs)."
     )
+    backup_too_old: AlertPolicy = Field(
+        description="threshold: hours of grace after the backup's period (24 h daily, 168 h "
+        "weekly) since the last success the backup job wrote for the node exporter."
+    )
+    certificate_expiring: AlertPolicy = Field(
+        description="threshold: days before the earliest certificate an `uptime_urls` probe "
+        "sees expires."
+    )
 
 
 class ExporterPorts(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Annotated, Literal
@@ -64,6 +65,12 @@ UptimeUrl = Annotated[
     Field(description="An http(s) URL on a public DNS name, probed every uptime interval."),
     HostBound("uptime URL"),
 ]
+
+
+def uptime_host(url: str) -> str:
+    """The DNS name an uptime URL (an `UptimeUrl`) probes: no user info, no port."""
+    authority = url.split("://", 1)[-1].split("/", 1)[0]
+    return authority.rsplit("@", 1)[-1].split(":", 1)[0].lower()
 
 
 DbName = Annotated[
@@ -303,3 +310,8 @@ class Server(Strict):
     backup: Backup
     reverse_dns: list[ReverseDns] = Field(default_factory=list)
     hosts_dev_space: bool = False
+
+
+def vhost_names(servers: Iterable[Server]) -> set[str]:
+    """Every name (domain and aliases) the servers' vhosts declare, lower-case."""
+    return {n.lower() for s in servers for v in s.vhosts for n in (v.domain, *v.aliases)}

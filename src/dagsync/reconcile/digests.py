@@ -37,6 +37,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from dagsync import __version__
+from dagsync.model.exporters import monitoring_openings
 from dagsync.reconcile.core import Target
 from dagsync.reconcile.daghosts import (
     DAG,
@@ -195,7 +196,10 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
     servers, ovh = [], []
     for server in config.servers:
         target = Target(config.id, server.name)
-        inputs = ServerInputs(target, config.client, server, management, (), _EPOCH)
+        inputs = ServerInputs(
+            target, config.client, server, management, (), _EPOCH, monitoring=settings.monitoring
+        )
+        openings = monitoring_openings(server, settings.monitoring)
         states: dict[str, Any] = {
             # The nftables ruleset holds every network-wide blocked address: rendering it
             # for each server costs O(clients^2). Its digest is that of what it is rendered
@@ -205,6 +209,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
                 "client": client_digest,
                 "server": server,
                 "management": management,
+                "monitoring": openings,
                 "renderer": renderer_id(),
             },
             **dict(
@@ -242,6 +247,7 @@ def client_part(config: Any, settings: Any, cgv: Mapping[str, Any]) -> ClientPar
                 "reverse_dns": server.reverse_dns,
             },
             "management": management,
+            "monitoring": openings,
             "renderer": renderer_id(),
         }
         ovh.append((f"{config.id}/{server.name}{OVH_SUFFIX}", digest(ovh_state)))

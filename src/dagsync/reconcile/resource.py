@@ -22,6 +22,7 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from dagsync.model.client import Client
+from dagsync.model.monitoring import Monitoring
 from dagsync.model.server import Server
 from dagsync.reconcile.core import Change, DiffOptions, Note, Target, Unknown
 
@@ -57,6 +58,8 @@ class ServerInputs:
 
     # ACME issuer -> directory URL where the override file names a test CA (pebble)
     acme: tuple[tuple[str, str], ...] = ()
+    # DAG's monitoring (policies/dag.yaml): the exporters it scrapes, the firewall openings
+    monitoring: Monitoring | None = None
 
     def request_summary(self, request_id: str) -> str | None:
         return dict(self.requests).get(request_id)

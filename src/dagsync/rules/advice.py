@@ -60,6 +60,8 @@ def production_apart(ctx: ClientContext) -> Iterator[Violation]:
 
     Failing example (clients/cime-conseil/servers/prod1.yaml):
         vhosts:
+          - domain: portail.cime-conseil.example
+            tls: {issuer: letsencrypt}
           - domain: staging.cime-conseil.example
             tls: {issuer: letsencrypt}
 

@@ -21,7 +21,9 @@ def edge_rules_fit(ctx: ClientContext) -> Iterator[Violation]:
         For a server with an IPv4 address, the rules dagsync puts on OVH's edge network
         firewall in front of it number at most 20: one `permit tcp established`, one permit
         on `ssh.port` per management range of policies/dag.yaml (IPv4, adjacent ranges
-        merged), one permit per declared (protocol, port or range, IPv4 source), with the
+        merged), one permit per exporter the server runs for DAG's supervision (node, and the
+        database and web-server exporters its `supervision.metrics` call for) from the
+        monitoring hosts' addresses (derived, never declared), one permit per declared (protocol, port or range, IPv4 source), with the
         sources of one port merged (`any` wins, adjacent networks collapse), one `permit
         icmp` if `firewall.icmp` is true, and the final `deny ipv4`.
 
@@ -69,10 +71,10 @@ def edge_rules_fit(ctx: ClientContext) -> Iterator[Violation]:
     for entry in ctx.servers:
         server = entry.model
         addresses = ipv4_addresses(server)
-        count = edge_count(server, ctx.dag.management_ranges)
+        count = edge_count(server, ctx.dag.management_ranges, ctx.dag.monitoring)
         if not addresses or count.total <= EDGE_RULE_LIMIT:
             continue
-        index = overflow_index(server, ctx.dag.management_ranges)
+        index = overflow_index(server, ctx.dag.management_ranges, ctx.dag.monitoring)
         text = (
             f"OVH's edge firewall holds at most {EDGE_RULE_LIMIT} rules per address and "
             f"{addresses[0]} needs {count.total} ({count.describe()})"

@@ -81,6 +81,9 @@ RULES: tuple[Rule, ...] = (
     supervision.metrics_watched,  # MON001
     supervision.alert_interval,  # MON002
     supervision.uptime_interval,  # MON003
+    supervision.monitoring_keeps_the_intervals,  # MON004
+    supervision.uptime_urls_are_the_clients,  # MON005
+    supervision.maintenance_names_the_clients_servers,  # MON006
     # Backups, Art. 4 (and 6.1 for the dev space)
     backup_schedule.backup_daily,  # BKP001
     backup_schedule.backup_window,  # BKP002

@@ -34,6 +34,11 @@ JOB_FILE = "/etc/dagsync/backup-job"
 CRON_FILE = "/etc/cron.d/dagsync-backup"
 STATE_DIR = "/var/lib/dagsync"
 STATUS_FILE = f"{STATE_DIR}/backup-status.json"
+# The node exporter's textfile collector (Debian's default folder): the job's last success as
+# metrics, scraped by DAG's monitoring (the BackupTooOld alert, `dagsync status`).
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+METRICS_FILE = f"{TEXTFILE_DIR}/dagsync_backup.prom"
+PERIOD_SECONDS = {Frequency.DAILY: 86400, Frequency.WEEKLY: 7 * 86400}
 JOB_LOCK = f"{STATE_DIR}/backup.lock"
 DUMP_DIR = "/var/backups/dagsync/databases"
 LOG_FILE = "/var/log/dagsync-backup.log"
@@ -92,6 +97,7 @@ class JobSpec:
     databases: tuple[DatabaseDump, ...]
     schedule: str  # HH:MM
     storage_port: int
+    frequency: Frequency = Frequency.DAILY  # the backup-age alert's period
 
 
 def scope_paths(
@@ -236,6 +242,7 @@ def render_job(spec: JobSpec) -> str:
         + " ".join(spec.retention.prune_args()),
         "borg compact",
         *_status_lines(),
+        *_metrics_lines(PERIOD_SECONDS[spec.frequency]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -270,6 +277,26 @@ def _status_lines() -> list[str]:
         'printf \'{"archive": "%s", "time": "%sZ", "finished": "%s", '
         '"exit": %s}\\n\' "$name" "$stamp" "$finished" "$rc" > ' + q(STATUS_FILE + ".tmp"),
         f"mv -f {q(STATUS_FILE + '.tmp')} {q(STATUS_FILE)}",
+    ]
+
+
+def _metrics_lines(period: int) -> list[str]:
+    """The last success for the node exporter's textfile collector (when it is installed),
+    written whole then renamed: the collector never reads half a file."""
+    q = shlex.quote
+    tmp = q(METRICS_FILE + ".tmp")
+    name = "dagsync_backup_last_success_timestamp_seconds"
+    return [
+        f"if [ -d {q(TEXTFILE_DIR)} ]; then",
+        f"  {{ echo '# HELP {name} When the last backup finished.'",
+        f"    echo '# TYPE {name} gauge'",
+        f'    echo "{name} $(date -u +%s)"',
+        "    echo '# HELP dagsync_backup_period_seconds How often the backup runs.'",
+        "    echo '# TYPE dagsync_backup_period_seconds gauge'",
+        f"    echo 'dagsync_backup_period_seconds {period}'; }} > {tmp}",
+        f"  chmod 0644 {tmp}",
+        f"  mv -f {tmp} {q(METRICS_FILE)}",
+        "fi",
     ]
 
 

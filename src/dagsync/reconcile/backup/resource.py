@@ -103,6 +103,7 @@ def desired(client: Client, server: Server, storage: StorageSpec) -> BackupDesir
         databases,
         backup.schedule,
         storage.port,
+        backup.frequency,
     )
     return BackupDesired(
         key,

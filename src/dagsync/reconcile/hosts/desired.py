@@ -63,7 +63,16 @@ def server_inputs(
         keys = dag_keys(repo.settings)
         out.append(
             ServerInputs(
-                target, config.client, server, management, blocked, now, keys, requests, acme
+                target,
+                config.client,
+                server,
+                management,
+                blocked,
+                now,
+                keys,
+                requests,
+                acme,
+                repo.settings.monitoring,
             )
         )
     _refuse_unknown(repo, selection)

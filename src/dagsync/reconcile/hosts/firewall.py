@@ -3,7 +3,9 @@
 Inbound policy drop; loopback; the management ranges on the SSH port (before anything that
 drops, so a blocked address can never cut DAG's access); the blocked addresses (named sets
 `blocked4`/`blocked6`); established and related traffic; ICMP as declared (ICMPv6 neighbour
-discovery always, IPv6 needs it); each declared open port with its sources.  Other tables
+discovery always, IPv6 needs it); the exporters' ports to DAG's monitoring hosts' addresses only
+(derived from the server's supervision, `model.exporters`); each declared open port with its
+sources.  Other tables
 are left alone.  The file `/etc/nftables.d/dagsync.nft` is what the host loads at boot.
 """
 
@@ -17,6 +19,7 @@ from difflib import SequenceMatcher
 from ipaddress import IPv4Network, IPv6Network, collapse_addresses
 from typing import Any
 
+from dagsync.model.exporters import monitoring_openings
 from dagsync.model.server import OpenPort
 from dagsync.reconcile.core import Action, Change, Detail, DiffOptions, Note, Unknown, lines
 from dagsync.reconcile.hosts import confirm
@@ -112,6 +115,15 @@ def _base_rules(ssh_port: int, icmp: bool) -> tuple[list[Rule], list[Rule]]:
     return head, [pings if icmp else nd]
 
 
+def _open_ports(inputs: ServerInputs) -> list[OpenPort]:
+    """The exporters' openings to DAG's monitoring hosts (derived, never declared), then the
+    declared open ports."""
+    return [
+        *monitoring_openings(inputs.server, inputs.monitoring),
+        *inputs.server.firewall.open_ports,
+    ]
+
+
 def desired_table(inputs: ServerInputs) -> Table:
     mgmt4, mgmt6 = _split(inputs.management_ranges)
     blocked4, blocked6 = _split(e.network for e in inputs.blocked)
@@ -122,7 +134,7 @@ def desired_table(inputs: ServerInputs) -> Table:
         _addr_set("management6", 6, mgmt6),
     )
     head, icmp = _base_rules(inputs.server.ssh.port, inputs.server.firewall.icmp)
-    ports = [r for p in inputs.server.firewall.open_ports for r in _port_rules(p)]
+    ports = [r for p in _open_ports(inputs) for r in _port_rules(p)]
     rules = tuple(dict.fromkeys([*head, *icmp, *ports]))  # identical declarations once
     chain = Chain("input", "filter", "input", 0, "drop", rules)
     return Table(sets, (chain,))
@@ -139,7 +151,7 @@ def desired(inputs: ServerInputs) -> tuple[FirewallDesired, tuple[Note, ...]]:
 
 def _rule_origins(inputs: ServerInputs) -> Iterable[tuple[str, str]]:
     """Each open port's rules, with the justification and the request a reviewer checks."""
-    for port in inputs.server.firewall.open_ports:
+    for port in _open_ports(inputs):
         why = inputs.because(port.justification, port.request)
         for rule in _port_rules(port):
             yield rule.render(), why

@@ -14,4 +14,5 @@ HOST_KINDS: tuple[str, ...] = (
     "vhosts",
     "tls",
     "databases",
+    "exporters",
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from dagsync.reconcile.appstack import databases, system, tls, vhosts
-from dagsync.reconcile.hosts import accounts, firewall, rootaccess
+from dagsync.reconcile.hosts import accounts, exporters, firewall, rootaccess
 from dagsync.reconcile.resource import HostResource
 
 HOST_RESOURCES: tuple[HostResource[Any, Any], ...] = (
@@ -22,6 +22,7 @@ HOST_RESOURCES: tuple[HostResource[Any, Any], ...] = (
     vhosts,
     tls,
     databases,
+    exporters,
 )
 
 

@@ -43,6 +43,8 @@ def watched_state(config: ClientConfig, policy: CgvPolicy | None) -> dict[str, A
         "client": config.id,
         "contract": config.client.contract.cgv_version,
         "root access": config.client.contract.root_access,
+        "maintenance": config.client.maintenance,
+        "name": config.client.name,
         "contacts": config.client.contacts,
         "articles": [t.article for t in terms],
         "servers": [

@@ -1,15 +1,10 @@
-"""The timing promises of CGV Art. 4, checked on the data before anything is rendered.
+"""Which servers the monitoring policies can keep their promises to (CGV Art. 4).
 
-Worst case, from the moment a fault starts to the moment Alertmanager sends the alert:
-
-- incident (« Alerte automatique sur incident programmé toutes les 5min »): one scrape
-  interval until a sample shows the fault, one evaluation until a rule sees it, the alert's
-  `for`, then Alertmanager's `group_wait`: their sum must fit in the server's
-  `alert_interval_minutes`;
-- uptime (« Uptime applicatif avec alerte programmée toutes les 1min »): the probe runs every
-  `uptime_interval_minutes` and the first failed probe fires the alert: the probe interval
-  plus `for` must fit in the interval, and the evaluation and `group_wait` that follow are
-  the only delay after it (one evaluation, 15 s by default, plus 10 s).
+The computation is the model's (`model.monitoring_budget`), shared with the validator's rule
+MON004.  A server whose declared interval the policies cannot keep is left out of the
+monitoring configuration, with a note naming it and why; every other server is rendered: one
+client's `alert_interval_minutes: 1` must not stop the supervision of everyone else on the
+shared monitoring hosts.
 
 `promtool test rules` (tests/test_monitoring_promtool.py) proves the same promises on the
 rendered rules with synthetic series.
@@ -17,54 +12,54 @@ rendered rules with synthetic series.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
-from dagsync.model.monitoring import AlertPolicy, Monitoring
-from dagsync.reconcile.monitoring.rules import ALERTS
+from dagsync.model.monitoring import Monitoring
+from dagsync.model.monitoring_budget import problems as server_problems
+from dagsync.model.server import uptime_host, vhost_names
 from dagsync.validate.repository import ClientConfig
-
-
-def incident_delay(monitoring: Monitoring, policy: AlertPolicy, *, windowed: bool = False) -> int:
-    """Worst-case seconds from a fault to an incident alert's notification; an alert over a
-    rate (`windowed`) also waits for the rate window to fill with the fault."""
-    evaluation = monitoring.evaluation_interval_seconds
-    held = math.ceil(policy.for_seconds / evaluation) * evaluation  # fires on an evaluation
-    window = monitoring.rate_window_seconds if windowed else 0
-    return (
-        monitoring.scrape_interval_seconds
-        + evaluation
-        + held
-        + window
-        + monitoring.group_wait_seconds
-    )
 
 
 def problems(monitoring: Monitoring, clients: Sequence[ClientConfig]) -> Iterator[str]:
     """Each server whose declared interval the policies cannot keep, with why."""
-    for alert in ALERTS:
-        policy: AlertPolicy = getattr(monitoring.alerts, alert.field)
-        for config in clients:
-            for server in config.servers:
-                supervision = server.supervision
-                if alert.uptime:
-                    promise = supervision.uptime_interval_minutes * 60
-                    delay = promise + policy.for_seconds
-                    if supervision.uptime_urls and delay > promise:
-                        yield (
-                            f"{config.id}/{server.name}: {alert.name} fires {delay} s after a "
-                            f"fault, over the declared uptime interval of {promise} s "
-                            f"(monitoring.alerts.{alert.field}.for_seconds)"
-                        )
-                else:
-                    promise = supervision.alert_interval_minutes * 60
-                    delay = incident_delay(monitoring, policy, windowed=alert.windowed)
-                    if delay > promise:
-                        yield (
-                            f"{config.id}/{server.name}: {alert.name} can be sent {delay} s "
-                            f"after a fault (scrape {monitoring.scrape_interval_seconds} + "
-                            f"evaluation {monitoring.evaluation_interval_seconds} + for "
-                            f"{policy.for_seconds} + group_wait {monitoring.group_wait_seconds}"
-                            f"{' + rate window' if alert.windowed else ''}), over the declared "
-                            f"alert interval of {promise} s"
-                        )
+    for config in clients:
+        for server in config.servers:
+            for p in server_problems(monitoring, server.supervision):
+                yield (
+                    f"{config.id}/{server.name}: monitoring.alerts.{p.alert} can be sent "
+                    f"{p.delay} s after a fault ({p.why}), over the declared "
+                    f"{p.field.removesuffix('_minutes').replace('_', ' ')} of {p.promise} s"
+                )
+
+
+def kept(
+    monitoring: Monitoring, clients: Sequence[ClientConfig]
+) -> tuple[list[ClientConfig], list[str]]:
+    """The clients with only the servers whose promises the policies keep, each with only
+    the uptime URLs on the client's own vhost names (MON005: DAG's probe must not be turned
+    on a third party), and one refusal line per server or URL left out (the plan shows it)."""
+    out: list[ClientConfig] = []
+    refused: list[str] = []
+    for config in clients:
+        servers = []
+        names = vhost_names(config.servers)
+        for server in config.servers:
+            foreign = [u for u in server.supervision.uptime_urls if uptime_host(u) not in names]
+            if foreign:
+                refused.append(
+                    f"{config.id}/{server.name}: uptime URL(s) {', '.join(foreign)} not probed: "
+                    "not on one of the client's vhost names (validator rule MON005)"
+                )
+                urls = [u for u in server.supervision.uptime_urls if u not in foreign]
+                supervision = server.supervision.model_copy(update={"uptime_urls": urls})
+                server = server.model_copy(update={"supervision": supervision})
+            found = list(problems(monitoring, [ClientConfig(config.client, (server,))]))
+            if found:
+                refused.append(
+                    f"{config.id}/{server.name} is not monitored (validator rule MON004): "
+                    + "; ".join(line.split(": ", 1)[1] for line in found)
+                )
+            else:
+                servers.append(server)
+        out.append(ClientConfig(config.client, tuple(servers), config.requests))
+    return out, refused

@@ -27,7 +27,7 @@ from typing import Any
 from dagsync.errors import DagsyncError
 from dagsync.model.monitoring import MonitoringHost
 from dagsync.model.policy import DagSettings
-from dagsync.reconcile.core import Action, Change, Detail, Unknown
+from dagsync.reconcile.core import Action, Change, Detail, Note, Unknown
 from dagsync.reconcile.daghosts import (
     Host,
     close_all,
@@ -37,7 +37,8 @@ from dagsync.reconcile.daghosts import (
     observe_all,
     target_plan,
 )
-from dagsync.reconcile.monitoring import Inputs
+from dagsync.reconcile.monitoring import Inputs, budget
+from dagsync.reconcile.monitoring.maintenance_proofs import maintenance_proofs
 from dagsync.reconcile.monitoring.proofs import proofs
 from dagsync.reconcile.monitoring.render import render
 from dagsync.reconcile.plan import Plan
@@ -64,6 +65,7 @@ TOOLS = ("promtool", "amtool", "prometheus-blackbox-exporter", "curl")
 @dataclass(frozen=True)
 class MonitoringDesired:
     files: tuple[tuple[str, str], ...]  # (path under CONF_DIR, content), sorted
+    refused: tuple[str, ...] = ()  # servers left out: the policies cannot keep their promise
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,14 @@ def _sha(text: str) -> str:
 
 
 def desired(inputs: Inputs, host: MonitoringHost) -> MonitoringDesired:
-    """Everything the host's folder holds: the configuration and its proofs."""
-    files = render(inputs.monitoring, host, inputs.repo.clients, inputs.cgv)
-    files.update(proofs(inputs, files))
-    return MonitoringDesired(tuple(sorted(files.items())))
+    """Everything the host's folder holds: the configuration and its proofs, for every server
+    whose declared intervals the policies can keep (the others are named in `refused`)."""
+    clients, refused = budget.kept(inputs.monitoring, inputs.repo.clients)
+    kept = replace(inputs, repo=replace(inputs.repo, clients=tuple(clients)))
+    files = render(kept.monitoring, host, kept.repo.clients, kept.cgv)
+    files.update(proofs(kept, files))
+    files.update(maintenance_proofs(kept, files))
+    return MonitoringDesired(tuple(sorted(files.items())), tuple(refused))
 
 
 # --- read ----------------------------------------------------------------------------------
@@ -262,11 +268,10 @@ def _plan(hosts: Sequence[tuple[Host, MonitoringHost]], inputs: Inputs) -> Plan:
     targets = []
     for host, declared in hosts:
         observed = host.observed
-        items = (
-            diff(desired(inputs, declared), observed)
-            if isinstance(observed, MonitoringObserved)
-            else None
-        )
+        items: list[Change | Note] | None = None
+        if isinstance(observed, MonitoringObserved):
+            want = desired(inputs, declared)
+            items = [*diff(want, observed), *(Note(KIND, line) for line in want.refused)]
         targets.append(target_plan(host, items))
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return Plan(tuple(targets), created)

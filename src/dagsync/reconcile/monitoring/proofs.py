@@ -26,11 +26,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from dagsync.model.client import RootAccessWindow
+from dagsync.model.exporters import NODE, server_jobs
 from dagsync.model.server import Server
 from dagsync.reconcile.monitoring import Inputs, windows
 from dagsync.reconcile.monitoring.render import HEADER, dump
 from dagsync.reconcile.monitoring.rules import IN_FORCE, SUSPENDED, guarantee_rules
-from dagsync.reconcile.monitoring.targets import NODE, server_jobs, uptime_job
+from dagsync.reconcile.monitoring.targets import uptime_job
 from dagsync.validate.repository import ClientConfig
 
 GROUP_ORDER = ["dagsync-guarantee", "dagsync-metrology", "dagsync-uptime", "dagsync-incidents"]
@@ -235,6 +236,24 @@ def _incident_cases(
         t0,
         deadline,
     )
+    # The backup's age and the certificates' expiry cross their thresholds right after t0.
+    period = 86400 if server.backup.frequency.value == "daily" else 7 * 86400
+    last = t0 - period - round((alerts.backup_too_old.threshold or 0) * 3600)
+    backup = [
+        ("dagsync_backup_last_success_timestamp_seconds", last),
+        ("dagsync_backup_period_seconds", period),
+    ]
+    series = [
+        {"series": _series(n, node), "values": _values(v, v, before, after)} for n, v in backup
+    ]
+    yield Case("BackupTooOld", s, [healthy_up, *series], node, t0, deadline)
+    expiry = t0 + round((alerts.certificate_expiring.threshold or 0) * 86400)
+    job = uptime_job(server.supervision.uptime_interval_minutes)
+    for url in (u for u in server.supervision.uptime_urls if u.startswith("https://")):
+        labels = _server_labels(config, server, job, url)
+        cert = _series("probe_ssl_earliest_cert_expiry", labels)
+        series = [{"series": cert, "values": _values(expiry, expiry, before, after)}]
+        yield Case("CertificateExpiring", s, [healthy_up, *series], labels, t0, deadline)
 
 
 def _uptime_cases(config: ClientConfig, server: Server, t: Timing) -> Iterator[Case]:

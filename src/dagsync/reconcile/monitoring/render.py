@@ -17,20 +17,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
-from dagsync.errors import DagsyncError
 from dagsync.model.client import ContactRole
+from dagsync.model.exporters import EXPORTER_JOBS, NODE
 from dagsync.model.monitoring import Monitoring, MonitoringHost, Severity
 from dagsync.model.policy import CgvPolicy
-from dagsync.reconcile.monitoring import budget
+from dagsync.reconcile.monitoring import budget, maintenance
 from dagsync.reconcile.monitoring.rules import ALERTS, rule_files
-from dagsync.reconcile.monitoring.targets import (
-    EXPORTER_JOBS,
-    NODE,
-    UPTIME_PREFIX,
-    Target,
-    client_targets,
-    file_sd,
-)
+from dagsync.reconcile.monitoring.targets import UPTIME_PREFIX, Target, client_targets, file_sd
 from dagsync.validate.repository import ClientConfig
 
 HEADER = "# Rendered by dagsync from git (policies/dag.yaml, clients/): do not edit.\n"
@@ -119,7 +112,9 @@ def alertmanager(monitoring: Monitoring, clients: Sequence[ClientConfig]) -> dic
     receivers: list[dict[str, object]] = [
         {"name": ON_CALL, "email_configs": [{"to": monitoring.on_call, "send_resolved": True}]}
     ]
-    routes: list[dict[str, object]] = [{"receiver": ON_CALL, "continue": True}]
+    found = maintenance.windows(clients)
+    routes = _maintenance_routes(clients, found)
+    routes.append({"receiver": ON_CALL, "continue": True})
     for config in clients:
         emails = _contacts(config)
         if not emails:
@@ -136,7 +131,7 @@ def alertmanager(monitoring: Monitoring, clients: Sequence[ClientConfig]) -> dic
         )
     host_down = "HostDown"
     others = "|".join(a.name for a in ALERTS if a.name not in {host_down, "UptimeFailing"})
-    return {
+    doc: dict[str, object] = {
         "global": {
             "smtp_smarthost": f"{monitoring.smtp.smarthost}:{monitoring.smtp.port}",
             "smtp_from": monitoring.smtp.sender,
@@ -159,6 +154,38 @@ def alertmanager(monitoring: Monitoring, clients: Sequence[ClientConfig]) -> dic
             }
         ],
     }
+    if found:
+        doc["time_intervals"] = [maintenance.time_interval(w) for w in found]
+    return doc
+
+
+def _maintenance_routes(
+    clients: Sequence[ClientConfig], found: Sequence[maintenance.Window]
+) -> list[dict[str, object]]:
+    """First, one route per server under maintenance: its alerts go where they always go
+    (on-call; critical ones to the client too), muted during its windows (CGV Art. 5)."""
+    by_id = {c.id: c for c in clients}
+    routes: list[dict[str, object]] = []
+    for (client, server), names in maintenance.muted(found).items():
+        children: list[dict[str, object]] = [
+            {"receiver": ON_CALL, "continue": True, "mute_time_intervals": names}
+        ]
+        if _contacts(by_id[client]):
+            children.append(
+                {
+                    "receiver": f"client-{client}",
+                    "matchers": [f'severity="{Severity.CRITICAL}"'],
+                    "mute_time_intervals": names,
+                }
+            )
+        routes.append(
+            {
+                "receiver": ON_CALL,
+                "matchers": [f'client="{client}"', f'server="{server}"'],
+                "routes": children,
+            }
+        )
+    return routes
 
 
 def blackbox(monitoring: Monitoring) -> dict[str, object]:
@@ -183,12 +210,9 @@ def render(
     clients: Sequence[ClientConfig],
     cgv: Mapping[str, CgvPolicy],
 ) -> dict[str, str]:
-    """Path -> text of every file of `host`'s configuration; raises DagsyncError when the
-    policies cannot keep a server's declared intervals."""
-    clients = sorted(clients, key=lambda c: c.id)
-    broken = list(budget.problems(monitoring, clients))
-    if broken:
-        raise DagsyncError("monitoring cannot keep the CGV's promises: " + "; ".join(broken))
+    """Path -> text of every file of `host`'s configuration.  A server whose declared
+    intervals the policies cannot keep is left out (`budget.kept`; the plan notes it)."""
+    clients, _ = budget.kept(monitoring, sorted(clients, key=lambda c: c.id))
     files: dict[str, str] = {}
     all_targets: list[Target] = []
     for config in clients:
@@ -204,4 +228,9 @@ def render(
     files["prometheus.yml"] = HEADER + dump(doc)
     files["alertmanager.yml"] = HEADER + dump(alertmanager(monitoring, clients))
     files["blackbox.yml"] = HEADER + dump(blackbox(monitoring))
+    found = maintenance.windows(clients)
+    for config in clients:
+        text = maintenance.notice(config, found)
+        if text is not None:
+            files[f"notices/{config.id}.txt"] = text
     return dict(sorted(files.items()))

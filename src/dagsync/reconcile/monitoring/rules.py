@@ -13,10 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dagsync.errors import DagsyncError
+from dagsync.model.exporters import EXPORTER_JOBS, NODE
 from dagsync.model.monitoring import AlertPolicy, Monitoring
+from dagsync.model.monitoring_budget import TIMINGS
 from dagsync.model.policy import CgvPolicy
-from dagsync.reconcile.monitoring import windows
-from dagsync.reconcile.monitoring.targets import EXPORTER_JOBS, NODE, UPTIME_PREFIX
+from dagsync.reconcile.monitoring import maintenance, windows
+from dagsync.reconcile.monitoring.targets import UPTIME_PREFIX
 from dagsync.validate.repository import ClientConfig
 
 Rule = dict[str, object]
@@ -26,7 +28,11 @@ GUARANTEE = "dagsync:guarantee"
 ROOT_OPEN = "dagsync:root_access_open"
 IN_FORCE = "in_force"
 SUSPENDED = "suspended_root_access"
-JOIN = f"* on(client, server) group_left(guarantee) {GUARANTEE}"
+# Every alert carries its server's guarantee and is withheld during DAG's planned maintenance.
+JOIN = (
+    f"* on(client, server) group_left(guarantee) {GUARANTEE} "
+    f"unless on(client, server) {maintenance.RECORD}"
+)
 FS = 'fstype!~"tmpfs|devtmpfs|overlay|squashfs|ramfs|nsfs|tracefs"'
 NETDEV = 'device!~"lo|veth.*|docker.*|br-.*|virbr.*"'
 
@@ -37,20 +43,34 @@ class Alert:
 
     name: str
     field: str  # the field of `monitoring.alerts`
-    uptime: bool  # kept within uptime_interval_minutes (else alert_interval_minutes)
     summary: str
-    windowed: bool = False  # over a rate(): the fault shows once the rate window holds it
+
+    @property
+    def uptime(self) -> bool:
+        """Kept within uptime_interval_minutes (else alert_interval_minutes)."""
+        return TIMINGS[self.field].uptime
+
+    @property
+    def windowed(self) -> bool:
+        """Over a rate(): the fault shows once the rate window holds it."""
+        return TIMINGS[self.field].windowed
 
 
 # The catalogue: one entry per alert, in the order of the rules file.
 ALERTS = (
-    Alert("UptimeFailing", "uptime_failing", True, "{{ $labels.instance }} does not answer"),
-    Alert("HostDown", "host_down", False, "{{ $labels.server }} is unreachable"),
-    Alert("ExporterMissing", "exporter_missing", False, "the {{ $labels.job }} exporter is down"),
-    Alert("DiskFull", "disk_full", False, "{{ $labels.mountpoint }} is almost full"),
-    Alert("MemoryPressure", "memory_pressure", False, "RAM is almost exhausted"),
-    Alert("CpuSaturated", "cpu_saturated", False, "all CPUs are busy", windowed=True),
-    Alert("LoadHigh", "load_high", False, "the load per CPU is high"),
+    Alert("UptimeFailing", "uptime_failing", "{{ $labels.instance }} does not answer"),
+    Alert("HostDown", "host_down", "{{ $labels.server }} is unreachable"),
+    Alert("ExporterMissing", "exporter_missing", "the {{ $labels.job }} exporter is down"),
+    Alert("DiskFull", "disk_full", "{{ $labels.mountpoint }} is almost full"),
+    Alert("MemoryPressure", "memory_pressure", "RAM is almost exhausted"),
+    Alert("CpuSaturated", "cpu_saturated", "all CPUs are busy"),
+    Alert("LoadHigh", "load_high", "the load per CPU is high"),
+    Alert("BackupTooOld", "backup_too_old", "the last backup is older than its period allows"),
+    Alert(
+        "CertificateExpiring",
+        "certificate_expiring",
+        "the certificate of {{ $labels.instance }} expires soon",
+    ),
 )
 
 
@@ -68,8 +88,21 @@ def _expr(alert: Alert, sel: str, policy: AlertPolicy) -> str:
         f"/ node_memory_MemTotal_bytes{{{sel}}} > {t}",
         "cpu_saturated": f"instance:node_cpu_busy:ratio{{{sel}}} > {t}",
         "load_high": f"node_load1{{{sel}}} / instance:node_cpus:count{{{sel}}} > {t}",
+        # the backup job writes both series (reconcile.backup.job, the textfile collector)
+        "backup_too_old": f"time() - dagsync_backup_last_success_timestamp_seconds{{{sel}}} "
+        f"> dagsync_backup_period_seconds{{{sel}}} + {_hours(t)}",
+        "certificate_expiring": f'probe_ssl_earliest_cert_expiry{{job=~"{UPTIME_PREFIX}.+", '
+        f"{sel}}} - time() < {_days(t)}",
     }
     return f"({exprs[alert.field]}) {JOIN}"
+
+
+def _hours(value: float | None) -> int:
+    return round((value or 0) * 3600)
+
+
+def _days(value: float | None) -> int:
+    return round((value or 0) * 86400)
 
 
 def _seconds(value: int) -> str:
@@ -135,6 +168,7 @@ def guarantee_rules(clients: Sequence[ClientConfig]) -> list[Rule]:
     in_force = f'label_replace({node}, "guarantee", "{IN_FORCE}", "", "")'
     open_ = f"group by (client, server) ({ROOT_OPEN})"
     suspended = f'label_replace({open_}, "guarantee", "{SUSPENDED}", "", "")'
+    rules += maintenance.recording_rules(maintenance.windows(clients))
     rules.append(
         {
             "record": GUARANTEE,

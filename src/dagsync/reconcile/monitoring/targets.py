@@ -13,19 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
+from dagsync.model.exporters import listen_address, server_jobs
 from dagsync.model.monitoring import ExporterPorts
-from dagsync.model.server import DbEngine, Metric, Server
+from dagsync.model.server import Server
 from dagsync.validate.repository import ClientConfig
 
-NODE = "node"
-# Exporter jobs other than node, by what a server declares.
-DB_EXPORTERS = {
-    DbEngine.MARIADB: "mysqld",
-    DbEngine.MYSQL: "mysqld",
-    DbEngine.POSTGRESQL: "postgres",
-}
-APP_EXPORTERS = {"nginx": "nginx", "apache": "apache", "apache2": "apache", "httpd": "apache"}
-EXPORTER_JOBS = ("mysqld", "postgres", "nginx", "apache")
 UPTIME_PREFIX = "uptime-"
 
 
@@ -45,23 +37,6 @@ def host_port(address: IPv4Address | IPv6Address, port: int) -> str:
     return f"{address}:{port}" if address.version == 4 else f"[{address}]:{port}"
 
 
-def _address(server: Server) -> IPv4Address | IPv6Address:
-    """The server's first IPv4 address (exporters listen there), else its first address."""
-    return next((ip for ip in server.ips if ip.version == 4), server.ips[0])
-
-
-def server_jobs(server: Server) -> list[str]:
-    """The exporter jobs this server runs, node first."""
-    jobs = [NODE]
-    metrics = set(server.supervision.metrics)
-    if Metric.DB_CONNECTIONS in metrics:
-        jobs += sorted({DB_EXPORTERS[db.engine] for db in server.databases})
-    app = server.app_server.name.lower() if server.app_server else ""
-    if Metric.APP_CONNECTIONS in metrics and app in APP_EXPORTERS:
-        jobs.append(APP_EXPORTERS[app])
-    return jobs
-
-
 def server_targets(config: ClientConfig, server: Server, ports: ExporterPorts) -> Iterator[Target]:
     labels = (
         ("client", config.id),
@@ -69,7 +44,7 @@ def server_targets(config: ClientConfig, server: Server, ports: ExporterPorts) -
         ("role", str(server.role)),
         ("server", server.name),
     )
-    address = _address(server)
+    address = listen_address(server)
     for job in server_jobs(server):
         yield Target(job, config.id, host_port(address, getattr(ports, job)), labels)
     job = uptime_job(server.supervision.uptime_interval_minutes)

@@ -20,6 +20,7 @@ from dagsync.model.edge import (
     edge_permits,
     ipv4_addresses,
 )
+from dagsync.model.monitoring import Monitoring
 from dagsync.model.server import Role, Server, ServerType
 from dagsync.ovhapi.shapes import MAX_EDGE_RULES, BackupProtocols, EdgeRule, PortRange
 from dagsync.reconcile.core import Target, Transport
@@ -103,8 +104,13 @@ def edge_rule(permit: EdgePermit, sequence: int) -> EdgeRule:
     return EdgeRule(sequence, "permit", permit.protocol, source, ports, tcp_option=option)
 
 
-def _edge(address: str, server: Server, ranges: Sequence[IPv4Network | IPv6Network]) -> EdgeDesired:
-    permits = edge_permits(server, ranges)
+def _edge(
+    address: str,
+    server: Server,
+    ranges: Sequence[IPv4Network | IPv6Network],
+    monitoring: Monitoring | None,
+) -> EdgeDesired:
+    permits = edge_permits(server, ranges, monitoring)
     return EdgeDesired(
         address,
         tuple(edge_rule(p, n) for n, p in enumerate(permits)),
@@ -131,10 +137,14 @@ def backup_access(server: Server) -> tuple[tuple[str, BackupProtocols], ...]:
 
 
 def server_desired(
-    client: str, server: Server, management_ranges: Sequence[IPv4Network | IPv6Network]
+    client: str,
+    server: Server,
+    management_ranges: Sequence[IPv4Network | IPv6Network],
+    monitoring: Monitoring | None = None,
 ) -> ServerDesired:
+    """`monitoring`: DAG's monitoring hosts, to which the edge opens the server's exporters."""
     addresses = ipv4_addresses(server)
-    count = edge_count(server, management_ranges)
+    count = edge_count(server, management_ranges, monitoring)
     error = None
     if addresses and count.total > EDGE_RULE_LIMIT:
         error = (
@@ -155,7 +165,9 @@ def server_desired(
         commercial_range=server.ovh.commercial_range,
         addresses=tuple(str(ip) for ip in server.ips),
         monitoring=server.supervision.ovh_monitoring,
-        edges=() if error else tuple(_edge(str(a), server, management_ranges) for a in addresses),
+        edges=()
+        if error
+        else tuple(_edge(str(a), server, management_ranges, monitoring) for a in addresses),
         backup_storage=server.backup.storage,
         backup_access=backup_access(server),
         reverses=tuple((str(r.ip), r.name) for r in server.reverse_dns),

@@ -73,7 +73,9 @@ def build(repo: Repository, selection: Selection) -> Run:
     )
     for config, server in repo.servers():
         if selection.wants(config.id, server.name):
-            run.entries.append(Entry(server_desired(config.id, server, ranges)))
+            run.entries.append(
+                Entry(server_desired(config.id, server, ranges, repo.settings.monitoring))
+            )
     return run
 
 
