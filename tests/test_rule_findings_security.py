@@ -349,3 +349,25 @@ def test_a_reverse_dns_elsewhere_lists_every_address_of_the_server(repo: Path) -
             "(ips: 203.0.113.42, 203.0.113.43): name only the server's own addresses",
         )
     ]
+
+
+def test_a_wide_port_after_a_narrow_one_is_found(repo: Path) -> None:
+    edit(
+        repo,
+        WEB2,
+        "      port: 443\n      service: https\n      sources: [any]\n",
+        "      port: 443\n      service: https\n      sources: [198.51.100.0/24]\n",
+    )
+    second_port(repo, port="8080", service="stock", sources="[any]", public=None)
+    assert sec(repo) == [
+        (
+            "SEC002",
+            WEB2,
+            37,
+            17,
+            "web2",
+            f"stock (port 8080) {WHOLE} but is not a public service of policies/dag.yaml: "
+            "restrict `sources` to the addresses that need it, or declare `public: true` and "
+            "cite the client's request",
+        )
+    ]
