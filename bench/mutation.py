@@ -147,6 +147,12 @@ TARGETS: dict[str, Target] = {
             85.0,
         ),
         Target(
+            "render",
+            ("src/dagsync/reconcile/render.py",),
+            ("tests/test_reconcile_plan.py", "tests/test_render_mutants.py"),
+            85.0,
+        ),
+        Target(
             "renderers",
             ("src/dagsync/reconcile/render.py", "src/dagsync/validate/report.py"),
             (
