@@ -371,3 +371,27 @@ def test_a_wide_port_after_a_narrow_one_is_found(repo: Path) -> None:
             "cite the client's request",
         )
     ]
+
+
+def test_a_protection_the_server_model_does_not_know_yet_is_found_on_every_server(
+    repo: Path,
+) -> None:
+    """A CGV version that lists a protection the `security` section has no field for (yet):
+    each server is told it is not on, at its `security` key, instead of the check failing."""
+    edit(
+        repo,
+        POLICY,
+        "  value: [anti_ddos, intrusion_detection, antivirus, ip_reputation_monitoring]\n",
+        "  value: [anti_ddos, intrusion_detection, antivirus, ip_reputation_monitoring, waf]\n",
+    )
+    assert sec(repo) == [
+        (
+            "SEC005",
+            f"clients/velo-savoie/servers/{name}.yaml",
+            line,
+            3,
+            name,
+            "`waf` must be on (CGV 2024-01): set `waf: true`",
+        )
+        for name, line in (("db1", 42), ("web1", 41), ("web2", 41))
+    ]
