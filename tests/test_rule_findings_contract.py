@@ -625,3 +625,17 @@ def test_other_grounds_need_no_notice(repo: Path) -> None:
     """A force-majeure termination received 3 days before its effect: no CTR007 nor CTR008."""
     terminate(repo, **{**NOTICE, "requested_on": "2024-11-01", "effective_on": "2024-11-04", "ground": "force_majeure", "event_on": "2024-09-01"})  # fmt: skip
     assert ctr(repo) == []
+
+
+def test_an_unpaid_renewal_off_its_date_names_todays_anniversary_as_the_last(repo: Path) -> None:
+    edit(repo, CLIENT, "start_date: 2024-01-31", "start_date: 2024-12-01")
+    edit(repo, CLIENT, "effective_on: 2028-01-31", "effective_on: 2028-12-01")
+    unpaid(repo, "2026-11-30")
+    assert ctr(repo) == [
+        at(
+            27,
+            19,
+            "CTR011",
+            "2026-11-30 is not a renewal date of this contract: the last one was 2026-12-01",
+        )
+    ]
