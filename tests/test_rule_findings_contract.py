@@ -639,3 +639,19 @@ def test_an_unpaid_renewal_off_its_date_names_todays_anniversary_as_the_last(rep
             "2026-11-30 is not a renewal date of this contract: the last one was 2026-12-01",
         )
     ]
+
+
+def test_the_cure_period_is_the_policys(repo: Path) -> None:
+    """With 5 jours ouvrables, a breach notified on Monday 2 November 2026 may be remedied
+    until Saturday 7 November, a deadline carried to Monday 9 November."""
+    edit(repo, POLICY, "cure_jours_ouvrables:\n  value: 7\n", "cure_jours_ouvrables:\n  value: 5\n")
+    terminate(repo, **{**NOTICE, "ground": "breach", "event_on": "2026-11-02", "effective_on": "2026-11-09"})  # fmt: skip
+    assert ctr(repo) == [
+        at(
+            36,
+            19,
+            "CTR017",
+            "a breach notified on 2026-11-02 may still be remedied until 2026-11-09 (5 jours "
+            "ouvrables): the termination takes effect after that day, not on 2026-11-09",
+        )
+    ]
