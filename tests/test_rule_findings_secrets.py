@@ -149,3 +149,34 @@ def test_a_repository_without_a_readable_gitignore_skips_only_the_usual_folders(
     _write(tmp_path, ".venv/x.yaml", f"token: {SECRET}\n".encode())
     _write(tmp_path, "venv/x.yaml", f"token: {SECRET}\n".encode())
     assert [f.file for f in scan_repository(tmp_path)] == ["out/x.yaml"]
+
+
+def test_a_key_marker_is_not_masked_and_does_not_stop_the_masks_after_it() -> None:
+    """A private key's marker has no value to mask (an empty span); the password after it on
+    the same line still is."""
+    line = f"{BEGIN}RSA {PEM_TAIL} password: {SECRET}"
+    assert redact_line(line) == f"{BEGIN}RSA {PEM_TAIL} password: ****"
+    assert redact_line(f"{BEGIN}RSA {PEM_TAIL}") == f"{BEGIN}RSA {PEM_TAIL}"
+
+
+def test_a_file_that_starts_with_an_empty_line() -> None:
+    assert list(scan_text(CLIENT, f"\n\ntoken: {OTHER}\n")) == [(3, 1, f"`token` {VALUE_FIX}")]
+
+
+def test_the_binary_sniff_reads_the_first_8192_bytes(tmp_path: Path) -> None:
+    line = f"token: {SECRET}\n".encode()
+    _write(tmp_path, "late-nul.yaml", line + b"#" * (8192 - len(line)) + b"\0")
+    _write(tmp_path, "nul.yaml", line + b"#" * (8191 - len(line)) + b"\0")
+    assert [(f.file, f.line, f.column, f.message) for f in scan_repository(tmp_path)] == [
+        ("late-nul.yaml", 1, 1, f"`token` {VALUE_FIX}")
+    ]
+
+
+def test_gitignore_folder_patterns_are_read_whole(tmp_path: Path) -> None:
+    """`/Xdist/` anchors a root folder whose name starts with X; `cacheX/` ends with X: both
+    are skipped, the names they do not match are not."""
+    line = f"token: {SECRET}\n".encode()
+    _write(tmp_path, ".gitignore", b"/Xdist/\ncacheX/\n")
+    for rel in ("Xdist/a.yaml", "dist/a.yaml", "cacheX/a.yaml", "cache/a.yaml"):
+        _write(tmp_path, rel, line)
+    assert [f.file for f in scan_repository(tmp_path)] == ["cache/a.yaml", "dist/a.yaml"]
