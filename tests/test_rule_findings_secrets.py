@@ -180,3 +180,45 @@ def test_gitignore_folder_patterns_are_read_whole(tmp_path: Path) -> None:
     for rel in ("Xdist/a.yaml", "dist/a.yaml", "cacheX/a.yaml", "cache/a.yaml"):
         _write(tmp_path, rel, line)
     assert [f.file for f in scan_repository(tmp_path)] == ["cache/a.yaml", "dist/a.yaml"]
+
+
+SPOKEN_FIX = (
+    "here: remove it from the repository (rotate it if it was real) and keep it in the vault"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        ("notes: mdp Zq8-vLm3-Rt7w", (8, "mdp", "Zq8-vLm3-Rt7w")),
+        ("summary: le mot de passe est Ab1cdef.", (13, "mot de passe", "Ab1cdef")),
+        ("summary: password was abc123", (10, "password", "abc123")),
+        ("summary: password was abc12", None),  # five characters: too short
+        ("summary: password is reset.", None),  # a word
+        ("summary: password is abc-def", None),  # a symbol, one case, no digit
+        ("summary: passphrase = ABC-DEF", None),
+        ("summary: password is {{x}}", None),  # a template
+        ("summary: xpassword is Abc123", None),  # not a word of its own
+    ],
+)
+def test_a_password_given_in_a_sentence_on_a_later_line(
+    line: str, found: tuple[int, str, str] | None
+) -> None:
+    text = f"a: 1\n{line}\n"
+    if found is None:
+        assert list(scan_text(CLIENT, text)) == []
+        return
+    column, word, value = found
+    assert list(scan_text(CLIENT, text)) == [
+        (2, column, f"a password follows `{word}` {SPOKEN_FIX}")
+    ]
+    assert secret_values(CLIENT, text) == {value}
+    assert redact_line(line).endswith("****" + ("." if line.endswith(".") else ""))
+
+
+@pytest.mark.parametrize(
+    ("value", "found"), [("abcdef", False), ("abcde1", True), ("Abc-de", True), ("abc-de", False)]
+)
+def test_a_password_in_prose_after_a_colon_must_look_like_one(value: str, found: bool) -> None:
+    text = f"a: 1\nsummary: Reset the FTP password: {value}\n"
+    assert list(scan_text(CLIENT, text)) == ([(2, 24, f"`password` {VALUE_FIX}")] if found else [])
