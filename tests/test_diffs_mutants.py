@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dagsync.reconcile.core import Change, DiffOptions, Note
+from dagsync.reconcile.core import Action, Change, Detail, DiffOptions, Note
 from dagsync.reconcile.hosts import accounts, firewall, rootaccess
 from dagsync.reconcile.resource import CommandResult
 from test_reconcile_resources import (
@@ -441,3 +441,106 @@ def test_firewall_changes_reload_the_live_ruleset_unless_only_the_file_differs(
     assert isinstance(change, Change)
     assert change.payload["reload"] is reload
     assert change.payload["file"] == "/etc/nftables.d/dagsync.nft"
+
+
+# Adoption and refusals: a declared user that already exists outside dagsync's group.
+
+ALICE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIALICEALICEALICEALICEALICEALICEALICEALIC1 a@x"
+ALICE = accounts.AccountSpec("alice", "sftp", "/usr/sbin/nologin", (ALICE_KEY,), "Alice")
+
+
+def _found(
+    uid: int = 1000,
+    managed: bool = False,
+    name: str = "alice",
+    privileged: str | None = None,
+    locked: bool = False,
+    keys: tuple[str, ...] = (ALICE_KEY,),
+) -> accounts.AccountsObserved:
+    user = accounts.ObservedUser(
+        name, uid, managed, "/usr/sbin/nologin", f"/srv/{name}", locked, keys,
+        privileged=privileged,
+    )  # fmt: skip
+    return accounts.AccountsObserved((user,))
+
+
+def test_an_existing_user_at_the_first_user_uid_is_adopted_as_it_is() -> None:
+    assert accounts.diff([ALICE], _found(uid=1000), DiffOptions()) == [
+        Change(
+            "accounts",
+            Action.UPDATE,
+            "user alice",
+            "update sftp user alice",
+            (Detail(" ", "adopt the existing user alice (group dagsync-managed)"),),
+            {
+                "name": "alice",
+                "shell": "/usr/sbin/nologin",
+                "keys": [ALICE_KEY],
+                "comment": "Alice",
+                "home": "/srv/alice",
+                "adopt": True,
+                "unlock": False,
+            },
+        )
+    ]
+
+
+def test_an_adopted_locked_user_is_unlocked_in_the_same_change() -> None:
+    (change,) = accounts.diff([ALICE], _found(locked=True, keys=()), DiffOptions())
+    assert isinstance(change, Change)
+    assert [(d.sign, d.text) for d in change.details] == [
+        (" ", "adopt the existing user alice (group dagsync-managed)"),
+        ("+", "unlock (declared again)"),
+        ("+", "key ssh-ed25519 …ICEALIC1 a@x"),
+    ]
+    assert (change.payload["adopt"], change.payload["unlock"]) == (True, True)
+
+
+def test_an_existing_user_below_the_first_user_uid_is_refused_as_a_system_account() -> None:
+    assert accounts.diff([ALICE], _found(uid=999), DiffOptions()) == [
+        Note("accounts", "refused: alice is a system account (uid 999); declare another name")
+    ]
+
+
+def test_a_managed_user_below_the_first_user_uid_is_updated() -> None:
+    (change,) = accounts.diff([ALICE], _found(uid=999, managed=True, locked=True), DiffOptions())
+    assert isinstance(change, Change)
+    assert change.summary == "update sftp user alice"
+    assert [(d.sign, d.text) for d in change.details] == [("+", "unlock (declared again)")]
+    assert (change.payload["adopt"], change.payload["unlock"]) == (False, True)
+
+
+def test_an_existing_reserved_or_privileged_user_is_never_adopted() -> None:
+    ubuntu = accounts.AccountSpec("ubuntu", "ssh", "/bin/bash", (ALICE_KEY,), "U")
+    assert accounts.diff([ubuntu], _found(name="ubuntu"), DiffOptions()) == [
+        Note(
+            "accounts",
+            "refused: ubuntu is a reserved name (a cloud image's administrator or DAG's own): "
+            "dagsync never adopts it; declare another name",
+        )
+    ]
+    assert accounts.diff([ALICE], _found(privileged="member of sudo"), DiffOptions()) == [
+        Note(
+            "accounts",
+            "refused: alice exists and is privileged (member of sudo): dagsync never adopts "
+            "it; declare another name",
+        )
+    ]
+
+
+@pytest.mark.parametrize(("locked", "locks"), [(False, True), (True, False)])
+def test_an_undeclared_managed_user_without_keys_is_locked_unless_it_is(
+    locked: bool, locks: bool
+) -> None:
+    found = _found(managed=True, locked=locked, keys=())
+    expected = [
+        Change(
+            "accounts",
+            Action.LOCK,
+            "user alice",
+            "lock user alice (no longer declared; --allow-destroy deletes it)",
+            (),
+            {"name": "alice", "home": "/srv/alice"},
+        )
+    ]
+    assert accounts.diff([], found, DiffOptions()) == (expected if locks else [])

@@ -117,3 +117,86 @@ def test_markdown_escapes_the_summary_names_the_override_file_and_defuses_fences
     assert "_Hosts override file in effect: `.dagsync-sandbox/hosts.json`._\n" in text
     assert "<details><summary><b>a\\|b/c&lt;d&gt;</b>: 1 to add</summary>\n" in text
     assert text.endswith("```diff\n+ firewall: create t\n+     '''code'''\n```\n\n</details>\n")
+
+
+# A second plan: an unchanged target first, an OVH service set, two changes of one kind and
+# sign, no production server, a hosts override file outside a sandbox folder.
+
+
+def mixed() -> Plan:
+    from dagsync.reconcile.core import Transport
+
+    idle = TargetPlan(Target("velo-savoie", "db1"), "203.0.113.43")
+    web1 = TargetPlan(
+        Target("velo-savoie", "web1"),
+        "203.0.113.41",
+        changes=(
+            Change("accounts", Action.CREATE, "user a", "create ssh user a (0 key(s))"),
+            Change("accounts", Action.CREATE, "user b", "create ssh user b (0 key(s))"),
+        ),
+    )
+    ovh = TargetPlan(
+        Target("velo-savoie", "ovh", transport=Transport.OVH),
+        "eu.api.ovh.com",
+        changes=(Change("reverse_dns", Action.UPDATE, "ip 203.0.113.41", "set reverse"),),
+    )
+    mx1 = TargetPlan(Target("dag", "mx1"), "10.0.0.9")
+    return Plan((idle, web1, ovh, mx1), "2026-11-24T10:00:00+00:00", None, False, "/etc/h.json")
+
+
+MIXED_SUMMARY = (
+    "Plan: 2 to add, 1 to change, 0 to lock, 0 to destroy, on 1 of 2 server(s), 1 of 1 OVH "
+    "service set(s) and 0 of 1 DAG target(s)."
+)
+MIXED_TABLE = (
+    "Summary: 2 of 4 target(s) change or need attention:\n"
+    "  target            kind             role  changes\n"
+    "  velo-savoie/web1  server           -     accounts +2\n"
+    "  velo-savoie/ovh   OVH service set  -     reverse_dns ~1\n"
+    "\n"
+)
+
+
+def test_a_plan_with_an_ovh_service_set_and_an_override_file_as_text_whole() -> None:
+    assert render_text(mixed(), changes_only=True) == (
+        "(hosts override file in effect: h.json)\n"
+        + MIXED_TABLE
+        + "velo-savoie/web1 (203.0.113.41): 2 to add\n"
+        "  + accounts: create ssh user a (0 key(s))\n"
+        "  + accounts: create ssh user b (0 key(s))\n"
+        "velo-savoie/ovh (eu.api.ovh.com): 1 to change\n"
+        "  ~ reverse_dns: set reverse\n" + MIXED_SUMMARY + "\n"
+    )
+
+
+def test_a_plan_with_an_ovh_service_set_and_an_override_file_as_markdown_whole() -> None:
+    assert render_markdown(mixed()) == (
+        "### dagsync plan\n\n" + MIXED_SUMMARY + "\n\n"
+        "_Hosts override file in effect: `h.json`._\n\n"
+        "| Server | Address | Add | Change | Lock | Destroy | Status |\n"
+        "|---|---|---:|---:|---:|---:|---|\n"
+        "| `velo-savoie/web1` | 203.0.113.41 | 2 | 0 | 0 | 0 | changes |\n"
+        "| `velo-savoie/ovh` | eu.api.ovh.com | 0 | 1 | 0 | 0 | changes |\n\n"
+        "_2 unchanged target(s) not listed._\n\n"
+        "<details><summary><b>velo-savoie/web1</b>: 2 to add</summary>\n\n```diff\n"
+        "+ accounts: create ssh user a (0 key(s))\n"
+        "+ accounts: create ssh user b (0 key(s))\n```\n\n</details>\n"
+        "<details><summary><b>velo-savoie/ovh</b>: 1 to change</summary>\n\n```diff\n"
+        "  ~ reverse_dns: set reverse\n```\n\n</details>\n"
+    )
+
+
+def test_an_empty_plan_counts_zero_servers() -> None:
+    empty = Plan((), "2026-11-24T10:00:00+00:00")
+    assert summary_line(empty) == "No changes: 0 server(s) match the configuration."
+    assert summary_table(empty) == []
+
+
+def test_markdown_shows_a_block_that_ends_exactly_at_its_limit() -> None:
+    """The limit keeps 300 characters for the truncation note: a first block that ends exactly
+    300 characters before the limit is shown, one character more and it is not."""
+    head, first = MARKDOWN.split("<details>", 2)[:2]
+    end = len(head) + len("<details>") + len(first)
+    assert render_markdown(plan(), limit=end + 300).startswith(MARKDOWN[:end] + "\n_Truncated: 2")
+    shorter = render_markdown(plan(), limit=end + 299)
+    assert shorter.startswith(head + "\n_Truncated: 3 more server(s)")

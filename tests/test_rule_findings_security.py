@@ -268,3 +268,130 @@ def test_a_later_reverse_dns_on_another_address(repo: Path) -> None:
             "name only the server's own addresses",
         )
     ]
+
+
+WIDE = (
+    ": the blocklist lands on every server of the client (and, shared network-wide, of every "
+    "client); block the attacking addresses themselves"
+)
+
+
+@pytest.mark.parametrize(
+    ("address", "found"),
+    [
+        ("10.0.0.0/15", "blocking 10.0.0.0/15 is wider than a /16 (blocklist_widest of "
+         "policies/dag.yaml)"),
+        ("10.0.0.0/16", None),
+        ("2001:db8::/31", "blocking 2001:db8::/31 is wider than a /32 (blocklist_widest of "
+         "policies/dag.yaml)"),
+        ("2001:db8::/32", None),
+    ],
+)  # fmt: skip
+def test_a_later_blocklist_entry_wider_than_the_bound(
+    repo: Path, address: str, found: str | None
+) -> None:
+    edit(repo, CLIENT, "203.0.113.200/29", address)
+    assert sec(repo) == ([("SEC007", CLIENT, 42, 16, None, found + WIDE)] if found else [])
+
+
+def test_a_later_blocklist_entry_covering_a_dag_storage_host(repo: Path) -> None:
+    edit(
+        repo,
+        "policies/dag.yaml",
+        "    host: backup1.rbx.dagtechnologies.example\n",
+        "    host: backup1.rbx.dagtechnologies.example\n    address: 198.51.100.99\n",
+    )
+    edit(repo, CLIENT, "203.0.113.200/29", "198.51.100.96/29")
+    assert sec(repo) == [
+        (
+            "SEC007",
+            CLIENT,
+            42,
+            16,
+            None,
+            "blocking 198.51.100.96/29 covers DAG's storage host rbx-backup-1" + WIDE,
+        )
+    ]
+
+
+def test_a_blocklist_entry_covering_a_management_range_is_sec003s_alone(repo: Path) -> None:
+    edit(repo, CLIENT, "198.51.100.66/32", "192.0.2.0/24")
+    assert sec(repo) == [
+        (
+            "SEC003",
+            CLIENT,
+            39,
+            16,
+            None,
+            "blocking 192.0.2.0/24 would cut DAG's management range 192.0.2.0/28 "
+            "(policies/dag.yaml) off SSH on every server: block a narrower range",
+        )
+    ]
+
+
+def test_a_reverse_dns_elsewhere_lists_every_address_of_the_server(repo: Path) -> None:
+    edit(repo, WEB2, "ips: [203.0.113.42]\n", "ips: [203.0.113.42, 203.0.113.43]\n")
+    edit(
+        repo,
+        WEB2,
+        "security:\n",
+        "reverse_dns:\n  - {ip: 203.0.113.43, name: web2.velo-savoie.example.}\n"
+        "  - {ip: 203.0.113.41, name: web1.velo-savoie.example.}\nsecurity:\n",
+    )
+    assert sec(repo) == [
+        (
+            "SEC008",
+            WEB2,
+            42,
+            10,
+            "web2",
+            "reverse DNS for 203.0.113.41, which is not an address of web2 "
+            "(ips: 203.0.113.42, 203.0.113.43): name only the server's own addresses",
+        )
+    ]
+
+
+def test_a_wide_port_after_a_narrow_one_is_found(repo: Path) -> None:
+    edit(
+        repo,
+        WEB2,
+        "      port: 443\n      service: https\n      sources: [any]\n",
+        "      port: 443\n      service: https\n      sources: [198.51.100.0/24]\n",
+    )
+    second_port(repo, port="8080", service="stock", sources="[any]", public=None)
+    assert sec(repo) == [
+        (
+            "SEC002",
+            WEB2,
+            37,
+            17,
+            "web2",
+            f"stock (port 8080) {WHOLE} but is not a public service of policies/dag.yaml: "
+            "restrict `sources` to the addresses that need it, or declare `public: true` and "
+            "cite the client's request",
+        )
+    ]
+
+
+def test_a_protection_the_server_model_does_not_know_yet_is_found_on_every_server(
+    repo: Path,
+) -> None:
+    """A CGV version that lists a protection the `security` section has no field for (yet):
+    each server is told it is not on, at its `security` key, instead of the check failing."""
+    edit(
+        repo,
+        POLICY,
+        "  value: [anti_ddos, intrusion_detection, antivirus, ip_reputation_monitoring]\n",
+        "  value: [anti_ddos, intrusion_detection, antivirus, ip_reputation_monitoring, waf]\n",
+    )
+    assert sec(repo) == [
+        (
+            "SEC005",
+            f"clients/velo-savoie/servers/{name}.yaml",
+            line,
+            3,
+            name,
+            "`waf` must be on (CGV 2024-01): set `waf: true`",
+        )
+        for name, line in (("db1", 42), ("web1", 41), ("web2", 41))
+    ]
