@@ -198,12 +198,10 @@ def test_reserved_names_and_dags_keys_on_a_later_account_of_a_later_server(repo:
     ]
 
 
-def test_validation_finds_secrets_in_every_client_file_and_the_catalogue_entry_does_not_scan(
-    repo: Path,
-) -> None:
-    """ACC004 is found by validation on the raw text of client.yaml, requests.yaml and each
-    server file, the server named for a server file; the catalogue entry is documentation
-    only: running it is an error, never a silent "no secret"."""
+def test_the_catalogues_secret_check_finds_what_the_pipeline_finds(repo: Path) -> None:
+    """ACC004's registered check (the pipeline scans raw text itself, before YAML; `dagsync
+    rules` and any caller of `Rule.check` get this one): every file of the client, in order,
+    each secret at its position, the server named for a server file."""
     from dagsync.rules.registry import BY_ID
     from rule_findings import context
 
@@ -222,17 +220,29 @@ def test_validation_finds_secrets_in_every_client_file_and_the_catalogue_entry_d
     edit(
         repo, WEB2, "  port: 22\n", "  port: 22  # token: Xk9vQ2mT7pLwZ3\n"
     )  # dagsync: allow-secret
-    tail = (
-        " holds a secret value: remove it from the repository (rotate it if it was real) and "
-        "reference it from the vault or the environment instead"
-    )
-    assert acc(repo, "velo-savoie") == [
-        ("ACC004", "clients/velo-savoie/client.yaml", 33, 31, None, "`password`" + tail),
-        ("ACC004", "clients/velo-savoie/requests.yaml", 10, 24, None, "`db_password`" + tail),
-        ("ACC004", WEB2, 11, 15, "web2", "`token`" + tail),
+    pipeline = [f[1:5] for f in acc(repo, "velo-savoie")]
+    checked = [
+        (v.doc.rel, *v.doc.locate([]), v.server)
+        for v in BY_ID["ACC004"].check(context(repo, "velo-savoie"))
     ]
-    with pytest.raises(NotImplementedError, match=r"velo-savoie: ACC004 is run by validation"):
-        list(BY_ID["ACC004"].check(context(repo, "velo-savoie")))
+    assert (
+        checked
+        == pipeline
+        == [
+            ("clients/velo-savoie/client.yaml", 33, 31, None),
+            ("clients/velo-savoie/requests.yaml", 10, 24, None),
+            (WEB2, 11, 15, "web2"),
+        ]
+    )
+    messages = [v.message for v in BY_ID["ACC004"].check(context(repo, "velo-savoie"))]
+    assert messages == [
+        "`password` holds a secret value: remove it from the repository (rotate it if it was "
+        "real) and reference it from the vault or the environment instead",
+        "`db_password` holds a secret value: remove it from the repository (rotate it if it "
+        "was real) and reference it from the vault or the environment instead",
+        "`token` holds a secret value: remove it from the repository (rotate it if it was "
+        "real) and reference it from the vault or the environment instead",
+    ]
 
 
 def test_the_holders_of_a_key_are_listed_in_order_or_said_to_be_none(repo: Path) -> None:

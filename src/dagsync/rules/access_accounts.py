@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from dagsync.config.document import Document
 from dagsync.model.reserved import RESERVED_ACCOUNT_NAMES
 from dagsync.rules.base import ERROR, ClientContext, Violation, rule
+from dagsync.rules.secrets import scan_text
 
 _PASSWORD_CLAUSE = (
     "Le Client est le responsable entier et exclusif des mots de passe nécessaires à "
@@ -50,16 +52,13 @@ def no_secrets(ctx: ClientContext) -> Iterator[Violation]:
         Remove the secret, rotate it (git history keeps the old value) and keep it in the
         vault; reference it by name if a tool needs it.
     """
-    # Documentation only: this entry gives ACC004 its id, severity, article, clause and text
-    # (`dagsync rules`, docs/rules.md, SARIF). The scan itself is `rules.secrets.scan_text`,
-    # run by validation on the raw bytes of every file it reads (`validate.reading.
-    # scan_secrets`: before YAML, so also on files that do not parse, and on files outside
-    # clients/), which a check over the parsed documents of one client cannot see. The
-    # checker skips this entry; a caller that runs it gets an error, not a silent "no secret".
-    raise NotImplementedError(
-        f"{ctx.client_id}: ACC004 is run by validation on each file's raw text "
-        "(dagsync.validate.reading.scan_secrets), not as a rule check"
-    )
+    docs: list[tuple[Document, str | None]] = [(ctx.client_doc, None)]
+    if ctx.requests_doc is not None:
+        docs.append((ctx.requests_doc, None))
+    docs.extend((entry.doc, entry.name) for entry in ctx.servers)
+    for doc, server in docs:
+        for line, column, message in scan_text(doc.rel, doc.text):
+            yield Violation.at_position(doc, line, column, message, server=server)
 
 
 _ROOT_RESERVED_CLAUSE = (
