@@ -21,6 +21,7 @@ import click
 
 from dagsync.commands.completion import complete_client
 from dagsync.errors import EXIT_USAGE, DagsyncError
+from dagsync.model.reserved import blocked_problem
 from dagsync.reconcile.resource import Net
 from dagsync.validate.repository import Repository, load_repository
 
@@ -53,7 +54,9 @@ def refusal(repo: Repository, client_id: str, network: Net) -> str | None:
         for ip in server.ips:
             if ip.version == network.version and ip in network:
                 return f"{network} contains {ip}, server {owner.id}/{server.name} of the network"
-    return None
+    # what validation refuses in a blocklist entry (width, DAG's hosts, IPv4 written as IPv6):
+    # refused here too, so that git never receives an entry CI then rejects
+    return blocked_problem(network, repo.settings)
 
 
 def _write_checked(root: Path, client_id: str, text: str) -> None:

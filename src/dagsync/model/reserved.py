@@ -148,6 +148,12 @@ def dag_addresses(dag: DagSettings, management: bool = True) -> Iterator[tuple[s
             yield f"DAG's security host {security.name}", IPv4Network(security.address)
 
 
+# IPv6 ranges that stand for IPv4 addresses: ::ffff:0:0/96 (the whole IPv4 Internet mapped)
+# and 64:ff9b::/96 (NAT64). Width and DAG-address checks compare like with like, so an entry
+# here would escape them; it is refused, and the IPv4 form checked instead.
+IPV4_IN_IPV6 = (IPv6Network("::ffff:0:0/96"), IPv6Network("64:ff9b::/96"))
+
+
 def blocked_problem(
     net: Net,
     dag: DagSettings,
@@ -158,6 +164,12 @@ def blocked_problem(
     `blocklist_widest`, covering DAG's hosts (and management ranges, unless `management` is
     false), or an address of `others` ((who, address) pairs: other clients' servers)."""
     bound = dag.blocklist_widest
+    for embedded in IPV4_IN_IPV6:
+        if isinstance(net, IPv6Network) and net.overlaps(embedded):
+            return (
+                f"{net} overlaps {embedded}, IPv4 addresses written as IPv6 (mapped or NAT64): "
+                "block the IPv4 address or range itself"
+            )
     if too_wide(net, bound):
         return (
             f"{net} is wider than a /{bound.prefix(net.version)} (blocklist_widest of "
