@@ -164,17 +164,17 @@ def blocked_problem(
     `blocklist_widest`, covering DAG's hosts (and management ranges, unless `management` is
     false), or an address of `others` ((who, address) pairs: other clients' servers)."""
     bound = dag.blocklist_widest
+    if too_wide(net, bound):
+        return (
+            f"{net} is wider than a /{bound.prefix(net.version)} (blocklist_widest of "
+            "policies/dag.yaml)"
+        )
     for embedded in IPV4_IN_IPV6:
         if isinstance(net, IPv6Network) and net.overlaps(embedded):
             return (
                 f"{net} overlaps {embedded}, IPv4 addresses written as IPv6 (mapped or NAT64): "
                 "block the IPv4 address or range itself"
             )
-    if too_wide(net, bound):
-        return (
-            f"{net} is wider than a /{bound.prefix(net.version)} (blocklist_widest of "
-            "policies/dag.yaml)"
-        )
     for what, dag_net in dag_addresses(dag, management):
         if dag_net.version == net.version and net.overlaps(dag_net):
             return f"{net} covers {what}"
