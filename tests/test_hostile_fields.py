@@ -137,6 +137,15 @@ def sample_client() -> dict[str, Any]:
             {"address": "198.51.100.0/24", "reason": "brute force", "added_on": "2026-01-02"}
         ]
     }
+    data["maintenance"] = [
+        {
+            "start": "2026-12-08T22:00",
+            "duration_minutes": 60,
+            "nature": "Kernel security update and reboot",
+            "request": "REQ-2025-001",
+            "servers": ["shop1"],
+        }
+    ]
     data["notes"] = "notes"
     return data
 

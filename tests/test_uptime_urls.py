@@ -45,7 +45,7 @@ def test_a_url_that_is_not_a_public_http_name_is_refused_at_its_line(
 
 @pytest.mark.parametrize(
     "url",
-    ["https://shop.velo-savoie.example:8443/health", "http://www.velo-savoie.example/status.php"],
+    ["https://shop.velo-savoie.example:8443/health", "http://shop.velo-savoie.example/status.php"],
 )
 def test_a_public_http_url_is_accepted(repo_copy: Path, url: str) -> None:
     assert _with(repo_copy, url) == []
