@@ -79,11 +79,26 @@ def slots(shape: Shape) -> list[Slot]:
     day = shape.start
     while day <= shape.end:
         if _DAYS[day.weekday()] in shape.days:
-            start = dt.datetime.combine(day, begin, tzinfo=PARIS).astimezone(dt.UTC)
-            end = dt.datetime.combine(day, finish, tzinfo=PARIS).astimezone(dt.UTC)
-            found.append(Slot(start, end))
+            start, end = _instant(day, begin), _instant(day, finish)
+            if start < end:  # empty when both ends fall in the spring-forward gap
+                found.append(Slot(start, end))
         day += dt.timedelta(days=1)
     return found
+
+
+def _instant(day: dt.date, at: dt.time) -> dt.datetime:
+    """The first UTC instant at which Paris' clock reads `at` or later on `day` — the moment a
+    slot opens or closes as `hosts.rootaccess.open_until` sees it. A time that does not exist
+    that day (02:xx on the spring-forward night) is the end of the gap, not a time an hour
+    later (zoneinfo's reading, which would open the window at 03:xx summer time)."""
+    local = dt.datetime.combine(day, at, tzinfo=PARIS)
+    moment = local.astimezone(dt.UTC)
+    if moment.astimezone(PARIS).replace(tzinfo=None) == local.replace(tzinfo=None):
+        return moment
+    probe = min(moment, local.replace(fold=1).astimezone(dt.UTC))
+    while probe.astimezone(PARIS).replace(tzinfo=None) < local.replace(tzinfo=None):
+        probe += dt.timedelta(minutes=1)
+    return probe
 
 
 def _offset(moment: dt.datetime) -> dt.timedelta | None:
