@@ -66,8 +66,9 @@ def findings(root: Path, client: str | None, prefix: str) -> list[Seen]:
     ]
 
 
-def context(root: Path, client: str) -> ClientContext:
-    """The context the checker gives the rules for `client` (every file readable)."""
+def context(root: Path, client: str, skip: str | None = None) -> ClientContext:
+    """The context the checker gives the rules for `client` (every file readable), or, with
+    `skip`, as if that server's file had failed to load."""
     out = Collector(client)
     policies = load_policies(root, out)
     folder = f"clients/{client}"
@@ -82,7 +83,8 @@ def context(root: Path, client: str) -> ClientContext:
         doc = read_document(root, path.relative_to(root).as_posix(), out)
         server = validate_model(Server, doc, out) if doc else None
         assert server is not None and doc is not None
-        servers.append(ServerEntry(server.name, server, doc))
+        if server.name != skip:
+            servers.append(ServerEntry(server.name, server, doc))
     return ClientContext(
         client,
         model,

@@ -21,14 +21,10 @@ import pytest
 from ruamel.yaml import YAML
 
 from dagsync.findings import Finding, Severity
-from dagsync.model.client import Client
-from dagsync.model.requests import Requests
-from dagsync.model.server import Server
-from dagsync.rules.base import ClientContext, ServerEntry
 from dagsync.rules.registry import BY_ID, RULES
-from dagsync.validate.reading import Collector, load_policies, read_document, validate_model
 from dagsync.validate.ruledocs import Example, parse
 from dagsync.validate.run import validate_repository
+from rule_findings import context
 
 PROJECT = Path(__file__).resolve().parents[1]
 CASES_FILES = sorted((PROJECT / "tests" / "data" / "rules").glob("cases*.yaml"))
@@ -193,43 +189,13 @@ def test_an_expired_request_fails_the_derogation_it_backs(repo: Path) -> None:
     assert "clients/cime-conseil/client.yaml (mail.external_forwards.0.request)" in found[0].message
 
 
-def _context(root: Path, client: str, skip: str) -> ClientContext:
-    """The context check.py builds for `client`, as if server `skip` had failed to load."""
-    out = Collector(client)
-    policies = load_policies(root, out)
-    folder = f"clients/{client}"
-    client_doc = read_document(root, f"{folder}/client.yaml", out)
-    requests_doc = read_document(root, f"{folder}/requests.yaml", out)
-    assert client_doc is not None and requests_doc is not None and policies.dag is not None
-    model = validate_model(Client, client_doc, out)
-    requests = validate_model(Requests, requests_doc, out)
-    assert model is not None and requests is not None
-    servers = []
-    for path in sorted((root / folder / "servers").glob("*.yaml")):
-        doc = read_document(root, path.relative_to(root).as_posix(), out)
-        server = validate_model(Server, doc, out) if doc else None
-        if server is not None and doc is not None and server.name != skip:
-            servers.append(ServerEntry(server.name, server, doc))
-    return ClientContext(
-        client,
-        model,
-        client_doc,
-        {r.id: r for r in requests.requests},
-        requests_doc,
-        tuple(servers),
-        policies.cgv[model.contract.cgv_version],
-        policies.dag,
-        TODAY,
-    )
-
-
 @pytest.mark.parametrize(
     ("skip", "rule_id"), [("dev1", "ACC002"), ("dev1", "ADV003"), ("prod1", "REQ003")]
 )
 def test_rules_do_not_blame_a_server_that_failed_to_load(
     repo: Path, skip: str, rule_id: str
 ) -> None:
-    ctx = _context(repo, "cime-conseil", skip=skip)
+    ctx = context(repo, "cime-conseil", skip=skip)
     assert list(BY_ID[rule_id].check(ctx)), "without the server, the rule fires"
     quiet = dataclasses.replace(ctx, unreadable_servers=frozenset({skip}))
     assert list(BY_ID[rule_id].check(quiet)) == []
